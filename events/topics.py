@@ -1,0 +1,93 @@
+"""The Kafka topics of dondoc, declared once.
+
+Topics are created by the project (``deploy.topics``), never by the broker on first use:
+automatic creation gives one partition and default retention, which silently breaks
+per-key ordering at scale-out and compaction of the directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TASK_EVENTS = "dondoc.task-events"
+DIRECTORY = "dondoc.directory"
+INTAKE = "dondoc.intake"
+INTAKE_REJECTED = "dondoc.intake.rejected"
+ALERT_EVENTS = "dondoc.alert-events"
+REPORT_EVENTS = "dondoc.report-events"
+DEAD_LETTER_PREFIX = "dondoc.dead-letter."
+
+SERVICES = ("assignment", "progress", "alerts", "reporting", "audit")
+
+
+def dead_letter_topic(service: str) -> str:
+    """One dead-letter topic per consuming service, so each team can inspect and replay its own."""
+    return f"{DEAD_LETTER_PREFIX}{service}"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    key: str
+    description: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+_KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        TASK_EVENTS,
+        partitions=6,
+        key="task_id",
+        description="Every lifecycle event of a task, keyed by task id so each task's history is ordered. "
+        "Kept forever and never compacted: it is the log every projection is rebuilt from.",
+        config=_KEEP_FOREVER,
+    ),
+    TopicSpec(
+        DIRECTORY,
+        partitions=3,
+        key="agency_id or person_id",
+        description="Agencies and people; compacted so a new consumer reads the latest state of each.",
+        config={"cleanup.policy": "compact", "min.compaction.lag.ms": "3600000"},
+    ),
+    TopicSpec(
+        INTAKE,
+        partitions=3,
+        key="submitting agency id",
+        description="Commands from agency systems that cannot call HTTP.",
+        config={"retention.ms": str(30 * 24 * 3600 * 1000)},
+    ),
+    TopicSpec(
+        INTAKE_REJECTED,
+        partitions=3,
+        key="submitting agency id",
+        description="Rejections of intake commands, with a machine-readable code and a reason.",
+        config=_KEEP_FOREVER,
+    ),
+    TopicSpec(
+        ALERT_EVENTS,
+        partitions=3,
+        key="task_id",
+        description="Alerts raised, delivered, acknowledged, escalated and resolved.",
+        config=_KEEP_FOREVER,
+    ),
+    TopicSpec(
+        REPORT_EVENTS,
+        partitions=1,
+        key="report id",
+        description="Published report snapshots.",
+        config=_KEEP_FOREVER,
+    ),
+    *(
+        TopicSpec(
+            dead_letter_topic(service),
+            partitions=1,
+            key="original key",
+            description=f"Messages the {service} service could not handle, with the error; kept for inspection and replay.",
+            config=_KEEP_FOREVER,
+        )
+        for service in SERVICES
+    ),
+)
