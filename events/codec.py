@@ -1,0 +1,87 @@
+"""The one codec of dondoc: envelope <-> Kafka record (JSON value, key, headers).
+
+Everything that reads or writes Kafka goes through here, so the wire format is defined in
+one place and a malformed record always fails the same, explainable way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from events.envelope import Envelope
+from events.registry import payload_class
+from events.text import nfc
+
+
+class DecodeError(ValueError):
+    """A record that is not a dondoc envelope; the message says what was wrong."""
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+def encode_value(envelope: Envelope) -> bytes:
+    # ensure_ascii=False keeps Vietnamese readable in the log; pydantic already normalised to NFC.
+    return json.dumps(envelope.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def headers_for(envelope: Envelope, traceparent: str | None = None) -> tuple[tuple[str, bytes], ...]:
+    headers = [
+        ("event_type", envelope.event_type.encode()),
+        ("schema_version", str(envelope.schema_version).encode()),
+        ("correlation_id", str(envelope.correlation_id).encode()),
+    ]
+    if traceparent:
+        headers.append(("traceparent", traceparent.encode()))
+    return tuple(headers)
+
+
+def key_for(envelope: Envelope, fallback: str | None = None) -> bytes | None:
+    key = envelope.task_id or fallback or envelope.actor.agency_id
+    return key.encode() if key else None
+
+
+def to_record(envelope: Envelope, key: str | None = None) -> KafkaRecord:
+    return KafkaRecord(
+        topic=envelope.topic,
+        key=key.encode() if key is not None else key_for(envelope),
+        value=encode_value(envelope),
+        headers=headers_for(envelope),
+    )
+
+
+def decode(value: bytes | None) -> Envelope:
+    if not value:
+        raise DecodeError("empty message: a dondoc envelope (JSON object) is expected")
+    try:
+        raw: Any = json.loads(nfc(value.decode("utf-8")))
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"message is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise DecodeError(f"message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(raw, dict):
+        raise DecodeError(f"message is JSON {type(raw).__name__}, expected an envelope object")
+    event_type, version = raw.get("event_type"), raw.get("schema_version")
+    if not isinstance(event_type, str) or not isinstance(version, int):
+        raise DecodeError("envelope needs a string 'event_type' and an integer 'schema_version'")
+    cls = payload_class(event_type, version)
+    if cls is None:
+        raise DecodeError(f"unknown event type {event_type!r} version {version}")
+    try:
+        payload = cls.model_validate(raw.get("payload"))
+        return Envelope.model_validate({**raw, "payload": payload})
+    except ValidationError as exc:
+        raise DecodeError(f"invalid {event_type} v{version}: {_describe(exc)}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5])

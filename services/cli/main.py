@@ -1,0 +1,142 @@
+"""The ``dondoc`` command line (DESIGN §6)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from events.topics import SERVICES
+
+app = typer.Typer(no_args_is_help=True, help="dondoc — theo dõi, đôn đốc nhiệm vụ (task follow-up).")
+infra_app = typer.Typer(no_args_is_help=True, help="Local Kafka and PostgreSQL.")
+contracts_app = typer.Typer(no_args_is_help=True, help="JSON Schema and AsyncAPI documents of the events.")
+deadline_app = typer.Typer(no_args_is_help=True, help="Vietnamese deadline text.")
+app.add_typer(infra_app, name="infra")
+app.add_typer(contracts_app, name="contracts")
+app.add_typer(deadline_app, name="deadline")
+
+console = Console(stderr=True)
+
+
+@infra_app.command("up")
+def infra_up() -> None:
+    """Start Kafka (KRaft) and PostgreSQL, create the topics; reuses data and caches."""
+    from deploy import stack
+
+    with console.status("Starting Kafka and PostgreSQL…") as status:
+        endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
+    console.print(f"[green]Kafka[/] {endpoints.kafka_bootstrap}   [green]PostgreSQL[/] {endpoints.database_url}")
+
+
+@infra_app.command("down")
+def infra_down() -> None:
+    """Stop the local Kafka and PostgreSQL (data is kept)."""
+    from deploy import stack
+
+    stack.infra_down()
+    console.print("stopped")
+
+
+@infra_app.command("status")
+def infra_status() -> None:
+    from deploy import stack
+
+    status = stack.infra_status()
+    table = Table("component", "state", "details")
+    for name, info in status.items():
+        running = info.get("running") if isinstance(info, dict) else info
+        table.add_row(name, "[green]running[/]" if running else "[red]stopped[/]", json.dumps(info, default=str))
+    Console().print(table)
+
+
+@app.command("service")
+def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}")) -> None:
+    """Run one service (HTTP + Kafka consumer) in the foreground."""
+    import uvicorn
+
+    from services.registry import definition
+    from services.runtime.service import create_app
+    from services.runtime.settings import get_settings
+
+    try:
+        defn = definition(name)
+    except KeyError as exc:
+        console.print(f"[red]{exc.args[0]}[/]")
+        raise typer.Exit(2) from exc
+    settings = get_settings()
+    uvicorn.run(
+        create_app(defn, settings),
+        host=settings.http_host,
+        port=settings.port_of(name),
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command("up")
+def up(demo: bool = typer.Option(False, "--demo", help="Load the seeds' scenario (131/NQ-CP).")) -> None:
+    """Start everything: Kafka, PostgreSQL and the five services. Ctrl-C stops it all."""
+    from services.cli.stack import run_stack
+
+    raise typer.Exit(run_stack(console, demo=demo))
+
+
+@contracts_app.command("export")
+def contracts_export(
+    check: bool = typer.Option(False, "--check", help="Only compare; exit 1 if contracts/ is out of date."),
+    allow_breaking: bool = typer.Option(False, help="Overwrite a published version even if incompatible."),
+) -> None:
+    """Write contracts/ from the event models."""
+    from events import contracts
+
+    if check:
+        stale = [rel for rel, content in contracts.generate().items()
+                 if not (contracts.CONTRACTS_DIR / rel).exists()
+                 or (contracts.CONTRACTS_DIR / rel).read_text(encoding="utf-8") != content]
+        for rel in stale:
+            console.print(f"[red]out of date:[/] contracts/{rel}")
+        raise typer.Exit(1 if stale else 0)
+    try:
+        written = contracts.export(allow_breaking=allow_breaking)
+    except contracts.BreakingChange as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    for rel in written:
+        console.print(f"wrote contracts/{rel}")
+    if not written:
+        console.print("contracts/ is up to date")
+
+
+@deadline_app.command("parse")
+def deadline_parse(
+    text: str = typer.Argument(..., help="e.g. 'Quý I năm 2023', 'Trước ngày 15/9/2023'"),
+    issued: str = typer.Option(..., "--issued", help="The document's date, YYYY-MM-DD"),
+) -> None:
+    """Parse a Vietnamese deadline and print it as JSON."""
+    from events.deadlines import DeadlineParseError, parse_deadline
+
+    try:
+        issued_on = date.fromisoformat(issued)
+    except ValueError as exc:
+        console.print(f"[red]--issued {issued!r} is not a date; use YYYY-MM-DD, e.g. 2022-10-06[/]")
+        raise typer.Exit(2) from exc
+    try:
+        deadline = parse_deadline(text, issued_on)
+    except DeadlineParseError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    sys.stdout.write(deadline.model_dump_json(indent=2) + "\n")
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+if __name__ == "__main__":
+    app()

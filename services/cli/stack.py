@@ -1,0 +1,109 @@
+"""``dondoc up``: the whole local stack as child processes, stopped together on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from events.topics import SERVICES
+from services.runtime.settings import get_settings
+
+READY_TIMEOUT_S = 90.0
+
+
+def service_command(name: str) -> list[str]:
+    return [sys.executable, "-m", "services.cli.main", "service", name]
+
+
+def start_services(env: dict[str, str], log_dir: Path) -> dict[str, subprocess.Popen[bytes]]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = {}
+    for name in SERVICES:
+        log_file = (log_dir / f"{name}.log").open("ab")
+        procs[name] = subprocess.Popen(
+            service_command(name), env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return procs
+
+
+def wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(urls)
+    with httpx.Client(timeout=2.0) as client:
+        while pending:
+            for name, url in list(pending.items()):
+                if procs[name].poll() is not None:
+                    raise RuntimeError(f"service {name} exited with code {procs[name].returncode}; see its log")
+                try:
+                    if client.get(f"{url}/readyz").status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"services not ready after {timeout:.0f}s: {', '.join(pending)}")
+            if pending:
+                time.sleep(0.2)  # polling a condition with a deadline, not waiting blindly
+
+
+def stop_services(procs: dict[str, subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs.values():
+        try:
+            proc.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_stack(console: Console, *, demo: bool) -> int:
+    from deploy import stack
+
+    started = time.monotonic()
+    with console.status("Starting Kafka and PostgreSQL…") as status:
+        endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
+    env = {
+        **os.environ,
+        "DONDOC_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+        "DONDOC_DATABASE_URL": endpoints.database_url,
+    }
+    settings = get_settings()
+    urls = {name: settings.url_of(name) for name in SERVICES}
+    procs = start_services(env, stack.state_home() / "logs")
+    try:
+        with console.status("Starting the five services…"):
+            wait_ready(urls, procs, READY_TIMEOUT_S)
+        console.print(f"[green]Stack ready in {time.monotonic() - started:.1f}s[/]")
+        if demo:
+            from services.cli.demo import load_demo
+
+            load_demo(console, urls)
+        _print_urls(console, urls, stack.state_home() / "logs")
+        while all(p.poll() is None for p in procs.values()):
+            time.sleep(0.5)
+        dead = [n for n, p in procs.items() if p.poll() is not None]
+        console.print(f"[red]service(s) stopped unexpectedly: {', '.join(dead)}; stopping the stack[/]")
+        return 1
+    except KeyboardInterrupt:
+        console.print("Stopping…")
+        return 0
+    finally:
+        stop_services(procs)
+        stack.infra_down()
+        console.print("Stopped: services, Kafka and PostgreSQL (data kept in .dondoc/).")
+
+
+def _print_urls(console: Console, urls: dict[str, str], logs: Path) -> None:
+    console.print(f"\n[bold]Dashboard[/]  {urls['reporting']}/")
+    for name, url in urls.items():
+        console.print(f"  {name:<11} API docs {url}/docs")
+    console.print(f"  logs        {logs}/\nPress Ctrl-C to stop everything.")

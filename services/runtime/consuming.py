@@ -1,0 +1,153 @@
+"""Consuming Kafka: decode, de-duplicate, handle in one transaction, retry, dead-letter.
+
+Invariants (tests/integration/test_consuming.py breaks each on purpose):
+* Offsets are committed only after the message was handled or dead-lettered (FastStream's
+  AckPolicy.ACK, with this wrapper never letting an exception escape), never before (the
+  default ACK_FIRST is at-most-once).
+* Effects and the inbox record commit together: a re-delivered event changes nothing.
+* A message that fails deterministically (not a dondoc envelope, invalid payload, a handler
+  error) is retried a bounded number of times, then goes to the service's dead-letter topic with
+  its error, and the consumer moves on: nothing stalls and nothing is silently skipped.
+* An unreachable database or broker is not the message's fault: it is retried until it works,
+  holding the partition, rather than dead-lettering good messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from events.clock import Clock
+from events.codec import DecodeError, decode
+from events.envelope import Envelope
+from events.topics import dead_letter_topic
+from services.runtime import inbox, metrics
+from services.runtime.logs import bound, get_logger
+from services.runtime.unit_of_work import Handler, Position, UnitOfWork
+
+log = get_logger(__name__)
+
+ALL_EVENTS = "*"
+"""Handler key that receives every event type (the audit service)."""
+
+_INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+_INFRA_BACKOFF_MAX_S = 5.0
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Consumer:
+    service: str
+    schema: str
+    handlers: Mapping[str, Handler]
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    clock: Clock
+    attempts: int = 3
+    backoff_s: float = 0.2
+
+    async def handle(self, record: Record) -> str:
+        """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered."""
+        try:
+            envelope = decode(record.value)
+        except DecodeError as exc:
+            await self._dead_letter(record, f"DecodeError: {exc}", attempts=1)
+            return "dead-lettered"
+        handler = self.handlers.get(envelope.event_type) or self.handlers.get(ALL_EVENTS)
+        if handler is None:
+            return "ignored"  # another service's concern; no effect to record
+        with bound(**envelope.log_context()):
+            return await self._handle_with_retries(record, envelope, handler)
+
+    async def _handle_with_retries(self, record: Record, envelope: Envelope, handler: Handler) -> str:
+        attempt, infra_failures = 0, 0
+        while True:
+            started = time.perf_counter()
+            try:
+                outcome = await self._handle_once(record, envelope, handler)
+                metrics.HANDLER_LATENCY.labels(self.service, envelope.event_type, outcome).observe(
+                    time.perf_counter() - started
+                )
+                return outcome
+            except _INFRA_ERRORS as exc:
+                infra_failures += 1
+                delay = min(self.backoff_s * 2**infra_failures, _INFRA_BACKOFF_MAX_S)
+                log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                attempt += 1
+                metrics.HANDLER_LATENCY.labels(self.service, envelope.event_type, "error").observe(
+                    time.perf_counter() - started
+                )
+                if attempt >= self.attempts:
+                    log.error("handler failed, dead-lettering", error=repr(exc), attempts=attempt)
+                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempt)
+                    return "dead-lettered"
+                log.warning("handler failed, will retry", error=repr(exc), attempt=attempt)
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+
+    async def _handle_once(self, record: Record, envelope: Envelope, handler: Handler) -> str:
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await inbox.claim(
+                conn, envelope, topic=record.topic, partition=record.partition, offset=record.offset
+            )
+            if not fresh:
+                metrics.DUPLICATES.labels(self.service, envelope.event_type).inc()
+                return "duplicate"
+            uow = UnitOfWork(
+                conn, self.service, self.schema, self.clock, cause=envelope,
+                position=Position(record.topic, record.partition, record.offset),
+            )
+            await handler(envelope, uow)
+        return "handled"
+
+    async def _dead_letter(self, record: Record, error: str, *, attempts: int) -> None:
+        headers = [
+            ("dlq_error", error[:4000].encode()),
+            ("dlq_service", self.service.encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_attempts", str(attempts).encode()),
+        ]
+        delay = self.backoff_s
+        while True:  # the message must land somewhere before its offset is committed
+            try:
+                await (
+                    await self.producer.send(
+                        dead_letter_topic(self.service), value=record.value, key=record.key, headers=headers
+                    )
+                )
+                async with self.pool.acquire() as conn:
+                    await conn.execute(
+                        """INSERT INTO dead_letters (topic, partition, "offset", key, value, error, attempts)
+                           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+                        record.topic, record.partition, record.offset, record.key, record.value, error, attempts,
+                    )
+                break
+            except Exception as exc:
+                log.warning("dead-letter write failed, will retry", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _INFRA_BACKOFF_MAX_S)
+        metrics.DEAD_LETTERED.labels(self.service, record.topic).inc()
+        log.error("message dead-lettered", topic=record.topic, partition=record.partition,
+                  offset=record.offset, error=error)

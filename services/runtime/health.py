@@ -1,0 +1,71 @@
+"""Health, readiness and Prometheus metrics, the same for every service."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.runtime import metrics
+
+if TYPE_CHECKING:
+    from services.runtime.service import Runtime
+
+router = APIRouter(tags=["health"])
+
+_LAG_EVERY_S = 5.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive (its event loop answers)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    """Ready when started, the database answers and every background loop is running."""
+    rt: Runtime | None = getattr(request.app.state, "runtime", None)
+    if rt is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    problems: list[str] = []
+    try:
+        async with rt.pool.acquire() as conn:
+            await asyncio.wait_for(conn.fetchval("SELECT 1"), 2.0)
+    except Exception as exc:
+        problems.append(f"database: {exc!r}")
+    for task in getattr(rt, "tasks", []):
+        if task.done():
+            problems.append(f"background task {task.get_name()} stopped")
+    if problems:
+        return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ready", "service": rt.service})
+
+
+@router.get("/metrics")
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def watch_consumer_lag(rt: Runtime) -> None:
+    """Publishes per-partition lag of this service's consumer (end offset minus position)."""
+    while True:
+        await asyncio.sleep(_LAG_EVERY_S)
+        for consumer in _consumers(rt):
+            for tp in consumer.assignment():
+                try:
+                    high = consumer.highwater(tp)
+                    position = await consumer.position(tp)
+                except Exception:  # a rebalance moved the partition away: skip until next round
+                    continue
+                if high is not None:
+                    metrics.CONSUMER_LAG.labels(rt.service, tp.topic, str(tp.partition)).set(max(high - position, 0))
+
+
+def _consumers(rt: Runtime) -> list[Any]:
+    if rt.broker is None:
+        return []
+    return [c for sub in rt.broker.subscribers if (c := getattr(sub, "consumer", None)) is not None]

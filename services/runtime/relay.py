@@ -1,0 +1,112 @@
+"""The outbox relay: publishes committed outbox rows to Kafka with an idempotent producer.
+
+* One active relay per service schema (a session advisory lock): a second replica waits as a
+  standby, so rows of one key are never published out of order by two relays racing.
+* No cursor: each round takes the lowest unpublished ids. A transaction that took id 7 but
+  commits after id 8 was published is simply picked up in the next round, never skipped.
+* A row is marked published only after Kafka acknowledged it (acks=all); a crash in between
+  re-publishes it, and consumers' inboxes drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from services.runtime import metrics
+from services.runtime.db import lock_key
+from services.runtime.logs import get_logger
+from services.runtime.outbox import notify_channel
+
+log = get_logger(__name__)
+
+_CLEANUP_EVERY_S = 300.0
+_KEEP_PUBLISHED = "1 day"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        schema: str,
+        *,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Runs until cancelled."""
+        while True:
+            try:
+                await self._run_as_leader()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database or broker went away: back off, then try again
+                log.warning("outbox relay interrupted", schema=self._schema, error=str(exc))
+                await asyncio.sleep(self._poll_interval_s)
+
+    async def _run_as_leader(self) -> None:
+        async with self._pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key("relay", self._schema)):
+                await asyncio.sleep(self._poll_interval_s)  # standby: another replica relays
+                return
+            channel = notify_channel(self._schema)
+            await conn.add_listener(channel, self._on_notify)
+            try:
+                loop = asyncio.get_running_loop()
+                next_cleanup = loop.time()
+                while True:
+                    self._wake.clear()
+                    published = await self._publish_batch(conn)
+                    if loop.time() >= next_cleanup:
+                        await conn.execute(
+                            f"DELETE FROM outbox WHERE published_at < now() - interval '{_KEEP_PUBLISHED}'"
+                        )
+                        next_cleanup = loop.time() + _CLEANUP_EVERY_S
+                    if published < self._batch_size:
+                        try:
+                            await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                        except TimeoutError:
+                            pass
+            finally:
+                await conn.remove_listener(channel, self._on_notify)
+                await conn.execute("SELECT pg_advisory_unlock($1)", lock_key("relay", self._schema))
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self._batch_size,
+        )
+        if not rows:
+            metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
+            return 0
+        # send() only queues; awaiting all the futures afterwards lets the producer batch them.
+        futures = [
+            await self._producer.send(
+                row["topic"],
+                value=bytes(row["value"]),
+                key=row["key"].encode() if row["key"] is not None else None,
+                headers=[(k, v.encode()) for k, v in json.loads(row["headers"])],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*futures)
+        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
+        backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        metrics.OUTBOX_BACKLOG.labels(self._schema).set(backlog)
+        return len(rows)

@@ -1,0 +1,193 @@
+"""One composition root for every service process: HTTP and Kafka side by side in one lifespan.
+
+A service declares what it is (``ServiceDefinition``); ``create_app`` wires the shared
+machinery around it: settings, logs, the pool, migrations, the idempotent producer, the
+outbox relay, the consumer with its retries and dead letters, health and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from events.clock import Clock, ShiftedClock, SystemClock
+from services.runtime import db, health, logs
+from services.runtime.consuming import Consumer, Record
+from services.runtime.relay import OutboxRelay
+from services.runtime.settings import Settings, get_settings
+from services.runtime.unit_of_work import Handler, UnitOfWork
+
+log = logs.get_logger(__name__)
+
+BackgroundTask = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    migrations: Path
+    topics: Sequence[str] = ()
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    routers: Sequence[APIRouter] = ()
+    background: Sequence[BackgroundTask] = ()
+    title: str = ""
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; reachable from routes as ``request.app.state.runtime``."""
+
+    definition: ServiceDefinition
+    settings: Settings
+    clock: Clock
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    consumer: Consumer | None = None
+    broker: KafkaBroker | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def service(self) -> str:
+        return self.definition.name
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield UnitOfWork(conn, self.service, self.definition.schema, self.clock)
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def default_clock(settings: Settings) -> Clock:
+    return ShiftedClock(settings.clock_start) if settings.clock_start else SystemClock()
+
+
+def create_app(
+    definition: ServiceDefinition, settings: Settings | None = None, clock: Clock | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logs.configure(definition.name, settings.log_level, settings.log_format)
+        rt = await _start(definition, settings, clock or default_clock(settings))
+        app.state.runtime = rt
+        rt.tasks = tasks = [asyncio.create_task(_supervise(name, coro), name=name) for name, coro in _tasks(rt)]
+        log.info("service started", port=settings.port_of(definition.name))
+        try:
+            yield
+        finally:
+            # Stop consuming first (FastStream waits for the running handler), then the rest.
+            if rt.broker is not None:
+                await rt.broker.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await rt.producer.stop()
+            await rt.pool.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=definition.title or f"dondoc {definition.name}", lifespan=lifespan)
+    app.include_router(health.router)
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock) -> Runtime:
+    pool = await db.create_pool(settings.database_url, definition.schema)
+    await db.migrate(pool, definition.schema, {"runtime": db.RUNTIME_MIGRATIONS, definition.name: definition.migrations})
+    # Idempotence dedups the producer's own retries and implies acks=all; the inbox does the rest.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        client_id=f"dondoc-{definition.name}",
+    )
+    await producer.start()
+    rt = Runtime(definition, settings, clock, pool, producer)
+    if definition.topics:
+        rt.consumer = Consumer(
+            definition.name,
+            definition.schema,
+            definition.handlers,
+            pool,
+            producer,
+            clock,
+            attempts=settings.handler_attempts,
+            backoff_s=settings.handler_retry_backoff_s,
+        )
+        rt.broker = _broker(rt)
+        await rt.broker.start()
+    return rt
+
+
+def _broker(rt: Runtime) -> KafkaBroker:
+    broker = KafkaBroker(
+        rt.settings.kafka_bootstrap,
+        allow_auto_create_topics=False,
+        client_id=f"dondoc-{rt.service}",
+        log_level=logging.DEBUG,  # one line per message is our logs' job, with ids bound
+        graceful_timeout=30.0,
+    )
+    consumer = rt.consumer
+    assert consumer is not None
+
+    # ACK after the wrapper returned; the wrapper never raises (it dead-letters), so a later
+    # success can never commit past a failed message.
+    @broker.subscriber(
+        *rt.definition.topics,
+        group_id=f"dondoc.{rt.service}",
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,
+        max_poll_records=200,
+    )
+    async def on_message(msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        await consumer.handle(Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value))
+
+    return broker
+
+
+def _tasks(rt: Runtime) -> list[tuple[str, Awaitable[None]]]:
+    relay = OutboxRelay(
+        rt.pool,
+        rt.producer,
+        rt.definition.schema,
+        batch_size=rt.settings.relay_batch_size,
+        poll_interval_s=rt.settings.relay_poll_interval_s,
+    )
+    tasks: list[tuple[str, Awaitable[None]]] = [("outbox-relay", relay.run())]
+    tasks += [(getattr(bg, "__name__", "background"), bg(rt)) for bg in rt.definition.background]
+    if rt.broker is not None:
+        tasks.append(("consumer-lag", health.watch_consumer_lag(rt)))
+    return tasks
+
+
+async def _supervise(name: str, coro: Awaitable[None]) -> None:
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        # A background loop dying silently would stop alerts without anyone knowing: fail loud.
+        log.exception("background task crashed", task=name)
+        raise

@@ -1,0 +1,50 @@
+"""Settings of every dondoc process, from ``DONDOC_*`` environment variables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORTS = {"reporting": 8000, "assignment": 8001, "progress": 8002, "alerts": 8003, "audit": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DONDOC_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://postgres@127.0.0.1:55432/dondoc"
+    http_host: str = "127.0.0.1"
+    reporting_port: int = DEFAULT_PORTS["reporting"]
+    assignment_port: int = DEFAULT_PORTS["assignment"]
+    progress_port: int = DEFAULT_PORTS["progress"]
+    alerts_port: int = DEFAULT_PORTS["alerts"]
+    audit_port: int = DEFAULT_PORTS["audit"]
+
+    log_format: str = Field("auto", pattern="^(auto|json|console)$")
+    log_level: str = "INFO"
+
+    # Consumers: a failing message is retried this many times, then dead-lettered.
+    handler_attempts: int = Field(3, ge=1)
+    handler_retry_backoff_s: float = Field(0.2, ge=0)
+    relay_batch_size: int = Field(500, ge=1)
+    # The relay is woken by NOTIFY; this is only the fallback poll.
+    relay_poll_interval_s: float = Field(1.0, gt=0)
+    timer_poll_interval_s: float = Field(0.5, gt=0)
+    timer_lease_s: float = Field(30.0, gt=0)
+
+    # Shifts the domain clock (end-to-end runs "live" just before a deadline); never in production.
+    clock_start: datetime | None = None
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def url_of(self, service: str) -> str:
+        return f"http://{self.http_host}:{self.port_of(service)}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,140 @@
+"""Durable timers (rows in PostgreSQL), fired in the same transaction as the events they cause.
+
+Invariants (tests/integration/test_timers.py breaks each on purpose):
+* ``schedule`` is idempotent: one live timer per (kind, subject, dedup key) by a partial unique index.
+* A due timer is claimed by one worker at a time (FOR UPDATE SKIP LOCKED + a lease token on the
+  database clock); two replicas never fire it twice.
+* Firing marks the row fired *and* writes the outbox event in one transaction, guarded by the lease
+  token: a worker whose lease expired (it stalled) cannot fire a timer another worker now holds.
+  A crash before commit leaves the row scheduled, and its lease expires: it fires later, never lost.
+* "Due" is decided by the injectable domain clock, so tests move time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from events.clock import Clock
+from events.envelope import deterministic_id
+from services.runtime import metrics
+from services.runtime.logs import bound, get_logger
+from services.runtime.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Timer:
+    timer_id: uuid.UUID
+    kind: str
+    subject_id: str
+    dedup_key: str
+    fire_at: datetime
+    data: dict[str, Any]
+
+
+TimerHandler = Callable[[Timer, UnitOfWork], Awaitable[None]]
+
+
+async def schedule(
+    conn: asyncpg.Connection, *, kind: str, subject_id: str, dedup_key: str, fire_at: datetime,
+    data: Mapping[str, Any] | None = None,
+) -> bool:
+    """Schedule (or keep) a timer; returns False if an identical live timer already exists."""
+    timer_id = deterministic_id("timer", kind, subject_id, dedup_key, fire_at.isoformat())
+    inserted = await conn.fetchval(
+        """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING RETURNING true""",
+        timer_id, kind, subject_id, dedup_key, fire_at, json.dumps(dict(data or {}), default=str),
+    )
+    return bool(inserted)
+
+
+async def cancel(conn: asyncpg.Connection, subject_id: str, kinds: tuple[str, ...] | None = None) -> int:
+    result = await conn.execute(
+        """UPDATE timers SET status = 'cancelled'
+           WHERE subject_id = $1 AND status = 'scheduled' AND ($2::text[] IS NULL OR kind = ANY($2))""",
+        subject_id, list(kinds) if kinds else None,
+    )
+    return int(result.split()[-1])
+
+
+class TimerWorker:
+    def __init__(
+        self, pool: asyncpg.Pool, clock: Clock, handlers: Mapping[str, TimerHandler], *, service: str,
+        schema: str, poll_interval_s: float = 0.5, lease_s: float = 30.0, batch_size: int = 100,
+    ) -> None:
+        self._pool, self._clock, self._handlers = pool, clock, handlers
+        self._service, self._schema = service, schema
+        self._poll_interval_s, self._lease_s, self._batch_size = poll_interval_s, lease_s, batch_size
+
+    async def run(self) -> None:
+        while True:
+            try:
+                fired = await self.fire_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: try again next round
+                log.warning("timer round failed", error=repr(exc))
+                fired = 0
+            if fired < self._batch_size:
+                await asyncio.sleep(self._poll_interval_s)
+
+    async def fire_due(self) -> int:
+        """Claim the due timers and fire each in its own transaction; returns how many fired."""
+        claimed = await self._claim()
+        fired = 0
+        for timer, token in claimed:
+            if await self._fire(timer, token):
+                fired += 1
+        return fired
+
+    async def _claim(self) -> list[tuple[Timer, uuid.UUID]]:
+        token = uuid.uuid4()
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """UPDATE timers SET lease_token = $1, lease_expires_at = now() + make_interval(secs => $2)
+                   WHERE timer_id IN (
+                       SELECT timer_id FROM timers
+                       WHERE status = 'scheduled' AND fire_at <= $3
+                         AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                       ORDER BY fire_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+                   RETURNING timer_id, kind, subject_id, dedup_key, fire_at, data""",
+                token, self._lease_s, self._clock.now(), self._batch_size,
+            )
+        timers = [
+            Timer(r["timer_id"], r["kind"], r["subject_id"], r["dedup_key"], r["fire_at"], json.loads(r["data"]))
+            for r in rows
+        ]
+        return [(t, token) for t in sorted(timers, key=lambda t: t.fire_at)]
+
+    async def _fire(self, timer: Timer, token: uuid.UUID) -> bool:
+        handler = self._handlers.get(timer.kind)
+        with bound(task_id=timer.subject_id, timer_kind=timer.kind):
+            if handler is None:
+                log.error("no handler for timer kind; left scheduled", kind=timer.kind)
+                return False
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    still_ours = await conn.fetchval(
+                        """UPDATE timers SET status = 'fired', fired_at = now(), lease_token = NULL
+                           WHERE timer_id = $1 AND lease_token = $2 AND status = 'scheduled' RETURNING true""",
+                        timer.timer_id, token,
+                    )
+                    if not still_ours:
+                        return False  # cancelled meanwhile, or our lease expired and another worker has it
+                    await handler(timer, UnitOfWork(conn, self._service, self._schema, self._clock))
+            except Exception as exc:
+                # The transaction rolled back: the timer is still scheduled and fires again after its lease.
+                log.error("timer handler failed; will retry after the lease", error=repr(exc))
+                return False
+            metrics.TIMERS_FIRED.labels(self._service, timer.kind).inc()
+            return True
