@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -20,6 +19,8 @@ deadline_app = typer.Typer(no_args_is_help=True, help="Vietnamese deadline text.
 app.add_typer(infra_app, name="infra")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadline_app, name="deadline")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of the speed and memory goals.")
+app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 
@@ -134,9 +135,14 @@ def deadline_parse(
     sys.stdout.write(deadline.model_dump_json(indent=2) + "\n")
 
 
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+def _register_areas() -> None:
+    from services.cli import assignment_cli, progress_cli, reporting_cli
 
+    for area in (assignment_cli, progress_cli, reporting_cli):
+        area.register(app, bench_app)
+
+
+_register_areas()
 
 if __name__ == "__main__":
     app()

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     timer_poll_interval_s: float = Field(0.5, gt=0)
     timer_lease_s: float = Field(30.0, gt=0)
 
+    # Signs agency tokens; every service of one installation shares it. `dondoc up` makes one.
+    token_secret: str = Field("dev-only-insecure-secret", min_length=16)
+
     # Shifts the domain clock (end-to-end runs "live" just before a deadline); never in production.
     clock_start: datetime | None = None
 

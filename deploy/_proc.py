@@ -1,0 +1,82 @@
+"""Small helpers about detached processes, pid files, log tails and ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def pid_alive(pid: int, cmdline_marker: str | None = None) -> bool:
+    """True if ``pid`` runs and is not a zombie.
+
+    ``cmdline_marker`` guards against a stale pid file whose pid the kernel has given to an unrelated
+    process since: we must neither report it as our server nor signal it.
+    """
+    try:
+        # Reaps the process if it is our own child that already exited; otherwise a zombie would
+        # look alive to kill(pid, 0) until this Python process ends.
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user (postgres runs as its own user when we are root)
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():  # not Linux: kill(pid, 0) is all we can tell
+        return True
+    try:
+        # Field 3 of /proc/<pid>/stat is the state; the command name before it may hold spaces.
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    if state == "Z":
+        return False
+    return cmdline_marker is None or cmdline_marker in cmdline
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:  # refused, unreachable, timed out or unknown host
+        return False
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """Last lines of a log file, for error messages ('' when there is no such file)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            data = fh.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])

@@ -1,0 +1,434 @@
+"""A local single-node Apache Kafka broker (KRaft, broker and controller in one JVM).
+
+There is no Kafka package in Debian or PyPI and no Docker here, so the real broker's jars are
+resolved from Maven Central (``deploy/kafka/pom.xml``) into a cache outside the repo, and the broker
+runs as a detached ``java`` process whose state (data, logs, pid, config) lives in a home directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import fcntl
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deploy._aio import run_sync
+from deploy._proc import pid_alive, port_in_use, read_pid, tail, wait_until
+from deploy.errors import JarResolutionError, KafkaNotReadyError, KafkaStartError
+
+log = logging.getLogger(__name__)
+
+KAFKA_VERSION = "4.1.1"
+
+_KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
+POM_FILE = _KAFKA_DIR / "pom.xml"
+LOG4J_CONFIG = _KAFKA_DIR / "log4j2.properties"
+
+# Written only after Maven copied every jar, so an interrupted download is redone, not trusted.
+_COMPLETE_MARKER = ".complete"
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+_MAIN_CLASS = "kafka.Kafka"
+_STORAGE_TOOL = "kafka.tools.StorageTool"
+
+# As bin/kafka-run-class.sh and kafka-server-start.sh; a small heap is plenty for a dev broker.
+HEAP_OPTS = ("-Xms256m", "-Xmx512m")
+JVM_PERFORMANCE_OPTS = (
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+)
+
+Progress = Callable[[str], None] | None
+
+
+def cache_dir() -> Path:
+    """Where downloaded artefacts live: shared by every checkout, never committed."""
+    env = os.environ.get("DONDOC_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "dondoc"
+
+
+def jars_dir(version: str | None = None) -> Path:
+    return cache_dir() / f"kafka-{version or KAFKA_VERSION}" / "lib"
+
+
+def _say(on_progress: Progress, message: str) -> None:
+    log.info(message)
+    if on_progress is not None:
+        on_progress(message)
+
+
+def ensure_jars(on_progress: Progress = None) -> Path:
+    """Resolve the broker's jars with Maven (once) and return the folder holding them."""
+    lib = jars_dir()
+    marker = lib.parent / _COMPLETE_MARKER
+    if marker.exists():
+        return lib
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    # Two processes (CLI and a test session) may race for a cold cache: the lock makes the second
+    # wait for the first and then find the marker.
+    with (lib.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return lib
+        _download_jars(lib, on_progress)
+        marker.write_text(KAFKA_VERSION + "\n")
+    return lib
+
+
+def _download_jars(lib: Path, on_progress: Progress) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise JarResolutionError("Maven (mvn) is not installed; it is needed once to download Kafka's jars")
+    _say(on_progress, f"Downloading Apache Kafka {KAFKA_VERSION} jars from Maven Central into {lib}")
+    staging = lib.with_name("lib.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(lib, ignore_errors=True)
+    cmd = [
+        mvn, "-q", "-B", "-f", str(POM_FILE),
+        f"-Dkafka.version={KAFKA_VERSION}",
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={staging}",
+    ]  # fmt: skip
+    started = time.monotonic()
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+        shutil.rmtree(staging, ignore_errors=True)
+        # Maven 3.8 emits colour resets even in batch mode; they would garble the message.
+        output = "\n".join(_ANSI_ESCAPE.sub("", result.stdout).splitlines()[-30:])
+        raise JarResolutionError(
+            f"mvn could not resolve Kafka {KAFKA_VERSION} (exit code {result.returncode}):\n{output}"
+        )
+    staging.rename(lib)
+    count = sum(1 for _ in lib.glob("*.jar"))
+    _say(on_progress, f"Kafka jars ready: {count} jars in {time.monotonic() - started:.1f}s")
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return str(Path(java_home) / "bin" / "java")
+    java = shutil.which("java")
+    if java is None:
+        raise KafkaStartError("Java (17 or newer) is not installed; Kafka needs it")
+    return java
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id, as ``StorageTool random-uuid`` would print, without starting a JVM.
+
+    Kafka's Uuid.toString is the unpadded URL-safe base64 of 16 random bytes, and Kafka avoids
+    ids starting with '-' because command-line tools would read them as options.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+async def _metadata_once(bootstrap: str, request_timeout: float) -> int:
+    """Number of brokers the cluster reports; raises if the bootstrap servers do not answer."""
+    from aiokafka import AIOKafkaClient
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(request_timeout * 1000))
+    try:
+        await client.bootstrap()
+        return len(client.cluster.brokers())
+    finally:
+        await client.close()
+
+
+def kafka_hosts(bootstrap: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` -> [(host, port), ...]."""
+    hosts = []
+    for item in bootstrap.split(","):
+        host, _, port = item.strip().rpartition(":")
+        hosts.append((host.strip("[]") or "localhost", int(port or 9092)))
+    return hosts
+
+
+async def _any_port_open(bootstrap: str) -> bool:
+    for host, port in kafka_hosts(bootstrap):
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=1)
+        except (TimeoutError, OSError):
+            continue
+        writer.close()
+        return True
+    return False
+
+
+# A timeout parameter rather than asyncio.timeout(): callers without an event loop pass it through
+# run_sync, and the deadline also ends in a message saying what was still missing.
+async def wait_until_ready(
+    bootstrap: str,
+    timeout: float,  # noqa: ASYNC109
+    *,
+    check: Callable[[], None] | None = None,
+) -> None:
+    """Poll until a broker at ``bootstrap`` answers a metadata request listing at least one broker.
+
+    ``check`` runs before each attempt and may raise to abort early (e.g. the broker process died).
+    """
+    deadline = time.monotonic() + timeout
+    last_error = "nothing listens on the port yet"
+    while True:
+        if check is not None:
+            check()
+        # A plain TCP probe first: aiokafka logs every refused connection at ERROR level, which
+        # would flood the output while the JVM is still booting.
+        if await _any_port_open(bootstrap):
+            remaining = max(1.0, min(10.0, deadline - time.monotonic()))
+            try:
+                if await _metadata_once(bootstrap, remaining) > 0:
+                    return
+                last_error = "metadata lists no broker yet"
+            except Exception as err:  # aiokafka raises several unrelated types while a broker boots
+                last_error = f"{type(err).__name__}: {err}"
+        if time.monotonic() >= deadline:
+            raise KafkaNotReadyError(f"Kafka at {bootstrap} not ready after {timeout:.0f}s ({last_error})")
+        await asyncio.sleep(0.2)
+
+
+class KafkaNode:
+    """One KRaft broker+controller on loopback, its state under ``home``."""
+
+    def __init__(self, home: Path, port: int = 9092, controller_port: int = 9093) -> None:
+        self.home = Path(home).resolve()
+        self.port = port
+        self.controller_port = controller_port
+        self.host = "127.0.0.1"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "kafka.pid"
+
+    @property
+    def cluster_id_file(self) -> Path:
+        return self.home / "cluster.id"
+
+    @property
+    def out_file(self) -> Path:
+        return self.logs_dir / "kafka.out"
+
+    def server_properties(self) -> dict[str, str]:
+        h, p, c = self.host, self.port, self.controller_port
+        return {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            # Static voters rather than --standalone: the voter set is then read from this file at
+            # each start instead of being frozen in the metadata log, so changing ports is harmless.
+            "controller.quorum.voters": f"1@{h}:{c}",
+            "listeners": f"PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
+            "advertised.listeners": f"PLAINTEXT://{h}:{p}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            # Topics come from events.topics via deploy.topics; a typo must fail, not create a topic.
+            "auto.create.topics.enable": "false",
+            "num.partitions": "1",
+            "default.replication.factor": "1",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            # Consumer groups start at once instead of waiting 3 s for more members (tests, dev).
+            "group.initial.rebalance.delay.ms": "0",
+        }
+
+    def write_config(self) -> Path:
+        """(Re)generate server.properties, so a port change takes effect at the next start."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        lines = ["# Generated by deploy/kafka.py at each start; edits are overwritten."]
+        lines += [f"{key}={value}" for key, value in self.server_properties().items()]
+        self.config_file.write_text("\n".join(lines) + "\n")
+        return self.config_file
+
+    def pid(self) -> int | None:
+        """Pid of this home's broker if it is running."""
+        pid = read_pid(self.pid_file)
+        # The config path in the command line tells our broker from a reused pid or another broker.
+        if pid is not None and pid_alive(pid, str(self.config_file)):
+            return pid
+        return None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def status(self) -> dict[str, Any]:
+        pid = self.pid()
+        return {
+            "running": pid is not None,
+            "pid": pid,
+            "bootstrap": self.bootstrap,
+            "version": KAFKA_VERSION,
+            "home": str(self.home),
+            "data_dir": str(self.data_dir),
+            "log": str(self.logs_dir / "server.log"),
+        }
+
+    def start(self, timeout: float = 90, *, on_progress: Progress = None) -> str:
+        """Start the broker if needed and return its bootstrap address once it answers metadata.
+
+        ``timeout`` bounds the broker's boot, not a first download of the jars.
+        """
+        if self.pid() is not None:
+            running = self._running_bootstrap()
+            if running not in (None, self.bootstrap):
+                raise KafkaStartError(
+                    f"The Kafka of {self.home} already runs at {running}, not {self.bootstrap}: "
+                    "stop it first to change its ports"
+                )
+            try:
+                run_sync(wait_until_ready(self.bootstrap, timeout, check=self._check_alive))
+            except KafkaNotReadyError as err:
+                raise KafkaStartError(f"{err}\n{self._log_tail()}") from err
+            return self.bootstrap
+
+        lib = ensure_jars(on_progress)
+        for port in (self.port, self.controller_port):
+            if port_in_use(self.host, port):
+                raise KafkaStartError(
+                    f"port {port} is already in use by another process; stop it or choose other "
+                    "ports (DONDOC_KAFKA_PORT / DONDOC_KAFKA_CONTROLLER_PORT)"
+                )
+        self.write_config()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self._format_storage(lib, on_progress)
+
+        _say(on_progress, f"Starting Kafka {KAFKA_VERSION} on {self.bootstrap}")
+        started = time.monotonic()
+        with self.out_file.open("ab") as out:
+            # A new session keeps the broker alive after the CLI exits and out of its Ctrl-C.
+            self._proc = subprocess.Popen(
+                [*self._java_cmd(lib), _MAIN_CLASS, str(self.config_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.home,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{self._proc.pid}\n")
+        try:
+            run_sync(wait_until_ready(self.bootstrap, timeout, check=self._check_alive))
+        except KafkaNotReadyError as err:
+            self.stop()
+            raise KafkaStartError(f"{err}\n{self._log_tail()}") from err
+        _say(on_progress, f"Kafka ready on {self.bootstrap} in {time.monotonic() - started:.1f}s")
+        return self.bootstrap
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM (a clean shutdown flushes the logs), then SIGKILL after ``timeout``; idempotent."""
+        pid = self.pid()
+        if pid is not None:
+            log.info("Stopping Kafka (pid %s)", pid)
+            self._signal(pid, signal.SIGTERM)
+            if not wait_until(lambda: not pid_alive(pid), timeout):
+                log.warning("Kafka (pid %s) ignored SIGTERM for %.0fs; killing it", pid, timeout)
+                self._signal(pid, signal.SIGKILL)
+                if not wait_until(lambda: not pid_alive(pid), 10):
+                    raise KafkaStartError(f"Kafka (pid {pid}) survived SIGKILL")
+        if self._proc is not None:
+            self._proc.poll()  # reap it, else Popen warns that the child is still running
+            self._proc = None
+        self.pid_file.unlink(missing_ok=True)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _java_cmd(self, lib: Path) -> list[str]:
+        return [
+            _java(),
+            *HEAP_OPTS,
+            *JVM_PERFORMANCE_OPTS,
+            f"-Dkafka.logs.dir={self.logs_dir}",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            "-cp",
+            f"{lib}/*",  # the JVM expands the glob itself; no shell is involved
+        ]
+
+    def _running_bootstrap(self) -> str | None:
+        """The address in the config the running broker was started with (it is rewritten only at start)."""
+        try:
+            for line in self.config_file.read_text().splitlines():
+                if line.startswith("advertised.listeners="):
+                    return line.split("://", 1)[1].split(",", 1)[0]
+        except (FileNotFoundError, IndexError):
+            pass
+        return None
+
+    def _cluster_id(self) -> str:
+        try:
+            return self.cluster_id_file.read_text().strip()
+        except FileNotFoundError:
+            cid = new_cluster_id()
+            self.cluster_id_file.write_text(cid + "\n")
+            return cid
+
+    def _format_storage(self, lib: Path, on_progress: Progress) -> None:
+        if (self.data_dir / "meta.properties").exists():
+            return  # formatted already; skipping saves a JVM start
+        _say(on_progress, f"Formatting Kafka storage in {self.data_dir}")
+        cmd = [
+            *self._java_cmd(lib),
+            _STORAGE_TOOL,
+            "format",
+            "-t", self._cluster_id(),
+            "-c", str(self.config_file),
+            "-g",  # a formatted directory is not an error (e.g. meta.properties lost elsewhere)
+        ]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise KafkaStartError(
+                f"Formatting Kafka storage failed (exit code {result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}".strip()
+            )
+
+    def _check_alive(self) -> None:
+        """Abort the wait for readiness as soon as the broker process has died."""
+        if self.pid() is None:
+            self.pid_file.unlink(missing_ok=True)
+            raise KafkaStartError(f"Kafka exited while starting.\n{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        text = tail(self.out_file) or tail(self.logs_dir / "server.log")
+        return f"--- last lines of {self.out_file} ---\n{text}" if text else f"(no output in {self.out_file})"
+
+    @staticmethod
+    def _signal(pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass

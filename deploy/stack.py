@@ -1,0 +1,162 @@
+"""The local infrastructure as a whole: Kafka + PostgreSQL + topics, for the CLI and the tests.
+
+``DONDOC_KAFKA_BOOTSTRAP`` / ``DONDOC_DATABASE_URL`` point at servers run by someone else (CI service,
+staging): they are then only checked, never started or stopped. Otherwise local ones run with their
+state under ``state_home()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from deploy._aio import run_sync
+from deploy._proc import port_in_use
+from deploy.errors import InfraError, PostgresError
+from deploy.kafka import KafkaNode, kafka_hosts, wait_until_ready
+from deploy.postgres import LocalPostgres
+from deploy.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None] | None
+
+KAFKA_READY_TIMEOUT = 90.0
+DATABASE_CONNECT_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class InfraEndpoints:
+    kafka_bootstrap: str
+    database_url: str
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def state_home() -> Path:
+    """Where local servers keep data, logs and pids (git-ignored ``.dondoc/`` by default)."""
+    env = os.environ.get("DONDOC_HOME")
+    return Path(env).expanduser().resolve() if env else repo_root() / ".dondoc"
+
+
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise InfraError(f"{name}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise InfraError(f"{name}={port} is not a valid port")
+    return port
+
+
+def kafka_node() -> KafkaNode:
+    return KafkaNode(
+        state_home() / "kafka",
+        port=_env_port("DONDOC_KAFKA_PORT", 9092),
+        controller_port=_env_port("DONDOC_KAFKA_CONTROLLER_PORT", 9093),
+    )
+
+
+def local_postgres() -> LocalPostgres:
+    return LocalPostgres(state_home() / "postgres", port=_env_port("DONDOC_PG_PORT", 55432))
+
+
+def external_kafka() -> str | None:
+    return os.environ.get("DONDOC_KAFKA_BOOTSTRAP") or None
+
+
+def external_database() -> str | None:
+    return os.environ.get("DONDOC_DATABASE_URL") or None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and status output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def check_database(url: str, timeout: float = DATABASE_CONNECT_TIMEOUT) -> None:  # noqa: ASYNC109
+    """Connect once and run a trivial query; raise ``PostgresError`` if the server is not usable."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        raise PostgresError(f"Cannot connect to {redact(url)}: {type(err).__name__}: {err}") from err
+    try:
+        await conn.fetchval("SELECT 1")
+    finally:
+        await conn.close()
+
+
+def _say(on_progress: Progress, message: str) -> None:
+    log.info(message)
+    if on_progress is not None:
+        on_progress(message)
+
+
+def infra_up(on_progress: Progress = None) -> InfraEndpoints:
+    """Make Kafka and PostgreSQL available (starting local ones if needed) and create the topics."""
+    database_url = external_database()
+    if database_url:
+        _say(on_progress, f"PostgreSQL: using external server {redact(database_url)}")
+        run_sync(check_database(database_url))
+    else:
+        database_url = local_postgres().start()
+        _say(on_progress, f"PostgreSQL ready: {database_url}")
+
+    bootstrap = external_kafka()
+    if bootstrap:
+        _say(on_progress, f"Kafka: using external broker {bootstrap}")
+        run_sync(wait_until_ready(bootstrap, KAFKA_READY_TIMEOUT))
+    else:
+        bootstrap = kafka_node().start(KAFKA_READY_TIMEOUT, on_progress=on_progress)
+        _say(on_progress, f"Kafka ready: {bootstrap}")
+
+    created = run_sync(ensure_topics(bootstrap))
+    _say(on_progress, f"Topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
+    return InfraEndpoints(kafka_bootstrap=bootstrap, database_url=database_url)
+
+
+def infra_down(on_progress: Progress = None) -> None:
+    """Stop the local servers of ``state_home()``; external ones are never touched."""
+    node = kafka_node()
+    if node.is_running():
+        _say(on_progress, "Stopping Kafka")
+        node.stop()
+    pg = local_postgres()
+    if pg.is_running():
+        _say(on_progress, "Stopping PostgreSQL")
+        pg.stop()
+
+
+def infra_status() -> dict[str, Any]:
+    """``{"kafka": {...}, "postgres": {...}}``, each with ``running``; cheap enough for the CLI to poll.
+
+    Local servers are judged by their pid (no network round trip). External ones can only be judged
+    by reachability, so ``running`` there means "accepts TCP connections"; the local server's own
+    status is nested under ``local`` in case one was left running.
+    """
+    kafka: dict[str, Any] = {**kafka_node().status(), "external": False}
+    postgres: dict[str, Any] = {**local_postgres().status(), "external": False}
+    if bootstrap := external_kafka():
+        reachable = any(port_in_use(host, port) for host, port in kafka_hosts(bootstrap))
+        kafka = {"running": reachable, "external": True, "bootstrap": bootstrap, "local": kafka}
+    if url := external_database():
+        parts = urlsplit(url)
+        reachable = port_in_use(parts.hostname or "localhost", parts.port or 5432)
+        postgres = {"running": reachable, "external": True, "url": redact(url), "local": postgres}
+    return {"kafka": kafka, "postgres": postgres}

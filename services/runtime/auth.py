@@ -1,0 +1,92 @@
+"""Agency tokens: every HTTP write acts as the agency its bearer token names.
+
+A token is ``dd1.<payload>.<signature>``: the payload (base64url JSON: agency_id, token_id,
+issued_at) signed with HMAC-SHA256 under ``DONDOC_TOKEN_SECRET``. Any service verifies it
+without a round trip; the issuing service stores only its hash (``token_hash``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+PREFIX = "dd1"
+_bearer = HTTPBearer(auto_error=False, description="Agency token from `dondoc token issue AGENCY_ID`")
+
+
+class AgencyPrincipal(BaseModel):
+    agency_id: str
+    token_id: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode(), f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+
+
+def issue(secret: str, agency_id: str, issued_at: datetime) -> tuple[str, AgencyPrincipal]:
+    token_id = secrets.token_hex(8)
+    payload = _b64(json.dumps({"a": agency_id, "t": token_id, "i": issued_at.isoformat()}).encode())
+    return f"{PREFIX}.{payload}.{_sign(secret, payload)}", AgencyPrincipal(agency_id=agency_id, token_id=token_id)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvalidToken(ValueError):
+    pass
+
+
+def verify(secret: str, token: str) -> AgencyPrincipal:
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise InvalidToken(f"the token is not a dondoc agency token (expected '{PREFIX}.<payload>.<signature>')")
+    if not hmac.compare_digest(_sign(secret, parts[1]), parts[2]):
+        raise InvalidToken("the token's signature is invalid (wrong token, or issued for another installation)")
+    try:
+        data = json.loads(_unb64(parts[1]))
+        return AgencyPrincipal(agency_id=data["a"], token_id=data["t"])
+    except (ValueError, KeyError) as exc:
+        raise InvalidToken("the token's payload is unreadable") from exc
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        {"code": "unauthorized", "message": message,
+         "message_vi": "Thiếu hoặc sai mã xác thực của cơ quan (Authorization: Bearer <token>)"},
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def current_agency(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> AgencyPrincipal:
+    """FastAPI dependency: the agency the request acts for, or 401 with a clear message."""
+    if credentials is None:
+        raise _unauthorized("missing 'Authorization: Bearer <agency token>' header")
+    secret = request.app.state.runtime.settings.token_secret
+    try:
+        return verify(secret, credentials.credentials)
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from exc
+
+
+CurrentAgency = Annotated[AgencyPrincipal, Depends(current_agency)]
