@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -76,7 +77,9 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def default_clock(settings: Settings) -> Clock:
-    return ShiftedClock(settings.clock_start) if settings.clock_start else SystemClock()
+    if settings.clock_offset_s:
+        return ShiftedClock(timedelta(seconds=settings.clock_offset_s))
+    return SystemClock()
 
 
 def create_app(

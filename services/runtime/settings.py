@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 
 from pydantic import Field
@@ -38,8 +37,9 @@ class Settings(BaseSettings):
     # Signs agency tokens; every service of one installation shares it. `dondoc up` makes one.
     token_secret: str = Field("dev-only-insecure-secret", min_length=16)
 
-    # Shifts the domain clock (end-to-end runs "live" just before a deadline); never in production.
-    clock_start: datetime | None = None
+    # Shifts the domain clock by this many seconds, the same in every process, so an end-to-end
+    # run can "live" just before a deadline. Never set in production.
+    clock_offset_s: float = 0.0
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

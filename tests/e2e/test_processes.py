@@ -1,0 +1,156 @@
+"""The five services as real processes: the issue-2 path over HTTP, a deadline seconds away, and
+kill -9 of a consuming service in the middle of a burst."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from events.clock import VN_TZ
+from tests.conftest import eventually, unique
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+ASSIGNER = "ubnd-bd"
+
+
+def assign_body(officer: str, *, deadline: str = "Quý IV năm 2030", key: str | None = None) -> dict[str, Any]:
+    return {
+        "title": "Triển khai thanh toán học phí trực tuyến",
+        "source_document": {"number": "131/NQ-CP", "issued_on": "2022-10-06", "issuer": "Chính phủ"},
+        "assigning_agency_id": ASSIGNER,
+        "lead_agency_id": "bd-sgddt",
+        "officer_in_charge_id": officer,
+        "deadline": deadline,
+        "idempotency_key": key or unique("k"),
+    }
+
+
+async def _get(client: httpx.AsyncClient, url: str, **params: Any) -> Any:
+    response = await client.get(url, params=params)
+    return response.json() if response.status_code == 200 else None
+
+
+async def test_each_service_sees_the_task_assigned_over_http(stack: Stack) -> None:
+    officer = unique("p")
+    async with httpx.AsyncClient(timeout=10) as client:
+        created = await client.post(f"{stack['assignment'].url}/v1/tasks", json=assign_body(officer),
+                                    headers=stack.headers_for(ASSIGNER))
+        assert created.status_code == 201, created.text
+        task_id = created.json()["task_id"]
+
+        progress = await eventually(lambda: _get(client, f"{stack['progress'].url}/v1/tasks/{task_id}"),
+                                    what="progress to know the task")
+        assert progress["status"] == "assigned" and progress["due"] == "2030-12-31"
+
+        async def officer_alerted() -> list[dict[str, Any]] | None:
+            body = await _get(client, f"{stack['alerts'].url}/v1/alerts", person_id=officer)
+            return [a for a in body["alerts"] if a["task_id"] == task_id] if body else None
+
+        alerts = await eventually(officer_alerted, what="the officer's alert")
+        assert alerts[0]["kind"] == "assigned"
+
+        done = await client.post(f"{stack['progress'].url}/v1/tasks/{task_id}/complete",
+                                 json={"agency_id": "bd-sgddt", "product": "Công văn số 1/SGDĐT ngày 01/12/2022"},
+                                 headers=stack.headers_for("bd-sgddt"))
+        assert done.status_code == 202, done.text
+
+        async def reported_done() -> dict[str, Any] | None:
+            body = await _get(client, f"{stack['reporting'].url}/v1/reports/summary", agency_id="bd-sgddt")
+            return body if body and body["figures"]["completed_on_time"] >= 1 else None
+
+        await eventually(reported_done, what="the report to count the completion")
+
+        async def history() -> list[str] | None:
+            body = await _get(client, f"{stack['audit'].url}/v1/audit/tasks/{task_id}")
+            types = [e["event"]["event_type"] for e in body["events"]] if body else []
+            return types if "TaskCompleted" in types else None
+
+        types = await eventually(history, what="the audit trail")
+        assert types[0] == "TaskAssigned"
+
+
+class TestADeadlineSecondsAway:
+    @pytest.fixture
+    def clock_offset_s(self) -> float:
+        # The processes live five seconds before the end of 30/11/2022.
+        target = datetime(2022, 11, 30, 23, 59, 55, tzinfo=VN_TZ)
+        return (target - datetime.now(VN_TZ)).total_seconds()
+
+    async def test_the_officer_is_told_once_the_deadline_passes(self, stack: Stack) -> None:
+        officer = unique("p")
+        async with httpx.AsyncClient(timeout=10) as client:
+            created = await client.post(f"{stack['assignment'].url}/v1/tasks",
+                                        json=assign_body(officer, deadline="Tháng 11/2022"),
+                                        headers=stack.headers_for(ASSIGNER))
+            assert created.status_code == 201, created.text
+
+            async def overdue() -> list[dict[str, Any]] | None:
+                body = await _get(client, f"{stack['alerts'].url}/v1/alerts", person_id=officer)
+                found = [a for a in body["alerts"] if a["kind"] == "overdue"] if body else []
+                return found or None
+
+            alerts = await eventually(overdue, timeout=30, what="the overdue alert")
+            assert len(alerts) == 1
+            assert "quá hạn từ ngày 01/12/2022" in alerts[0]["message_vi"]
+
+
+async def test_kill_9_of_the_alerts_service_mid_burst_loses_nothing_and_duplicates_nothing(stack: Stack) -> None:
+    burst = 120
+    officer = unique("p")
+    async with httpx.AsyncClient(timeout=10) as client:
+        async def assign(i: int) -> str:
+            response = await client.post(f"{stack['assignment'].url}/v1/tasks",
+                                         json=assign_body(officer, key=f"{officer}-{i}"),
+                                         headers=stack.headers_for(ASSIGNER))
+            assert response.status_code == 201, response.text
+            return str(response.json()["task_id"])
+
+        first = [await assign(i) for i in range(burst // 2)]
+
+        async def some_alerted() -> bool:
+            rows = await stack.fetch("alerts", "SELECT count(*) AS n FROM alerts WHERE recipient_person_id = $1",
+                                     officer)
+            return 0 < rows[0]["n"] < burst
+
+        await eventually(some_alerted, what="the alerts service to be mid-burst")
+        stack["alerts"].kill()
+        second = [await assign(i) for i in range(burst // 2, burst)]
+        stack["alerts"].start()
+        await stack["alerts"].wait_ready()
+        task_ids = set(first + second)
+        assert len(task_ids) == burst
+
+        async def all_alerted() -> list[Any] | None:
+            rows = await stack.fetch(
+                "alerts", "SELECT task_id, count(*) AS n FROM alerts WHERE recipient_person_id = $1 GROUP BY task_id",
+                officer)
+            return rows if len(rows) == burst else None
+
+        rows = await eventually(all_alerted, timeout=60, what="an alert for every task")
+        assert {r["task_id"] for r in rows} == task_ids, "an event was lost"
+        assert all(r["n"] == 1 for r in rows), "an event was applied twice"
+        # Every AlertRaised reached the log exactly once as far as readers can tell (ids are unique).
+        events = await eventually(
+            lambda: _alert_events(stack, task_ids), timeout=60, what="every AlertRaised in the audit log")
+        assert len(events) == burst
+
+
+async def _alert_events(stack: Stack, task_ids: set[str]) -> list[Any] | None:
+    rows = await stack.fetch("audit", "SELECT event_id, task_id FROM events WHERE event_type = 'AlertRaised' "
+                             "AND task_id = ANY($1::text[])", list(task_ids))
+    return rows if len(rows) == len(task_ids) else None
+
+
+async def test_a_service_stops_cleanly_on_sigterm(stack: Stack) -> None:
+    progress = stack["progress"]
+    progress.stop()
+    assert progress.proc is not None
+    # uvicorn re-raises the signal after its graceful shutdown, so -SIGTERM is a clean exit here;
+    # the lifespan's last line proves the consumer, relay, producer and pool were closed in order.
+    assert progress.proc.returncode in (0, -15), progress.log_tail()
+    assert '"event": "service stopped"' in progress.log_tail(5)
