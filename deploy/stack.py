@@ -46,6 +46,22 @@ def state_home() -> Path:
     return Path(env).expanduser().resolve() if env else repo_root() / ".dondoc"
 
 
+def token_secret() -> str:
+    """The secret that signs agency tokens: ``DONDOC_TOKEN_SECRET``, else one made once per local
+    installation and kept (0600) in the state folder, so tokens survive restarts."""
+    if env := os.environ.get("DONDOC_TOKEN_SECRET"):
+        return env
+    path = state_home() / "token-secret"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 def _env_port(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if not raw:

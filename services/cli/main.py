@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date
 
@@ -70,6 +71,10 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
     except KeyError as exc:
         console.print(f"[red]{exc.args[0]}[/]")
         raise typer.Exit(2) from exc
+    if "DONDOC_TOKEN_SECRET" not in os.environ:
+        from deploy.stack import token_secret
+
+        os.environ["DONDOC_TOKEN_SECRET"] = token_secret()  # the local installation's own
     settings = get_settings()
     uvicorn.run(
         create_app(defn, settings),
@@ -137,6 +142,9 @@ def deadline_parse(
 
 def _register_areas() -> None:
     from services.cli import assignment_cli, progress_cli, reporting_cli
+    from services.cli.audit_cli import audit_app
+
+    app.add_typer(audit_app, name="audit")
 
     for area in (assignment_cli, progress_cli, reporting_cli):
         area.register(app, bench_app)

@@ -75,6 +75,7 @@ def run_stack(console: Console, *, demo: bool) -> int:
         **os.environ,
         "DONDOC_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
         "DONDOC_DATABASE_URL": endpoints.database_url,
+        "DONDOC_TOKEN_SECRET": stack.token_secret(),
     }
     settings = get_settings()
     urls = {name: settings.url_of(name) for name in SERVICES}
