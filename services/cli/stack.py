@@ -65,9 +65,17 @@ def stop_services(procs: dict[str, subprocess.Popen[bytes]], timeout: float = 30
             proc.wait()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def run_stack(console: Console, *, demo: bool) -> int:
     from deploy import stack
 
+    # Ctrl-C, and SIGTERM from a supervisor, both stop everything in order. SIGINT is set
+    # explicitly because a shell starting us in the background may have set it to "ignore".
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     with console.status("Starting Kafka and PostgreSQL…") as status:
         endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
