@@ -108,7 +108,7 @@ def run_stack(console: Console, *, demo: bool) -> int:
     finally:
         stop_services(procs)
         stack.infra_down()
-        console.print("Stopped: services, Kafka and PostgreSQL (data kept in .dondoc/).")
+        console.print(f"Stopped: services, Kafka and PostgreSQL (data kept in {stack.state_home()}).")
 
 
 def _print_urls(console: Console, urls: dict[str, str], logs: Path) -> None:
