@@ -142,7 +142,8 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
         bootstrap = kafka_node().start(KAFKA_READY_TIMEOUT, on_progress=on_progress)
         _say(on_progress, f"Kafka ready: {bootstrap}")
 
-    created = run_sync(ensure_topics(bootstrap))
+    replication = _env_port("DONDOC_TOPIC_REPLICATION_FACTOR", 1)  # 3 on a production cluster
+    created = run_sync(ensure_topics(bootstrap, replication))
     _say(on_progress, f"Topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
     return InfraEndpoints(kafka_bootstrap=bootstrap, database_url=database_url)
 

@@ -64,6 +64,13 @@ async def ensure_topics(
     return created
 
 
+def _with_durability(config: dict[str, str], replication_factor: int) -> dict[str, str]:
+    """With three replicas or more, a write needs two of them: acks=all then survives a broker loss."""
+    if replication_factor >= 3:
+        return {"min.insync.replicas": "2", **config}
+    return dict(config)
+
+
 async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int) -> list[str]:
     response = await admin.create_topics(
         [
@@ -71,7 +78,7 @@ async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replicatio
                 name=spec.name,
                 num_partitions=spec.partitions,
                 replication_factor=replication_factor,
-                topic_configs=dict(spec.config),
+                topic_configs=_with_durability(spec.config, replication_factor),
             )
             for spec in specs
         ]
