@@ -75,6 +75,14 @@ def _env_port(name: str, default: int) -> int:
     return port
 
 
+def _env_replication_factor() -> int:
+    """``DONDOC_TOPIC_REPLICATION_FACTOR``: 1 for the local broker, 3 on a production cluster."""
+    raw = os.environ.get("DONDOC_TOPIC_REPLICATION_FACTOR", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise InfraError(f"DONDOC_TOPIC_REPLICATION_FACTOR={raw!r}: expected a whole number of at least 1")
+    return int(raw)
+
+
 def kafka_node() -> KafkaNode:
     return KafkaNode(
         state_home() / "kafka",
@@ -142,7 +150,7 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
         bootstrap = kafka_node().start(KAFKA_READY_TIMEOUT, on_progress=on_progress)
         _say(on_progress, f"Kafka ready: {bootstrap}")
 
-    replication = _env_port("DONDOC_TOPIC_REPLICATION_FACTOR", 1)  # 3 on a production cluster
+    replication = _env_replication_factor()
     created = run_sync(ensure_topics(bootstrap, replication))
     _say(on_progress, f"Topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
     return InfraEndpoints(kafka_bootstrap=bootstrap, database_url=database_url)
