@@ -63,25 +63,46 @@ def decode(value: bytes | None) -> Envelope:
     if not value:
         raise DecodeError("empty message: a dondoc envelope (JSON object) is expected")
     try:
-        raw: Any = json.loads(nfc(value.decode("utf-8")))
+        raw: Any = _nfc_strings(json.loads(value.decode("utf-8")))
     except UnicodeDecodeError as exc:
         raise DecodeError(f"message is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise DecodeError(f"message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:  # "[[[[…" a hundred thousand deep: json gives up with RecursionError
+        raise DecodeError("message is nested too deeply to be an envelope") from exc
     if not isinstance(raw, dict):
         raise DecodeError(f"message is JSON {type(raw).__name__}, expected an envelope object")
     event_type, version = raw.get("event_type"), raw.get("schema_version")
-    if not isinstance(event_type, str) or not isinstance(version, int):
+    # bool is an int to Python, not to a reader of the envelope: `true` is no version number.
+    if not isinstance(event_type, str) or not isinstance(version, int) or isinstance(version, bool):
         raise DecodeError("envelope needs a string 'event_type' and an integer 'schema_version'")
     cls = payload_class(event_type, version)
     if cls is None:
         raise DecodeError(f"unknown event type {event_type!r} version {version}")
     try:
         payload = cls.model_validate(raw.get("payload"))
+    except ValidationError as exc:
+        raise DecodeError(f"invalid {event_type} v{version}: {_describe(exc, 'payload')}") from exc
+    try:
         return Envelope.model_validate({**raw, "payload": payload})
     except ValidationError as exc:
         raise DecodeError(f"invalid {event_type} v{version}: {_describe(exc)}") from exc
 
 
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5])
+def _nfc_strings(value: Any) -> Any:
+    """Every string of the parsed JSON in NFC. Normalising the raw text instead would miss text that
+    arrives as \\u escapes (json.dumps' default), leaving NFD in every field not typed NFCStr."""
+    if isinstance(value, str):
+        return nfc(value)
+    if isinstance(value, list):
+        return [_nfc_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {nfc(k): _nfc_strings(v) for k, v in value.items()}
+    return value
+
+
+def _describe(exc: ValidationError, *within: str) -> str:
+    """Where and what, e.g. ``payload.percent: Input should be less than or equal to 100``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in (*within, *e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]
+    )

@@ -7,6 +7,7 @@ re-processed event yields the same id and every inbox recognises it.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Any, ClassVar
@@ -69,7 +70,8 @@ class Envelope(WireModel):
 
 def deterministic_id(*parts: object) -> uuid.UUID:
     """A UUID that is the same for the same cause: ``deterministic_id(cause_id, "TaskOverdue", due)``."""
-    return uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join(str(p) for p in parts))
+    # NFC first: the same Vietnamese key typed in another Unicode form is the same cause.
+    return uuid.uuid5(EVENT_ID_NAMESPACE, unicodedata.normalize("NFC", "\x1f".join(str(p) for p in parts)))
 
 
 def new_envelope(

@@ -23,7 +23,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from events.clock import Clock
-from events.codec import DecodeError, decode
+from events.codec import decode
 from events.envelope import Envelope
 from events.topics import dead_letter_topic
 from services.runtime import inbox, metrics
@@ -41,6 +41,9 @@ _INFRA_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    # Contention, not a property of the message: trying again is expected to succeed.
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
 )
 _INFRA_BACKOFF_MAX_S = 5.0
 
@@ -67,10 +70,12 @@ class Consumer:
 
     async def handle(self, record: Record) -> str:
         """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered."""
+        if record.value is None:
+            return "ignored"  # a tombstone on a compacted topic: a deletion marker, not a message
         try:
             envelope = decode(record.value)
-        except DecodeError as exc:
-            await self._dead_letter(record, f"DecodeError: {exc}", attempts=1)
+        except Exception as exc:  # a DecodeError, or anything else a hostile record provokes: never escapes
+            await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=1)
             return "dead-lettered"
         handler = self.handlers.get(envelope.event_type) or self.handlers.get(ALL_EVENTS)
         if handler is None:

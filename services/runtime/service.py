@@ -8,15 +8,18 @@ outbox relay, the consumer with its retries and dead letters, health and metrics
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import timedelta
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 from fastapi import APIRouter, FastAPI, Request
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -162,12 +165,28 @@ def _broker(rt: Runtime) -> KafkaBroker:
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,
         max_poll_records=200,
+        parser=tolerant_parser,
+        decoder=no_decoding,
     )
     async def on_message(msg: KafkaMessage) -> None:
         raw = msg.raw_message
         await consumer.handle(Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value))
 
     return broker
+
+
+async def tolerant_parser(record: ConsumerRecord[Any, Any], default: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header as UTF-8 before our code runs, and a failure there
+    would be acked and skipped: garbled header bytes are replaced instead, the record still reaches
+    the consumer (which decodes and dead-letters by itself)."""
+    headers = [(key, value.decode("utf-8", "replace").encode()) for key, value in record.headers or ()]
+    return await default(dataclasses.replace(record, headers=headers))
+
+
+async def no_decoding(_message: Any) -> None:
+    """The body is decoded by events.codec in Consumer.handle, where a failure is dead-lettered;
+    FastStream's own JSON decoding would fail earlier, out of our reach."""
+    return None
 
 
 def _tasks(rt: Runtime) -> list[tuple[str, Awaitable[None]]]:

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     clock_offset_s: float = 0.0
 
     def port_of(self, service: str) -> int:
-        return int(getattr(self, f"{service}_port"))
+        """The HTTP port of one of the five services (0, any free port, for another, e.g. in tests)."""
+        return int(getattr(self, f"{service}_port", 0))
 
     def url_of(self, service: str) -> str:
         return f"http://{self.http_host}:{self.port_of(service)}"
