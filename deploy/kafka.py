@@ -260,6 +260,9 @@ class KafkaNode:
             "num.partitions": "1",
             "default.replication.factor": "1",
             "offsets.topic.replication.factor": "1",
+            # 50 partitions by default: a fresh broker's first consumer group then waits seconds
+            # for them all to load. A single local node needs few.
+            "offsets.topic.num.partitions": "3",
             "transaction.state.log.replication.factor": "1",
             "transaction.state.log.min.isr": "1",
             "share.coordinator.state.topic.replication.factor": "1",

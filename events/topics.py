@@ -85,7 +85,8 @@ TOPICS: tuple[TopicSpec, ...] = (
             dead_letter_topic(service),
             partitions=1,
             key="original key",
-            description=f"Messages the {service} service could not handle, with the error; kept for inspection and replay.",
+            description=f"Messages the {service} service could not handle, with the error; "
+            "kept for inspection and replay.",
             config=_KEEP_FOREVER,
         )
         for service in SERVICES

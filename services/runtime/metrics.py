@@ -14,5 +14,7 @@ DEAD_LETTERED = Counter("dondoc_dead_lettered_total", "Messages sent to the dead
 DUPLICATES = Counter("dondoc_duplicates_total", "Re-delivered events dropped by the inbox", ["service", "event_type"])
 OUTBOX_BACKLOG = Gauge("dondoc_outbox_backlog", "Outbox rows not yet acknowledged by Kafka", ["schema"])
 OUTBOX_PUBLISHED = Counter("dondoc_outbox_published_total", "Outbox rows published", ["schema"])
-CONSUMER_LAG = Gauge("dondoc_consumer_lag", "Messages behind the end of each partition", ["service", "topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "dondoc_consumer_lag", "Messages behind the end of each partition", ["service", "topic", "partition"]
+)
 TIMERS_FIRED = Counter("dondoc_timers_fired_total", "Deadline timers fired", ["service", "kind"])

@@ -105,7 +105,9 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*futures)
-        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        )
         metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
         backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         metrics.OUTBOX_BACKLOG.labels(self._schema).set(backlog)

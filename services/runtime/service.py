@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from datetime import timedelta
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,9 @@ def create_app(
 
 async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock) -> Runtime:
     pool = await db.create_pool(settings.database_url, definition.schema)
-    await db.migrate(pool, definition.schema, {"runtime": db.RUNTIME_MIGRATIONS, definition.name: definition.migrations})
+    await db.migrate(
+        pool, definition.schema, {"runtime": db.RUNTIME_MIGRATIONS, definition.name: definition.migrations}
+    )
     # Idempotence dedups the producer's own retries and implies acks=all; the inbox does the rest.
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -170,6 +172,7 @@ def _broker(rt: Runtime) -> KafkaBroker:
     )
     async def on_message(msg: KafkaMessage) -> None:
         raw = msg.raw_message
+        assert not isinstance(raw, tuple), "batch subscribers are not used here"
         await consumer.handle(Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value))
 
     return broker
