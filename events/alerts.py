@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
+
+from pydantic import Field
 
 from events.envelope import EventPayload
 from events.text import NFCStr
 from events.topics import ALERT_EVENTS
 
-AlertKind = Literal["assigned", "approaching", "overdue"]
+AlertKind = Literal["assigned", "approaching", "overdue", "escalated"]
 RecipientRole = Literal["officer", "head", "coordinator", "escalation"]
 
 
@@ -29,3 +31,50 @@ class AlertRaised(AlertEvent):
     title: NFCStr
     due: date | None
     message_vi: NFCStr
+
+
+Channel = Literal["in-app", "webhook", "email"]
+ResolvedBecause = Literal["completed", "withdrawn", "deadline-extended"]
+
+
+class AlertDelivered(AlertEvent):
+    """One successful delivery of an alert (or of a reminder of it) on one channel."""
+
+    event_type = "AlertDelivered"
+    alert_id: uuid.UUID
+    channel: Channel
+    recipient_person_id: str
+    reminder: int = Field(0, ge=0, description="0: the alert itself; n: its n-th repeated reminder")
+    attempts: int = Field(1, ge=1, description="Tries it took on this channel")
+    digest_day: date | None = Field(None, description="Delivered inside that day's digest")
+
+
+class AlertAcknowledged(AlertEvent):
+    """The recipient has seen the alert: overdue reminders to them stop."""
+
+    event_type = "AlertAcknowledged"
+    alert_id: uuid.UUID
+    recipient_person_id: str
+    acknowledged_at: datetime
+
+
+class AlertEscalated(AlertEvent):
+    """A task still overdue after the escalation delay is raised to the assigning agency's head and
+    its tracking office."""
+
+    event_type = "AlertEscalated"
+    due: date
+    overdue_since: datetime
+    escalated_to: tuple[str, ...] = Field(description="Person ids the escalation alerts went to")
+    unacknowledged_alert_ids: tuple[uuid.UUID, ...] = Field(
+        (), description="Overdue alerts nobody had acknowledged when it escalated"
+    )
+
+
+class AlertResolved(AlertEvent):
+    """The alert no longer asks anything of its recipient."""
+
+    event_type = "AlertResolved"
+    alert_id: uuid.UUID
+    recipient_person_id: str
+    because: ResolvedBecause

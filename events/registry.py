@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from events.alerts import AlertRaised
+from events.alerts import AlertAcknowledged, AlertDelivered, AlertEscalated, AlertRaised, AlertResolved
+from events.directory import AgencyChanged, AgencyGroupChanged, PersonChanged
 from events.envelope import EventPayload
-from events.tasks import DeadlineApproaching, ProgressReported, TaskAssigned, TaskCompleted, TaskOverdue
+from events.intake import IntakeRejected
+from events.progress import (
+    CompletionReported,
+    CompletionReturned,
+    CoordinationNoteAdded,
+    ReminderLeadTimesSet,
+)
+from events.reports import ReportPublished
+from events.tasks import (
+    DeadlineApproaching,
+    DeadlineExtended,
+    DeadlineExtensionRejected,
+    DeadlineExtensionRequested,
+    ProgressReported,
+    TaskAssigned,
+    TaskCompleted,
+    TaskDelegated,
+    TaskOverdue,
+    TaskWithdrawn,
+)
 
 EVENT_TYPES: tuple[type[EventPayload], ...] = (
     TaskAssigned,
@@ -12,7 +32,25 @@ EVENT_TYPES: tuple[type[EventPayload], ...] = (
     TaskCompleted,
     DeadlineApproaching,
     TaskOverdue,
+    TaskDelegated,
+    DeadlineExtensionRequested,
+    DeadlineExtended,
+    DeadlineExtensionRejected,
+    TaskWithdrawn,
+    AgencyChanged,
+    PersonChanged,
+    AgencyGroupChanged,
+    IntakeRejected,
     AlertRaised,
+    CompletionReported,
+    CompletionReturned,
+    CoordinationNoteAdded,
+    ReminderLeadTimesSet,
+    AlertDelivered,
+    AlertAcknowledged,
+    AlertEscalated,
+    AlertResolved,
+    ReportPublished,
 )
 
 BY_TYPE_AND_VERSION: dict[tuple[str, int], type[EventPayload]] = {

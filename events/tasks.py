@@ -41,6 +41,13 @@ class TaskAssigned(TaskEvent):
     key_task: bool = False
     classification: Classification = "cong-khai"
     parent_task_id: str | None = None
+    coordinating_group_ids: tuple[str, ...] = Field(
+        (), description="Groups the document names as coordinating ('các cơ quan, đơn vị liên quan'): "
+        "only the relevant members take part, so the group is kept, never expanded"
+    )
+    assigning_document: SourceDocument | None = Field(
+        None, description="The letter that passed the task on (e.g. 6958/UBND-KSTT for 131/NQ-CP), if any"
+    )
 
 
 class ProgressReported(TaskEvent):
@@ -55,6 +62,9 @@ class TaskCompleted(TaskEvent):
     deadline_in_force: date | None
     on_time: bool | None = Field(description="None when the task has no fixed deadline")
     product: NFCStr = Field(description="The product delivered: document number and date, a link")
+    next_due: date | None = Field(
+        None, description="Recurring tasks: the next occurrence, now tracked (the task stays open)"
+    )
 
 
 class DeadlineApproaching(TaskEvent):
@@ -68,3 +78,71 @@ class TaskOverdue(TaskEvent):
     event_type = "TaskOverdue"
     due: date
     overdue_since: datetime
+
+
+# --- Delegation, extensions and withdrawal (produced by the assignment service) ---------------------
+
+DelegatingRole = Literal["chu-tri", "phoi-hop"]
+"""The delegating agency's role on the parent: lead (chủ trì) or coordinating (phối hợp) for its part."""
+
+
+class DelegatedPart(WireModel):
+    task_id: str
+    lead_agency_id: str
+    coordinating_agency_ids: tuple[str, ...] = ()
+
+
+class TaskDelegated(TaskEvent):
+    """On the parent task: an agency on it handed (part of) it down; each child has its TaskAssigned."""
+
+    event_type = "TaskDelegated"
+    delegation_id: str
+    delegating_agency_id: str
+    delegating_role: DelegatingRole
+    document: SourceDocument | None = Field(None, description="The delegating letter, e.g. 2384/SGDĐT-VP")
+    children: tuple[DelegatedPart, ...] = Field(min_length=1)
+
+
+class DeadlineExtensionRequested(TaskEvent):
+    """The lead agency asks the assigning agency for a later deadline (gia hạn)."""
+
+    event_type = "DeadlineExtensionRequested"
+    request_id: str
+    requested_by_agency_id: str
+    reason: NFCStr = Field(min_length=1)
+    current_due: date | None = Field(description="The deadline in force when asked")
+    proposed_due: date
+
+
+class DeadlineExtended(TaskEvent):
+    """The assigning agency approved an extension: ``deadline`` is now the deadline in force."""
+
+    event_type = "DeadlineExtended"
+    request_id: str
+    decided_by_agency_id: str
+    previous_due: date | None
+    due: date
+    deadline: Deadline
+    original_due: date | None = Field(description="As first assigned, so reports can still tell it")
+    note: NFCStr = ""
+    document: SourceDocument | None = None
+
+
+class DeadlineExtensionRejected(TaskEvent):
+    event_type = "DeadlineExtensionRejected"
+    request_id: str
+    decided_by_agency_id: str
+    reason: NFCStr = Field(min_length=1)
+    document: SourceDocument | None = None
+
+
+class TaskWithdrawn(TaskEvent):
+    """Rút nhiệm vụ: the assigning agency takes the task back; it leaves the counts, listed apart."""
+
+    event_type = "TaskWithdrawn"
+    withdrawn_by_agency_id: str
+    reason: NFCStr = Field(min_length=1)
+    document: SourceDocument | None = None
+    cascaded_from_task_id: str | None = Field(
+        None, description="Set on a delegated child withdrawn because its ancestor was"
+    )

@@ -20,6 +20,11 @@ DEAD_LETTER_PREFIX = "dondoc.dead-letter."
 SERVICES = ("assignment", "progress", "alerts", "reporting", "audit")
 
 
+def is_compacted(topic: str) -> bool:
+    """A null value on a compacted topic is a tombstone; anywhere else it is a malformed message."""
+    return any(spec.name == topic and "compact" in spec.config.get("cleanup.policy", "") for spec in TOPICS)
+
+
 def dead_letter_topic(service: str) -> str:
     """One dead-letter topic per consuming service, so each team can inspect and replay its own."""
     return f"{DEAD_LETTER_PREFIX}{service}"

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 from events.clock import Clock
 from events.codec import decode
 from events.envelope import Envelope
-from events.topics import dead_letter_topic
+from events.topics import dead_letter_topic, is_compacted
 from services.runtime import inbox, metrics
 from services.runtime.logs import bound, get_logger
 from services.runtime.unit_of_work import Handler, Position, UnitOfWork
@@ -70,8 +70,8 @@ class Consumer:
 
     async def handle(self, record: Record) -> str:
         """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered."""
-        if record.value is None:
-            return "ignored"  # a tombstone on a compacted topic: a deletion marker, not a message
+        if record.value is None and is_compacted(record.topic):
+            return "ignored"  # a tombstone: compaction's deletion marker, not a message
         try:
             envelope = decode(record.value)
         except Exception as exc:  # a DecodeError, or anything else a hostile record provokes: never escapes

@@ -86,7 +86,21 @@ class TimerWorker:
                 log.warning("timer round failed", error=repr(exc))
                 fired = 0
             if fired < self._batch_size:
-                await asyncio.sleep(self._poll_interval_s)
+                await asyncio.sleep(await self._idle_s())
+
+    async def _idle_s(self) -> float:
+        """Sleep until the next timer is due (on the domain clock), at most one poll interval: a
+        deadline passing is noticed within milliseconds, not a whole interval later."""
+        try:
+            next_at = await self._pool.fetchval(
+                """SELECT min(fire_at) FROM timers WHERE status = 'scheduled'
+                     AND (lease_expires_at IS NULL OR lease_expires_at < now())"""
+            )
+        except Exception:
+            return self._poll_interval_s
+        if next_at is None:
+            return self._poll_interval_s
+        return min(max((next_at - self._clock.now()).total_seconds(), 0.001), self._poll_interval_s)
 
     async def fire_due(self) -> int:
         """Claim the due timers and fire each in its own transaction; returns how many fired."""
