@@ -1,15 +1,22 @@
-"""The assignment service: the front door where agencies assign tasks."""
+"""The assignment service: the front door where agencies assign, delegate, extend and withdraw tasks,
+and the owner of the directory of agencies and people."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from services.assignment.routes import router
+from events.topics import INTAKE
+from services.assignment.directory.routes import router as directory_router
+from services.assignment.intake.processor import build as intake_processor
+from services.assignment.tasks.routes import router as tasks_router
+from services.runtime.raw_consumer import raw_consumer
 from services.runtime.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="assignment",
     title="dondoc — giao nhiệm vụ (assignment)",
     migrations=Path(__file__).parent / "migrations",
-    routers=(router,),
+    routers=(tasks_router, directory_router),
+    # Intake records are agency commands, not envelopes: they get their own subscriber (see raw_consumer).
+    background=(raw_consumer(INTAKE, "intake", intake_processor),),
 )

@@ -19,6 +19,8 @@ import asyncpg
 import httpx
 import pytest
 
+from events.clock import SystemClock
+from services.assignment import provision
 from tests.conftest import REPO, free_port
 
 SERVICES = ("assignment", "progress", "alerts", "reporting", "audit")
@@ -79,22 +81,21 @@ class ServiceProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+AGENCIES_WITH_TOKENS = ("ubnd-bd", "bd-sgddt")
+
+
 @dataclass
 class Stack:
     services: dict[str, ServiceProcess]
     database_url: str
     env: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
     def headers_for(self, agency_id: str) -> dict[str, str]:
-        from datetime import UTC, datetime
-
-        from services.runtime import auth
-
-        token, _ = auth.issue(TOKEN_SECRET, agency_id, datetime.now(UTC))
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {self.tokens[agency_id]}"}
 
     async def fetch(self, schema: str, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(self.database_url, server_settings={"search_path": schema})
@@ -143,7 +144,9 @@ async def stack(infra: Any, tmp_path: Path, clock_offset_s: float) -> AsyncItera
         service.start()
     try:
         await asyncio.gather(*(s.wait_ready() for s in services.values()))
-        yield Stack(services, database_url, env)
+        # The seed directory and issued tokens, as an operator would set up an installation.
+        issued = await provision.prepare(database_url, SystemClock(), TOKEN_SECRET, list(AGENCIES_WITH_TOKENS))
+        yield Stack(services, database_url, env, {a: t.token for a, t in issued.items()})
     finally:
         for service in services.values():
             service.stop()

@@ -11,17 +11,19 @@ import pytest
 from events.clock import VN_TZ, ManualClock
 from services import registry
 from services.cli.audit_cli import verify_chain
-from tests.conftest import eventually, unique
-from tests.integration.test_walking_skeleton import assign_body
+from tests.conftest import eventually
+from tests.integration.test_walking_skeleton import assign_body, ubnd_bd
 
 pytestmark = pytest.mark.integration
 
 
-async def test_the_chain_verifies_and_a_changed_row_is_found(run_service: Any, infra: Any) -> None:
+async def test_the_chain_verifies_and_a_changed_row_is_found(run_service: Any, infra: Any,
+                                                              settings: Any) -> None:
     clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
     async with run_service(registry.definition("assignment"), clock) as assignment, \
             run_service(registry.definition("audit"), clock) as audit:
-        created = await assignment.post("/v1/tasks", json=assign_body(unique("p")))
+        token = await ubnd_bd(settings, clock)
+        created = await assignment.post("/v1/tasks", json=assign_body(), headers=token)
         task_id = created.json()["task_id"]
 
         async def recorded() -> bool:

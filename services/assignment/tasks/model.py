@@ -1,0 +1,76 @@
+"""A task as the assignment service holds it, and who may see and act on it. Pure, no I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from events.deadlines import Deadline
+from events.tasks import Classification, DelegatingRole, SourceDocument
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    code: str
+    title: str
+    description: str
+    expected_product: str
+    source_document: SourceDocument
+    assigning_agency_id: str
+    lead_agency_id: str
+    coordinating_agency_ids: tuple[str, ...]
+    officer_in_charge_id: str | None
+    deadline: Deadline  # as first assigned
+    deadline_in_force: Deadline  # after approved extensions
+    key_task: bool
+    classification: Classification
+    parent_task_id: str | None
+    withdrawn_at: datetime | None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> Task:
+        return cls(
+            task_id=row["task_id"], code=row["code"], title=row["title"], description=row["description"],
+            expected_product=row["expected_product"],
+            source_document=SourceDocument(number=row["source_number"], issued_on=row["source_issued_on"],
+                                           issuer=row["source_issuer"]),
+            assigning_agency_id=row["assigning_agency_id"], lead_agency_id=row["lead_agency_id"],
+            coordinating_agency_ids=tuple(row["coordinating_agency_ids"]),
+            officer_in_charge_id=row["officer_in_charge_id"],
+            deadline=Deadline.model_validate_json(row["deadline"]),
+            deadline_in_force=Deadline.model_validate_json(row["deadline_in_force"]),
+            key_task=row["key_task"], classification=row["classification"],
+            parent_task_id=row["parent_task_id"], withdrawn_at=row["withdrawn_at"],
+        )
+
+    @property
+    def parties(self) -> frozenset[str]:
+        """The agencies involved: the assigner, the lead and the coordinating agencies."""
+        return frozenset({self.assigning_agency_id, self.lead_agency_id, *self.coordinating_agency_ids})
+
+    def visible_to(self, agency_id: str | None) -> bool:
+        """A secret (mật) task exists only for the agencies involved; the others are public."""
+        return self.classification != "mat" or agency_id in self.parties
+
+    def role_of(self, agency_id: str) -> DelegatingRole | None:
+        if agency_id == self.lead_agency_id:
+            return "chu-tri"
+        return "phoi-hop" if agency_id in self.coordinating_agency_ids else None
+
+
+def view(row: asyncpg.Record) -> dict[str, Any]:
+    """The task as the HTTP API shows it."""
+    task = dict(row)
+    for column in ("deadline", "deadline_in_force", "assigning_document"):
+        if task.get(column) is not None:
+            task[column] = json.loads(task[column])
+    for column in ("coordinating_agency_ids", "coordinating_group_ids"):
+        task[column] = list(task[column])
+    task.pop("command_hash", None)
+    task["status"] = "withdrawn" if task["withdrawn_at"] else "assigned"
+    return task

@@ -1,0 +1,132 @@
+"""HTTP entrypoints of tasks: every write acts as the agency of its bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from services.assignment.errors import Rejected, not_found
+from services.assignment.tasks import adapters
+from services.assignment.tasks import extension_store as extensions
+from services.assignment.tasks.assign import assign_task
+from services.assignment.tasks.commands import (
+    AssignTask,
+    DecideExtension,
+    DelegateTask,
+    RequestExtension,
+    WithdrawTask,
+)
+from services.assignment.tasks.delegate import delegate_task
+from services.assignment.tasks.extend import decide_extension, request_extension
+from services.assignment.tasks.withdraw import withdraw_task
+from services.assignment.tokens import ActingAgency, ReadingAgency
+from services.runtime.service import runtime_of
+from services.runtime.unit_of_work import UnitOfWork
+
+router = APIRouter(prefix="/v1", tags=["tasks"])
+T = TypeVar("T")
+
+
+async def _in_transaction(request: Request, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    try:
+        async with runtime_of(request).unit_of_work() as uow:
+            return await work(uow)
+    except Rejected as exc:
+        raise exc.as_http() from exc
+
+
+def _retried(response: Response, created: bool) -> None:
+    if not created:
+        response.status_code = status.HTTP_200_OK  # the same command again: nothing new was made
+
+
+@router.post("/tasks", status_code=status.HTTP_201_CREATED)
+async def assign(command: AssignTask, agency: ActingAgency, request: Request,
+                 response: Response) -> dict[str, Any]:
+    """Giao nhiệm vụ. The assigner is the token's agency; its authority over every agency named is checked."""
+    try:
+        bound = command.acting_as(agency.agency_id)
+    except Rejected as exc:
+        raise exc.as_http() from exc
+    result = await _in_transaction(request, lambda uow: assign_task(bound, uow))
+    _retried(response, result.created)
+    return await _view(request, result.task_id, agency.agency_id)
+
+
+@router.get("/tasks")
+async def list_tasks(request: Request, agency: ReadingAgency, document: str | None = Query(None),
+                     lead_agency_id: str | None = None, parent_task_id: str | None = None,
+                     code: str | None = None) -> dict[str, Any]:
+    """Tasks by source document, lead, parent or code; secret ones only to the agencies involved."""
+    tasks = await adapters.task_views(runtime_of(request).pool,
+                                      agency_id=agency.agency_id if agency else None, document=document,
+                                      lead_agency_id=lead_agency_id, parent_task_id=parent_task_id, code=code)
+    return {"tasks": tasks}
+
+
+@router.get("/tasks/{task_id}")
+async def get_task(task_id: str, request: Request, agency: ReadingAgency) -> dict[str, Any]:
+    return await _view(request, task_id, agency.agency_id if agency else None)
+
+
+async def _view(request: Request, task_id: str, agency_id: str | None) -> dict[str, Any]:
+    pool = runtime_of(request).pool
+    task, row = await adapters.task(pool, task_id), await adapters.task_view(pool, task_id)
+    if task is None or row is None or not task.visible_to(agency_id):
+        raise not_found("task", "nhiệm vụ", task_id, "task-not-found").as_http()
+    return row
+
+
+@router.post("/tasks/{task_id}/delegations", status_code=status.HTTP_201_CREATED)
+async def delegate(task_id: str, command: DelegateTask, agency: ActingAgency, request: Request,
+                   response: Response) -> dict[str, Any]:
+    """Giao tiếp: hand all or part of the task down; each part becomes a child task."""
+    result = await _in_transaction(request,
+                                   lambda uow: delegate_task(task_id, command, agency.agency_id, uow))
+    _retried(response, result.created)
+    children = [await _view(request, child, agency.agency_id) for child in result.child_task_ids]
+    return {"delegation_id": result.delegation_id, "parent_task_id": task_id, "children": children}
+
+
+@router.post("/tasks/{task_id}/extensions", status_code=status.HTTP_201_CREATED)
+async def ask_extension(task_id: str, command: RequestExtension, agency: ActingAgency, request: Request,
+                        response: Response) -> dict[str, Any]:
+    """Đề nghị gia hạn (lead agency)."""
+    result = await _in_transaction(request,
+                                   lambda uow: request_extension(task_id, command, agency.agency_id, uow))
+    _retried(response, result.created)
+    return await _extension(request, result.request_id)
+
+
+@router.get("/tasks/{task_id}/extensions")
+async def list_extensions(task_id: str, request: Request, agency: ReadingAgency) -> dict[str, Any]:
+    await _view(request, task_id, agency.agency_id if agency else None)
+    return {"extensions": await extensions.of_task(runtime_of(request).pool, task_id)}
+
+
+@router.post("/tasks/{task_id}/extensions/{request_id}/decision")
+async def decide(task_id: str, request_id: str, command: DecideExtension, agency: ActingAgency,
+                 request: Request) -> dict[str, Any]:
+    """Quyết định gia hạn (assigning agency): approve with a date, or reject with a reason."""
+    result = await _in_transaction(
+        request, lambda uow: decide_extension(task_id, request_id, command, agency.agency_id, uow))
+    return {**await _extension(request, result.request_id),
+            "task": await _view(request, task_id, agency.agency_id)}
+
+
+async def _extension(request: Request, request_id: str) -> dict[str, Any]:
+    row = await extensions.get(runtime_of(request).pool, request_id)
+    assert row is not None
+    return extensions.view(row)
+
+
+@router.post("/tasks/{task_id}/withdrawal")
+async def withdraw(task_id: str, command: WithdrawTask, agency: ActingAgency,
+                   request: Request) -> dict[str, Any]:
+    """Rút nhiệm vụ (assigning agency), with its delegated children."""
+    result = await _in_transaction(request,
+                                   lambda uow: withdraw_task(task_id, command, agency.agency_id, uow))
+    return {"task": await _view(request, task_id, agency.agency_id),
+            "withdrawn_task_ids": result.withdrawn_task_ids}
