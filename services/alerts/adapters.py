@@ -1,47 +1,166 @@
-"""SQL of the alerts service (schema ``alerts``)."""
+"""SQL of the alerts service (schema ``alerts``): tasks as alerts need them, alerts, the directory."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
 from events.tasks import TaskAssigned
 
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
-async def upsert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigned) -> None:
+
+async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigned) -> None:
+    doc = event.source_document
     await conn.execute(
         """INSERT INTO tasks (task_id, code, title, source_number, lead_agency_id, assigning_agency_id,
-               officer_in_charge_id, due)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (task_id) DO NOTHING""",
-        task_id, event.code, event.title, event.source_document.number, event.lead_agency_id,
-        event.assigning_agency_id, event.officer_in_charge_id, event.deadline.due,
+               officer_in_charge_id, due, source_issued_on, source_issuer, deadline_text,
+               coordinating_agency_ids, key_task)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (task_id) DO NOTHING""",
+        task_id,
+        event.code,
+        event.title,
+        doc.number,
+        event.lead_agency_id,
+        event.assigning_agency_id,
+        event.officer_in_charge_id,
+        event.deadline.due,
+        doc.issued_on,
+        doc.issuer,
+        event.deadline.text,
+        list(event.coordinating_agency_ids),
+        event.key_task,
     )
 
 
-async def get_task(conn: asyncpg.Connection, task_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM tasks WHERE task_id = $1", task_id)
+async def get_task(conn: Conn, task_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT * FROM tasks WHERE task_id = $1{' FOR UPDATE' if lock else ''}", task_id)
     return dict(row) if row else None
 
 
-async def insert_alert(conn: asyncpg.Connection, *, alert_id: uuid.UUID, task_id: str, kind: str, threshold: str,
-                       recipient_person_id: str, recipient_role: str, message_vi: str, due: date | None,
-                       raised_at: datetime) -> bool:
+async def set_task(
+    conn: asyncpg.Connection, task_id: str, *, status: str | None = None, due: date | None = None
+) -> None:
+    await conn.execute(
+        "UPDATE tasks SET status = coalesce($2, status), due = coalesce($3, due) WHERE task_id = $1",
+        task_id,
+        status,
+        due,
+    )
+
+
+async def insert_alert(
+    conn: asyncpg.Connection,
+    *,
+    alert_id: uuid.UUID,
+    task_id: str,
+    kind: str,
+    threshold: str,
+    recipient_person_id: str,
+    recipient_role: str,
+    recipient_agency_id: str,
+    message_vi: str,
+    due: date | None,
+    raised_at: datetime,
+) -> bool:
     inserted = await conn.fetchval(
         """INSERT INTO alerts (alert_id, task_id, kind, threshold, recipient_person_id, recipient_role,
-               message_vi, due, raised_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING true""",
-        alert_id, task_id, kind, threshold, recipient_person_id, recipient_role, message_vi, due, raised_at,
+               recipient_agency_id, message_vi, due, raised_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING true""",
+        alert_id,
+        task_id,
+        kind,
+        threshold,
+        recipient_person_id,
+        recipient_role,
+        recipient_agency_id,
+        message_vi,
+        due,
+        raised_at,
     )
     return bool(inserted)
 
 
-async def inbox_of(pool: asyncpg.Pool, person_id: str, limit: int) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        """SELECT a.*, t.code, t.title FROM alerts a JOIN tasks t USING (task_id)
-           WHERE a.recipient_person_id = $1 ORDER BY a.raised_at DESC, a.alert_id LIMIT $2""",
-        person_id, limit,
+async def get_alert(conn: Conn, alert_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT a.*, t.code, t.title FROM alerts a JOIN tasks t USING (task_id) WHERE alert_id = $1"
+        f"{' FOR UPDATE OF a' if lock else ''}",
+        alert_id,
+    )
+    return dict(row) if row else None
+
+
+async def open_alerts_of(
+    conn: asyncpg.Connection,
+    task_id: str,
+    *,
+    due_until: date | None = None,
+    kinds: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT * FROM alerts WHERE task_id = $1 AND resolved_at IS NULL
+             AND ($2::date IS NULL OR due IS NULL OR due <= $2)
+             AND ($3::text[] IS NULL OR kind = ANY($3))
+           ORDER BY recipient_person_id, alert_id FOR UPDATE""",
+        task_id,
+        due_until,
+        list(kinds) if kinds is not None else None,
     )
     return [dict(r) for r in rows]
+
+
+async def resolve(conn: asyncpg.Connection, alert_id: uuid.UUID, because: str, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE alerts SET resolved_at = $2, resolved_because = $3 WHERE alert_id = $1", alert_id, at, because
+    )
+
+
+async def acknowledge(conn: asyncpg.Connection, alert_id: uuid.UUID, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE alerts SET acknowledged_at = $2 WHERE alert_id = $1 AND acknowledged_at IS NULL", alert_id, at
+    )
+
+
+async def count_reminder(conn: asyncpg.Connection, alert_id: uuid.UUID) -> int:
+    return int(
+        await conn.fetchval(
+            "UPDATE alerts SET reminders = reminders + 1 WHERE alert_id = $1 RETURNING reminders", alert_id
+        )
+    )
+
+
+async def inbox_of(pool: Conn, person_id: str, limit: int) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        """SELECT a.*, t.code, t.title, t.source_number FROM alerts a JOIN tasks t USING (task_id)
+           WHERE a.recipient_person_id = $1 ORDER BY a.raised_at DESC, a.alert_id LIMIT $2""",
+        person_id,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def open_approaching_by_person(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Open, unacknowledged reminders of tasks still open: what the daily digests group."""
+    rows = await conn.fetch(
+        """SELECT a.alert_id, a.task_id, a.recipient_person_id, a.due, t.title, t.code, t.source_number
+           FROM alerts a JOIN tasks t USING (task_id)
+           WHERE a.kind = 'approaching' AND a.resolved_at IS NULL AND a.acknowledged_at IS NULL
+             AND t.status = 'open'
+           ORDER BY a.recipient_person_id, a.due, a.task_id, a.threshold""",
+    )
+    return [dict(r) for r in rows]
+
+
+async def claim_digest(conn: asyncpg.Connection, person_id: str, day: date) -> bool:
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO digests (person_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+            person_id,
+            day,
+        )
+    )

@@ -1,19 +1,85 @@
-"""The alerts service: tells people, not agencies, before and after a deadline."""
+"""The alerts service: tells people, not agencies, before and after a deadline. The composition root."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from events.topics import TASK_EVENTS
-from services.alerts.handlers import EVENT_HANDLERS
-from services.alerts.routes import router
-from services.runtime.service import ServiceDefinition
+import asyncpg
+import httpx
 
-DEFINITION = ServiceDefinition(
-    name="alerts",
-    title="dondoc — cảnh báo (alerts)",
-    migrations=Path(__file__).parent / "migrations",
-    topics=(TASK_EVENTS,),
-    handlers=EVENT_HANDLERS,
-    routers=(router,),
-)
+from events.topics import DIRECTORY, TASK_EVENTS
+from services.alerts import directory_handlers, task_handlers, timer_handlers
+from services.alerts.channels.email import EmailSender
+from services.alerts.channels.webhook import WebhookSender
+from services.alerts.config import AlertsConfig
+from services.alerts.deliveries import NOTIFY_CHANNEL, DeliveryWorker, Sender
+from services.alerts.routes import build_router
+from services.alerts.stream import StreamHub
+from services.runtime.service import BackgroundTask, Runtime, ServiceDefinition
+from services.runtime.timers import TimerWorker
+from services.runtime.unit_of_work import UnitOfWork
+
+
+def _background(config: AlertsConfig, hub: StreamHub) -> tuple[BackgroundTask, ...]:
+    async def alert_timers(rt: Runtime) -> None:
+        async with rt.unit_of_work() as uow:
+            await timer_handlers.plan_first_digest(uow, config)
+        await TimerWorker(
+            rt.pool,
+            rt.clock,
+            timer_handlers.handlers(config),
+            service=rt.service,
+            schema=rt.definition.schema,
+            poll_interval_s=rt.settings.timer_poll_interval_s,
+            lease_s=rt.settings.timer_lease_s,
+        ).run()
+
+    async def alert_deliveries(rt: Runtime) -> None:
+        async with httpx.AsyncClient(timeout=config.delivery_timeout_s) as client:
+            senders: dict[str, Sender] = {"webhook": WebhookSender(rt.pool, client)}
+            if config.smtp_host:
+                senders["email"] = EmailSender(config)
+            workers = {
+                channel: DeliveryWorker(
+                    rt.pool,
+                    channel,
+                    send,
+                    config,
+                    lambda conn: UnitOfWork(conn, rt.service, rt.definition.schema, rt.clock),
+                )
+                for channel, send in senders.items()
+            }
+            listener = await asyncpg.connect(rt.settings.database_url)
+            try:
+
+                def wake(_conn: object, _pid: int, _channel: str, channel: str) -> None:
+                    if channel in workers:
+                        workers[channel].wake()
+
+                await listener.add_listener(NOTIFY_CHANNEL, wake)
+                await asyncio.gather(*(w.run() for w in workers.values()))
+            finally:
+                await listener.close()
+
+    async def alert_streams(rt: Runtime) -> None:
+        await hub.listen(rt.settings.database_url, {"application_name": "dondoc-alerts-stream"})
+
+    return alert_timers, alert_deliveries, alert_streams
+
+
+def definition(config: AlertsConfig | None = None) -> ServiceDefinition:
+    config = config or AlertsConfig()
+    hub = StreamHub()
+    return ServiceDefinition(
+        name="alerts",
+        title="dondoc — cảnh báo (alerts)",
+        migrations=Path(__file__).parent / "migrations",
+        topics=(TASK_EVENTS, DIRECTORY),
+        handlers={**task_handlers.handlers(config), **directory_handlers.HANDLERS},
+        routers=(build_router(config, hub),),
+        background=_background(config, hub),
+    )
+
+
+DEFINITION = definition()

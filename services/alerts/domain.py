@@ -1,34 +1,107 @@
-"""Alert wording and identity. Pure, no I/O. Texts are Vietnamese: they are read by officials."""
+"""Alert rules: identity, who is told of what, when reminders repeat, how deliveries back off.
+Pure, no I/O."""
 
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import date, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from events.alerts import AlertKind
+from events.alerts import AlertKind, RecipientRole
+from events.clock import VN_TZ
 from events.envelope import deterministic_id
 
 
 def alert_id(task_id: str, kind: AlertKind, threshold: str, recipient_person_id: str) -> uuid.UUID:
+    """One alert per (task, kind, threshold, recipient): however often its cause is re-delivered."""
     return deterministic_id("alert", task_id, kind, threshold, recipient_person_id)
 
 
-def _d(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else "không có thời hạn cụ thể"
-
-
-def message(kind: AlertKind, *, title: str, code: str, source_number: str, due: date | None,
-            working_days_left: int | None = None) -> str:
-    task = f"nhiệm vụ «{title}» ({code}, theo văn bản {source_number})"
+def threshold(kind: AlertKind, due: date | None, working_days_left: int | None = None) -> str:
     if kind == "assigned":
-        return f"Anh/chị được giao phụ trách {task}. Thời hạn hoàn thành: {_d(due)}. Đề nghị triển khai thực hiện."
+        return "assigned"
     if kind == "approaching":
-        return (
-            f"Còn {working_days_left} ngày làm việc đến hạn hoàn thành {task} (hạn {_d(due)}). "
-            "Đề nghị khẩn trương hoàn thành và báo cáo kết quả."
-        )
-    overdue_from = due + timedelta(days=1) if due else None
-    return (
-        f"{task[0].upper()}{task[1:]} đã quá hạn từ ngày {_d(overdue_from)} (hạn {_d(due)}). "
-        "Đề nghị báo cáo ngay kết quả hoặc đề xuất gia hạn, nêu rõ lý do."
-    )
+        return f"{due}:{working_days_left}wd"
+    return f"{due}:{kind}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    person_id: str
+    role: RecipientRole
+    agency_id: str
+
+
+@dataclass(frozen=True)
+class AgencyInfo:
+    head_person_id: str | None = None
+    tracking_office_ids: tuple[str, ...] = ()
+
+
+# Coordinating agencies are informed of the assignment and of the overdue task, not of every reminder.
+_COORDINATORS_TOLD: frozenset[str] = frozenset({"assigned", "overdue"})
+
+
+def recipients(kind: AlertKind, task: Mapping[str, Any], agencies: Mapping[str, AgencyInfo]) -> list[Recipient]:
+    """People to tell (DESIGN §4 "Alerts"), each once, the most responsible role first.
+
+    Missing directory data (no head known) shrinks the list; the officer in charge is always told.
+    """
+    found: list[Recipient] = []
+
+    def add(person_id: str | None, role: RecipientRole, agency_id: str) -> None:
+        if person_id and all(r.person_id != person_id for r in found):
+            found.append(Recipient(person_id, role, agency_id))
+
+    lead = task["lead_agency_id"]
+    if kind == "escalated":
+        assigning = task["assigning_agency_id"]
+        info = agencies.get(assigning, AgencyInfo())
+        add(info.head_person_id, "escalation", assigning)
+        for office in info.tracking_office_ids:
+            add(agencies.get(office, AgencyInfo()).head_person_id, "escalation", office)
+        return found
+    add(task["officer_in_charge_id"], "officer", lead)
+    add(agencies.get(lead, AgencyInfo()).head_person_id, "head", lead)
+    if kind in _COORDINATORS_TOLD:
+        for agency_id in task["coordinating_agency_ids"] or ():
+            add(agencies.get(agency_id, AgencyInfo()).head_person_id, "coordinator", agency_id)
+    return found
+
+
+def agencies_to_look_up(kind: AlertKind, task: Mapping[str, Any]) -> list[str]:
+    if kind == "escalated":
+        return [task["assigning_agency_id"]]
+    return [task["lead_agency_id"], *(task["coordinating_agency_ids"] or ())]
+
+
+REPEATED_ROLES: frozenset[str] = frozenset({"officer", "head"})
+"""Overdue reminders repeat for the people who must act, not for those only informed."""
+
+
+def next_repeat(previous: datetime, now: datetime, every: timedelta) -> datetime:
+    """The next reminder on the original cadence, strictly after ``now``: a service that was down
+    (or a clock moved far ahead) sends one reminder, not the whole backlog."""
+    if previous + every > now:
+        return previous + every
+    steps = math.floor((now - previous) / every) + 1
+    return previous + steps * every
+
+
+def next_digest(now: datetime, at: time) -> datetime:
+    """The next digest instant after ``now``."""
+    local = now.astimezone(VN_TZ)
+    candidate = datetime.combine(local.date(), at, tzinfo=VN_TZ)
+    return candidate if candidate > local else candidate + timedelta(days=1)
+
+
+def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
+    """Delay before the next try after ``attempts`` failures: exponential, capped."""
+    return float(min(base_s * 2 ** max(attempts - 1, 0), max_s))
+
+
+def days_overdue(due: date, today: date) -> int:
+    return max((today - due).days, 0)

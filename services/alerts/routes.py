@@ -1,20 +1,91 @@
-"""HTTP entrypoints of the alerts service."""
+"""HTTP entrypoints of the alerts service: inbox, live stream, acknowledgement, contacts."""
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+from pydantic import AnyHttpUrl, BaseModel, Field
 
-from services.alerts import adapters
+from services.alerts import adapters, commands, directory_store
+from services.alerts.commands import AckRejected
+from services.alerts.config import AlertsConfig
+from services.alerts.stream import StreamHub
+from services.runtime.auth import CurrentAgency
 from services.runtime.service import runtime_of
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+class WebhookRegistration(BaseModel):
+    url: AnyHttpUrl
+    secret: str | None = Field(None, min_length=16, description="Omit to have one generated")
 
 
-@router.get("")
-async def inbox(request: Request, person_id: str = Query(..., min_length=1),
-                limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    """Hộp thư cảnh báo: a person's alerts, newest first."""
-    alerts = await adapters.inbox_of(runtime_of(request).pool, person_id, limit)
-    return {"person_id": person_id, "alerts": alerts}
+class EmailContact(BaseModel):
+    # A light check only: the SMTP server is the judge of an address (no extra dependency for this).
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
+
+
+def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
+    router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+    @router.get("")
+    async def inbox(
+        request: Request, person_id: str = Query(..., min_length=1), limit: int = Query(100, ge=1, le=1000)
+    ) -> dict[str, Any]:
+        """Hộp thư cảnh báo: a person's alerts, newest first."""
+        alerts = await adapters.inbox_of(runtime_of(request).pool, person_id, limit)
+        return {"person_id": person_id, "alerts": alerts}
+
+    @router.get("/stream", response_class=StreamingResponse)
+    async def stream(
+        request: Request,
+        person_id: str = Query(..., min_length=1),
+        last_event_id: int | None = Header(None, alias="Last-Event-ID"),
+    ) -> StreamingResponse:
+        """Server-sent events of a person's alerts, live; resumes after ``Last-Event-ID``."""
+        frames = hub.events(runtime_of(request).pool, person_id, last_event_id or 0, config.stream_keepalive_s)
+        return StreamingResponse(
+            frames,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.post("/{alert_id}/ack")
+    async def acknowledge(alert_id: uuid.UUID, request: Request, agency: CurrentAgency) -> dict[str, Any]:
+        """Đã nhận: the recipient's agency acknowledges; overdue reminders to them stop."""
+        try:
+            async with runtime_of(request).unit_of_work() as uow:
+                return await commands.acknowledge(alert_id, agency.agency_id, uow)
+        except AckRejected as exc:
+            raise HTTPException(
+                exc.status_code, {"code": exc.code, "message": str(exc), "message_vi": exc.message_vi}
+            ) from exc
+
+    @router.put("/webhook", status_code=status.HTTP_200_OK)
+    async def register_webhook(body: WebhookRegistration, request: Request, agency: CurrentAgency) -> dict[str, str]:
+        """The calling agency's system receives its people's alerts here, signed with the secret."""
+        secret = body.secret or secrets.token_urlsafe(32)
+        await directory_store.set_webhook(runtime_of(request).pool, agency.agency_id, str(body.url), secret)
+        return {"agency_id": agency.agency_id, "url": str(body.url), "secret": secret}
+
+    @router.put("/contacts/{person_id}/email")
+    async def set_email(person_id: str, body: EmailContact, request: Request, agency: CurrentAgency) -> dict[str, str]:
+        """Where a person of the calling agency receives alerts by e-mail (the directory may also say)."""
+        pool = runtime_of(request).pool
+        person = await directory_store.get_person(pool, person_id)
+        if person and person["agency_id"] and person["agency_id"] != agency.agency_id:
+            raise HTTPException(
+                403,
+                {
+                    "code": "not-your-person",
+                    "message": f"{person_id} belongs to {person['agency_id']}",
+                    "message_vi": "Chỉ cơ quan của người nhận được đặt địa chỉ thư của họ",
+                },
+            )
+        await directory_store.set_email(pool, person_id, body.email)
+        return {"person_id": person_id, "email": body.email}
+
+    return router

@@ -4,33 +4,47 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
+from events.progress import Evidence
 from events.tasks import TaskAssigned
+from services.progress.domain import OPEN, Rollup
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigned, at: datetime) -> bool:
     due = event.deadline.due
     inserted = await conn.fetchval(
         """INSERT INTO tasks (task_id, code, title, assigning_agency_id, lead_agency_id, officer_in_charge_id,
-               key_task, deadline, original_due, due, status, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9, 'assigned', $10)
+               key_task, deadline, original_due, due, status, updated_at, coordinating_agency_ids,
+               parent_task_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9, 'assigned', $10, $11, $12)
            ON CONFLICT (task_id) DO NOTHING RETURNING true""",
-        task_id, event.code, event.title, event.assigning_agency_id, event.lead_agency_id,
-        event.officer_in_charge_id, event.key_task, event.deadline.model_dump_json(), due, at,
+        task_id,
+        event.code,
+        event.title,
+        event.assigning_agency_id,
+        event.lead_agency_id,
+        event.officer_in_charge_id,
+        event.key_task,
+        event.deadline.model_dump_json(),
+        due,
+        at,
+        list(event.coordinating_agency_ids),
+        event.parent_task_id,
     )
     return bool(inserted)
 
 
 async def lock_task(conn: asyncpg.Connection, task_id: str) -> dict[str, Any] | None:
     """The task, locked for this transaction: its events are then emitted in commit order."""
-    row = await conn.fetchrow("SELECT * FROM tasks WHERE task_id = $1 FOR UPDATE", task_id)
-    return _task(row)
+    return _task(await conn.fetchrow("SELECT * FROM tasks WHERE task_id = $1 FOR UPDATE", task_id))
 
 
-async def get_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: str) -> dict[str, Any] | None:
+async def get_task(conn: Conn, task_id: str) -> dict[str, Any] | None:
     return _task(await conn.fetchrow("SELECT * FROM tasks WHERE task_id = $1", task_id))
 
 
@@ -39,20 +53,75 @@ def _task(row: asyncpg.Record | None) -> dict[str, Any] | None:
         return None
     task = dict(row)
     task["deadline"] = json.loads(task["deadline"])
+    task["evidence"] = json.loads(task["evidence"]) if task["evidence"] else None
     return task
 
 
-async def set_progress(conn: asyncpg.Connection, task_id: str, percent: int, at: datetime) -> None:
+async def update(conn: asyncpg.Connection, task_id: str, at: datetime, **columns: Any) -> None:
+    """Set the given columns (names come from this module's callers, never from input)."""
+    names = list(columns)
+    sets = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(names))
     await conn.execute(
-        "UPDATE tasks SET status = 'in_progress', percent = $2, updated_at = $3 WHERE task_id = $1",
-        task_id, percent, at,
+        f"UPDATE tasks SET {sets}, updated_at = $2 WHERE task_id = $1",
+        task_id,
+        at,
+        *(columns[n] for n in names),
     )
 
 
-async def set_completed(conn: asyncpg.Connection, task_id: str, completed_on: date, on_time: bool | None,
-                        product: str, at: datetime) -> None:
+def evidence_json(evidence: Evidence) -> str:
+    return evidence.model_dump_json(exclude_none=True)
+
+
+async def insert_completion(conn: asyncpg.Connection, task: dict[str, Any], at: datetime) -> None:
     await conn.execute(
-        """UPDATE tasks SET status = 'completed', percent = 100, completed_on = $2, on_time = $3,
-               product = $4, updated_at = $5 WHERE task_id = $1""",
-        task_id, completed_on, on_time, product, at,
+        """INSERT INTO completions (task_id, due, reported_on, on_time, product, evidence, confirmed_at)
+           VALUES ($1, coalesce($2, '-infinity'::date), $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING""",
+        task["task_id"],
+        task["due"],
+        task["reported_on"],
+        task["on_time"],
+        task["product"],
+        json.dumps(task["evidence"]) if task["evidence"] else None,
+        at,
     )
+
+
+async def completions_of(conn: Conn, task_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT nullif(due, '-infinity') AS due, reported_on, on_time, product, confirmed_at
+           FROM completions WHERE task_id = $1 ORDER BY due""",
+        task_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def insert_note(conn: asyncpg.Connection, task_id: str, agency_id: str, note: str, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO notes (task_id, agency_id, note, noted_at) VALUES ($1, $2, $3, $4)",
+        task_id,
+        agency_id,
+        note,
+        at,
+    )
+
+
+async def notes_of(conn: Conn, task_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT agency_id, note, noted_at FROM notes WHERE task_id = $1 ORDER BY id", task_id)
+    return [dict(r) for r in rows]
+
+
+async def rollup(conn: Conn, task_id: str, today: date) -> Rollup:
+    """Children of a delegated task; withdrawn children leave the counts (as in the reports)."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS children,
+                  count(*) FILTER (WHERE status = 'completed') AS completed,
+                  min(due) FILTER (WHERE status <> 'completed') AS earliest_open_due,
+                  coalesce(bool_or(status = ANY($3) AND due < $2), false) AS any_overdue
+           FROM tasks WHERE parent_task_id = $1 AND status <> 'withdrawn'""",
+        task_id,
+        today,
+        list(OPEN),
+    )
+    assert row is not None
+    return Rollup(row["children"], row["completed"], row["earliest_open_due"], row["any_overdue"])

@@ -1,29 +1,51 @@
-"""The progress service: status of each task and its durable deadline timers."""
+"""The progress service: status of each task and its durable deadline timers. The composition root."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from events.topics import TASK_EVENTS
-from services.progress.handlers import EVENT_HANDLERS, TIMER_HANDLERS
-from services.progress.routes import router
-from services.runtime.service import Runtime, ServiceDefinition
+from events.topics import INTAKE, TASK_EVENTS
+from services.progress import event_handlers, intake
+from services.progress.config import ProgressConfig
+from services.progress.routes import build_router
+from services.progress.timer_handlers import TIMER_HANDLERS
+from services.runtime.raw_consumer import raw_consumer
+from services.runtime.service import BackgroundTask, Runtime, ServiceDefinition
 from services.runtime.timers import TimerWorker
 
 
-async def deadline_timers(rt: Runtime) -> None:
-    await TimerWorker(
-        rt.pool, rt.clock, TIMER_HANDLERS, service=rt.service, schema=rt.definition.schema,
-        poll_interval_s=rt.settings.timer_poll_interval_s, lease_s=rt.settings.timer_lease_s,
-    ).run()
+def _deadline_timers(config: ProgressConfig) -> BackgroundTask:
+    async def deadline_timers(rt: Runtime) -> None:
+        workers = [
+            TimerWorker(
+                rt.pool,
+                rt.clock,
+                TIMER_HANDLERS,
+                service=rt.service,
+                schema=rt.definition.schema,
+                poll_interval_s=rt.settings.timer_poll_interval_s,
+                lease_s=rt.settings.timer_lease_s,
+                batch_size=config.timer_batch_size,
+            )
+            for _ in range(config.timer_workers)
+        ]
+        await asyncio.gather(*(w.run() for w in workers))
+
+    return deadline_timers
 
 
-DEFINITION = ServiceDefinition(
-    name="progress",
-    title="dondoc — tiến độ và thời hạn (progress)",
-    migrations=Path(__file__).parent / "migrations",
-    topics=(TASK_EVENTS,),
-    handlers=EVENT_HANDLERS,
-    routers=(router,),
-    background=(deadline_timers,),
-)
+def definition(config: ProgressConfig | None = None) -> ServiceDefinition:
+    config = config or ProgressConfig()
+    return ServiceDefinition(
+        name="progress",
+        title="dondoc — tiến độ và thời hạn (progress)",
+        migrations=Path(__file__).parent / "migrations",
+        topics=(TASK_EVENTS,),
+        handlers=event_handlers.handlers(config),
+        routers=(build_router(config),),
+        background=(_deadline_timers(config), raw_consumer(INTAKE, "intake", intake.build(config))),
+    )
+
+
+DEFINITION = definition()

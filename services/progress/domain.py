@@ -1,17 +1,18 @@
-"""Progress rules: when reminders fire, what counts as on time. Pure, no I/O."""
+"""Progress rules: the status workflow, who may do what, when reminders fire. Pure, no I/O."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-
-from pydantic import Field
+from typing import Any, Literal
 
 from events.clock import VN_TZ
-from events.envelope import Frozen
-from events.text import NFCStr
 from events.workdays import WorkingCalendar
 
-DEFAULT_LEAD_DAYS: tuple[int, ...] = (7, 3, 1)
+Status = Literal["assigned", "in_progress", "completion_reported", "completed", "withdrawn"]
+# Statuses in which the lead agency still owes work: only these are reminded and can become overdue.
+OPEN: frozenset[str] = frozenset({"assigned", "in_progress"})
+
 # Reminders arrive at the start of the working day, not at midnight.
 REMINDER_TIME = time(8, 0)
 
@@ -20,40 +21,116 @@ OVERDUE = "task-overdue"
 
 
 def overdue_at(due: date) -> datetime:
-    """A due date ends at midnight, Asia/Ho_Chi_Minh: the task is overdue from the next day's first instant."""
+    """A due date ends at midnight, Asia/Ho_Chi_Minh: overdue from the next day's first instant."""
     return datetime.combine(due + timedelta(days=1), time(0, 0), tzinfo=VN_TZ)
 
 
 def reminder_times(
-    due: date, now: datetime, calendar: WorkingCalendar, lead_days: tuple[int, ...] = DEFAULT_LEAD_DAYS
+    due: date, now: datetime, calendar: WorkingCalendar, lead_days: tuple[int, ...]
 ) -> list[tuple[int, datetime]]:
     """(working days left, when to remind) for each lead time still ahead of ``now``."""
     times = []
-    for n in sorted(set(lead_days), reverse=True):
+    for n in sorted({d for d in lead_days if d > 0}, reverse=True):
         at = datetime.combine(calendar.subtract_working_days(due, n), REMINDER_TIME, tzinfo=VN_TZ)
         if at > now:
             times.append((n, at))
     return times
 
 
+def lead_days_for(task: dict[str, Any], default: tuple[int, ...], key_task: tuple[int, ...]) -> tuple[int, ...]:
+    """A per-task override wins; otherwise key tasks follow their own, shorter lead times."""
+    if task.get("lead_days") is not None:
+        return tuple(task["lead_days"])
+    return key_task if task.get("key_task") else default
+
+
 def is_on_time(reported_on: date, due: date | None) -> bool | None:
+    """On time compares the day completion was *reported* with the deadline in force (DESIGN §4)."""
     return None if due is None else reported_on <= due
 
 
-class ReportProgress(Frozen):
-    agency_id: str = Field(min_length=1, description="The reporting agency: must be the lead agency")
-    percent: int = Field(ge=0, le=100)
-    note: NFCStr = ""
-    idempotency_key: NFCStr | None = None
-
-
-class ReportCompletion(Frozen):
-    agency_id: str = Field(min_length=1, description="The reporting agency: must be the lead agency")
-    product: NFCStr = Field(min_length=1, description="Sản phẩm: document number and date, or a link")
-    idempotency_key: NFCStr | None = None
-
-
 class ProgressRejected(ValueError):
+    """A command the rules refuse; carries the HTTP status, a stable code and both languages."""
+
     def __init__(self, status_code: int, code: str, message_en: str, message_vi: str) -> None:
         super().__init__(message_en)
-        self.status_code, self.code, self.message_en, self.message_vi = status_code, code, message_en, message_vi
+        self.status_code, self.code, self.message_en, self.message_vi = (
+            status_code,
+            code,
+            message_en,
+            message_vi,
+        )
+
+
+def require_lead(task: dict[str, Any], agency_id: str) -> None:
+    """Progress and completion come from the lead agency only; a coordinator is told what it may do."""
+    if agency_id == task["lead_agency_id"]:
+        return
+    if agency_id in task["coordinating_agency_ids"]:
+        raise ProgressRejected(
+            403,
+            "coordinator-cannot-report",
+            f"{agency_id} coordinates this task: it may add a note on its part (POST …/notes), but only the "
+            f"lead agency {task['lead_agency_id']} reports progress or completion",
+            f"Cơ quan phối hợp ({agency_id}) chỉ được ghi chú phần việc của mình; chỉ cơ quan chủ trì "
+            f"({task['lead_agency_id']}) được báo cáo tiến độ, kết quả thực hiện nhiệm vụ",
+        )
+    raise ProgressRejected(
+        403,
+        "not-lead-agency",
+        f"only the lead agency ({task['lead_agency_id']}) reports progress or completion of this task",
+        f"Chỉ cơ quan chủ trì ({task['lead_agency_id']}) được báo cáo tiến độ, kết quả nhiệm vụ này",
+    )
+
+
+def require_assigner(task: dict[str, Any], agency_id: str) -> None:
+    if agency_id != task["assigning_agency_id"]:
+        raise ProgressRejected(
+            403,
+            "not-assigning-agency",
+            f"only the assigning agency ({task['assigning_agency_id']}) confirms or returns a completion report",
+            f"Chỉ cơ quan giao nhiệm vụ ({task['assigning_agency_id']}) được xác nhận hoặc trả lại báo cáo hoàn thành",
+        )
+
+
+def require_involved(task: dict[str, Any], agency_id: str) -> None:
+    if agency_id != task["lead_agency_id"] and agency_id not in task["coordinating_agency_ids"]:
+        raise ProgressRejected(
+            403,
+            "not-involved",
+            "only the lead or a coordinating agency of this task adds notes to it",
+            "Chỉ cơ quan chủ trì hoặc cơ quan phối hợp của nhiệm vụ được ghi chú tiến độ",
+        )
+
+
+def require_status(task: dict[str, Any], allowed: frozenset[str], action_vi: str) -> None:
+    if task["status"] not in allowed:
+        raise ProgressRejected(
+            409,
+            f"task-{task['status'].replace('_', '-')}",
+            f"the task is {task['status']}; this needs it to be one of: {', '.join(sorted(allowed))}",
+            f"Không thể {action_vi}: nhiệm vụ đang ở trạng thái «{STATUS_VI[task['status']]}»",
+        )
+
+
+STATUS_VI = {
+    "assigned": "đã giao",
+    "in_progress": "đang thực hiện",
+    "completion_reported": "đã báo cáo hoàn thành, chờ xác nhận",
+    "completed": "đã hoàn thành",
+    "withdrawn": "đã rút",
+}
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A delegated task's children at a glance (DESIGN: parent roll-up)."""
+
+    children: int
+    completed: int
+    earliest_open_due: date | None
+    any_overdue: bool
+
+    @property
+    def open(self) -> int:
+        return self.children - self.completed

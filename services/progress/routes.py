@@ -1,48 +1,107 @@
-"""HTTP entrypoints of the progress service."""
+"""HTTP entrypoints of the progress service. Writes act as the agency of the bearer token."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from services.progress import adapters, handlers
-from services.progress.domain import ProgressRejected, ReportCompletion, ReportProgress
+from events.envelope import Envelope
+from services.progress import adapters, command_handlers
+from services.progress.commands import (
+    AddNote,
+    ConfirmCompletion,
+    ReportCompletion,
+    ReportProgress,
+    ReturnCompletion,
+    SetLeadTimes,
+)
+from services.progress.config import ProgressConfig
+from services.progress.domain import ProgressRejected
+from services.runtime.auth import CurrentAgency
 from services.runtime.service import runtime_of
-
-router = APIRouter(prefix="/v1/tasks", tags=["progress"])
+from services.runtime.unit_of_work import UnitOfWork
 
 
 def _reject(exc: ProgressRejected) -> HTTPException:
     return HTTPException(exc.status_code, {"code": exc.code, "message": exc.message_en, "message_vi": exc.message_vi})
 
 
-@router.post("/{task_id}/progress", status_code=status.HTTP_202_ACCEPTED)
-async def report_progress(task_id: str, command: ReportProgress, request: Request) -> dict[str, Any]:
-    """Báo cáo tiến độ (lead agency only)."""
+async def _run(request: Request, work: Callable[[UnitOfWork], Awaitable[Envelope]]) -> dict[str, Any]:
     try:
         async with runtime_of(request).unit_of_work() as uow:
-            event = await handlers.report_progress(task_id, command, uow)
+            event = await work(uow)
     except ProgressRejected as exc:
         raise _reject(exc) from exc
-    return {"event_id": str(event.event_id), "task_id": task_id}
+    return {
+        "event_id": str(event.event_id),
+        "event_type": event.event_type,
+        "task_id": event.task_id,
+        **event.payload.model_dump(mode="json"),
+    }
 
 
-@router.post("/{task_id}/complete", status_code=status.HTTP_202_ACCEPTED)
-async def report_completion(task_id: str, command: ReportCompletion, request: Request) -> dict[str, Any]:
-    """Báo cáo hoàn thành, with its product (lead agency only)."""
-    try:
-        async with runtime_of(request).unit_of_work() as uow:
-            event = await handlers.report_completion(task_id, command, uow)
-    except ProgressRejected as exc:
-        raise _reject(exc) from exc
-    payload = event.payload.model_dump(mode="json")
-    return {"event_id": str(event.event_id), "task_id": task_id, **payload}
+def build_router(config: ProgressConfig) -> APIRouter:
+    router = APIRouter(prefix="/v1/tasks", tags=["progress"])
+    accepted = status.HTTP_202_ACCEPTED
+    h = command_handlers
 
+    @router.post("/{task_id}/progress", status_code=accepted)
+    async def report_progress(
+        task_id: str, command: ReportProgress, request: Request, agency: CurrentAgency
+    ) -> dict[str, Any]:
+        """Báo cáo tiến độ: percent and a note (lead agency only)."""
+        return await _run(request, lambda uow: h.report_progress(task_id, command, agency.agency_id, uow))
 
-@router.get("/{task_id}")
-async def get_task(task_id: str, request: Request) -> dict[str, Any]:
-    task = await adapters.get_task(runtime_of(request).pool, task_id)
-    if task is None:
-        raise HTTPException(404, {"code": "task-not-found", "message": f"no task {task_id}"})
-    return task
+    @router.post("/{task_id}/complete", status_code=accepted)
+    async def report_completion(
+        task_id: str, command: ReportCompletion, request: Request, agency: CurrentAgency
+    ) -> dict[str, Any]:
+        """Báo cáo hoàn thành with its product and evidence (lead agency only); awaits confirmation."""
+        return await _run(request, lambda uow: h.report_completion(task_id, command, agency.agency_id, uow))
+
+    @router.post("/{task_id}/confirm", status_code=accepted)
+    async def confirm_completion(
+        task_id: str, request: Request, agency: CurrentAgency, command: ConfirmCompletion | None = None
+    ) -> dict[str, Any]:
+        """Xác nhận hoàn thành (assigning agency only): emits TaskCompleted."""
+        cmd = command or ConfirmCompletion()
+        return await _run(request, lambda uow: h.confirm_completion(task_id, cmd, agency.agency_id, uow, config))
+
+    @router.post("/{task_id}/return", status_code=accepted)
+    async def return_completion(
+        task_id: str, command: ReturnCompletion, request: Request, agency: CurrentAgency
+    ) -> dict[str, Any]:
+        """Trả lại báo cáo hoàn thành with a reason (assigning agency only): back to in progress."""
+        return await _run(request, lambda uow: h.return_completion(task_id, command, agency.agency_id, uow, config))
+
+    @router.post("/{task_id}/notes", status_code=accepted)
+    async def add_note(task_id: str, command: AddNote, request: Request, agency: CurrentAgency) -> dict[str, Any]:
+        """Ghi chú: the lead or a coordinating agency notes progress on its part."""
+        return await _run(request, lambda uow: h.add_note(task_id, command, agency.agency_id, uow))
+
+    @router.put("/{task_id}/reminders", status_code=accepted)
+    async def set_lead_times(
+        task_id: str, command: SetLeadTimes, request: Request, agency: CurrentAgency
+    ) -> dict[str, Any]:
+        """Override this task's reminder lead times (working days; lead or assigning agency)."""
+        return await _run(request, lambda uow: h.set_lead_times(task_id, command, agency.agency_id, uow, config))
+
+    @router.get("/{task_id}")
+    async def get_task(task_id: str, request: Request) -> dict[str, Any]:
+        """The task's status, deadline in force (and the original), roll-up of delegated children."""
+        rt = runtime_of(request)
+        task = await adapters.get_task(rt.pool, task_id)
+        if task is None:
+            raise HTTPException(404, {"code": "task-not-found", "message": f"no task {task_id}"})
+        rollup = await adapters.rollup(rt.pool, task_id, rt.clock.now().date())
+        return {
+            **task,
+            "rollup": {**asdict(rollup), "open": rollup.open},
+            "completions": await adapters.completions_of(rt.pool, task_id),
+            "notes": await adapters.notes_of(rt.pool, task_id),
+        }
+
+    return router

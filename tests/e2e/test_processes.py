@@ -16,13 +16,14 @@ from tests.e2e.conftest import Stack
 pytestmark = pytest.mark.e2e
 
 ASSIGNER = "ubnd-bd"
+OFFICER = "p-bd-sgddt-officer-1"  # an officer of the lead agency in the seed directory
 
 
-def assign_body(officer: str, *, deadline: str = "Quý IV năm 2030", key: str | None = None) -> dict[str, Any]:
+def assign_body(officer: str = OFFICER, *, deadline: str = "Quý IV năm 2030", key: str | None = None
+                ) -> dict[str, Any]:
     return {
         "title": "Triển khai thanh toán học phí trực tuyến",
         "source_document": {"number": "131/NQ-CP", "issued_on": "2022-10-06", "issuer": "Chính phủ"},
-        "assigning_agency_id": ASSIGNER,
         "lead_agency_id": "bd-sgddt",
         "officer_in_charge_id": officer,
         "deadline": deadline,
@@ -36,7 +37,7 @@ async def _get(client: httpx.AsyncClient, url: str, **params: Any) -> Any:
 
 
 async def test_each_service_sees_the_task_assigned_over_http(stack: Stack) -> None:
-    officer = unique("p")
+    officer = OFFICER
     async with httpx.AsyncClient(timeout=10) as client:
         created = await client.post(f"{stack['assignment'].url}/v1/tasks", json=assign_body(officer),
                                     headers=stack.headers_for(ASSIGNER))
@@ -55,9 +56,13 @@ async def test_each_service_sees_the_task_assigned_over_http(stack: Stack) -> No
         assert alerts[0]["kind"] == "assigned"
 
         done = await client.post(f"{stack['progress'].url}/v1/tasks/{task_id}/complete",
-                                 json={"agency_id": "bd-sgddt", "product": "Công văn số 1/SGDĐT ngày 01/12/2022"},
+                                 json={"product": "Công văn số 1/SGDĐT ngày 01/12/2022"},
                                  headers=stack.headers_for("bd-sgddt"))
         assert done.status_code == 202, done.text
+        # Completion counts once the assigning agency confirms it (TaskCompleted).
+        confirmed = await client.post(f"{stack['progress'].url}/v1/tasks/{task_id}/confirm",
+                                      headers=stack.headers_for(ASSIGNER))
+        assert confirmed.status_code == 202, confirmed.text
 
         async def reported_done() -> dict[str, Any] | None:
             body = await _get(client, f"{stack['reporting'].url}/v1/reports/summary", agency_id="bd-sgddt")
@@ -82,7 +87,7 @@ class TestADeadlineSecondsAway:
         return (target - datetime.now(VN_TZ)).total_seconds()
 
     async def test_the_officer_is_told_once_the_deadline_passes(self, stack: Stack) -> None:
-        officer = unique("p")
+        officer = OFFICER
         async with httpx.AsyncClient(timeout=10) as client:
             created = await client.post(f"{stack['assignment'].url}/v1/tasks",
                                         json=assign_body(officer, deadline="Tháng 11/2022"),
@@ -101,11 +106,11 @@ class TestADeadlineSecondsAway:
 
 async def test_kill_9_of_the_alerts_service_mid_burst_loses_nothing_and_duplicates_nothing(stack: Stack) -> None:
     burst = 120
-    officer = unique("p")
+    officer, run = OFFICER, unique("burst")
     async with httpx.AsyncClient(timeout=10) as client:
         async def assign(i: int) -> str:
             response = await client.post(f"{stack['assignment'].url}/v1/tasks",
-                                         json=assign_body(officer, key=f"{officer}-{i}"),
+                                         json=assign_body(officer, key=f"{run}-{i}"),
                                          headers=stack.headers_for(ASSIGNER))
             assert response.status_code == 201, response.text
             return str(response.json()["task_id"])

@@ -1,0 +1,1 @@
+"""External delivery channels: each turns one delivery row into one send, raising on failure."""

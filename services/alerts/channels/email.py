@@ -1,0 +1,50 @@
+"""The e-mail channel: plain-text UTF-8 over SMTP (stdlib smtplib, run in a thread).
+
+The message is built with the legacy MIMEText/Header API on purpose: the modern EmailMessage header
+folder drops spaces between RFC 2047 encoded words in Vietnamese subjects ("thanh toánhọc phí");
+``Header`` encodes the whole subject so every space survives (tests/unit/test_alerts_rules.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from email.header import Header
+from email.message import Message
+from email.mime.text import MIMEText
+from email.utils import formatdate
+from typing import Any
+
+from services.alerts.config import AlertsConfig
+
+
+def build_message(sender: str, to: str, subject: str, text: str, delivery_id: str) -> Message:
+    msg = MIMEText(text, "plain", "utf-8")
+    msg["From"] = sender
+    msg["To"] = to
+    # compat32 messages take a Header (typeshed only knows str); encoding it ourselves adds a leading space.
+    msg["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]
+    msg["Date"] = formatdate(localtime=False)
+    # Deterministic: a re-sent delivery (crash after the send) is recognisable by mail clients.
+    msg["Message-ID"] = f"<{delivery_id}@dondoc>"
+    return msg
+
+
+class EmailSender:
+    def __init__(self, config: AlertsConfig) -> None:
+        assert config.smtp_host, "the e-mail channel needs DONDOC_ALERTS_SMTP_HOST"
+        self._config = config
+
+    async def __call__(self, row: dict[str, Any]) -> None:
+        await asyncio.to_thread(self._send, row)
+
+    def _send(self, row: dict[str, Any]) -> None:
+        cfg, body = self._config, row["body"]
+        msg = build_message(cfg.smtp_from, row["target"], body["subject"], body["text"], str(row["delivery_id"]))
+        assert cfg.smtp_host is not None
+        with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.delivery_timeout_s) as smtp:
+            if cfg.smtp_starttls:
+                smtp.starttls()
+            if cfg.smtp_username:
+                smtp.login(cfg.smtp_username, cfg.smtp_password or "")
+            smtp.send_message(msg)

@@ -1,0 +1,56 @@
+"""Commands of the alerts service: acknowledging an alert."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from events.alerts import AlertAcknowledged
+from events.clock import VN_TZ
+from events.envelope import Actor
+from services.alerts import adapters, inapp
+from services.runtime import timers
+from services.runtime.unit_of_work import UnitOfWork
+
+
+class AckRejected(ValueError):
+    def __init__(self, status_code: int, code: str, message_en: str, message_vi: str) -> None:
+        super().__init__(message_en)
+        self.status_code, self.code, self.message_vi = status_code, code, message_vi
+
+
+async def acknowledge(alert_id: uuid.UUID, agency_id: str, uow: UnitOfWork) -> dict[str, Any]:
+    """Idempotent: a second acknowledgement answers with the first one's time and emits nothing."""
+    alert = await adapters.get_alert(uow.conn, alert_id, lock=True)
+    if alert is None:
+        raise AckRejected(404, "alert-not-found", f"no alert {alert_id}", f"Không tìm thấy cảnh báo {alert_id}")
+    if alert["recipient_agency_id"] not in (None, agency_id):
+        raise AckRejected(
+            403,
+            "not-recipient-agency",
+            f"the alert is addressed to a person of {alert['recipient_agency_id']}; only that agency acknowledges it",
+            f"Cảnh báo gửi cho cán bộ của {alert['recipient_agency_id']}; chỉ cơ quan đó được xác nhận đã nhận",
+        )
+    if alert["acknowledged_at"] is None:
+        now = uow.clock.now()
+        person = alert["recipient_person_id"]
+        await adapters.acknowledge(uow.conn, alert_id, now)
+        await timers.cancel(uow.conn, str(alert_id))  # the overdue repeats to this person stop
+        await inapp.lock_people(uow.conn, [person])
+        await inapp.append(
+            uow.conn,
+            person,
+            "acknowledged",
+            {"event": "acknowledged", "alert_id": alert_id, "task_id": alert["task_id"]},
+        )
+        await uow.emit(
+            AlertAcknowledged(alert_id=alert_id, recipient_person_id=person, acknowledged_at=now),
+            actor=Actor(agency_id=agency_id),
+            task_id=alert["task_id"],
+            id_parts=(alert_id, "ack"),
+        )
+        alert["acknowledged_at"] = now
+    return {
+        "alert_id": str(alert_id),
+        "acknowledged_at": alert["acknowledged_at"].astimezone(VN_TZ).isoformat(),
+    }

@@ -1,0 +1,37 @@
+"""Settings of the alerts service, from ``DONDOC_ALERTS_*`` environment variables."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AlertsConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DONDOC_ALERTS_", extra="ignore", frozen=True)
+
+    # Rules (domain time: the injectable clock).
+    overdue_repeat_s: float = Field(86400.0, gt=0, description="Overdue reminders repeat this often until ack")
+    escalation_delay_s: float = Field(2 * 86400.0, ge=0, description="Overdue this long: escalate")
+    digest_at: time = Field(time(7, 30), description="When each person's daily digest is sent (Asia/Ho_Chi_Minh)")
+
+    # Delivery (real time, on the database clock).
+    delivery_max_attempts: int = Field(8, ge=1)
+    delivery_backoff_s: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt")
+    delivery_backoff_max_s: float = Field(600.0, gt=0)
+    delivery_timeout_s: float = Field(10.0, gt=0, description="One send on one channel")
+    delivery_poll_interval_s: float = Field(1.0, gt=0, description="Fallback poll; NOTIFY wakes the workers")
+    delivery_lease_s: float = Field(60.0, gt=0)
+    delivery_batch_size: int = Field(50, ge=1)
+
+    # E-mail over SMTP; no host, no e-mail channel.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "dondoc@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+
+    # SSE: a comment line this often keeps proxies from closing an idle stream.
+    stream_keepalive_s: float = Field(15.0, gt=0)

@@ -1,0 +1,195 @@
+"""Deliveries to external channels (webhook, e-mail), worked from durable rows by one loop per channel.
+
+Invariants (tests/integration/test_alerts_channels.py breaks each on purpose):
+* A delivery row is written in the transaction that raised (or repeated) its alert: nothing to send
+  is lost, and the consumer never waits for a channel.
+* Each channel has its own worker: a failing or slow channel never delays another. Within a batch,
+  sends run concurrently with a timeout each.
+* A row is claimed with FOR UPDATE SKIP LOCKED and a lease token (database clock); its outcome is
+  written only if the token is still the worker's, so a stalled worker cannot overwrite the result of
+  the one that took over. A crash mid-send leaves the row pending: the lease expires, it is sent again
+  (at least once; receivers de-duplicate by delivery id / Message-ID).
+* Failures back off exponentially on the database clock; after ``max_attempts`` the row is failed and
+  kept for inspection. AlertDelivered is emitted once, in the transaction marking the row delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from events.alerts import AlertDelivered
+from events.envelope import Actor, deterministic_id
+from services.alerts.config import AlertsConfig
+from services.alerts.domain import backoff_s
+from services.runtime.logs import bound, get_logger
+from services.runtime.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+NOTIFY_CHANNEL = "dondoc_alerts_deliveries"
+SYSTEM = Actor(agency_id="dondoc")
+
+Sender = Callable[[dict[str, Any]], Awaitable[None]]
+"""Sends one delivery row; raises on failure (the message is kept as the row's last error)."""
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    *,
+    channel: str,
+    person_id: str,
+    target: str,
+    body: dict[str, Any],
+    alert_id: uuid.UUID | None = None,
+    task_id: str | None = None,
+    reminder: int = 0,
+    digest_day: date | None = None,
+) -> bool:
+    delivery_id = deterministic_id("delivery", channel, alert_id or person_id, reminder, digest_day)
+    inserted = await conn.fetchval(
+        """INSERT INTO deliveries (delivery_id, alert_id, task_id, person_id, channel, reminder, digest_day,
+               target, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+           ON CONFLICT DO NOTHING RETURNING true""",
+        delivery_id,
+        alert_id,
+        task_id,
+        person_id,
+        channel,
+        reminder,
+        digest_day,
+        target,
+        json.dumps({**body, "delivery_id": str(delivery_id)}, ensure_ascii=False, default=str),
+    )
+    if inserted:
+        await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, channel)
+    return bool(inserted)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        channel: str,
+        send: Sender,
+        config: AlertsConfig,
+        uow: Callable[[asyncpg.Connection], UnitOfWork],
+    ) -> None:
+        self._pool, self._channel, self._send, self._config, self._uow = pool, channel, send, config, uow
+        self._wake = asyncio.Event()
+
+    def wake(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                worked = await self.work_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database went away: try again next round
+                log.warning("delivery round failed", channel=self._channel, error=repr(exc))
+                worked = 0
+            if worked < self._config.delivery_batch_size:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._config.delivery_poll_interval_s)
+                except TimeoutError:
+                    pass
+
+    async def work_once(self) -> int:
+        """Claim due rows of this channel and send them concurrently; returns how many were tried."""
+        token = uuid.uuid4()
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """UPDATE deliveries
+                   SET lease_token = $1, lease_expires_at = now() + make_interval(secs => $2)
+                   WHERE delivery_id IN (
+                       SELECT delivery_id FROM deliveries
+                       WHERE channel = $3 AND status = 'pending' AND next_attempt_at <= now()
+                         AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+                   RETURNING *""",
+                token,
+                self._config.delivery_lease_s,
+                self._channel,
+                self._config.delivery_batch_size,
+            )
+        await asyncio.gather(*(self._deliver(dict(r), token) for r in rows))
+        return len(rows)
+
+    async def _deliver(self, row: dict[str, Any], token: uuid.UUID) -> None:
+        row["body"] = json.loads(row["body"])
+        with bound(task_id=row["task_id"], delivery_id=str(row["delivery_id"]), channel=self._channel):
+            try:
+                await asyncio.wait_for(self._send(row), self._config.delivery_timeout_s)
+            except Exception as exc:
+                await self._failed(row, token, f"{type(exc).__name__}: {exc}"[:2000])
+            else:
+                await self._delivered(row, token)
+
+    async def _delivered(self, row: dict[str, Any], token: uuid.UUID) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            attempts = await conn.fetchval(
+                """UPDATE deliveries SET status = 'delivered', delivered_at = now(), attempts = attempts + 1,
+                       lease_token = NULL WHERE delivery_id = $1 AND lease_token = $2 AND status = 'pending'
+                   RETURNING attempts""",
+                row["delivery_id"],
+                token,
+            )
+            if attempts is None:
+                return  # our lease expired and another worker owns the row now
+            uow = self._uow(conn)
+            for alert_id, task_id in _alerts_of(row):
+                await uow.emit(
+                    AlertDelivered(
+                        alert_id=alert_id,
+                        channel=self._channel,
+                        recipient_person_id=row["person_id"],
+                        reminder=row["reminder"],
+                        attempts=attempts,
+                        digest_day=row["digest_day"],
+                    ),
+                    actor=SYSTEM,
+                    task_id=task_id,
+                    id_parts=(row["delivery_id"], alert_id),
+                )
+
+    async def _failed(self, row: dict[str, Any], token: uuid.UUID, error: str) -> None:
+        attempts = row["attempts"] + 1
+        final = attempts >= self._config.delivery_max_attempts
+        delay = backoff_s(attempts, self._config.delivery_backoff_s, self._config.delivery_backoff_max_s)
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE deliveries
+                   SET attempts = $3, last_error = $4, lease_token = NULL, lease_expires_at = NULL,
+                       status = CASE WHEN $5 THEN 'failed' ELSE 'pending' END,
+                       next_attempt_at = now() + make_interval(secs => $6)
+                   WHERE delivery_id = $1 AND lease_token = $2 AND status = 'pending'""",
+                row["delivery_id"],
+                token,
+                attempts,
+                error,
+                final,
+                delay,
+            )
+        log_at = log.error if final else log.warning
+        log_at(
+            "delivery failed" + ("; giving up" if final else ", will retry"),
+            error=error,
+            attempts=attempts,
+            retry_in_s=None if final else delay,
+        )
+
+
+def _alerts_of(row: dict[str, Any]) -> list[tuple[uuid.UUID, str | None]]:
+    """(alert id, task id) of what the row delivered: one alert, or a digest's several."""
+    if row["alert_id"] is not None:
+        return [(row["alert_id"], row["task_id"])]
+    return [(uuid.UUID(a), t) for a, t in row["body"].get("alerts", [])]

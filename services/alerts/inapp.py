@@ -1,0 +1,52 @@
+"""The in-app channel: each person's stream of alert entries, written in the transaction that raised,
+reminded, acknowledged or resolved the alert, so it can never be lost or written twice.
+
+Invariant (the trap of tailing a serial id): for one person, seq order is commit order. Writers take
+a per-person transaction lock before inserting, so a reader resuming after seq N (Last-Event-ID)
+can never miss an entry with a lower seq that committed later. Locks are taken in person order, so
+two writers never deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+
+from services.runtime.db import lock_key
+
+NOTIFY_CHANNEL = "dondoc_alerts_stream"
+
+
+async def lock_people(conn: asyncpg.Connection, person_ids: Iterable[str]) -> None:
+    for person_id in sorted(set(person_ids)):
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key("alerts-stream", person_id))
+
+
+async def append(conn: asyncpg.Connection, person_id: str, kind: str, data: dict[str, Any]) -> int:
+    """Add an entry to the person's stream; wakes their streams at commit. The caller has taken the
+    person's lock (``lock_people``, all of a transaction's people at once, in order)."""
+    seq = await conn.fetchval(
+        "INSERT INTO stream (person_id, alert_id, kind, data) VALUES ($1, $2, $3, $4::jsonb) RETURNING seq",
+        person_id,
+        data.get("alert_id"),
+        kind,
+        json.dumps(data, ensure_ascii=False, default=str),
+    )
+    await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, person_id)
+    return int(seq)
+
+
+async def entries_after(
+    conn: asyncpg.Connection | asyncpg.Pool, person_id: str, after: int, limit: int = 500
+) -> list[tuple[int, str, str]]:
+    """(seq, kind, JSON data) of the person's entries after ``after``, oldest first."""
+    rows = await conn.fetch(
+        "SELECT seq, kind, data FROM stream WHERE person_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        person_id,
+        after,
+        limit,
+    )
+    return [(int(r["seq"]), r["kind"], r["data"]) for r in rows]

@@ -1,0 +1,80 @@
+"""Server-sent events: each person's in-app stream, live and resumable.
+
+* Resumable: the SSE ``id`` is the entry's ``seq``; a client reconnecting with ``Last-Event-ID: N``
+  gets every entry after N (see inapp.py for why none can be skipped), then the live ones.
+* Live across replicas: entries are written by whichever replica handled the event; PostgreSQL
+  NOTIFY (sent at commit) wakes the streams of that person on every replica, which then read from
+  the table. A lost notification only delays an entry to the next keep-alive, which re-reads too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+
+from services.alerts import inapp
+from services.runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class StreamHub:
+    """Wakes the open streams of a person when an entry for them commits."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, person_id: str) -> None:
+        for event in self._waiters.get(person_id, ()):
+            event.set()
+
+    def _wake_all(self) -> None:
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
+    async def listen(self, database_url: str, server_settings: dict[str, str]) -> None:
+        """Runs until cancelled, on its own connection (LISTEN must not hold a pooled one)."""
+        while True:
+            try:
+                conn = await asyncpg.connect(database_url, server_settings=server_settings)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("stream listener cannot connect; retrying", error=repr(exc))
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(inapp.NOTIFY_CHANNEL, self._on_notify)
+                self._wake_all()  # entries may have committed while we were not listening
+                await lost.wait()
+                log.warning("stream listener lost its connection; reconnecting")
+            finally:
+                await conn.close()
+
+    async def events(self, pool: asyncpg.Pool, person_id: str, after: int, keepalive_s: float) -> AsyncIterator[str]:
+        """SSE frames for ``person_id`` after seq ``after``, forever (the server cancels on disconnect)."""
+        wake = asyncio.Event()
+        self._waiters[person_id].add(wake)
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                wake.clear()
+                entries = await inapp.entries_after(pool, person_id, after)
+                for seq, kind, data in entries:
+                    after = seq
+                    yield f"id: {seq}\nevent: {kind}\ndata: {data}\n\n"
+                if entries:
+                    continue
+                try:
+                    await asyncio.wait_for(wake.wait(), keepalive_s)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+        finally:
+            self._waiters[person_id].discard(wake)
+            if not self._waiters[person_id]:
+                del self._waiters[person_id]

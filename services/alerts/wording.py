@@ -1,0 +1,107 @@
+"""Alert texts, in Vietnamese: officials read them. Each says the task, its source document, the
+deadline, the days left or overdue, and what to do. Pure, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from events.alerts import AlertKind, RecipientRole
+from services.alerts.domain import days_overdue
+
+
+def d(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else "không có thời hạn cụ thể"
+
+
+def task_ref(task: Mapping[str, Any]) -> str:
+    doc = f"văn bản số {task['source_number']}"
+    if task.get("source_issued_on"):
+        doc += f" ngày {d(task['source_issued_on'])}"
+    if task.get("source_issuer"):
+        doc += f" của {task['source_issuer']}"
+    return f"nhiệm vụ «{task['title']}» (mã {task['code']}, giao tại {doc})"
+
+
+def _deadline(task: Mapping[str, Any], due: date | None) -> str:
+    text = task.get("deadline_text") or ""
+    written = f" (văn bản ghi: «{text}»)" if text and d(due) not in text else ""
+    return f"{d(due)}{written}"
+
+
+_TODO = {
+    "assigned": "Việc cần làm: triển khai thực hiện, cập nhật tiến độ và báo cáo kết quả kèm sản phẩm trên hệ thống.",
+    "approaching": "Việc cần làm: khẩn trương hoàn thành và báo cáo kết quả kèm sản phẩm; nếu không kịp, "
+    "đề xuất gia hạn trước khi hết hạn.",
+    "overdue": "Việc cần làm: báo cáo ngay kết quả hoặc đề xuất gia hạn, nêu rõ lý do chậm.",
+    "escalated": "Đề nghị chỉ đạo, đôn đốc cơ quan chủ trì xử lý dứt điểm và báo cáo.",
+}
+_INFORMED = "Để biết và phối hợp thực hiện phần việc của cơ quan mình."
+
+
+def message(
+    kind: AlertKind,
+    role: RecipientRole,
+    task: Mapping[str, Any],
+    *,
+    due: date | None,
+    today: date,
+    working_days_left: int | None = None,
+    reminder: int = 0,
+) -> str:
+    ref = task_ref(task)
+    if kind == "assigned":
+        opening = {
+            "officer": f"Anh/chị được giao phụ trách {ref}.",
+            "head": f"Cơ quan của đồng chí được giao chủ trì {ref}.",
+        }.get(
+            role,
+            f"Cơ quan của đồng chí được giao phối hợp thực hiện {ref}, do {task['lead_agency_id']} chủ trì.",
+        )
+        body = f"{opening} Thời hạn hoàn thành: {_deadline(task, due)}."
+    elif kind == "approaching":
+        body = f"Còn {working_days_left} ngày làm việc đến hạn hoàn thành {ref} (hạn {_deadline(task, due)})."
+    elif kind == "overdue":
+        assert due is not None
+        body = (
+            f"{ref[0].upper()}{ref[1:]} đã quá hạn {days_overdue(due, today)} ngày, quá hạn từ ngày "
+            f"{d(due + timedelta(days=1))} (hạn {_deadline(task, due)})."
+        )
+    else:
+        assert due is not None
+        body = (
+            f"{ref[0].upper()}{ref[1:]} do cơ quan đồng chí giao đã quá hạn {days_overdue(due, today)} ngày "
+            f"(hạn {d(due)}) mà chưa hoàn thành; cơ quan chủ trì: {task['lead_agency_id']}."
+        )
+    todo = _INFORMED if role == "coordinator" else _TODO[kind]
+    prefix = f"[Nhắc lại lần {reminder}] " if reminder else ""
+    return f"{prefix}{body} {todo}"
+
+
+_SUBJECT = {
+    "assigned": "Giao nhiệm vụ",
+    "approaching": "Sắp đến hạn",
+    "overdue": "Quá hạn",
+    "escalated": "Nhiệm vụ quá hạn cần chỉ đạo",
+}
+
+
+def subject(kind: str, title: str, reminder: int = 0) -> str:
+    again = f" (nhắc lại lần {reminder})" if reminder else ""
+    return f"[dondoc] {_SUBJECT.get(kind, 'Cảnh báo')}{again}: {title}"
+
+
+def digest(day: date, items: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """(subject, text) of one person's daily digest of approaching deadlines."""
+    lines = [
+        f"{i}. «{it['title']}» (mã {it['code']}, văn bản {it['source_number']}): hạn {d(it['due'])}, "
+        f"còn {it['working_days_left']} ngày làm việc."
+        for i, it in enumerate(items, 1)
+    ]
+    text = (
+        f"Tổng hợp ngày {d(day)}: {len(items)} nhiệm vụ anh/chị phụ trách sắp đến hạn.\n"
+        + "\n".join(lines)
+        + "\nViệc cần làm: khẩn trương hoàn thành, báo cáo kết quả; nếu không kịp, đề xuất gia hạn."
+    )
+    return f"[dondoc] Tổng hợp nhiệm vụ sắp đến hạn ngày {d(day)}", text

@@ -1,0 +1,224 @@
+"""Durable deadline timers on the real database: never dropped, never fired twice — with two workers on
+one table, a worker whose lease expired, a crash before commit, and a restarted or doubled service."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import asyncpg
+import pytest
+
+from events.clock import VN_TZ, ManualClock
+from events.envelope import Actor
+from events.tasks import TaskOverdue
+from events.topics import TASK_EVENTS
+from services.progress.bootstrap import definition
+from services.runtime import db, timers
+from services.runtime.timers import Timer, TimerWorker
+from services.runtime.unit_of_work import UnitOfWork
+from tests.conftest import eventually
+from tests.integration.progress_alerts_kit import Events, assign, topic_events
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2022, 12, 1, 9, 0, tzinfo=VN_TZ)
+
+
+@pytest.fixture
+async def pool(settings: Any) -> AsyncIterator[asyncpg.Pool]:
+    """A schema of its own with the runtime's tables (timers, outbox), as every service has."""
+    schema = f"timers_{uuid.uuid4().hex[:10]}"
+    pool = await db.create_pool(settings.database_url, schema, max_size=12)
+    await db.migrate(pool, schema, {"runtime": db.RUNTIME_MIGRATIONS})
+    try:
+        yield pool
+    finally:
+        await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await pool.close()
+
+
+class Recorder:
+    """A timer handler that emits an event (into the outbox, in the firing transaction) and counts calls."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.calls: list[str] = []
+        self._fail_first = fail_first
+
+    async def __call__(self, timer: Timer, uow: UnitOfWork) -> None:
+        self.calls.append(timer.subject_id)
+        if len(self.calls) <= self._fail_first:
+            raise RuntimeError("crash before commit")
+        await asyncio.sleep(0)  # let a concurrent worker interleave here
+        await uow.emit(
+            TaskOverdue(due=date(2022, 11, 30), overdue_since=timer.fire_at),
+            actor=Actor(agency_id="dondoc"),
+            task_id=timer.subject_id,
+            id_parts=(timer.timer_id,),
+        )
+
+
+def worker(pool: asyncpg.Pool, recorder: Recorder, batch_size: int = 100) -> TimerWorker:
+    return TimerWorker(
+        pool,
+        ManualClock(NOW),
+        {"overdue": recorder},
+        service="test",
+        schema="test",
+        lease_s=30.0,
+        batch_size=batch_size,
+    )
+
+
+async def schedule(pool: asyncpg.Pool, n: int) -> list[str]:
+    subjects = [f"task-{i}" for i in range(n)]
+    async with pool.acquire() as conn:
+        for s in subjects:
+            await timers.schedule(
+                conn, kind="overdue", subject_id=s, dedup_key="2022-11-30", fire_at=NOW - timedelta(minutes=1)
+            )
+    return subjects
+
+
+async def fired(pool: asyncpg.Pool) -> list[str]:
+    return [r["key"] for r in await pool.fetch("SELECT key FROM outbox ORDER BY key")]
+
+
+async def test_scheduling_the_same_timer_twice_keeps_one(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        first = await timers.schedule(conn, kind="overdue", subject_id="t", dedup_key="d", fire_at=NOW)
+        again = await timers.schedule(conn, kind="overdue", subject_id="t", dedup_key="d", fire_at=NOW)
+    assert (first, again) == (True, False)
+    assert await pool.fetchval("SELECT count(*) FROM timers") == 1
+
+
+async def test_two_workers_on_one_table_fire_every_timer_exactly_once(pool: asyncpg.Pool) -> None:
+    subjects = await schedule(pool, 300)
+    a, b = Recorder(), Recorder()
+    wa, wb = worker(pool, a, batch_size=25), worker(pool, b, batch_size=25)
+
+    async def drain(w: TimerWorker) -> None:
+        while await w.fire_due():
+            pass
+
+    await asyncio.gather(drain(wa), drain(wb), drain(wa), drain(wb))
+    assert sorted(a.calls + b.calls) == sorted(subjects)  # each handled once, by one worker
+    assert a.calls and b.calls  # both really worked the table
+    assert await fired(pool) == sorted(subjects)
+    assert await pool.fetchval("SELECT count(*) FROM timers WHERE status = 'scheduled'") == 0
+
+
+async def test_a_worker_whose_lease_expired_cannot_fire_the_timer_another_worker_now_holds(
+    pool: asyncpg.Pool,
+) -> None:
+    await schedule(pool, 1)
+    stalled, rescuer = Recorder(), Recorder()
+    w_stalled = worker(pool, stalled)
+    claimed = await w_stalled._claim()  # it claims, then stalls (GC pause, lost network…)
+    assert len(claimed) == 1
+    # Breaking it on purpose: the lease runs out while it stalls (time passes on the database clock).
+    await pool.execute("UPDATE timers SET lease_expires_at = now() - interval '1 second'")
+    assert await worker(pool, rescuer).fire_due() == 1
+    timer, token = claimed[0]
+    assert await w_stalled._fire(timer, token) is False  # its stale token no longer matches
+    assert (stalled.calls, len(rescuer.calls)) == ([], 1)
+    assert len(await fired(pool)) == 1
+
+
+async def test_a_crash_before_commit_leaves_the_timer_scheduled_and_it_fires_after_its_lease(
+    pool: asyncpg.Pool,
+) -> None:
+    await schedule(pool, 1)
+    recorder = Recorder(fail_first=1)
+    w = worker(pool, recorder)
+    assert await w.fire_due() == 0  # the handler failed: nothing committed, no event
+    assert await fired(pool) == []
+    assert await w.fire_due() == 0  # still leased: not retried in a tight loop
+    await pool.execute("UPDATE timers SET lease_expires_at = now() - interval '1 second'")
+    assert await w.fire_due() == 1
+    assert len(await fired(pool)) == 1
+    assert await pool.fetchval("SELECT status FROM timers") == "fired"
+
+
+@pytest.fixture
+async def events(infra: Any) -> AsyncIterator[Events]:
+    async with topic_events(infra.kafka_bootstrap, TASK_EVENTS, 6) as found:
+        yield found
+
+
+async def test_a_restarted_service_neither_drops_nor_repeats_a_deadline_event(
+    infra: Any, settings: Any, run_service: Any, events: Events
+) -> None:
+    clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
+    async with run_service(definition(), clock) as http:
+        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer="p-1")
+        await eventually(lambda: _known(http, task_id), what="the task")
+    # Down while the 7-working-day reminder (21/11 08:00) and the deadline pass.
+    clock.set(datetime(2022, 12, 1, 0, 0, 1, tzinfo=VN_TZ))
+    async with run_service(definition(), clock):
+        overdue = await eventually(lambda: events.of(task_id, "TaskOverdue"), what="the overdue event")
+    async with run_service(definition(), clock):  # and once more: nothing is fired again
+        clock.advance(timedelta(days=1))
+        await _drained(settings)
+    assert overdue and await distinct(events, task_id, "TaskOverdue") == 1
+    # A reminder that came due while the service was down and is stale by now is dropped, not sent late.
+    assert await events.of(task_id, "DeadlineApproaching") == []
+
+
+async def test_two_replicas_running_at_once_fire_each_deadline_once(
+    infra: Any, settings: Any, run_service: Any, events: Events
+) -> None:
+    clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(run_service(definition(), clock))
+        await stack.enter_async_context(run_service(definition(), clock))
+        task_ids = [
+            (await assign(infra.kafka_bootstrap, clock.now(), officer=f"p-{i}", due="2022-11-10"))[0] for i in range(20)
+        ]
+        for task_id in task_ids:
+            await eventually(partial(_known, first, task_id), what="every task")
+        # 7, 3 and 1 working days before Thursday 10/11/2022 (both replicas poll the same table):
+        for day, event_type in ((7, "DeadlineApproaching"), (9, "DeadlineApproaching"), (11, "TaskOverdue")):
+            clock.set(datetime(2022, 11, day, 8, 0, 1, tzinfo=VN_TZ))
+
+            async def all_fired(event_type: str = event_type, day: int = day) -> bool:
+                for t in task_ids:
+                    if not [e for e in await events.of(t, event_type) if e.occurred_at.day == day]:
+                        return False
+                return True
+
+            await eventually(all_fired, what=f"every task's {event_type} of {day}/11")
+        await _drained(settings)
+    for task_id in task_ids:
+        assert await distinct(events, task_id, "TaskOverdue") == 1
+        # 7 working days before was 1/11, before the assignment: only the 3- and 1-day reminders, once each.
+        assert await distinct(events, task_id, "DeadlineApproaching") == 2
+
+
+async def distinct(events: Events, task_id: str, event_type: str) -> int:
+    """Events as consumers see them (``Events.of`` counts an id once): the relay publishes at least
+    once — a service stopped between Kafka's ack and marking the row re-publishes it — and every
+    inbox drops a repeated event id. What must never happen is two *different* ids for one deadline."""
+    return len(await events.of(task_id, event_type))
+
+
+async def _known(http: Any, task_id: str) -> bool:
+    return bool((await http.get(f"/v1/tasks/{task_id}")).status_code == 200)
+
+
+async def _drained(settings: Any) -> None:
+    """No due timer left unfired and the outbox published: what happened has reached Kafka."""
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": "progress"})
+    try:
+
+        async def quiet() -> bool:
+            return not await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+        await eventually(quiet, what="the outbox to be published")
+    finally:
+        await conn.close()
