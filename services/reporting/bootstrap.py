@@ -1,11 +1,15 @@
-"""The reporting service: the leaders' figures, from events only."""
+"""The reporting service: the leaders' figures, from events only, and the dashboard."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from events.topics import TASK_EVENTS
+from events.topics import DIRECTORY, TASK_EVENTS
+from services.reporting.dashboard import router as dashboard_router
+from services.reporting.directory_handlers import DIRECTORY_HANDLERS
 from services.reporting.handlers import EVENT_HANDLERS
+from services.reporting.live import keep_live_day
+from services.reporting.monthly import monthly_reports
 from services.reporting.routes import router
 from services.runtime.service import ServiceDefinition
 
@@ -13,7 +17,8 @@ DEFINITION = ServiceDefinition(
     name="reporting",
     title="dondoc — báo cáo (reporting)",
     migrations=Path(__file__).parent / "migrations",
-    topics=(TASK_EVENTS,),
-    handlers=EVENT_HANDLERS,
-    routers=(router,),
+    topics=(TASK_EVENTS, DIRECTORY),
+    handlers={**EVENT_HANDLERS, **DIRECTORY_HANDLERS},
+    routers=(router, dashboard_router),
+    background=(keep_live_day, monthly_reports),
 )

@@ -1,30 +1,156 @@
-"""Projection handlers of the reporting service."""
+"""Projection handlers: one function per event, each a move of the task's read model.
+
+When a change happens is the event's ``occurred_at`` (the domain clock of the producer), not the
+time the reporting service got to it: a replay, or a service that was down for a day, builds the
+same history, so an as_of summary is the same whenever it is asked.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+
+from events.clock import VN_TZ
 from events.envelope import Envelope
+from events.progress import CompletionReported, CompletionReturned
 from events.tasks import ProgressReported, TaskAssigned, TaskCompleted
-from services.reporting import adapters
-from services.runtime.unit_of_work import UnitOfWork
+from services.reporting import store
+from services.reporting.domain import bucket_of
+from services.reporting.store import TaskState
+from services.runtime.logs import get_logger
+from services.runtime.unit_of_work import Handler, UnitOfWork
+
+log = get_logger(__name__)
+
+
+async def _task(event: Envelope, uow: UnitOfWork) -> TaskState | None:
+    assert event.task_id, f"{event.event_type} without a task id"
+    state = await store.load(uow.conn, event.task_id)
+    if state is None:
+        # Task events are keyed by task id, so TaskAssigned is always read first; a task we never saw
+        # assigned is one whose TaskAssigned was dead-lettered. Nothing to move; the log says so.
+        log.warning("event for a task the reporting service does not know", event_type=event.event_type)
+    return state
+
+
+def _has_deadline(state: TaskState) -> bool:
+    return state.bucket not in ("nodl_open", "nodl_done")
 
 
 async def on_task_assigned(event: Envelope, uow: UnitOfWork) -> None:
     assert isinstance(event.payload, TaskAssigned) and event.task_id
-    await adapters.insert_task(uow.conn, event.task_id, event.payload, event.occurred_at)
+    assigned_on = event.occurred_at.astimezone(VN_TZ).date()
+    await store.insert_task(uow.conn, event.task_id, event.payload, event.occurred_at, assigned_on)
 
 
 async def on_progress_reported(event: Envelope, uow: UnitOfWork) -> None:
-    assert isinstance(event.payload, ProgressReported) and event.task_id
-    await adapters.set_percent(uow.conn, event.task_id, event.payload.percent)
+    assert isinstance(event.payload, ProgressReported)
+    state = await _task(event, uow)
+    if state is None or state.bucket not in ("new", "started", "nodl_open"):
+        return  # progress on a completed or withdrawn task changes no figure
+    await store.update_task(uow.conn, state.task_id, percent=event.payload.percent)
+    if state.bucket == "new":
+        # Any progress report, even 0 %, means work has begun: the tracker's grey turns blue.
+        await store.move(uow.conn, state, event.occurred_at, bucket="started")
+
+
+async def _complete(
+    event: Envelope, uow: UnitOfWork, *, reported_on: date, on_time: bool | None, confirmed: bool
+) -> None:
+    state = await _task(event, uow)
+    if state is None or state.bucket == "withdrawn":
+        return
+    bucket = bucket_of(
+        withdrawn=False, has_deadline=_has_deadline(state), completed=True, on_time=on_time, started=True
+    )
+    await store.update_task(
+        uow.conn,
+        state.task_id,
+        status="completed",
+        percent=100,
+        completed_on=reported_on,
+        on_time=on_time,
+        completion_confirmed=confirmed,
+    )
+    await store.move(uow.conn, state, event.occurred_at, bucket=bucket)
+
+
+async def on_completion_reported(event: Envelope, uow: UnitOfWork) -> None:
+    """Counted as completed from the day it is reported: on time or late compares that day with the
+    deadline in force (DESIGN §4); the assigner's confirmation later changes no figure."""
+    assert isinstance(event.payload, CompletionReported)
+    await _complete(
+        event, uow, reported_on=event.payload.reported_on, on_time=event.payload.on_time, confirmed=False
+    )
+
+
+async def on_completion_returned(event: Envelope, uow: UnitOfWork) -> None:
+    assert isinstance(event.payload, CompletionReturned)
+    state = await _task(event, uow)
+    if state is None or state.bucket == "withdrawn":
+        return
+    bucket = "started" if _has_deadline(state) else "nodl_open"
+    await store.update_task(
+        uow.conn, state.task_id, status="open", completed_on=None, on_time=None, completion_confirmed=False
+    )
+    await store.move(uow.conn, state, event.occurred_at, bucket=bucket)
 
 
 async def on_task_completed(event: Envelope, uow: UnitOfWork) -> None:
-    assert isinstance(event.payload, TaskCompleted) and event.task_id
-    await adapters.set_completed(uow.conn, event.task_id, event.payload)
+    """The assigner's confirmation; for a recurring task, the occurrence is done and the next one runs."""
+    assert isinstance(event.payload, TaskCompleted)
+    done = event.payload
+    if done.next_due is None:
+        await _complete(event, uow, reported_on=done.reported_on, on_time=done.on_time, confirmed=True)
+        return
+    state = await _task(event, uow)
+    if state is None or state.bucket == "withdrawn":
+        return
+    await store.update_task(
+        uow.conn,
+        state.task_id,
+        status="open",
+        percent=0,
+        completed_on=done.reported_on,
+        on_time=done.on_time,
+        completion_confirmed=True,
+    )
+    await store.move(uow.conn, state, event.occurred_at, bucket="new", due=done.next_due, due_changed=True)
 
 
-EVENT_HANDLERS = {
+async def on_deadline_extended(event: Envelope, uow: UnitOfWork) -> None:
+    """The deadline in force changes on approval; the original one stays in ``original_due``."""
+    state = await _task(event, uow)
+    new_due = _new_due(event)
+    if state is None or new_due is None:
+        return
+    await store.move(uow.conn, state, event.occurred_at, due=new_due, due_changed=True)
+
+
+def _new_due(event: Envelope) -> date | None:
+    payload = event.payload
+    for name in ("new_due", "due", "deadline_in_force"):
+        value = getattr(payload, name, None)
+        if isinstance(value, date):
+            return value
+    deadline = getattr(payload, "new_deadline", None) or getattr(payload, "deadline", None)
+    due = getattr(deadline, "due", None)
+    return due if isinstance(due, date) else None
+
+
+async def on_task_withdrawn(event: Envelope, uow: UnitOfWork) -> None:
+    state = await _task(event, uow)
+    if state is None:
+        return
+    await store.update_task(uow.conn, state.task_id, status="withdrawn", withdrawn_at=event.occurred_at)
+    await store.move(uow.conn, state, event.occurred_at, bucket="withdrawn")
+
+
+EVENT_HANDLERS: dict[str, Handler] = {
     "TaskAssigned": on_task_assigned,
     "ProgressReported": on_progress_reported,
+    "CompletionReported": on_completion_reported,
+    "CompletionReturned": on_completion_returned,
     "TaskCompleted": on_task_completed,
+    "DeadlineExtended": on_deadline_extended,
+    "TaskWithdrawn": on_task_withdrawn,
 }

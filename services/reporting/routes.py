@@ -1,32 +1,217 @@
-"""HTTP entrypoints of the reporting service."""
+"""HTTP entrypoints of the reporting service: the summary and what the dashboard needs."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+import json
+import re
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel
 
-from services.reporting import adapters
-from services.reporting.domain import LABELS_VI
+from events.clock import VN_TZ
+from services.reporting import catalog, summary
+from services.reporting.queries import Filters
+from services.reporting.viewer import Viewer
 from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+AgencyQ = Annotated[str | None, Query(description="Agency: its tasks and its whole subtree's (lead agency)")]
+LeadOnlyQ = Annotated[bool, Query(description="Only the tasks the agency itself leads, not its subtree's")]
+DocumentQ = Annotated[str | None, Query(description="Source document number, e.g. 131/NQ-CP")]
+FromQ = Annotated[date | None, Query(alias="from", description="Period: assigned on or after (YYYY-MM-DD)")]
+ToQ = Annotated[date | None, Query(alias="to", description="Period: assigned on or before (YYYY-MM-DD)")]
+AsOfQ = Annotated[
+    str | None,
+    Query(
+        description="Figures as they stood then: YYYY-MM-DD (end of that day, "
+        "Asia/Ho_Chi_Minh) or an RFC 3339 instant"
+    ),
+]
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    """The body as JSON, written directly: FastAPI's generic encoder costs more than the whole query."""
+    text = json.dumps(body, ensure_ascii=False, default=_encode, separators=(",", ":"))
+    return Response(text.encode(), media_type="application/json")
+
+
+def _bad(code: str, message: str, message_vi: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, {"code": code, "message": message, "message_vi": message_vi}
+    )
+
+
+def parse_as_of(text: str) -> datetime:
+    if _DATE.match(text):
+        return summary.end_of_day(date.fromisoformat(text))
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise _bad(
+            "as-of-unreadable",
+            f"as_of {text!r} is neither YYYY-MM-DD nor an RFC 3339 instant",
+            f"Thời điểm {text!r} không hợp lệ (dùng YYYY-MM-DD)",
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
+
+
+def moment_of(now: datetime, as_of: str | None, end: date | None) -> tuple[datetime, bool]:
+    """The moment the figures stand at, and whether it is "now" (live)."""
+    if as_of:
+        return parse_as_of(as_of), False
+    if end is not None and summary.end_of_day(end) < now:
+        return summary.end_of_day(end), False
+    return now, True
+
+
+def filters_of(
+    agency_id: str | None,
+    lead_only: bool,
+    document: str | None,
+    start: date | None,
+    end: date | None,
+    viewer: str | None,
+) -> Filters:
+    if start and end and start > end:
+        raise _bad("period-reversed", f"from {start} is after to {end}", "Ngày bắt đầu sau ngày kết thúc kỳ")
+    if lead_only and not agency_id:
+        raise _bad(
+            "lead-only-needs-agency", "lead_only needs agency_id", "Chọn cơ quan để xem nhiệm vụ chủ trì"
+        )
+    return Filters(
+        agency_id=agency_id or None,
+        lead_only=lead_only,
+        document=document or None,
+        start=start,
+        end=end,
+        viewer=viewer,
+    )
+
 
 @router.get("/summary")
-async def summary(
+async def get_summary(
     request: Request,
-    document: str | None = Query(None, description="Source document number, e.g. 131/NQ-CP"),
-    agency_id: str | None = Query(None, description="Lead agency"),
-) -> dict[str, Any]:
-    """Số liệu tổng hợp theo các tiêu chí của Tổ công tác."""
+    viewer: Viewer,
+    agency_id: AgencyQ = None,
+    lead_only: LeadOnlyQ = False,
+    document: DocumentQ = None,
+    start: FromQ = None,
+    end: ToQ = None,
+    as_of: AsOfQ = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Overdue tasks listed at most")] = 50,
+) -> Response:
+    """Số liệu tổng hợp theo các tiêu chí của Tổ công tác: categories, overdue share and its change,
+    key tasks, per agency, per document, overdue ageing and the overdue list."""
     rt = runtime_of(request)
-    now = rt.clock.now()
-    figures = await adapters.summary(rt.pool, now.date(), document, agency_id)
-    return {
-        "as_of": now.isoformat(),
-        "filters": {"document": document, "agency_id": agency_id},
-        "figures": figures.model_dump(),
-        "labels_vi": LABELS_VI,
-    }
+    at, live = moment_of(rt.clock.now(), as_of, end)
+    f = filters_of(agency_id, lead_only, document, start, end, viewer)
+    async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        # One snapshot for every part, so the breakdowns add up to the totals beside them.
+        return json_response(await summary.build(conn, summary.Request(f, at, live, limit)))
+
+
+@router.get("/trend")
+async def get_trend(
+    request: Request,
+    viewer: Viewer,
+    agency_id: AgencyQ = None,
+    lead_only: LeadOnlyQ = False,
+    document: DocumentQ = None,
+    as_of: AsOfQ = None,
+    months: Annotated[int, Query(ge=1, le=36)] = 12,
+) -> Response:
+    """Lũy kế theo tháng: the cumulative figures at the end of each month."""
+    rt = runtime_of(request)
+    at, _ = moment_of(rt.clock.now(), as_of, None)
+    f = filters_of(agency_id, lead_only, document, None, None, viewer)
+    async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return json_response({"as_of": at.isoformat(), "points": await summary.trend(conn, f, at, months)})
+
+
+@router.get("/agencies")
+async def get_agencies(request: Request) -> dict[str, Any]:
+    """The agency tree as the reporting service knows it from dondoc.directory (for filters)."""
+    async with runtime_of(request).pool.acquire() as conn:
+        return {"agencies": await catalog.tree(conn)}
+
+
+@router.get("/documents")
+async def get_documents(request: Request, viewer: Viewer) -> dict[str, Any]:
+    async with runtime_of(request).pool.acquire() as conn:
+        return {"documents": await catalog.documents(conn, viewer)}
+
+
+@router.get("/tasks")
+async def search_tasks(
+    request: Request,
+    viewer: Viewer,
+    q: Annotated[str, Query(min_length=1, description="Part of a code or title")],
+) -> dict[str, Any]:
+    async with runtime_of(request).pool.acquire() as conn:
+        return {"tasks": await catalog.find_tasks(conn, q, viewer)}
+
+
+@router.get("/tasks/{task_id}/tree")
+async def get_delegation_tree(task_id: str, request: Request, viewer: Viewer) -> dict[str, Any]:
+    """Cây giao việc: the task's chain of delegation, from the topmost task down."""
+    async with runtime_of(request).pool.acquire() as conn:
+        nodes = await catalog.delegation_tree(conn, task_id)
+    if not nodes:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            {
+                "code": "task-not-found",
+                "message": f"no task {task_id}",
+                "message_vi": f"Không tìm thấy nhiệm vụ {task_id}",
+            },
+        )
+    return {"task_id": task_id, "nodes": [_visible(node, viewer) for node in nodes]}
+
+
+def _visible(node: dict[str, Any], viewer: str | None) -> dict[str, Any]:
+    """A secret task keeps its place in the tree but, to agencies not involved, loses its name."""
+    involved = {node["assigning_agency_id"], node["lead_agency_id"], *node["coordinating_agency_ids"]}
+    if node["classification"] != "mat" or (viewer and viewer in involved):
+        return node
+    hidden = dict.fromkeys(node, None)
+    hidden.update(
+        task_id=node["task_id"],
+        parent_task_id=node["parent_task_id"],
+        depth=node["depth"],
+        classification="mat",
+        hidden=True,
+        code="(mật)",
+        title="Nhiệm vụ mật",
+        coordinating_agency_ids=[],
+        key_task=False,
+    )
+    return hidden
+
+
+@router.get("/monthly")
+async def get_monthly(request: Request) -> dict[str, Any]:
+    """The monthly reports published on dondoc.report-events."""
+    async with runtime_of(request).pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT month, event_id, published_at FROM published_reports ORDER BY month DESC"
+        )
+    return {"reports": [dict(r) for r in rows]}

@@ -1,0 +1,147 @@
+"""Reads of what reports are about: agencies (names, tree), documents, a task's delegation tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.reporting.vietnamese import sort_key_vi
+
+
+async def agency(conn: asyncpg.Connection, agency_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """SELECT a.agency_id, a.name, a.short_name, a.level, a.parent_id, a.known,
+                  h.person_id AS head_id, h.full_name AS head_name, h.title AS head_title
+           FROM agencies a LEFT JOIN LATERAL (SELECT person_id, full_name, title FROM people
+                WHERE agency_id = a.agency_id AND role = 'head' ORDER BY person_id LIMIT 1) h ON true
+           WHERE a.agency_id = $1""",
+        agency_id,
+    )
+    return dict(row) if row else None
+
+
+async def agencies_by_id(conn: asyncpg.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT a.agency_id, a.name, a.short_name, a.level, a.parent_id,
+                  h.person_id AS head_id, h.full_name AS head_name, h.title AS head_title
+           FROM agencies a LEFT JOIN LATERAL (SELECT person_id, full_name, title FROM people
+                WHERE agency_id = a.agency_id AND role = 'head' ORDER BY person_id LIMIT 1) h ON true
+           WHERE a.agency_id = ANY($1::text[])""",
+        ids,
+    )
+    return {r["agency_id"]: dict(r) for r in rows}
+
+
+async def top_of_tree(conn: asyncpg.Connection) -> tuple[list[str], dict[str, list[str]], dict[str, int]]:
+    """The roots, the children of each root (both in Vietnamese order) and their depths, at once."""
+    rows = await conn.fetch(
+        """SELECT agency_id, parent_id, name, depth FROM agencies
+           WHERE parent_id IS NULL OR parent_id IN (SELECT agency_id FROM agencies WHERE parent_id IS NULL)"""
+    )
+    ordered = sorted(rows, key=lambda r: sort_key_vi(r["name"]))
+    roots = [r["agency_id"] for r in ordered if r["parent_id"] is None]
+    below: dict[str, list[str]] = {}
+    for r in ordered:
+        if r["parent_id"] is not None:
+            below.setdefault(r["parent_id"], []).append(r["agency_id"])
+    return roots, below, {r["agency_id"]: r["depth"] for r in rows}
+
+
+async def children(conn: asyncpg.Connection, parent_id: str | None) -> list[str]:
+    if parent_id is None:
+        rows = await conn.fetch("SELECT agency_id, name FROM agencies WHERE parent_id IS NULL")
+    else:
+        rows = await conn.fetch("SELECT agency_id, name FROM agencies WHERE parent_id = $1", parent_id)
+    return [r["agency_id"] for r in sorted(rows, key=lambda r: sort_key_vi(r["name"]))]
+
+
+async def tree(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Every agency in tree order (parents first, siblings in Vietnamese order), with its depth."""
+    rows = [
+        dict(r)
+        for r in await conn.fetch("SELECT agency_id, parent_id, name, short_name, level, known FROM agencies")
+    ]
+    by_parent: dict[str | None, list[dict[str, Any]]] = {}
+    ids = {r["agency_id"] for r in rows}
+    for row in rows:
+        parent = row["parent_id"] if row["parent_id"] in ids else None
+        by_parent.setdefault(parent, []).append(row)
+    out: list[dict[str, Any]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for row in sorted(by_parent.get(parent, []), key=lambda r: sort_key_vi(r["name"])):
+            out.append({**row, "depth": depth})
+            walk(row["agency_id"], depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+async def documents(conn: asyncpg.Connection, viewer: str | None = None) -> list[dict[str, Any]]:
+    """Source documents with a task the viewer may see: one whose tasks are all secret is not listed
+    to agencies not involved in them."""
+    rows = await conn.fetch(
+        """SELECT d.number, d.issued_on, d.issuer FROM documents d
+           WHERE EXISTS (
+               SELECT 1 FROM tasks t WHERE t.document = d.number
+               AND (t.classification <> 'mat'
+                    OR $1 = ANY(ARRAY[t.assigning_agency_id, t.lead_agency_id] || t.coordinating_agency_ids)))""",
+        viewer,
+    )
+    return sorted((dict(r) for r in rows), key=lambda r: sort_key_vi(r["number"]))
+
+
+async def documents_by_number(conn: asyncpg.Connection, numbers: list[str]) -> dict[str, dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT number, issued_on, issuer FROM documents WHERE number = ANY($1::text[])", numbers
+    )
+    return {r["number"]: dict(r) for r in rows}
+
+
+async def delegation_tree(conn: asyncpg.Connection, task_id: str) -> list[dict[str, Any]]:
+    """The chain a task belongs to: from its topmost ancestor, every task delegated from it, in order."""
+    rows = await conn.fetch(
+        """WITH RECURSIVE up AS (
+               SELECT task_id, parent_task_id, 0 AS hops FROM tasks WHERE task_id = $1
+               UNION ALL
+               SELECT t.task_id, t.parent_task_id, up.hops + 1
+               FROM tasks t JOIN up ON t.task_id = up.parent_task_id
+               WHERE up.hops < 50),
+           root AS (SELECT task_id FROM up ORDER BY hops DESC LIMIT 1),
+           down AS (
+               SELECT t.task_id, t.parent_task_id, 0 AS depth, ARRAY[t.assigned_at] AS path FROM tasks t
+               WHERE t.task_id = (SELECT task_id FROM root)
+               UNION ALL
+               SELECT t.task_id, t.parent_task_id, down.depth + 1, down.path || t.assigned_at
+               FROM tasks t JOIN down ON t.parent_task_id = down.task_id WHERE down.depth < 50)
+           SELECT d.depth, t.task_id, t.parent_task_id, t.code, t.title, t.document, t.classification,
+                  t.assigning_agency_id, t.lead_agency_id, la.name AS lead_agency_name,
+                  aa.name AS assigning_agency_name, t.coordinating_agency_ids, t.officer_in_charge_id,
+                  o.full_name AS officer_name, t.bucket, t.due, t.original_due, t.deadline_text, t.percent,
+                  t.completed_on, t.on_time, t.key_task
+           FROM down d JOIN tasks t ON t.task_id = d.task_id
+           LEFT JOIN agencies la ON la.agency_id = t.lead_agency_id
+           LEFT JOIN agencies aa ON aa.agency_id = t.assigning_agency_id
+           LEFT JOIN people o ON o.person_id = t.officer_in_charge_id
+           ORDER BY d.path, t.code""",
+        task_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def find_tasks(
+    conn: asyncpg.Connection, text: str, viewer: str | None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Tasks whose code or title contains the text (for picking one whose tree to show)."""
+    rows = await conn.fetch(
+        """SELECT task_id, code, title, lead_agency_id, parent_task_id FROM tasks
+           WHERE (code ILIKE '%' || $1 || '%' OR title ILIKE '%' || $1 || '%')
+             AND (classification <> 'mat'
+                  OR $2 = ANY(ARRAY[assigning_agency_id, lead_agency_id] || coordinating_agency_ids))
+           ORDER BY code LIMIT $3""",
+        text,
+        viewer,
+        limit,
+    )
+    return [dict(r) for r in rows]
