@@ -26,6 +26,16 @@ app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
 
+@app.callback()
+def _installation() -> None:
+    """Every command of one local installation signs and checks agency tokens with the same secret:
+    DONDOC_TOKEN_SECRET, else the one kept in the state folder (made on first use)."""
+    if "DONDOC_TOKEN_SECRET" not in os.environ:
+        from deploy.stack import token_secret
+
+        os.environ["DONDOC_TOKEN_SECRET"] = token_secret()
+
+
 @infra_app.command("up")
 def infra_up() -> None:
     """Start Kafka (KRaft) and PostgreSQL, create the topics; reuses data and caches."""
@@ -71,10 +81,6 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
     except KeyError as exc:
         console.print(f"[red]{exc.args[0]}[/]")
         raise typer.Exit(2) from exc
-    if "DONDOC_TOKEN_SECRET" not in os.environ:
-        from deploy.stack import token_secret
-
-        os.environ["DONDOC_TOKEN_SECRET"] = token_secret()  # the local installation's own
     settings = get_settings()
     uvicorn.run(
         create_app(defn, settings),
