@@ -92,11 +92,23 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
 
 
 @app.command("up")
-def up(demo: bool = typer.Option(False, "--demo", help="Load the seeds' scenario (131/NQ-CP).")) -> None:
+def up(
+    demo: bool = typer.Option(False, "--demo", help="Load the seeds' scenario (131/NQ-CP)."),
+    demo_day: str = typer.Option(
+        "2023-02-15", help="With --demo: the day the stack lives on (its clock is moved there, so the tasks "
+        "of 131/NQ-CP are in flight: some overdue, some within deadline); 'today' keeps the real date."),
+) -> None:
     """Start everything: Kafka, PostgreSQL and the five services. Ctrl-C stops it all."""
     from services.cli.stack import run_stack
 
-    raise typer.Exit(run_stack(console, demo=demo))
+    day: date | None = None
+    if demo and demo_day != "today":
+        try:
+            day = date.fromisoformat(demo_day)
+        except ValueError as exc:
+            console.print(f"[red]--demo-day {demo_day!r} is not a date; use YYYY-MM-DD or 'today'[/]")
+            raise typer.Exit(2) from exc
+    raise typer.Exit(run_stack(console, demo=demo, demo_day=day))
 
 
 @contracts_app.command("export")

@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 
+from events.clock import VN_TZ
 from events.topics import SERVICES
 from services.runtime.settings import get_settings
 
@@ -69,8 +72,21 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def run_stack(console: Console, *, demo: bool) -> int:
+def _live_on(day: date, console: Console) -> None:
+    """Shift the domain clock of this process and of the services it starts to ``day``, 09:00."""
+    if "DONDOC_CLOCK_OFFSET_S" in os.environ:
+        return  # the operator chose a clock already
+    offset = datetime.combine(day, dt_time(9, 0), tzinfo=VN_TZ) - datetime.now(VN_TZ)
+    os.environ["DONDOC_CLOCK_OFFSET_S"] = str(offset.total_seconds())
+    get_settings.cache_clear()
+    console.print(f"[yellow]Demo clock: the stack lives on {day:%d/%m/%Y} (--demo-day today for the real date).[/]")
+
+
+def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> int:
     from deploy import stack
+
+    if demo and demo_day is not None:
+        _live_on(demo_day, console)
 
     # Ctrl-C, and SIGTERM from a supervisor, both stop everything in order. SIGINT is set
     # explicitly because a shell starting us in the background may have set it to "ignore".
