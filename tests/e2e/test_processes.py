@@ -159,3 +159,45 @@ async def test_a_service_stops_cleanly_on_sigterm(stack: Stack) -> None:
     # the lifespan's last line proves the consumer, relay, producer and pool were closed in order.
     assert progress.proc.returncode in (0, -15), progress.log_tail()
     assert '"event": "service stopped"' in progress.log_tail(5)
+
+
+class TestKill9OfProgressWhileDeadlinesFire:
+    @pytest.fixture
+    def clock_offset_s(self) -> float:
+        # The processes live twenty seconds before the end of 30/11/2022: every task below falls due together.
+        target = datetime(2022, 11, 30, 23, 59, 40, tzinfo=VN_TZ)
+        return (target - datetime.now(VN_TZ)).total_seconds()
+
+    async def test_no_overdue_event_is_lost_or_doubled(self, stack: Stack) -> None:
+        burst, run = 60, unique("due")
+        async with httpx.AsyncClient(timeout=10) as client:
+            task_ids = set()
+            for i in range(burst):
+                response = await client.post(f"{stack['assignment'].url}/v1/tasks",
+                                             json=assign_body(deadline="Tháng 11/2022", key=f"{run}-{i}"),
+                                             headers=stack.headers_for(ASSIGNER))
+                assert response.status_code == 201, response.text
+                task_ids.add(str(response.json()["task_id"]))
+
+        async def firing() -> bool:
+            rows = await stack.fetch("progress", "SELECT count(*) AS n FROM timers WHERE status = 'fired' "
+                                     "AND subject_id = ANY($1::text[])", list(task_ids))
+            return rows[0]["n"] > 0
+
+        await eventually(firing, timeout=60, what="the deadline timers to start firing")
+        stack["progress"].kill()  # in the middle of firing, or just after: either way nothing may be lost
+        stack["progress"].start()
+        await stack["progress"].wait_ready()
+
+        async def every_task_overdue() -> list[Any] | None:
+            rows = await stack.fetch(
+                "alerts", "SELECT task_id, count(*) AS n FROM alerts WHERE kind = 'overdue' "
+                "AND recipient_person_id = $1 AND task_id = ANY($2::text[]) GROUP BY task_id", OFFICER, list(task_ids))
+            return rows if len(rows) == burst else None
+
+        rows = await eventually(every_task_overdue, timeout=90, what="an overdue alert for every task")
+        assert all(r["n"] == 1 for r in rows), "an overdue event was applied twice"
+        fired = await stack.fetch("progress", "SELECT subject_id, count(*) AS n FROM timers WHERE kind = "
+                                  "'task-overdue' AND status = 'fired' AND subject_id = ANY($1::text[]) "
+                                  "GROUP BY subject_id", list(task_ids))
+        assert len(fired) == burst and all(r["n"] == 1 for r in fired)
