@@ -55,10 +55,19 @@ def token_secret() -> str:
     if not path.exists():
         import secrets
 
+        # Several dondoc commands may start at once: the secret is written whole to a private file,
+        # then linked into place atomically; whoever loses the race reads the winner's secret.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f".token-secret.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
     return path.read_text().strip()
 
 
