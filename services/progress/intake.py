@@ -45,10 +45,11 @@ from services.progress.commands import (
 )
 from services.progress.config import ProgressConfig
 from services.progress.domain import ProgressRejected
+from services.runtime import intake_ledger
 from services.runtime.logs import bound, get_logger
 from services.runtime.raw_consumer import RawConsumer, RawRecord
 from services.runtime.service import Runtime
-from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.unit_of_work import Position, UnitOfWork
 
 log = get_logger(__name__)
 
@@ -104,27 +105,12 @@ def build(config: ProgressConfig) -> Callable[[Runtime], RawConsumer]:
 
 async def _run(record: RawRecord, body: dict[str, Any], agency: str, uow: UnitOfWork, config: ProgressConfig) -> str:
     command_type, command_id = body["command_type"], body["command_id"]
-    seen = await uow.conn.fetchrow(
-        """INSERT INTO intake_commands (agency_id, command_id, command_type, topic, partition, "offset",
-               outcome, received_at) VALUES ($1, $2, $3, $4, $5, $6, 'accepted', $7)
-           ON CONFLICT (agency_id, command_id) DO UPDATE SET agency_id = EXCLUDED.agency_id
-           -- xmax = 0 only on a fresh insert: tells a first receipt from one seen before, in one statement
-           RETURNING topic, partition, "offset", (xmax = 0) AS first""",
-        agency,
-        command_id,
-        command_type,
-        record.topic,
-        record.partition,
-        record.offset,
-        uow.clock.now(),
+    receipt = await intake_ledger.receive(
+        uow.conn, agency_id=agency, command_id=command_id, command_type=command_type,
+        at=Position(record.topic, record.partition, record.offset), received_at=uow.clock.now(),
     )
-    assert seen is not None
-    if not seen["first"]:
-        if (seen["topic"], seen["partition"], seen["offset"]) == (
-            record.topic,
-            record.partition,
-            record.offset,
-        ):
+    if not receipt.first:
+        if receipt.is_redelivery_of(Position(record.topic, record.partition, record.offset)):
             return "duplicate"
         await _reject(
             uow,
@@ -155,12 +141,7 @@ async def _run(record: RawRecord, body: dict[str, Any], agency: str, uow: UnitOf
                 ) from exc
             event = await run(task_id, command, agency, uow, config)
     except ProgressRejected as exc:
-        await uow.conn.execute(
-            "UPDATE intake_commands SET outcome = 'rejected', code = $3 WHERE agency_id = $1 AND command_id = $2",
-            agency,
-            command_id,
-            exc.code,
-        )
+        await intake_ledger.mark_rejected(uow.conn, agency_id=agency, command_id=command_id, code=exc.code)
         await _reject(uow, record, agency, body, exc)
         return f"rejected:{exc.code}"
     return f"accepted:{event.event_type}"

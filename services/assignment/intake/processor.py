@@ -25,11 +25,12 @@ from services.assignment import tokens
 from services.assignment.errors import Rejected
 from services.assignment.intake import dispatch, protocol
 from services.assignment.intake.protocol import Body
+from services.runtime import intake_ledger
 from services.runtime.consuming import Consumer, Record
 from services.runtime.logs import bound, get_logger
 from services.runtime.raw_consumer import RawConsumer, RawRecord
 from services.runtime.service import Runtime
-from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.unit_of_work import Position, UnitOfWork
 
 log = get_logger(__name__)
 
@@ -74,40 +75,30 @@ class IntakeProcessor:
     async def _run(self, record: RawRecord, body: Body, agency: str) -> str:
         async with self.pool.acquire() as conn, conn.transaction():
             uow = UnitOfWork(conn, self.service, self.schema, self.clock)
-            first = await conn.fetchrow(
-                """INSERT INTO intake_commands (agency_id, command_id, command_type, topic, partition,
-                       "offset", outcome, received_at) VALUES ($1, $2, $3, $4, $5, $6, 'accepted', $7)
-                   ON CONFLICT (agency_id, command_id) DO NOTHING RETURNING true""",
-                agency, body.command_id, body.command_type, record.topic, record.partition, record.offset,
-                self.clock.now(),
+            here = Position(record.topic, record.partition, record.offset)
+            receipt = await intake_ledger.receive(
+                conn, agency_id=agency, command_id=body.command_id, command_type=body.command_type,
+                at=here, received_at=self.clock.now(),
             )
-            if first is None:
-                return await self._seen_before(uow, record, body, agency)
+            if not receipt.first:
+                return await self._seen_before(uow, record, body, agency, receipt)
             try:
                 async with conn.transaction():  # a savepoint: a refusal undoes the command's effects only
                     made = await dispatch.run(body, agency, uow)
             except Rejected as exc:
-                await conn.execute(
-                    "UPDATE intake_commands SET outcome = 'rejected', code = $3 "
-                    "WHERE agency_id = $1 AND command_id = $2",
-                    agency, body.command_id, exc.code,
-                )
+                await intake_ledger.mark_rejected(conn, agency_id=agency, command_id=body.command_id,
+                                                  code=exc.code)
                 await _emit_rejection(uow, record, agency, body, exc)
                 return f"rejected:{exc.code}"
         return f"accepted:{made}"
 
-    async def _seen_before(self, uow: UnitOfWork, record: RawRecord, body: Body, agency: str) -> str:
-        seen = await uow.conn.fetchrow(
-            """SELECT topic, partition, "offset" FROM intake_commands
-               WHERE agency_id = $1 AND command_id = $2""",
-            agency, body.command_id,
-        )
-        assert seen is not None
-        here = (record.topic, record.partition, record.offset)
-        if (seen["topic"], seen["partition"], seen["offset"]) == here:
+    async def _seen_before(self, uow: UnitOfWork, record: RawRecord, body: Body, agency: str,
+                           receipt: intake_ledger.Receipt) -> str:
+        seen = receipt.first_read_at
+        if receipt.is_redelivery_of(Position(record.topic, record.partition, record.offset)):
             return "duplicate"  # Kafka delivered it again; its outcome is already committed
         replayed = Rejected("replayed", f"command {body.command_id!r} was already received "
-                            f"(at {seen['topic']}/{seen['partition']}@{seen['offset']})",
+                            f"(at {seen.topic}/{seen.partition}@{seen.offset})",
                             f"Lệnh {body.command_id!r} đã được nhận trước đó: bản gửi lại bị từ chối")
         await _emit_rejection(uow, record, agency, body, replayed)
         return "rejected:replayed"
