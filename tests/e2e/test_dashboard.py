@@ -10,24 +10,18 @@ browser is downloaded; the test points it at /usr/bin/chromium).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from events.clock import VN_TZ, ManualClock
-from services.reporting.bootstrap import DEFINITION
-from services.runtime.service import create_app
-from tests.conftest import REPO, eventually, free_port, unique
-from tests.integration.report_scenario import Scenario, all_handled, publish
+from tests.conftest import REPO, free_port, unique
+from tests.e2e.reporting_server import serving_reporting
+from tests.integration.report_scenario import Scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -63,36 +57,8 @@ def scenario() -> Scenario:
 @pytest.fixture(scope="module")
 async def dashboard(settings: Any, infra: Any, scenario: Scenario) -> AsyncIterator[str]:
     """The reporting service on a real port; the alerts service's port has nobody listening."""
-    port = free_port()
-    service_settings = settings.model_copy(update={"reporting_port": port, "alerts_port": free_port()})
-    clock = ManualClock(datetime(2023, 4, 3, 9, 0, tzinfo=VN_TZ))
-    app = create_app(DEFINITION, service_settings, clock)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            await eventually(lambda: _ready(http), timeout=60, what="the reporting service to start")
-            await publish(infra.kafka_bootstrap, scenario.envelopes)
-            await eventually(
-                lambda: all_handled(settings.database_url, scenario.envelopes),
-                timeout=60,
-                what="the scenario to be read",
-            )
-        yield base
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 30)
-
-
-async def _ready(http: httpx.AsyncClient) -> bool:
-    try:
-        return (await http.get("/readyz")).status_code == 200
-    except httpx.HTTPError:
-        return False
+    async with serving_reporting(settings, infra, scenario, alerts_port=free_port()) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
