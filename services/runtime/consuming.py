@@ -35,7 +35,8 @@ log = get_logger(__name__)
 ALL_EVENTS = "*"
 """Handler key that receives every event type (the audit service)."""
 
-_INFRA_ERRORS: tuple[type[BaseException], ...] = (
+# Not the message's fault: every consumer (this one, raw_consumer) retries these without end.
+INFRA_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
@@ -45,7 +46,7 @@ _INFRA_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
 )
-_INFRA_BACKOFF_MAX_S = 5.0
+INFRA_BACKOFF_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,9 @@ class Consumer:
                     time.perf_counter() - started
                 )
                 return outcome
-            except _INFRA_ERRORS as exc:
+            except INFRA_ERRORS as exc:
                 infra_failures += 1
-                delay = min(self.backoff_s * 2**infra_failures, _INFRA_BACKOFF_MAX_S)
+                delay = min(self.backoff_s * 2**infra_failures, INFRA_BACKOFF_MAX_S)
                 log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
             except Exception as exc:
@@ -152,7 +153,7 @@ class Consumer:
             except Exception as exc:
                 log.warning("dead-letter write failed, will retry", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _INFRA_BACKOFF_MAX_S)
+                delay = min(delay * 2, INFRA_BACKOFF_MAX_S)
         metrics.DEAD_LETTERED.labels(self.service, record.topic).inc()
         log.error("message dead-lettered", topic=record.topic, partition=record.partition,
                   offset=record.offset, error=error)

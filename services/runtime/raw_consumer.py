@@ -25,7 +25,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.runtime import logs
-from services.runtime.consuming import _INFRA_BACKOFF_MAX_S, _INFRA_ERRORS
+from services.runtime.consuming import INFRA_BACKOFF_MAX_S, INFRA_ERRORS
 from services.runtime.service import BackgroundTask, Runtime
 
 log = logs.get_logger(__name__)
@@ -99,9 +99,9 @@ async def _with_retries(record: RawRecord, consumer: RawConsumer, attempts: int,
                 outcome = await consumer.handle(record)
                 log.info("record handled", outcome=outcome)
                 return
-            except _INFRA_ERRORS as exc:
+            except INFRA_ERRORS as exc:
                 infra_failures += 1
-                delay = min(backoff_s * 2**infra_failures, _INFRA_BACKOFF_MAX_S)
+                delay = min(backoff_s * 2**infra_failures, INFRA_BACKOFF_MAX_S)
                 log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
             except Exception as exc:
@@ -124,4 +124,4 @@ async def _give_up(record: RawRecord, consumer: RawConsumer, error: str, attempt
         except Exception as exc:
             log.warning("giving up failed, will retry", error=repr(exc), retry_in_s=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _INFRA_BACKOFF_MAX_S)
+            delay = min(delay * 2, INFRA_BACKOFF_MAX_S)
