@@ -420,8 +420,13 @@ class KafkaNode:
             )
 
     def _check_alive(self) -> None:
-        """Abort the wait for readiness as soon as the broker process has died."""
-        if self.pid() is None:
+        """Abort the wait for readiness as soon as the broker process has died.
+
+        A broker this object started is asked through its Popen (definitive); only one started by
+        an earlier command is looked up by pid file and /proc, which once misjudged a live broker
+        while the machine was loaded."""
+        alive = self._proc.poll() is None if self._proc is not None else self.pid() is not None
+        if not alive:
             self.pid_file.unlink(missing_ok=True)
             raise KafkaStartError(f"Kafka exited while starting.\n{self._log_tail()}")
 
