@@ -21,21 +21,27 @@ NOTIFY_CHANNEL = "dondoc_alerts_stream"
 
 
 async def lock_people(conn: asyncpg.Connection, person_ids: Iterable[str]) -> None:
-    for person_id in sorted(set(person_ids)):
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key("alerts-stream", person_id))
+    """One round trip for all of them; the sorted subquery makes every writer lock in the same order."""
+    keys = sorted({lock_key("alerts-stream", person_id) for person_id in person_ids})
+    if keys:
+        await conn.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS s",
+            keys,
+        )
 
 
 async def append(conn: asyncpg.Connection, person_id: str, kind: str, data: dict[str, Any]) -> int:
     """Add an entry to the person's stream; wakes their streams at commit. The caller has taken the
     person's lock (``lock_people``, all of a transaction's people at once, in order)."""
     seq = await conn.fetchval(
-        "INSERT INTO stream (person_id, alert_id, kind, data) VALUES ($1, $2, $3, $4::jsonb) RETURNING seq",
+        """INSERT INTO stream (person_id, alert_id, kind, data) VALUES ($1, $2, $3, $4::jsonb)
+           RETURNING seq, pg_notify($5, $1)""",
         person_id,
         data.get("alert_id"),
         kind,
         json.dumps(data, ensure_ascii=False, default=str),
+        NOTIFY_CHANNEL,
     )
-    await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, person_id)
     return int(seq)
 
 

@@ -45,6 +45,8 @@ def definition(config: ProgressConfig | None = None) -> ServiceDefinition:
         handlers=event_handlers.handlers(config),
         routers=(build_router(config),),
         background=(_deadline_timers(config), raw_consumer(INTAKE, "intake", intake.build(config))),
+        # The deadline burst path: many tasks' events at once, each task's in order (runtime/consuming.py).
+        consumer_concurrency=8,
     )
 
 

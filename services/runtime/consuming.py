@@ -10,13 +10,17 @@ Invariants (tests/integration/test_consuming.py breaks each on purpose):
   its error, and the consumer moves on: nothing stalls and nothing is silently skipped.
 * An unreachable database or broker is not the message's fault: it is retried until it works,
   holding the partition, rather than dead-lettering good messages.
+* Order is kept per key, which is what dondoc's events need (a task's events share its key): a
+  fetched batch is split into lanes by (topic, partition, key); a lane runs in order, different lanes
+  side by side (at most ``concurrency``). The batch's offsets are committed once, after every lane
+  finished, so a crash mid-batch re-delivers the batch and the inbox drops what was already done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -68,6 +72,25 @@ class Consumer:
     clock: Clock
     attempts: int = 3
     backoff_s: float = 0.2
+    concurrency: int = 1
+
+    async def handle_batch(self, records: Sequence[Record]) -> None:
+        """Handle a fetched batch; returns when every record is handled or dead-lettered."""
+        if self.concurrency <= 1:
+            for record in records:
+                await self.handle(record)
+            return
+        lanes: dict[tuple[str, int, bytes | None], list[Record]] = {}
+        for record in records:
+            lanes.setdefault((record.topic, record.partition, record.key), []).append(record)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def run(lane: list[Record]) -> None:
+            async with gate:
+                for record in lane:
+                    await self.handle(record)
+
+        await asyncio.gather(*(run(lane) for lane in lanes.values()))
 
     async def handle(self, record: Record) -> str:
         """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered."""

@@ -25,17 +25,17 @@ async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str, 
     """Store the event for publication; returns False when the same event id is already stored
     (a retried command), which callers treat as success."""
     record = to_record(envelope, key)
-    inserted = await conn.fetchval(
+    # The NOTIFY (delivered at commit only) wakes the relay without polling; sent from RETURNING, it
+    # costs no round trip of its own and goes out only when a row was inserted.
+    inserted = await conn.fetchrow(
         """INSERT INTO outbox (event_id, topic, key, value, headers)
            VALUES ($1, $2, $3, $4, $5::jsonb)
-           ON CONFLICT (event_id) DO NOTHING RETURNING true""",
+           ON CONFLICT (event_id) DO NOTHING RETURNING true, pg_notify($6, '')""",
         envelope.event_id,
         record.topic,
         record.key.decode() if record.key is not None else None,
         record.value,
         json.dumps([[k, v.decode()] for k, v in record.headers]),
+        notify_channel(schema),
     )
-    if inserted:
-        # Delivered at commit only; wakes the relay without polling.
-        await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
-    return bool(inserted)
+    return inserted is not None

@@ -46,6 +46,9 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     background: Sequence[BackgroundTask] = ()
     title: str = ""
+    # Keys (tasks, agencies, people) handled side by side within a fetched batch; each key's events
+    # stay in order (consuming.py). 1 keeps the whole partition's order, which the audit chain needs.
+    consumer_concurrency: int = 1
 
     @property
     def schema(self) -> str:
@@ -118,7 +121,11 @@ def create_app(
 
 
 async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock) -> Runtime:
-    pool = await db.create_pool(settings.database_url, definition.schema)
+    # Each concurrent consumer lane holds a connection for its transaction, beside the relay,
+    # timers, workers and HTTP requests that share the pool.
+    pool = await db.create_pool(
+        settings.database_url, definition.schema, max_size=settings.db_pool_size + definition.consumer_concurrency
+    )
     await db.migrate(
         pool, definition.schema, {"runtime": db.RUNTIME_MIGRATIONS, definition.name: definition.migrations}
     )
@@ -142,6 +149,7 @@ async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock
             clock,
             attempts=settings.handler_attempts,
             backoff_s=settings.handler_retry_backoff_s,
+            concurrency=definition.consumer_concurrency,
         )
         rt.broker = _broker(rt)
         await rt.broker.start()
@@ -159,31 +167,43 @@ def _broker(rt: Runtime) -> KafkaBroker:
     consumer = rt.consumer
     assert consumer is not None
 
-    # ACK after the wrapper returned; the wrapper never raises (it dead-letters), so a later
-    # success can never commit past a failed message.
+    # Batches: one offset commit per fetched batch, and room to handle different keys side by side.
+    # ACK after the wrapper returned; the wrapper never raises (it dead-letters), so the commit can
+    # never pass a message that was not handled. getmany returns as soon as records are there; the
+    # wait only bounds an idle poll (FastStream then naps as long, hence short).
     @broker.subscriber(
         *rt.definition.topics,
         group_id=f"dondoc.{rt.service}",
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,
-        max_poll_records=200,
+        batch=True,
+        max_records=rt.settings.consumer_batch_size,
+        batch_timeout_ms=rt.settings.consumer_idle_wait_ms,
         parser=tolerant_parser,
         decoder=no_decoding,
     )
-    async def on_message(msg: KafkaMessage) -> None:
+    async def on_batch(msg: KafkaMessage) -> None:
         raw = msg.raw_message
-        assert not isinstance(raw, tuple), "batch subscribers are not used here"
-        await consumer.handle(Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value))
+        batch = raw if isinstance(raw, tuple) else (raw,)
+        await consumer.handle_batch([Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch])
 
     return broker
 
 
-async def tolerant_parser(record: ConsumerRecord[Any, Any], default: Callable[..., Awaitable[Any]]) -> Any:
+async def tolerant_parser(
+    records: ConsumerRecord[Any, Any] | tuple[ConsumerRecord[Any, Any], ...], default: Callable[..., Awaitable[Any]]
+) -> Any:
     """FastStream's parser decodes every header as UTF-8 before our code runs, and a failure there
     would be acked and skipped: garbled header bytes are replaced instead, the record still reaches
     the consumer (which decodes and dead-letters by itself)."""
+    if isinstance(records, tuple):
+        return await default(tuple(_readable_headers(r) for r in records))
+    return await default(_readable_headers(records))
+
+
+def _readable_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
     headers = [(key, value.decode("utf-8", "replace").encode()) for key, value in record.headers or ()]
-    return await default(dataclasses.replace(record, headers=headers))
+    return dataclasses.replace(record, headers=headers)
 
 
 async def no_decoding(_message: Any) -> None:

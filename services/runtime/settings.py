@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     # Consumers: a failing message is retried this many times, then dead-lettered.
     handler_attempts: int = Field(3, ge=1)
     handler_retry_backoff_s: float = Field(0.2, ge=0)
+    consumer_batch_size: int = Field(200, ge=1)
+    # How long an idle consumer waits for records before FastStream naps as long: bounds the extra
+    # latency of a record that arrives while it naps.
+    consumer_idle_wait_ms: int = Field(20, ge=1)
+    # Connections each service keeps for its own work; its consumer's lanes get theirs on top.
+    db_pool_size: int = Field(10, ge=2)
     relay_batch_size: int = Field(500, ge=1)
     # The relay is woken by NOTIFY; this is only the fallback poll.
     relay_poll_interval_s: float = Field(1.0, gt=0)

@@ -36,14 +36,15 @@ class ProbeSettings(Settings):
         return 0
 
 
-def probe_event(note: str, *, seq: int = 0, salt: str = "") -> Envelope:
+def probe_event(note: str, *, seq: int = 0, salt: str = "", key: str = "") -> Envelope:
+    """``key`` names the task the event is about (its Kafka key): events of one key stay in order."""
     return new_envelope(
         ProgressReported(percent=seq % 101, note=note),
         event_id=deterministic_id("probe", salt, note, seq),
         occurred_at=datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ),
         producer="probe",
         actor=Actor(agency_id="bd-sgddt"),
-        task_id=f"probe-{salt}",
+        task_id=f"probe-{salt}{key}",
     )
 
 
@@ -56,6 +57,7 @@ class Probe:
     calls: Counter[str] = field(default_factory=Counter)
     """Handler calls per note, this process only."""
     gate: asyncio.Event | None = None
+    concurrency: int = 1
 
     def definition(self) -> ServiceDefinition:
         return ServiceDefinition(
@@ -63,6 +65,7 @@ class Probe:
             migrations=MIGRATIONS,
             topics=(self.topic,),
             handlers={ProgressReported.event_type: self.apply},
+            consumer_concurrency=self.concurrency,
         )
 
     async def apply(self, event: Envelope, uow: UnitOfWork) -> None:
