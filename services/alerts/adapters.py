@@ -16,12 +16,15 @@ Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigned) -> None:
     doc = event.source_document
+    # The classification is only ever set here (no later event changes it; a delegated child has its own
+    # TaskAssigned). A row from before it was kept (NULL) gets it from a replayed TaskAssigned.
     await conn.execute(
         """INSERT INTO tasks (task_id, code, title, source_number, lead_agency_id, assigning_agency_id,
                officer_in_charge_id, due, source_issued_on, source_issuer, deadline_text,
-               coordinating_agency_ids, key_task)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-           ON CONFLICT (task_id) DO NOTHING""",
+               coordinating_agency_ids, key_task, classification)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (task_id) DO UPDATE SET classification = EXCLUDED.classification
+               WHERE tasks.classification IS NULL""",
         task_id,
         event.code,
         event.title,
@@ -35,6 +38,7 @@ async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigne
         event.deadline.text,
         list(event.coordinating_agency_ids),
         event.key_task,
+        event.classification,
     )
 
 
@@ -147,7 +151,8 @@ async def inbox_of(pool: Conn, person_id: str, limit: int) -> list[dict[str, Any
 async def open_approaching_by_person(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """Open, unacknowledged reminders of tasks still open: what the daily digests group."""
     rows = await conn.fetch(
-        """SELECT a.alert_id, a.task_id, a.recipient_person_id, a.due, t.title, t.code, t.source_number
+        """SELECT a.alert_id, a.task_id, a.recipient_person_id, a.due, t.title, t.code, t.source_number,
+                  t.classification
            FROM alerts a JOIN tasks t USING (task_id)
            WHERE a.kind = 'approaching' AND a.resolved_at IS NULL AND a.acknowledged_at IS NULL
              AND t.status = 'open'

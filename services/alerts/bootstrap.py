@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 
 from events.topics import DIRECTORY, TASK_EVENTS
-from services.alerts import directory_handlers, task_handlers, timer_handlers
+from services.alerts import admin_routes, directory_handlers, task_handlers, timer_handlers
 from services.alerts.channels.email import EmailSender
 from services.alerts.channels.webhook import WebhookSender
 from services.alerts.config import AlertsConfig
@@ -77,8 +77,10 @@ def definition(config: AlertsConfig | None = None) -> ServiceDefinition:
         migrations=Path(__file__).parent / "migrations",
         topics=(TASK_EVENTS, DIRECTORY),
         handlers={**task_handlers.handlers(config), **directory_handlers.HANDLERS},
-        routers=(build_router(config, hub),),
+        routers=(build_router(config, hub), admin_routes.build_router()),
         background=_background(config, hub),
+        # The deadline burst path: many tasks' events at once, each task's in order (runtime/consuming.py).
+        consumer_concurrency=8,
     )
 
 

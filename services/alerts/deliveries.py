@@ -11,6 +11,11 @@ Invariants (tests/integration/test_alerts_channels.py breaks each on purpose):
   (at least once; receivers de-duplicate by delivery id / Message-ID).
 * Failures back off exponentially on the database clock; after ``max_attempts`` the row is failed and
   kept for inspection. AlertDelivered is emitted once, in the transaction marking the row delivered.
+* An operator of the recipient's agency puts a failed row back to pending with its attempts reset
+  (``retry_failed``, admin_routes.py); nothing else ever leaves 'failed' or 'delivered'.
+* A resolution notice (``notice = 'resolved'``, to the webhook targets that had the alert) is not the
+  alert: no AlertDelivered. It is claimed only once no delivery of its alert to that target is still
+  pending, so a receiver never hears "over" before the alert itself.
 """
 
 from __future__ import annotations
@@ -51,11 +56,15 @@ async def enqueue(
     task_id: str | None = None,
     reminder: int = 0,
     digest_day: date | None = None,
+    notice: str = "alert",
 ) -> bool:
-    delivery_id = deterministic_id("delivery", channel, alert_id or person_id, reminder, digest_day)
+    # Deterministic per cause: a re-delivered cause inserts nothing. A notice other than the alert is
+    # told once per target (a target that changed between the alert and its reminders hears it too).
+    extra = () if notice == "alert" else (notice, target)
+    delivery_id = deterministic_id("delivery", channel, alert_id or person_id, reminder, digest_day, *extra)
     inserted = await conn.fetchval(
         """INSERT INTO deliveries (delivery_id, alert_id, task_id, person_id, channel, reminder, digest_day,
-               target, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+               target, body, notice) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
            ON CONFLICT DO NOTHING RETURNING true""",
         delivery_id,
         alert_id,
@@ -66,10 +75,21 @@ async def enqueue(
         digest_day,
         target,
         json.dumps({**body, "delivery_id": str(delivery_id)}, ensure_ascii=False, default=str),
+        notice,
     )
     if inserted:
         await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, channel)
     return bool(inserted)
+
+
+async def webhook_targets(conn: asyncpg.Connection, alert_id: uuid.UUID) -> list[str]:
+    """The webhook URLs the alert (or a reminder of it) was sent to, or is being sent to."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT target FROM deliveries
+           WHERE alert_id = $1 AND channel = 'webhook' AND notice = 'alert' ORDER BY target""",
+        alert_id,
+    )
+    return [r["target"] for r in rows]
 
 
 class DeliveryWorker:
@@ -111,9 +131,13 @@ class DeliveryWorker:
                 """UPDATE deliveries
                    SET lease_token = $1, lease_expires_at = now() + make_interval(secs => $2)
                    WHERE delivery_id IN (
-                       SELECT delivery_id FROM deliveries
+                       SELECT delivery_id FROM deliveries d
                        WHERE channel = $3 AND status = 'pending' AND next_attempt_at <= now()
                          AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                         AND (notice = 'alert' OR NOT EXISTS (
+                             SELECT 1 FROM deliveries a
+                             WHERE a.alert_id = d.alert_id AND a.channel = d.channel AND a.target = d.target
+                               AND a.notice = 'alert' AND a.status = 'pending'))
                        ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
                    RETURNING *""",
                 token,
@@ -189,7 +213,10 @@ class DeliveryWorker:
 
 
 def _alerts_of(row: dict[str, Any]) -> list[tuple[uuid.UUID, str | None]]:
-    """(alert id, task id) of what the row delivered: one alert, or a digest's several."""
+    """(alert id, task id) of what the row delivered: one alert, or a digest's several; none for a
+    resolution notice (it is not the alert)."""
+    if row["notice"] != "alert":
+        return []
     if row["alert_id"] is not None:
         return [(row["alert_id"], row["task_id"])]
     return [(uuid.UUID(a), t) for a, t in row["body"].get("alerts", [])]

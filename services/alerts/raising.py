@@ -17,7 +17,7 @@ from events.alerts import (
     ResolvedBecause,
 )
 from events.envelope import Actor
-from services.alerts import adapters, deliveries, directory_store, inapp, wording
+from services.alerts import adapters, deliveries, directory_store, disclosure, inapp, wording
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import agencies_to_look_up, alert_id, recipients, threshold
 from services.runtime import timers
@@ -126,15 +126,14 @@ async def deliver(
     )
     email, url = await directory_store.contacts(uow.conn, person, agency)
     common = {"alert_id": alert["alert_id"], "task_id": task["task_id"], "reminder": reminder}
+    # Webhook and e-mail leave dondoc: for a secret task they carry no content (disclosure.py).
     if url:
-        await deliveries.enqueue(uow.conn, channel="webhook", person_id=person, target=url, body=data, **common)
+        body = disclosure.webhook_body(data, task)
+        await deliveries.enqueue(uow.conn, channel="webhook", person_id=person, target=url, body=body, **common)
     # Reminders before a deadline reach the mailbox in the daily digest, not one e-mail each.
     if email and config.smtp_host and (alert["kind"] != "approaching" or reminder):
-        body = {
-            "subject": wording.subject(alert["kind"], task["title"], reminder),
-            "text": alert["message_vi"],
-            "task_id": task["task_id"],
-        }
+        subject, text = disclosure.email(alert, task, reminder)
+        body = {"subject": subject, "text": text, "task_id": task["task_id"]}
         await deliveries.enqueue(uow.conn, channel="email", person_id=person, target=email, body=body, **common)
 
 
@@ -163,11 +162,17 @@ async def resolve_alerts(
     due_until: date | None = None,
     kinds: Iterable[str] | None = None,
 ) -> int:
-    """Resolve the task's open alerts (AlertResolved each) and stop their reminders."""
+    """Resolve the task's open alerts (AlertResolved each), stop their reminders, and tell the agency
+    systems that had them by webhook."""
     open_alerts = await adapters.open_alerts_of(uow.conn, task_id, due_until=due_until, kinds=kinds)
+    if not open_alerts:
+        return 0
+    task = await adapters.get_task(uow.conn, task_id)
+    assert task is not None  # alerts reference their task
     await inapp.lock_people(uow.conn, [a["recipient_person_id"] for a in open_alerts])
     for alert in open_alerts:
         await adapters.resolve(uow.conn, alert["alert_id"], because, uow.clock.now())
+        await _resolution_to_webhooks(uow, alert, task, because)
         await timers.cancel(uow.conn, str(alert["alert_id"]))
         await inapp.append(
             uow.conn,
@@ -190,3 +195,23 @@ async def resolve_alerts(
             id_parts=(alert["alert_id"], "resolved"),
         )
     return len(open_alerts)
+
+
+async def _resolution_to_webhooks(
+    uow: UnitOfWork, alert: dict[str, Any], task: dict[str, Any], because: ResolvedBecause
+) -> None:
+    """Each webhook target that had the alert (delivered, still trying, or failed and perhaps retried
+    later) is told it is over; it is sent after the alert's own deliveries there (deliveries.py).
+    No e-mail: a person's mailbox need not hear of every alert that ends; dondoc shows it."""
+    body = disclosure.resolution_body(alert, task, because, uow.clock.now())
+    for target in await deliveries.webhook_targets(uow.conn, alert["alert_id"]):
+        await deliveries.enqueue(
+            uow.conn,
+            channel="webhook",
+            notice="resolved",
+            person_id=alert["recipient_person_id"],
+            target=target,
+            body=body,
+            alert_id=alert["alert_id"],
+            task_id=task["task_id"],
+        )

@@ -10,7 +10,7 @@ from typing import Any
 
 from events.alerts import AlertEscalated
 from events.workdays import default_calendar
-from services.alerts import adapters, deliveries, directory_store, inapp, raising, wording
+from services.alerts import adapters, deliveries, directory_store, disclosure, inapp, raising, wording
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import REPEATED_ROLES, next_digest, next_repeat
 from services.alerts.raising import DIGEST, ESCALATE, REPEAT, SYSTEM
@@ -85,6 +85,7 @@ async def digest(uow: UnitOfWork, day: date, config: AlertsConfig) -> int:
         )
         person = await directory_store.get_person(uow.conn, person_id)
         if person and person["email"] and config.smtp_host:
+            subject, text = disclosure.digest_email(day, items)  # secret tasks by id only
             await deliveries.enqueue(
                 uow.conn,
                 channel="email",

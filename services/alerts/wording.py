@@ -3,7 +3,7 @@ deadline, the days left or overdue, and what to do. Pure, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -92,10 +92,44 @@ def subject(kind: str, title: str, reminder: int = 0) -> str:
     return f"[dondoc] {_SUBJECT.get(kind, 'Cảnh báo')}{again}: {title}"
 
 
-def digest(day: date, items: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
-    """(subject, text) of one person's daily digest of approaching deadlines."""
+# What external channels say of a secret task instead of its content (see disclosure.py).
+SECRET_TITLE = "Nhiệm vụ mật"
+OPEN_DONDOC = "Nhiệm vụ mật: xem nội dung trong hệ thống dondoc."
+
+
+def secret_notice(kind: str, *, task_id: str, alert_id: object, reminder: int = 0) -> str:
+    prefix = f"[Nhắc lại lần {reminder}] " if reminder else ""
+    return (
+        f"{prefix}Anh/chị có cảnh báo «{_SUBJECT.get(kind, 'Cảnh báo')}» về một nhiệm vụ mật "
+        f"(mã nhiệm vụ: {task_id}; mã cảnh báo: {alert_id}). {OPEN_DONDOC}"
+    )
+
+
+_BECAUSE = {
+    "completed": "nhiệm vụ đã hoàn thành",
+    "withdrawn": "cơ quan giao đã rút nhiệm vụ",
+    "deadline-extended": "thời hạn đã được gia hạn; cảnh báo theo thời hạn mới sẽ được gửi khi đến lúc",
+}
+
+
+def resolved(kind: str, because: str, task: Mapping[str, Any], *, disclose: bool) -> str:
+    """That an alert is over: to the agency system that received it."""
+    about = (
+        f"nhiệm vụ «{task['title']}» (mã {task['code']})"
+        if disclose
+        else f"một nhiệm vụ mật (mã nhiệm vụ: {task['task_id']})"
+    )
+    text = f"Cảnh báo «{_SUBJECT.get(kind, 'Cảnh báo')}» về {about} đã kết thúc: {_BECAUSE.get(because, because)}."
+    return text if disclose else f"{text} {OPEN_DONDOC}"
+
+
+def digest(day: date, items: Sequence[Mapping[str, Any]], *, secret: Collection[str] = ()) -> tuple[str, str]:
+    """(subject, text) of one person's daily digest of approaching deadlines; the tasks in ``secret``
+    (their ids) are named by id only, without content or deadline (the e-mail of it, disclosure.py)."""
     lines = [
-        f"{i}. «{it['title']}» (mã {it['code']}, văn bản {it['source_number']}): hạn {d(it['due'])}, "
+        f"{i}. {SECRET_TITLE} (mã nhiệm vụ: {it['task_id']}). {OPEN_DONDOC}"
+        if it["task_id"] in secret
+        else f"{i}. «{it['title']}» (mã {it['code']}, văn bản {it['source_number']}): hạn {d(it['due'])}, "
         f"còn {it['working_days_left']} ngày làm việc."
         for i, it in enumerate(items, 1)
     ]

@@ -159,12 +159,12 @@ def deadline_parse(
 
 
 def _register_areas() -> None:
-    from services.cli import assignment_cli, progress_cli, reporting_cli
+    from services.cli import alerts_cli, assignment_cli, progress_cli, reporting_cli
     from services.cli.audit_cli import audit_app
 
     app.add_typer(audit_app, name="audit")
 
-    for area in (assignment_cli, progress_cli, reporting_cli):
+    for area in (assignment_cli, progress_cli, reporting_cli, alerts_cli):
         area.register(app, bench_app)
 
 
