@@ -93,8 +93,13 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
-    with console.status("Starting Kafka and PostgreSQL…") as status:
-        endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
+    try:
+        with console.status("Starting Kafka and PostgreSQL…") as status:
+            endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
+    except BaseException:
+        # Whatever started before the failure (or Ctrl-C) is ours to stop: `up` leaves nothing behind.
+        stack.infra_down()
+        raise
     env = {
         **os.environ,
         "DONDOC_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
