@@ -6,11 +6,14 @@
   commits after id 8 was published is simply picked up in the next round, never skipped.
 * A row is marked published only after Kafka acknowledged it (acks=all); a crash in between
   re-publishes it, and consumers' inboxes drop the duplicate.
+* A graceful stop (``stop``) is not a crash: the relay finishes the batch in hand and publishes
+  what is committed, then returns, so a restart re-publishes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -44,22 +47,31 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask ``run`` to publish what is committed and return (the caller still bounds the wait)."""
+        self._stopping.set()
+        self._wake.set()
 
     async def run(self) -> None:
-        """Runs until cancelled."""
-        while True:
+        """Runs until stopped (``stop``) or cancelled."""
+        while not self._stopping.is_set():
             try:
                 await self._run_as_leader()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database or broker went away: back off, then try again
                 log.warning("outbox relay interrupted", schema=self._schema, error=str(exc))
-                await asyncio.sleep(self._poll_interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._poll_interval_s)
 
     async def _run_as_leader(self) -> None:
         async with self._pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key("relay", self._schema)):
-                await asyncio.sleep(self._poll_interval_s)  # standby: another replica relays
+                # Standby: another replica relays.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._poll_interval_s)
                 return
             channel = notify_channel(self._schema)
             await conn.add_listener(channel, self._on_notify)
@@ -68,7 +80,10 @@ class OutboxRelay:
                 next_cleanup = loop.time()
                 while True:
                     self._wake.clear()
+                    stopping = self._stopping.is_set()
                     published = await self._publish_batch(conn)
+                    if stopping and published < self._batch_size:
+                        return  # everything committed before the stop began is published
                     if loop.time() >= next_cleanup:
                         await conn.execute(
                             f"DELETE FROM outbox WHERE published_at < now() - interval '{_KEEP_PUBLISHED}'"

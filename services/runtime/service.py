@@ -35,6 +35,7 @@ from services.runtime.unit_of_work import Handler, UnitOfWork
 log = logs.get_logger(__name__)
 
 BackgroundTask = Callable[["Runtime"], Awaitable[None]]
+RELAY_DRAIN_S = 10.0  # at a graceful stop, how long the relay may take to publish what is committed
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Runtime:
     clock: Clock
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
+    relay: OutboxRelay
     consumer: Consumer | None = None
     broker: KafkaBroker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -103,12 +105,20 @@ def create_app(
         try:
             yield
         finally:
-            # Stop consuming first (FastStream waits for the running handler), then the rest.
+            # Stop consuming first (FastStream waits for the running batch), then the background work;
+            # the relay last, publishing what they committed, so a restart has nothing to re-publish.
             if rt.broker is not None:
                 await rt.broker.stop()
-            for task in tasks:
+            relay_task, others = tasks[0], tasks[1:]
+            for task in others:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*others, return_exceptions=True)
+            rt.relay.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(relay_task), RELAY_DRAIN_S)
+            except Exception:
+                relay_task.cancel()  # Kafka away: the restart's relay publishes the rest
+                await asyncio.gather(relay_task, return_exceptions=True)
             await rt.producer.stop()
             await rt.pool.close()
             log.info("service stopped")
@@ -138,7 +148,14 @@ async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock
         client_id=f"dondoc-{definition.name}",
     )
     await producer.start()
-    rt = Runtime(definition, settings, clock, pool, producer)
+    relay = OutboxRelay(
+        pool,
+        producer,
+        definition.schema,
+        batch_size=settings.relay_batch_size,
+        poll_interval_s=settings.relay_poll_interval_s,
+    )
+    rt = Runtime(definition, settings, clock, pool, producer, relay)
     if definition.topics:
         rt.consumer = Consumer(
             definition.name,
@@ -213,14 +230,8 @@ async def no_decoding(_message: Any) -> None:
 
 
 def _tasks(rt: Runtime) -> list[tuple[str, Awaitable[None]]]:
-    relay = OutboxRelay(
-        rt.pool,
-        rt.producer,
-        rt.definition.schema,
-        batch_size=rt.settings.relay_batch_size,
-        poll_interval_s=rt.settings.relay_poll_interval_s,
-    )
-    tasks: list[tuple[str, Awaitable[None]]] = [("outbox-relay", relay.run())]
+    """The relay first (the shutdown drains it last)."""
+    tasks: list[tuple[str, Awaitable[None]]] = [("outbox-relay", rt.relay.run())]
     tasks += [(getattr(bg, "__name__", "background"), bg(rt)) for bg in rt.definition.background]
     if rt.broker is not None:
         tasks.append(("consumer-lag", health.watch_consumer_lag(rt)))

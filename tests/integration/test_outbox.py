@@ -337,3 +337,25 @@ async def test_events_of_one_task_reach_the_topic_in_commit_order(
     assert seqs_of(topic_reader, task) == list(range(1, 31))
     for other in others:
         assert seqs_of(topic_reader, other) == [1, 2, 3, 4, 5]
+
+
+async def test_a_graceful_stop_publishes_what_is_committed_and_leaves_nothing_to_republish(
+    box: Outbox, topic_reader: TopicReader
+) -> None:
+    events = [event(new_task(), seq) for seq in range(1200)]  # several batches of the relay's 500
+    await box.commit(*events)
+    relay = OutboxRelay(box.pool, await box.producer(), box.schema, poll_interval_s=0.1)
+    running = asyncio.create_task(relay.run())
+    box.tasks.append(running)
+
+    async def some_published() -> bool:
+        assert await box.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"), "none yet"
+        return True
+
+    await eventually(some_published, what="the relay's first batch")
+    relay.stop()  # mid-way through the backlog
+    await asyncio.wait_for(running, 30)  # returns by itself: nobody cancels it
+
+    assert await box.all_marked_published()
+    seen = await published(topic_reader, *events)
+    assert all(seen[str(e.event_id)] == 1 for e in events)  # nothing left for a restart to re-publish
