@@ -18,4 +18,4 @@ class ProgressConfig(BaseSettings):
     # midnight they fire side by side (and across replicas) instead of one after another in a single
     # claimed batch. Safe by the timers' own invariants (SKIP LOCKED + lease token, runtime/timers.py).
     timer_workers: int = Field(4, ge=1, le=16)
-    timer_batch_size: int = Field(10, ge=1)
+    timer_batch_size: int = Field(25, ge=1)

@@ -103,13 +103,47 @@ class TimerWorker:
         return min(max((next_at - self._clock.now()).total_seconds(), 0.001), self._poll_interval_s)
 
     async def fire_due(self) -> int:
-        """Claim the due timers and fire each in its own transaction; returns how many fired."""
+        """Claim the due timers and fire them; returns how many fired.
+
+        Together first: one transaction for the claimed batch, because when a hundred deadlines pass at
+        one midnight the round trips, not the work, are what make the last one late. If any handler
+        fails, that transaction rolls back whole and each timer is fired in its own, so one bad timer
+        never holds back the others."""
         claimed = await self._claim()
+        if not claimed:
+            return 0
+        try:
+            return await self._fire_together(claimed)
+        except Exception as exc:
+            log.warning("firing the batch together failed; firing one by one", error=repr(exc), timers=len(claimed))
         fired = 0
         for timer, token in claimed:
             if await self._fire(timer, token):
                 fired += 1
         return fired
+
+    async def _fire_together(self, claimed: list[tuple[Timer, uuid.UUID]]) -> int:
+        known = [(t, token) for t, token in claimed if t.kind in self._handlers]
+        if len(known) < len(claimed):
+            raise LookupError("no handler for a claimed timer's kind")  # the one-by-one path logs which
+        async with self._pool.acquire() as conn, conn.transaction():
+            ours = {
+                r["timer_id"]
+                for r in await conn.fetch(
+                    """UPDATE timers SET status = 'fired', fired_at = now(), lease_token = NULL
+                       WHERE timer_id = ANY($1::uuid[]) AND lease_token = $2 AND status = 'scheduled'
+                       RETURNING timer_id""",
+                    [t.timer_id for t, _ in known], known[0][1],
+                )
+            }
+            uow = UnitOfWork(conn, self._service, self._schema, self._clock)
+            fired = [t for t, _ in known if t.timer_id in ours]  # the rest: cancelled, or no longer our lease
+            for timer in fired:
+                with bound(task_id=timer.subject_id, timer_kind=timer.kind):
+                    await self._handlers[timer.kind](timer, uow)
+        for timer in fired:
+            metrics.TIMERS_FIRED.labels(self._service, timer.kind).inc()
+        return len(fired)
 
     async def _claim(self) -> list[tuple[Timer, uuid.UUID]]:
         token = uuid.uuid4()
@@ -128,7 +162,9 @@ class TimerWorker:
             Timer(r["timer_id"], r["kind"], r["subject_id"], r["dedup_key"], r["fire_at"], json.loads(r["data"]))
             for r in rows
         ]
-        return [(t, token) for t in sorted(timers, key=lambda t: t.fire_at)]
+        # By subject, then time: a subject's timers fire in order, and batches fired together lock the
+        # subjects' rows in one order, so two of them never deadlock.
+        return [(t, token) for t in sorted(timers, key=lambda t: (t.subject_id, t.fire_at))]
 
     async def _fire(self, timer: Timer, token: uuid.UUID) -> bool:
         handler = self._handlers.get(timer.kind)

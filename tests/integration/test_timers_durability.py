@@ -46,13 +46,13 @@ async def pool(settings: Any) -> AsyncIterator[asyncpg.Pool]:
 class Recorder:
     """A timer handler that emits an event (into the outbox, in the firing transaction) and counts calls."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, always_fails: frozenset[str] = frozenset()) -> None:
         self.calls: list[str] = []
-        self._fail_first = fail_first
+        self._fail_first, self._always_fails = fail_first, always_fails
 
     async def __call__(self, timer: Timer, uow: UnitOfWork) -> None:
         self.calls.append(timer.subject_id)
-        if len(self.calls) <= self._fail_first:
+        if len(self.calls) <= self._fail_first or timer.subject_id in self._always_fails:
             raise RuntimeError("crash before commit")
         await asyncio.sleep(0)  # let a concurrent worker interleave here
         await uow.emit(
@@ -134,7 +134,7 @@ async def test_a_crash_before_commit_leaves_the_timer_scheduled_and_it_fires_aft
     pool: asyncpg.Pool,
 ) -> None:
     await schedule(pool, 1)
-    recorder = Recorder(fail_first=1)
+    recorder = Recorder(fail_first=2)  # fails fired with its batch, and again fired alone
     w = worker(pool, recorder)
     assert await w.fire_due() == 0  # the handler failed: nothing committed, no event
     assert await fired(pool) == []
@@ -222,3 +222,12 @@ async def _drained(settings: Any) -> None:
         await eventually(quiet, what="the outbox to be published")
     finally:
         await conn.close()
+
+
+async def test_a_failing_timer_does_not_hold_back_the_others_claimed_with_it(pool: asyncpg.Pool) -> None:
+    subjects = await schedule(pool, 5)
+    w = worker(pool, Recorder(always_fails=frozenset({"task-2"})))
+    assert await w.fire_due() == 4  # the batch fired together rolls back whole; then one by one
+    assert await fired(pool) == [s for s in subjects if s != "task-2"]  # each once, none for the failure
+    statuses = {r["subject_id"]: r["status"] for r in await pool.fetch("SELECT subject_id, status FROM timers")}
+    assert statuses == {s: "scheduled" if s == "task-2" else "fired" for s in subjects}
