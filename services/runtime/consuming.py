@@ -19,6 +19,7 @@ Invariants (tests/integration/test_consuming.py breaks each on purpose):
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: int = 0
+    """Kafka's record timestamp (ms): when the producer sent it."""
 
 
 @dataclass
@@ -77,7 +80,13 @@ class Consumer:
     async def handle_batch(self, records: Sequence[Record]) -> None:
         """Handle a fetched batch; returns when every record is handled or dead-lettered."""
         if self.concurrency <= 1:
+            # A batch comes partition after partition; merged by send time instead (each partition's
+            # order kept), a single-lane reader such as the audit trail sees events as they were
+            # published: a task's TaskAssigned before the AlertRaised it caused on another topic.
+            partitions: dict[tuple[str, int], list[Record]] = {}
             for record in records:
+                partitions.setdefault((record.topic, record.partition), []).append(record)
+            for record in heapq.merge(*partitions.values(), key=lambda r: r.timestamp):
                 await self.handle(record)
             return
         lanes: dict[tuple[str, int, bytes | None], list[Record]] = {}

@@ -202,7 +202,9 @@ def _broker(rt: Runtime) -> KafkaBroker:
     async def on_batch(msg: KafkaMessage) -> None:
         raw = msg.raw_message
         batch = raw if isinstance(raw, tuple) else (raw,)
-        await consumer.handle_batch([Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch])
+        await consumer.handle_batch(
+            [Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in batch]
+        )
 
     return broker
 

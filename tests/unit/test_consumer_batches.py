@@ -1,0 +1,80 @@
+"""How a fetched batch is cut up (services/runtime/consuming.py), without a broker: which records are
+handled in which order, and which side by side."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from services.runtime.consuming import Consumer, Record
+from tests.conftest import eventually
+
+
+class Recording(Consumer):
+    """A consumer whose handling of a record is only noted (and, for gated keys, held)."""
+
+    def __init__(self, concurrency: int, held: asyncio.Event | None = None) -> None:
+        super().__init__("test", "test", {}, pool=None, producer=None, clock=None, concurrency=concurrency)  # type: ignore[arg-type]
+        self.order: list[str] = []
+        self.held = held
+
+    async def handle(self, record: Record) -> str:
+        note = (record.value or b"").decode()
+        if self.held is not None and note.startswith("held"):
+            await self.held.wait()
+        self.order.append(note)
+        return "handled"
+
+
+def rec(partition: int, offset: int, timestamp: int, note: str, key: bytes = b"k", topic: str = "t") -> Record:
+    return Record(topic, partition, offset, key, note.encode(), timestamp)
+
+
+async def test_one_lane_follows_send_time_across_partitions_and_keeps_each_partitions_order() -> None:
+    consumer = Recording(concurrency=1)
+    # As aiokafka hands them over: partition after partition.
+    batch = [
+        rec(0, 10, 1000, "assigned"), rec(0, 11, 3000, "completed"),
+        rec(1, 5, 2000, "alert raised", topic="alerts"), rec(1, 6, 2500, "alert delivered", topic="alerts"),
+        # A producer's clock may step back: the partition's own order still wins over the timestamp.
+        rec(2, 0, 2200, "second of partition 2 sent first?"), rec(2, 1, 2100, "later offset, earlier time"),
+    ]
+    await consumer.handle_batch(batch)
+    assert consumer.order == [
+        "assigned", "alert raised", "second of partition 2 sent first?", "later offset, earlier time",
+        "alert delivered", "completed",
+    ]
+
+
+async def test_lanes_keep_each_keys_order_and_a_held_key_does_not_hold_the_others() -> None:
+    held = asyncio.Event()
+    consumer = Recording(concurrency=4, held=held)
+    batch = [rec(0, 0, 1, "held a0", key=b"a"), rec(0, 1, 2, "b0", key=b"b"), rec(0, 2, 3, "a1", key=b"a"),
+             rec(0, 3, 4, "b1", key=b"b")]
+    handling = asyncio.create_task(consumer.handle_batch(batch))
+
+    async def b_done() -> bool:
+        return consumer.order == ["b0", "b1"]
+
+    await eventually(b_done, timeout=5, interval=0.005, what="key b handled while key a is held")
+    assert not handling.done()  # the batch (and its offset commit) waits for key a
+    held.set()
+    await asyncio.wait_for(handling, 5)
+    assert consumer.order == ["b0", "b1", "held a0", "a1"]
+
+
+async def test_concurrency_never_exceeds_its_bound() -> None:
+    running, peak = 0, 0
+
+    class Counting(Recording):
+        async def handle(self, record: Record) -> Any:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+            return "handled"
+
+    consumer = Counting(concurrency=3)
+    await consumer.handle_batch([rec(0, i, i, f"n{i}", key=f"k{i}".encode()) for i in range(12)])
+    assert peak == 3
