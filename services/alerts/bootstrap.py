@@ -38,8 +38,9 @@ def _background(config: AlertsConfig, hub: StreamHub) -> tuple[BackgroundTask, .
     async def alert_deliveries(rt: Runtime) -> None:
         async with httpx.AsyncClient(timeout=config.delivery_timeout_s) as client:
             senders: dict[str, Sender] = {"webhook": WebhookSender(rt.pool, client)}
-            if config.smtp_host:
-                senders["email"] = EmailSender(config)
+            email = EmailSender(config) if config.smtp_host else None
+            if email is not None:
+                senders["email"] = email
             workers = {
                 channel: DeliveryWorker(
                     rt.pool,
@@ -61,6 +62,8 @@ def _background(config: AlertsConfig, hub: StreamHub) -> tuple[BackgroundTask, .
                 await asyncio.gather(*(w.run() for w in workers.values()))
             finally:
                 await listener.close()
+                if email is not None:
+                    email.close()
 
     async def alert_streams(rt: Runtime) -> None:
         await hub.listen(rt.settings.database_url, {"application_name": "dondoc-alerts-stream"})

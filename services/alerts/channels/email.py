@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
@@ -31,12 +32,21 @@ def build_message(sender: str, to: str, subject: str, text: str, delivery_id: st
 
 
 class EmailSender:
+    """Sends on threads of its own. Not asyncio.to_thread: that pool (a handful of threads on a small
+    machine) also resolves every host name of the process, so a hanging SMTP server would stall the
+    webhooks' DNS lookups, and a slow channel must never delay another (deliveries.py)."""
+
     def __init__(self, config: AlertsConfig) -> None:
         assert config.smtp_host, "the e-mail channel needs DONDOC_ALERTS_SMTP_HOST"
         self._config = config
+        self._threads = ThreadPoolExecutor(max_workers=config.delivery_batch_size, thread_name_prefix="dondoc-smtp")
 
     async def __call__(self, row: dict[str, Any]) -> None:
-        await asyncio.to_thread(self._send, row)
+        await asyncio.get_running_loop().run_in_executor(self._threads, self._send, row)
+
+    def close(self) -> None:
+        """Stop taking sends; one in flight ends by its own timeout (its row is retried if it was cut)."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _send(self, row: dict[str, Any]) -> None:
         cfg, body = self._config, row["body"]
