@@ -295,7 +295,9 @@ async def _load(
     started = time.monotonic()
     for i in range(tasks):
         due = DAY_X + timedelta(days=30 + i % 270)  # spread over nine months: nothing fires during the bench
-        await _publish(producer, _assigned(f"bench-open-{i}", f"bench-officer-{i % 2000}", due), wait=False)
+        # The first ones go to the streams' people: an alert names their agency, whose token reads them.
+        officer = people[i] if i < len(people) else f"bench-officer-{i % 2000}"
+        await _publish(producer, _assigned(f"bench-open-{i}", officer, due), wait=False)
     # Tasks due on DAY_X, one per stream in turn: their deadline passes in the second measurement.
     for i in range(due_together):
         await _publish(producer, _assigned(f"bench-due-{i}", people[i % len(people)], DAY_X), wait=False)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import AnyHttpUrl, BaseModel, Field
 
-from services.alerts import adapters, commands, directory_store
+from services.alerts import access, adapters, commands, directory_store
 from services.alerts.commands import AckRejected
 from services.alerts.config import AlertsConfig
 from services.alerts.stream import StreamHub
@@ -28,24 +28,45 @@ class EmailContact(BaseModel):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
 
 
+async def readable_person(
+    request: Request,
+    agency: CurrentAgency,
+    person_id: Annotated[str, Query(min_length=1, description="Whose alerts (the caller's agency's person)")],
+) -> str:
+    """The person asked for, once the caller's token shows it is that person's agency (access.py);
+    401 without a valid token, 403 for any other agency."""
+    person = await access.agency_of(runtime_of(request).pool, person_id)
+    try:
+        access.check_read(agency.agency_id, person_id, person)
+    except access.ReadRefused as exc:
+        raise HTTPException(
+            exc.status_code, {"code": exc.code, "message": str(exc), "message_vi": exc.message_vi}
+        ) from exc
+    return person_id
+
+
+ReadablePerson = Annotated[str, Depends(readable_person)]
+
+
 def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
     router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
     @router.get("")
     async def inbox(
-        request: Request, person_id: str = Query(..., min_length=1), limit: int = Query(100, ge=1, le=1000)
+        request: Request, person_id: ReadablePerson, limit: int = Query(100, ge=1, le=1000)
     ) -> dict[str, Any]:
-        """Hộp thư cảnh báo: a person's alerts, newest first."""
+        """Hộp thư cảnh báo: a person's alerts, newest first; only for a token of the person's agency."""
         alerts = await adapters.inbox_of(runtime_of(request).pool, person_id, limit)
         return {"person_id": person_id, "alerts": alerts}
 
     @router.get("/stream", response_class=StreamingResponse)
     async def stream(
         request: Request,
-        person_id: str = Query(..., min_length=1),
+        person_id: ReadablePerson,
         last_event_id: int | None = Header(None, alias="Last-Event-ID"),
     ) -> StreamingResponse:
-        """Server-sent events of a person's alerts, live; resumes after ``Last-Event-ID``."""
+        """Server-sent events of a person's alerts, live; resumes after ``Last-Event-ID``. Only for a
+        token of the person's agency, checked when the stream opens (each reconnection checks again)."""
         frames = hub.events(runtime_of(request).pool, person_id, last_event_id or 0, config.stream_keepalive_s)
         return StreamingResponse(
             frames,

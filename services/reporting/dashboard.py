@@ -1,8 +1,12 @@
 """The dashboard: static assets shipped in the package (no CDN: it works offline) and the live alerts.
 
 The alerts panel reads the alerts service's server-sent events through this service, so the page
-talks to one origin only (no CORS, one URL to open). When the alerts service is away the stream
-says so in one ``unavailable`` event and ends; the browser's EventSource retries on its own after
+talks to one origin only (no CORS, one URL to open). A person's alerts are theirs: the alerts service
+shows them only to a token of the person's agency, so the relay passes the viewer's own
+``Authorization`` header on, as is (it has no token of its own and never adds one), with
+``Last-Event-ID`` for a resumed stream. A refusal (401/403) comes back with its status and the alerts
+service's bilingual message, for the page to show; the page does not retry it. When the alerts
+service is away the stream says so in one ``unavailable`` event and ends; the page retries after
 the ``retry`` delay, so the panel comes back when the service does.
 """
 
@@ -10,12 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import httpx
-from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.background import BackgroundTask
 
 from services.runtime.logs import get_logger
 from services.runtime.service import runtime_of
@@ -32,6 +40,9 @@ _TYPES = {
 RETRY_MS = 15_000
 
 router = APIRouter(tags=["dashboard"])
+_viewer_token = HTTPBearer(
+    auto_error=False, description="The viewer's agency token, passed on to the alerts service (which judges it)"
+)
 
 
 @router.get("/", include_in_schema=False)
@@ -60,42 +71,93 @@ def _event(kind: str, data: dict[str, Any]) -> bytes:
     return f"retry: {RETRY_MS}\nevent: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-@router.get("/v1/reports/alerts/stream")
+def _sse(*frames: bytes) -> StreamingResponse:
+    async def once() -> AsyncIterator[bytes]:
+        for frame in frames:
+            yield frame
+
+    return _streaming(once())
+
+
+def _streaming(body: AsyncIterator[bytes], background: BackgroundTask | None = None) -> StreamingResponse:
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=background,
+    )
+
+
+def _unavailable(reason: str, message_vi: str) -> bytes:
+    return _event("unavailable", {"reason": reason, "message_vi": message_vi})
+
+
+async def _refusal(response: httpx.Response) -> HTTPException:
+    """The alerts service's 401/403, status and message as it gave them."""
+    try:
+        await response.aread()
+        detail = response.json()["detail"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        detail = {
+            "code": "refused",
+            "message": f"the alerts service answered HTTP {response.status_code}",
+            "message_vi": "Dịch vụ cảnh báo từ chối yêu cầu",
+        }
+    auth = {"WWW-Authenticate": response.headers.get("www-authenticate", "Bearer")}
+    return HTTPException(response.status_code, detail, headers=auth if response.status_code == 401 else None)
+
+
+@router.get(
+    "/v1/reports/alerts/stream",
+    response_class=StreamingResponse,
+    responses={401: {"description": "No valid agency token"}, 403: {"description": "Not the person's agency"}},
+)
 async def alerts_stream(
-    request: Request, person_id: Annotated[str, Query(min_length=1, description="Whose alerts")]
-) -> StreamingResponse:
-    """Cảnh báo trực tiếp: the alerts service's stream for one person, passed through."""
+    request: Request,
+    person_id: Annotated[str, Query(min_length=1, description="Whose alerts")],
+    viewer: Annotated[HTTPAuthorizationCredentials | None, Depends(_viewer_token)],
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    """Cảnh báo trực tiếp: the alerts service's stream for one person, passed through; only for a token
+    of the person's agency (the alerts service decides)."""
     upstream = f"{runtime_of(request).settings.url_of('alerts')}/v1/alerts/stream"
+    headers = {"Accept": "text/event-stream"}
+    if viewer is not None:
+        headers["Authorization"] = f"Bearer {viewer.credentials}"
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    opened = AsyncExitStack()
+
+    async def close() -> None:
+        with anyio.CancelScope(shield=True):  # also when the viewer's disconnect cancels the relay
+            await opened.aclose()
+
+    try:
+        client = await opened.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=None)))
+        response = await opened.enter_async_context(
+            client.stream("GET", upstream, params={"person_id": person_id}, headers=headers)
+        )
+    except httpx.HTTPError as exc:
+        await close()
+        log.info("alerts stream unavailable", error=repr(exc))
+        return _sse(_unavailable(type(exc).__name__, "Không kết nối được dịch vụ cảnh báo"))
+    if response.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
+        refusal = await _refusal(response)
+        await close()
+        raise refusal
+    if response.status_code != status.HTTP_200_OK:
+        await close()
+        return _sse(_unavailable(f"HTTP {response.status_code}", "Dịch vụ cảnh báo chưa sẵn sàng"))
 
     async def relay() -> AsyncIterator[bytes]:
         try:
-            async with (
-                httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=None)) as client,
-                client.stream(
-                    "GET", upstream, params={"person_id": person_id}, headers={"Accept": "text/event-stream"}
-                ) as response,
-            ):
-                if response.status_code != 200:
-                    yield _event(
-                        "unavailable",
-                        {
-                            "reason": f"HTTP {response.status_code}",
-                            "message_vi": "Dịch vụ cảnh báo chưa sẵn sàng",
-                        },
-                    )
-                    return
-                yield _event("connected", {"person_id": person_id})
-                async for chunk in response.aiter_raw():
-                    yield chunk
+            yield _event("connected", {"person_id": person_id})
+            async for chunk in response.aiter_raw():
+                yield chunk
         except httpx.HTTPError as exc:
-            log.info("alerts stream unavailable", error=repr(exc))
-            yield _event(
-                "unavailable",
-                {"reason": type(exc).__name__, "message_vi": "Không kết nối được dịch vụ cảnh báo"},
-            )
+            log.info("alerts stream broken", error=repr(exc))
+            yield _unavailable(type(exc).__name__, "Mất kết nối dịch vụ cảnh báo")
+        finally:
+            await close()
 
-    return StreamingResponse(
-        relay(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _streaming(relay(), BackgroundTask(close))

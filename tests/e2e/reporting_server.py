@@ -1,4 +1,5 @@
-"""The reporting service on a real port (uvicorn in this process), having read a scenario from Kafka."""
+"""The reporting service on a real port (uvicorn in this process), having read a scenario from Kafka; and
+the alerts service beside it, for the dashboard's live alerts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 import uvicorn
 
 from events.clock import VN_TZ, ManualClock
+from services.alerts.bootstrap import definition as alerts_definition
 from services.reporting.bootstrap import DEFINITION
 from services.runtime.service import create_app
 from tests.conftest import eventually, free_port
@@ -26,15 +28,31 @@ async def serving_reporting(settings: Any, infra: Any, scenario: Scenario, **ove
     port = free_port()
     app = create_app(DEFINITION, settings.model_copy(update={"reporting_port": port, **overrides}),
                      ManualClock(SCENARIO_DAY))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    async with _serving(app, port, "the reporting service"):
+        await publish(infra.kafka_bootstrap, scenario.envelopes)
+        await eventually(lambda: all_handled(settings.database_url, scenario.envelopes),
+                         timeout=60, what="the scenario to be read")
+        yield port
+
+
+@contextlib.asynccontextmanager
+async def serving_alerts(settings: Any, port: int) -> AsyncIterator[str]:
+    """The alerts service on ``port`` (where a reporting service expects it), on the scenario's day."""
+    app = create_app(alerts_definition(), settings.model_copy(update={"alerts_port": port}), ManualClock(SCENARIO_DAY))
+    async with _serving(app, port, "the alerts service"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: Any, port: int, what: str) -> AsyncIterator[None]:
+    # Open streams (server-sent events) end a second after the service is told to stop.
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=1))
     task = asyncio.create_task(server.serve())
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            await eventually(lambda: _ready(http), timeout=60, what="the reporting service to start")
-            await publish(infra.kafka_bootstrap, scenario.envelopes)
-            await eventually(lambda: all_handled(settings.database_url, scenario.envelopes),
-                             timeout=60, what="the scenario to be read")
-        yield port
+            await eventually(lambda: _ready(http), timeout=60, what=f"{what} to start")
+        yield
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):

@@ -2,7 +2,9 @@
 
 The reporting service runs on a real port with the 131/NQ-CP scenario read from the broker; the page
 must show the figures the API gives, in Vietnamese, on a laptop and on a phone, and keep working when
-the alerts service is away. Screenshots go to test-artifacts/ (git-ignored).
+the alerts service is away. Live alerts need the agency token of the person's agency, entered on the
+page (kept in sessionStorage, sent as a header); the alerts service runs beside the reporting one only
+while a test needs it. Screenshots go to test-artifacts/ (git-ignored).
 
 Needs: ``apt-get install -y chromium`` and the ``playwright`` Python package (its driver only: no
 browser is downloaded; the test points it at /usr/bin/chromium).
@@ -19,8 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port, unique
-from tests.e2e.reporting_server import serving_reporting
+from tests.conftest import REPO, eventually, free_port, unique
+from tests.e2e.reporting_server import SCENARIO_DAY, serving_alerts, serving_reporting
+from tests.integration.progress_alerts_kit import assign, bearer, fetch
 from tests.integration.report_scenario import Scenario
 
 pytestmark = pytest.mark.e2e
@@ -55,9 +58,15 @@ def scenario() -> Scenario:
 
 
 @pytest.fixture(scope="module")
-async def dashboard(settings: Any, infra: Any, scenario: Scenario) -> AsyncIterator[str]:
-    """The reporting service on a real port; the alerts service's port has nobody listening."""
-    async with serving_reporting(settings, infra, scenario, alerts_port=free_port()) as port:
+def alerts_port() -> int:
+    """Where the reporting service finds the alerts service: nobody listens unless a test starts it."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+async def dashboard(settings: Any, infra: Any, scenario: Scenario, alerts_port: int) -> AsyncIterator[str]:
+    """The reporting service on a real port."""
+    async with serving_reporting(settings, infra, scenario, alerts_port=alerts_port) as port:
         yield f"http://127.0.0.1:{port}"
 
 
@@ -144,11 +153,12 @@ async def test_the_dashboard_shows_the_figures_of_the_api(
 
 
 async def test_the_alerts_panel_degrades_gracefully_without_the_alerts_service(
-    dashboard: str, browser: Any, scenario: Scenario
+    dashboard: str, browser: Any, scenario: Scenario, settings: Any
 ) -> None:
     page = await _open(browser, f"{dashboard}/?agency={scenario.id('ubnd-bd')}", width=1366, height=900)
+    await page.fill("#alerts-token", _token(settings, scenario.id("vp-ubnd-bd")))
     await page.fill("#alerts-person", scenario.id("p-vp-ubnd-bd-head"))
-    await page.click("#alerts-form button")
+    await page.click("#alerts-form button[type=submit]")
     await page.wait_for_selector("#alerts-status.status-bad")
     assert "Không kết nối được dịch vụ cảnh báo" in (await page.text_content("#alerts-status") or "")
     assert await page.text_content('[data-figure="assigned"]') not in ("", "–")  # the figures still stand
@@ -184,3 +194,103 @@ async def test_the_dashboard_fits_a_phone_and_follows_the_as_of_filter(
     assert api["figures"]["unfinished_overdue"] == 2
     await page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
     await page.close()
+
+
+def _token(settings: Any, agency_id: str) -> str:
+    return bearer(settings, agency_id)["Authorization"].removeprefix("Bearer ")
+
+
+async def test_without_a_token_the_alerts_panel_asks_for_the_agency_token_and_opens_no_stream(
+    dashboard: str, browser: Any, scenario: Scenario
+) -> None:
+    page = await _open(browser, dashboard, width=1366, height=900)
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/alerts/stream" in r.url else None)
+    assert "Mã xác thực của cơ quan" in (await page.text_content("label:has(#alerts-token)") or "")
+    assert await page.get_attribute("#alerts-token", "type") == "password"
+    await page.fill("#alerts-person", scenario.id("p-bd-sgddt-officer-1"))
+    await page.click("#alerts-form button[type=submit]")
+    await page.wait_for_selector('#alerts-status[data-state="need-token"]')
+    status = await page.text_content("#alerts-status") or ""
+    assert "Cần nhập mã xác thực của cơ quan" in status and "status-bad" in (
+        await page.get_attribute("#alerts-status", "class") or ""
+    )
+    assert streams == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.locator("section:has(#alerts)").screenshot(path=str(ARTIFACTS / "dashboard-alerts-no-token.png"))
+    await page.close()
+
+
+async def test_live_alerts_show_for_the_persons_agency_token_and_resume_after_a_break(
+    dashboard: str, browser: Any, scenario: Scenario, settings: Any, infra: Any, alerts_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.reporting import dashboard as relay
+
+    monkeypatch.setattr(relay, "RETRY_MS", 300)  # the page retries sooner after "unavailable" (15 s in service)
+    ARTIFACTS.mkdir(exist_ok=True)
+    officer, lead = scenario.id("p-bd-sgddt-officer-1"), scenario.id("bd-sgddt")
+    token = _token(settings, lead)
+
+    async def known() -> bool:
+        return bool(await fetch(settings, "alerts", "SELECT 1 FROM people WHERE person_id = $1", officer))
+
+    async def assigned(title: str) -> str:
+        task_id, _ = await assign(infra.kafka_bootstrap, SCENARIO_DAY, officer=officer, lead=lead,
+                                  assigning=scenario.id("ubnd-bd"), due="Quý IV năm 2023", title=title)
+        return task_id
+
+    async def alerted(task_id: str) -> bool:
+        return await page.locator(f'#alerts li[data-task="{task_id}"]').count() > 0
+
+    async with serving_alerts(settings, alerts_port):
+        await eventually(known, timeout=60, what="the alerts service to read the directory")
+        # The relay has no token of its own: without the viewer's, the alerts service refuses, and says so.
+        async with httpx.AsyncClient(base_url=dashboard, timeout=10) as http:
+            bare = await http.get("/v1/reports/alerts/stream", params={"person_id": officer})
+        assert bare.status_code == 401 and bare.json()["detail"]["code"] == "unauthorized"
+        assert bare.headers["www-authenticate"] == "Bearer"
+        page = await _open(browser, dashboard, width=1366, height=900)
+        requests: list[Any] = []
+        page.on("request", lambda r: requests.append(r) if "/alerts/stream" in r.url else None)
+
+        # Another agency's token (the province over the department): refused, saying why.
+        await page.fill("#alerts-token", _token(settings, scenario.id("ubnd-bd")))
+        await page.fill("#alerts-person", officer)
+        await page.click("#alerts-form button[type=submit]")
+        await page.wait_for_selector('#alerts-status[data-state="refused"]')
+        refused = await page.text_content("#alerts-status") or ""
+        assert f"Không được xem cảnh báo của {officer}" in refused and f"chính {lead}" in refused
+        await page.locator("section:has(#alerts)").screenshot(path=str(ARTIFACTS / "dashboard-alerts-refused.png"))
+        # A token that is not one: refused too.
+        await page.fill("#alerts-token", "dd1.khong.hople")
+        await page.click("#alerts-form button[type=submit]")
+        await page.wait_for_function(
+            "document.querySelector('#alerts-status').textContent.includes('không được chấp nhận')"
+        )
+
+        # The person's own agency: the stream opens and a new alert arrives live.
+        await page.fill("#alerts-token", token)
+        await page.click("#alerts-form button[type=submit]")
+        await page.wait_for_selector('#alerts-status[data-state="connected"]')
+        first = await assigned("Cảnh báo trực tiếp thứ nhất")
+        await eventually(lambda: alerted(first), timeout=30, what="the first alert on the page")
+        assert "Cảnh báo trực tiếp thứ nhất" in (await page.text_content("#alerts") or "")
+        await page.locator("#alerts").screenshot(path=str(ARTIFACTS / "dashboard-live-alerts.png"))
+        # The token stays in this tab's sessionStorage: not in localStorage, not in any URL.
+        assert await page.evaluate("sessionStorage.getItem('dondoc.agencyToken')") == token
+        assert token not in (await page.evaluate("JSON.stringify(localStorage)"))
+        assert all(token not in r.url for r in requests) and token not in page.url
+        assert requests[-1].headers["authorization"] == f"Bearer {token}"
+        seen = len(requests)
+
+    # The alerts service goes away; an alert is raised while the page is not connected to it.
+    await page.wait_for_selector('#alerts-status[data-state="unavailable"], #alerts-status[data-state="broken"]')
+    second = await assigned("Cảnh báo trong lúc mất kết nối")
+    async with serving_alerts(settings, alerts_port):
+        await eventually(lambda: alerted(second), timeout=60, what="the alert raised during the break")
+        resumed = [r for r in requests[seen:] if r.headers.get("last-event-id")]
+        assert resumed and all(r.headers["authorization"] == f"Bearer {token}" for r in resumed)
+        assert await page.locator(f'#alerts li[data-task="{first}"]').count() == 1  # resumed, not replayed
+        assert await page.get_attribute("#alerts-status", "data-state") == "connected"
+        await page.close()

@@ -31,8 +31,11 @@ def assign_body(officer: str = OFFICER, *, deadline: str = "Quý IV năm 2030", 
     }
 
 
-async def _get(client: httpx.AsyncClient, url: str, **params: Any) -> Any:
-    response = await client.get(url, params=params)
+async def _get(client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
+    response = await client.get(url, params=params, headers=headers)
+    # Polled by eventually(), which retries an AssertionError and names the last one when it gives up: a
+    # refusal (e.g. 403 until the directory reaches alerts) shows its reason instead of looking like "not yet".
+    assert response.status_code not in (401, 403), response.text
     return response.json() if response.status_code == 200 else None
 
 
@@ -49,7 +52,9 @@ async def test_each_service_sees_the_task_assigned_over_http(stack: Stack) -> No
         assert progress["status"] == "assigned" and progress["due"] == "2030-12-31"
 
         async def officer_alerted() -> list[dict[str, Any]] | None:
-            body = await _get(client, f"{stack['alerts'].url}/v1/alerts", person_id=officer)
+            # An inbox is read with a token of the person's agency (the officer's: the lead's).
+            body = await _get(client, f"{stack['alerts'].url}/v1/alerts", stack.headers_for("bd-sgddt"),
+                              person_id=officer)
             return [a for a in body["alerts"] if a["task_id"] == task_id] if body else None
 
         alerts = await eventually(officer_alerted, what="the officer's alert")
@@ -95,7 +100,8 @@ class TestADeadlineSecondsAway:
             assert created.status_code == 201, created.text
 
             async def overdue() -> list[dict[str, Any]] | None:
-                body = await _get(client, f"{stack['alerts'].url}/v1/alerts", person_id=officer)
+                body = await _get(client, f"{stack['alerts'].url}/v1/alerts", stack.headers_for("bd-sgddt"),
+                                  person_id=officer)
                 found = [a for a in body["alerts"] if a["kind"] == "overdue"] if body else []
                 return found or None
 
@@ -139,16 +145,19 @@ async def test_kill_9_of_the_alerts_service_mid_burst_loses_nothing_and_duplicat
         rows = await eventually(all_alerted, timeout=60, what="an alert for every task")
         assert {r["task_id"] for r in rows} == task_ids, "an event was lost"
         assert all(r["n"] == 1 for r in rows), "an event was applied twice"
-        # Every AlertRaised reached the log exactly once as far as readers can tell (ids are unique).
+        # Every alert (the officer's and, when the directory knew them in time, the head's) reached the
+        # log exactly once as far as readers can tell: one AlertRaised per alert row, ids unique.
+        raised = (await stack.fetch("alerts", "SELECT count(*) AS n FROM alerts WHERE task_id = ANY($1::text[])",
+                                    list(task_ids)))[0]["n"]
         events = await eventually(
-            lambda: _alert_events(stack, task_ids), timeout=60, what="every AlertRaised in the audit log")
-        assert len(events) == burst
+            lambda: _alert_events(stack, task_ids, raised), timeout=60, what="every AlertRaised in the audit log")
+        assert len({e["event_id"] for e in events}) == raised
 
 
-async def _alert_events(stack: Stack, task_ids: set[str]) -> list[Any] | None:
+async def _alert_events(stack: Stack, task_ids: set[str], expected: int) -> list[Any] | None:
     rows = await stack.fetch("audit", "SELECT event_id, task_id FROM events WHERE event_type = 'AlertRaised' "
                              "AND task_id = ANY($1::text[])", list(task_ids))
-    return rows if len(rows) == len(task_ids) else None
+    return rows if len(rows) >= expected else None
 
 
 async def test_a_service_stops_cleanly_on_sigterm(stack: Stack) -> None:

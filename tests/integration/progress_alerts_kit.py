@@ -181,16 +181,20 @@ class SseEvent:
 
 @dataclass
 class SseStream:
-    """Reads a server-sent-event stream in the background; ``events`` grows as they arrive."""
+    """Reads a server-sent-event stream in the background; ``events`` grows as they arrive. A refused
+    stream (401/403) raises ``httpx.HTTPStatusError`` on entering."""
 
     url: str
     last_event_id: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. bearer(settings, agency): reads need a token
     events: list[SseEvent] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
-        headers = {"Last-Event-ID": str(self.last_event_id)} if self.last_event_id is not None else {}
+        headers = dict(self.headers)
+        if self.last_event_id is not None:
+            headers["Last-Event-ID"] = str(self.last_event_id)
         async with (
             httpx.AsyncClient(timeout=None) as client,
             client.stream("GET", self.url, headers=headers) as r,
@@ -215,7 +219,14 @@ class SseStream:
 
     async def __aenter__(self) -> SseStream:
         self._task = asyncio.create_task(self._read())
-        await asyncio.wait_for(self.connected.wait(), 10)
+        connected = asyncio.create_task(self.connected.wait())
+        await asyncio.wait({self._task, connected}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        connected.cancel()
+        if self._task.done():
+            self._task.result()  # the stream was refused or failed: say why
+        if not self.connected.is_set():
+            self._task.cancel()
+            raise TimeoutError(f"{self.url} did not answer within 10 s")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -5,6 +5,7 @@ blocks neither the other channels nor the consumer."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -22,7 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from events.clock import VN_TZ, ManualClock
-from events.tasks import DeadlineApproaching
+from events.codec import decode
+from events.tasks import DeadlineApproaching, TaskCompleted
 from events.topics import ALERT_EVENTS
 from services.alerts.bootstrap import definition
 from services.alerts.channels import signing
@@ -36,7 +38,9 @@ from tests.integration.progress_alerts_kit import (
     envelope,
     fetch,
     publish,
+    seed_directory,
     serve,
+    task_assigned,
     topic_events,
 )
 
@@ -116,12 +120,19 @@ async def alert_events(infra: Any) -> AsyncIterator[Events]:
 
 
 async def test_the_stream_is_live_and_resumes_after_last_event_id(
-    infra: Any, http: httpx.AsyncClient, clock: ManualClock
+    infra: Any, settings: Any, http: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     officer = unique("officer")
+    # The stream opens before the officer's first alert: the directory tells whose person they are.
+    await seed_directory(
+        infra.kafka_bootstrap, clock.now(), [], [{"person_id": officer, "agency_id": "bd-sgddt", "role": "officer"}]
+    )
+    await eventually(lambda: fetch(settings, "alerts", "SELECT 1 FROM people WHERE person_id = $1", officer),
+                     what="the directory to reach alerts")
+    reader = bearer(settings, "bd-sgddt")  # the lead agency of ``assign``'s tasks: the officer's
     async with serve(http.app) as url:  # type: ignore[attr-defined]
         stream_url = f"{url}/v1/alerts/stream?person_id={officer}"
-        async with SseStream(stream_url) as live:
+        async with SseStream(stream_url, headers=reader) as live:
             task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer)
             first = await eventually(lambda: _sse(live, task_id), what="the alert on the live stream")
         assert first[0].event == "alert" and "30/11/2022" in first[0].data["message_vi"]
@@ -137,7 +148,7 @@ async def test_the_stream_is_live_and_resumes_after_last_event_id(
                 agency="dondoc",
             ),
         )
-        async with SseStream(stream_url, last_event_id=first[-1].id) as resumed:
+        async with SseStream(stream_url, last_event_id=first[-1].id, headers=reader) as resumed:
             missed = await eventually(lambda: _sse(resumed, task_id), what="the missed reminder")
             assert [e.data["kind"] for e in missed] == ["approaching"]  # nothing replayed twice
             assert missed[0].id is not None and first[-1].id is not None and missed[0].id > first[-1].id
@@ -241,7 +252,9 @@ async def test_a_hanging_channel_blocks_neither_the_other_channels_nor_the_consu
 
         await eventually(everyone_mailed, what="every e-mail while the webhook hangs")
         for officer, task_id in zip(officers, tasks, strict=True):
-            inbox = (await http.get("/v1/alerts", params={"person_id": officer})).json()["alerts"]
+            # The directory has their e-mail but no agency: their alerts say whose they are (the lead's).
+            read = await http.get("/v1/alerts", params={"person_id": officer}, headers=bearer(settings, lead))
+            inbox = read.json()["alerts"]
             assert [a["task_id"] for a in inbox] == [task_id]
 
         async def webhooks_given_up() -> list[dict[str, Any]] | None:
@@ -299,3 +312,151 @@ async def test_the_daily_digest_mails_each_person_their_approaching_deadlines_on
     assert "2 nhiệm vụ" in mail.get_content() and "hạn 19/05/2023" in mail.get_content()
     # Before the deadline only the assignments were mailed one by one; the reminders came in the digest.
     assert len(mailbox.to(address)) == 3
+
+
+# --- Secret tasks on external channels; the webhook told of resolution ------------------------------------
+
+
+def _bodies(system: AgencySystem, task_id: str) -> list[tuple[dict[str, str], dict[str, Any], bytes]]:
+    """(headers, JSON body, raw body) of the requests the agency system received about the task."""
+    found = [(h, json.loads(raw), raw) for h, raw in system.requests]
+    return [(h, body, raw) for h, body, raw in found if body["task_id"] == task_id]
+
+
+async def test_a_secret_task_goes_out_by_webhook_and_email_without_its_content(
+    infra: Any, settings: Any, http: httpx.AsyncClient, clock: ManualClock, smtp: Any
+) -> None:
+    mailbox, _ = smtp
+    lead, system = unique("lead"), AgencySystem()
+    async with serve(system.app) as url:
+        r = await http.put("/v1/alerts/webhook", json={"url": f"{url}/alerts"}, headers=bearer(settings, lead))
+        assert r.status_code == 200, r.text
+        sent: dict[str, tuple[Any, str, dict[str, Any], EmailMessage]] = {}
+        for classification in ("mat", "cong-khai"):
+            officer = unique("officer")
+            address = f"{officer}@example.vn"
+            r = await http.put(
+                f"/v1/alerts/contacts/{officer}/email", json={"email": address}, headers=bearer(settings, lead)
+            )
+            assert r.status_code == 200, r.text
+            payload = task_assigned(officer=officer, lead=lead, title=unique("Phương án bảo vệ mục tiêu")).model_copy(
+                update={"classification": classification}
+            )
+            task_id = unique("t")
+            await publish(infra.kafka_bootstrap, envelope(payload, task_id=task_id, at=clock.now()))
+            hooks = await eventually(partial(_hooks, system, task_id), what=f"the webhook of a {classification} task")
+            mails = await eventually(partial(_mails, mailbox, address), what=f"the e-mail of a {classification} task")
+            sent[classification] = (payload, task_id, hooks[0][1], mails[0])
+
+    payload, task_id, body, mail = sent["mat"]
+    for channel, text in (("webhook", json.dumps(body, ensure_ascii=False)), ("email", _mail_text(mail))):
+        number, deadline_text = payload.source_document.number, payload.deadline.text
+        for content in (payload.title, payload.code, number, deadline_text, "30/11/2022", "2022-11-30"):
+            assert content not in text, (channel, content)
+        assert "Nhiệm vụ mật: xem nội dung trong hệ thống dondoc" in text, channel
+        assert task_id in text, channel  # enough to find it in dondoc
+    assert mail["Subject"] == "[dondoc] Giao nhiệm vụ: Nhiệm vụ mật"
+    assert body["withheld"] is True and body["kind"] == "assigned" and body["event"] == "alert"
+
+    payload, task_id, body, mail = sent["cong-khai"]
+    assert body["title"] == payload.title and body["code"] == payload.code
+    assert body["classification"] == "cong-khai" and body["withheld"] is False
+    assert payload.title in mail["Subject"] and payload.code in mail.get_content()
+
+
+async def _hooks(system: AgencySystem, task_id: str) -> list[tuple[dict[str, str], dict[str, Any], bytes]]:
+    return _bodies(system, task_id)
+
+
+async def _mails(mailbox: Mailbox, address: str) -> list[EmailMessage]:
+    return mailbox.to(address)
+
+
+def _mail_text(mail: EmailMessage) -> str:
+    return f"{mail['Subject']}\n{mail.get_content()}"
+
+
+async def test_the_webhook_that_had_an_alert_is_told_once_when_it_is_resolved(
+    infra: Any, settings: Any, http: httpx.AsyncClient, clock: ManualClock, alert_events: Events
+) -> None:
+    lead, officer, system = unique("lead"), unique("officer"), AgencySystem()
+    async with serve(system.app) as url:
+        r = await http.put("/v1/alerts/webhook", json={"url": f"{url}/alerts"}, headers=bearer(settings, lead))
+        secret = r.json()["secret"]
+        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer, lead=lead)
+        await eventually(partial(_delivered, alert_events, task_id, "webhook"), what="the alert by webhook")
+        completed = TaskCompleted(
+            reported_on=date(2022, 11, 20), deadline_in_force=date(2022, 11, 30), on_time=True, product="BC 1"
+        )
+        first = envelope(completed, task_id=task_id, at=clock.now())
+        again = envelope(completed, task_id=task_id, at=clock.now())  # the same cause, sent again
+        await publish(infra.kafka_bootstrap, first, first, again)  # and the first re-delivered
+
+        async def told() -> list[Any]:
+            return [b for b in _bodies(system, task_id) if b[1]["event"] == "resolved"]
+
+        resolved = await eventually(told, what="the resolution by webhook")
+        await eventually(partial(_handled, settings, first.event_id, again.event_id), what="every TaskCompleted")
+        await eventually(partial(_nothing_pending, settings, task_id), what="the webhook worker to be idle")
+        await asyncio.sleep(0.5)  # a few worker rounds: a duplicate would have gone out by now
+        resolved = await told()
+
+    assert len(resolved) == 1
+    headers, body, raw = resolved[0]
+    alert = next(b for b in _bodies(system, task_id) if b[1]["event"] == "alert")
+    assert body["alert_id"] == alert[1]["alert_id"] and body["because"] == "completed"
+    assert "đã kết thúc: nhiệm vụ đã hoàn thành" in body["message_vi"]
+    assert signing.verify(secret, raw, headers["x-dondoc-signature"], now=int(time.time()))
+    assert headers["x-dondoc-delivery"] != alert[0]["x-dondoc-delivery"]
+    # The notice is not the alert: its delivery emitted no AlertDelivered (the outbox has what it would).
+    outbox = await fetch(settings, "alerts", "SELECT value FROM outbox WHERE key = $1", task_id)
+    delivered = [decode(r["value"]) for r in outbox]
+    by_webhook = [
+        e for e in delivered if e.event_type == "AlertDelivered" and e.payload.model_dump()["channel"] == "webhook"
+    ]
+    assert len(by_webhook) == 1
+
+
+async def _handled(settings: Any, *event_ids: Any) -> bool:
+    rows = await fetch(settings, "alerts", "SELECT 1 FROM inbox WHERE event_id = ANY($1)", list(event_ids))
+    return len(rows) == len(event_ids)
+
+
+async def _nothing_pending(settings: Any, task_id: str) -> bool:
+    rows = await fetch(settings, "alerts", "SELECT status FROM deliveries WHERE task_id = $1", task_id)
+    return bool(rows) and all(r["status"] == "delivered" for r in rows)
+
+
+async def test_a_resolution_waits_until_its_alert_is_no_longer_being_sent_to_that_target(
+    infra: Any, settings: Any, run_service: Any, clock: ManualClock
+) -> None:
+    system = AgencySystem(failures=10**6)  # refuses every request until told otherwise
+    patient = AlertsConfig(
+        delivery_backoff_s=0.05, delivery_backoff_max_s=0.1, delivery_poll_interval_s=0.1, delivery_max_attempts=1000
+    )
+    lead = unique("lead")
+    async with run_service(definition(patient), clock) as http, serve(system.app) as url:
+        await http.put("/v1/alerts/webhook", json={"url": f"{url}/alerts"}, headers=bearer(settings, lead))
+        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=unique("officer"), lead=lead)
+        await eventually(partial(_hooks, system, task_id), what="the alert's first try")
+        completed = TaskCompleted(
+            reported_on=date(2022, 11, 20), deadline_in_force=date(2022, 11, 30), on_time=True, product="BC 1"
+        )
+        await publish(infra.kafka_bootstrap, envelope(completed, task_id=task_id, at=clock.now()))
+
+        async def queued() -> list[dict[str, Any]]:
+            sql = "SELECT 1 FROM deliveries WHERE task_id = $1 AND notice = 'resolved'"
+            return await fetch(settings, "alerts", sql, task_id)
+
+        await eventually(queued, what="the resolution notice queued")
+        await asyncio.sleep(0.6)  # several worker rounds while the alert is still being retried
+        held = [b for b in _bodies(system, task_id) if b[1]["event"] == "resolved"]
+        system.failures = 0  # the agency system is back
+
+        async def told() -> list[Any]:
+            return [b for b in _bodies(system, task_id) if b[1]["event"] == "resolved"]
+
+        await eventually(told, what="the resolution after the alert")
+    sent = [body["event"] for _, body, _ in _bodies(system, task_id)]
+    assert held == []
+    assert sent[-2:] == ["alert", "resolved"] and sent.count("resolved") == 1

@@ -57,7 +57,7 @@ async def alert_events(infra: Any) -> AsyncIterator[Events]:
 
 
 @pytest.fixture
-async def org(infra: Any, clock: ManualClock) -> dict[str, str]:
+async def org(infra: Any, settings: Any, clock: ManualClock) -> dict[str, str]:
     """A directory of its own: lead, coordinating and assigning agencies with heads, and a tracking office."""
     ids = {name: unique(name) for name in ("lead", "coord", "assigner", "office")}
     heads = {f"h_{name}": unique(f"head-{name}") for name in ids}
@@ -79,11 +79,21 @@ async def org(infra: Any, clock: ManualClock) -> dict[str, str]:
         people=[{"person_id": heads[f"h_{n}"], "agency_id": ids[n], "role": "head"} for n in ids]
         + [{"person_id": unique("deputy"), "agency_id": ids["lead"], "role": "deputy"}],
     )
-    return {**ids, **heads, "officer": unique("officer")}
+    found = {**ids, **heads, "officer": unique("officer")}
+    READERS.update({heads[f"h_{n}"]: bearer(settings, ids[n]) for n in ids})
+    READERS[found["officer"]] = bearer(settings, ids["lead"])
+    return found
+
+
+# The token each person's inbox is read with: their agency's, the only one allowed (test_alerts_access.py).
+# Keyed by person id, unique per test, so tests never share an entry.
+READERS: dict[str, dict[str, str]] = {}
 
 
 async def inbox(http: httpx.AsyncClient, person: str, task_id: str, kind: str | None = None) -> list[dict[str, Any]]:
-    alerts = (await http.get("/v1/alerts", params={"person_id": person})).json()["alerts"]
+    response = await http.get("/v1/alerts", params={"person_id": person}, headers=READERS[person])
+    assert response.status_code == 200, response.text
+    alerts = response.json()["alerts"]
     return [a for a in alerts if a["task_id"] == task_id and (kind is None or a["kind"] == kind)]
 
 
@@ -160,10 +170,11 @@ async def directory_known(infra: Any, org: dict[str, str]) -> bool:
 
 
 async def test_without_a_known_head_only_the_officer_is_alerted(
-    infra: Any, http: httpx.AsyncClient, clock: ManualClock
+    infra: Any, settings: Any, http: httpx.AsyncClient, clock: ManualClock
 ) -> None:
-    officer = unique("officer")
-    task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer, lead=unique("unknown-agency"))
+    officer, lead = unique("officer"), unique("unknown-agency")
+    READERS[officer] = bearer(settings, lead)
+    task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer, lead=lead)
     alerts = await eventually(lambda: inbox(http, officer, task_id), what="the officer's alert")
     assert [a["recipient_role"] for a in alerts] == ["officer"]
 

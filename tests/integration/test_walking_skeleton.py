@@ -52,8 +52,14 @@ async def test_a_task_travels_through_all_five_services(run_service: Any, settin
         task_id = created.json()["task_id"]
         assert created.json()["deadline"]["due"] == "2022-11-30"
 
+        # The officer's inbox is read with a token of the officer's agency, the lead.
+        lead = await provision.prepare(settings.database_url, clock, settings.token_secret, ["bd-sgddt"])
+        lead_token = {"Authorization": f"Bearer {lead['bd-sgddt'].token}"}
+
         async def alerts_of_kind(kind: str) -> list[dict[str, Any]]:
-            inbox = (await http["alerts"].get("/v1/alerts", params={"person_id": officer})).json()["alerts"]
+            response = await http["alerts"].get("/v1/alerts", params={"person_id": officer}, headers=lead_token)
+            assert response.status_code == 200, response.text
+            inbox = response.json()["alerts"]
             return [a for a in inbox if a["task_id"] == task_id and a["kind"] == kind]
 
         # Generous: in a full run the consumers first catch up with every earlier test's events.

@@ -271,42 +271,153 @@ async function searchTasks(event) {
 }
 
 // --- live alerts (server-sent events, through this service) --------------------------------------
-let alertSource = null;
+// A person's alerts are theirs: the alerts service shows them only to a token of the person's agency.
+// The token is kept in sessionStorage (this tab only, gone when it closes; never localStorage, never
+// the URL, which ends up in server logs and browser history) and sent as an Authorization header.
+// EventSource cannot send headers, so the stream is read with fetch() and parsed here; after a break
+// it is opened again with Last-Event-ID, and the alerts service resumes after the last entry seen.
+const TOKEN_KEY = "dondoc.agencyToken";
+const live = { controller: null, retryTimer: null };
+
+function setAlertsStatus(state, text) {
+  const node = document.getElementById("alerts-status");
+  node.dataset.state = state;
+  node.className = state === "connected" ? "status-ok" : state === "idle" || state === "connecting" ? "muted" : "status-bad";
+  node.textContent = text;
+}
+
+function stopAlerts() {
+  if (live.controller) live.controller.abort();
+  live.controller = null;
+  clearTimeout(live.retryTimer);
+}
 
 function watchAlerts(personId) {
-  if (alertSource) alertSource.close();
-  const status = document.getElementById("alerts-status");
-  const list = document.getElementById("alerts");
-  list.replaceChildren();
-  if (!personId) return;
+  stopAlerts();
+  document.getElementById("alerts").replaceChildren();
+  if (!personId) {
+    setAlertsStatus("idle", "Nhập mã cán bộ để nhận cảnh báo của người đó.");
+    return;
+  }
   localStorage.setItem("dondoc.person", personId);
-  status.className = "muted";
-  status.textContent = "Đang kết nối dịch vụ cảnh báo…";
-  alertSource = new EventSource(`/v1/reports/alerts/stream?person_id=${encodeURIComponent(personId)}`);
-  alertSource.addEventListener("connected", () => {
-    status.className = "status-ok";
-    status.textContent = `Đang nhận cảnh báo của ${personId}.`;
-  });
-  alertSource.addEventListener("unavailable", (e) => {
-    const info = JSON.parse(e.data);
-    status.className = "status-bad";
-    status.textContent = `${info.message_vi}; sẽ tự thử lại. Số liệu báo cáo vẫn dùng được.`;
-  });
-  const onAlert = (e) => {
-    let a;
-    try { a = JSON.parse(e.data); } catch { return; }
-    const alert = a.alert || a;
-    list.prepend(el("li", { class: alert.kind === "overdue" ? "overdue" : "" },
-      el("b", {}, alert.title || alert.task_id || ""), el("br"), alert.message_vi || e.data));
-  };
-  alertSource.addEventListener("message", onAlert);
-  alertSource.addEventListener("alert", onAlert);
-  alertSource.onerror = () => {
-    if (status.className !== "status-bad") {
-      status.className = "status-bad";
-      status.textContent = "Mất kết nối dịch vụ cảnh báo; sẽ tự thử lại.";
+  const token = sessionStorage.getItem(TOKEN_KEY) || "";
+  if (!token) {
+    setAlertsStatus("need-token", "Cần nhập mã xác thực của cơ quan để xem cảnh báo: cảnh báo của một cán bộ " +
+      "chỉ hiển thị cho chính cơ quan của người đó.");
+    return;
+  }
+  const controller = new AbortController();
+  live.controller = controller;
+  follow(personId, token, controller, { lastEventId: "", retryMs: 2000 });
+}
+
+async function follow(personId, token, controller, cursor) {
+  if (document.getElementById("alerts-status").dataset.state !== "unavailable") {
+    setAlertsStatus("connecting", "Đang kết nối dịch vụ cảnh báo…");
+  }
+  try {
+    const headers = { Accept: "text/event-stream", Authorization: `Bearer ${token}` };
+    if (cursor.lastEventId) headers["Last-Event-ID"] = cursor.lastEventId;
+    const response = await fetch(`/v1/reports/alerts/stream?person_id=${encodeURIComponent(personId)}`,
+      { headers, signal: controller.signal, cache: "no-store" });
+    if (response.status === 401 || response.status === 403) {
+      refused(personId, response.status, await detailOf(response));
+      return; // not retried: another token is needed
     }
-  };
+    if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+    await readEvents(response.body, cursor, (event) => onAlertEvent(personId, event));
+    if (document.getElementById("alerts-status").dataset.state !== "unavailable") {
+      setAlertsStatus("broken", "Mất kết nối dịch vụ cảnh báo; đang thử lại…");
+    }
+  } catch (e) {
+    if (controller.signal.aborted) return;
+    setAlertsStatus("broken", "Mất kết nối dịch vụ cảnh báo; sẽ tự thử lại.");
+  }
+  if (!controller.signal.aborted) {
+    live.retryTimer = setTimeout(() => follow(personId, token, controller, cursor), cursor.retryMs);
+  }
+}
+
+async function detailOf(response) {
+  try {
+    return (await response.json()).detail || {};
+  } catch {
+    return {};
+  }
+}
+
+function refused(personId, status, detail) {
+  if (status === 401) {
+    setAlertsStatus("refused", "Mã xác thực của cơ quan không được chấp nhận (thiếu, sai hoặc cấp cho hệ thống khác). " +
+      "Hãy nhập lại mã do cơ quan cấp.");
+  } else {
+    setAlertsStatus("refused", `Không được xem cảnh báo của ${personId}: ` +
+      (detail.message_vi || "mã xác thực không phải của cơ quan người này") + ".");
+  }
+}
+
+// text/event-stream, as the HTML standard parses it: fields up to a blank line make one event.
+async function readEvents(body, cursor, dispatch) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "", type = "", data = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    const lines = buffer.split("\n");
+    buffer = lines.pop();
+    for (const raw of lines) {
+      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+      if (line === "") {
+        if (data.length) dispatch({ type: type || "message", data: data.join("\n") });
+        type = "";
+        data = [];
+        continue;
+      }
+      if (line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let val = colon < 0 ? "" : line.slice(colon + 1);
+      if (val.startsWith(" ")) val = val.slice(1);
+      if (field === "event") type = val;
+      else if (field === "data") data.push(val);
+      else if (field === "id" && !val.includes("\0")) cursor.lastEventId = val;
+      else if (field === "retry" && /^\d+$/.test(val)) cursor.retryMs = Number(val);
+    }
+  }
+}
+
+const CLOSED_WORDS = { acknowledged: "Đã xác nhận đã nhận", resolved: "Đã xử lý xong" };
+
+function onAlertEvent(personId, event) {
+  let info;
+  try { info = JSON.parse(event.data); } catch { return; }
+  const list = document.getElementById("alerts");
+  if (event.type === "connected") {
+    setAlertsStatus("connected", `Đang nhận cảnh báo của ${personId}.`);
+  } else if (event.type === "unavailable") {
+    setAlertsStatus("unavailable", `${info.message_vi}; sẽ tự thử lại. Số liệu báo cáo vẫn dùng được.`);
+  } else if (event.type === "alert" || event.type === "reminder" || event.type === "message") {
+    const alert = info.alert || info;
+    const again = event.type === "reminder" ? `Nhắc lại lần ${alert.reminder}: ` : "";
+    list.prepend(el("li", { class: alert.kind === "overdue" ? "overdue" : "", "data-alert": alert.alert_id || "",
+      "data-task": alert.task_id || "" },
+    el("b", {}, alert.title || alert.task_id || ""), el("br"), again, alert.message_vi || event.data));
+  } else if (event.type === "digest") {
+    list.prepend(el("li", { class: "digest" }, info.text || ""));
+  } else if (event.type in CLOSED_WORDS) {
+    for (const item of list.querySelectorAll("li[data-alert]")) {
+      if (item.dataset.alert !== String(info.alert_id) || item.classList.contains("done")) continue;
+      item.classList.add("done");
+      item.append(el("br"), el("span", { class: "meta" }, CLOSED_WORDS[event.type]));
+    }
+  }
+}
+
+function saveToken(value) {
+  const token = value.trim().replace(/^Bearer\s+/i, "");
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
 }
 
 // --- wiring -------------------------------------------------------------------------------------
@@ -349,8 +460,15 @@ document.getElementById("filters").addEventListener("submit", (e) => {
 document.getElementById("tree-search").addEventListener("submit", searchTasks);
 document.getElementById("alerts-form").addEventListener("submit", (e) => {
   e.preventDefault();
+  saveToken(document.getElementById("alerts-token").value);
   watchAlerts(document.getElementById("alerts-person").value.trim());
 });
+document.getElementById("alerts-forget").addEventListener("click", () => {
+  document.getElementById("alerts-token").value = "";
+  saveToken("");
+  watchAlerts(document.getElementById("alerts-person").value.trim());
+});
+document.getElementById("alerts-token").value = sessionStorage.getItem(TOKEN_KEY) || "";
 
 readUrl();
 loadFilters().catch(() => {}).finally(refresh);
