@@ -9,6 +9,8 @@ Invariants (tests/integration/test_alerts_channels.py breaks each on purpose):
   written only if the token is still the worker's, so a stalled worker cannot overwrite the result of
   the one that took over. A crash mid-send leaves the row pending: the lease expires, it is sent again
   (at least once; receivers de-duplicate by delivery id / Message-ID).
+* An attempt is counted when the row is claimed, not when the send ends: a send cut short by a crash
+  counts too, so ``attempts`` (and AlertDelivered's) says how many times the receiver may have seen it.
 * Failures back off exponentially on the database clock; after ``max_attempts`` the row is failed and
   kept for inspection. AlertDelivered is emitted once, in the transaction marking the row delivered.
 * An operator of the recipient's agency puts a failed row back to pending with its attempts reset
@@ -129,7 +131,8 @@ class DeliveryWorker:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 """UPDATE deliveries
-                   SET lease_token = $1, lease_expires_at = now() + make_interval(secs => $2)
+                   SET lease_token = $1, lease_expires_at = now() + make_interval(secs => $2),
+                       attempts = attempts + 1
                    WHERE delivery_id IN (
                        SELECT delivery_id FROM deliveries d
                        WHERE channel = $3 AND status = 'pending' AND next_attempt_at <= now()
@@ -161,7 +164,7 @@ class DeliveryWorker:
     async def _delivered(self, row: dict[str, Any], token: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             attempts = await conn.fetchval(
-                """UPDATE deliveries SET status = 'delivered', delivered_at = now(), attempts = attempts + 1,
+                """UPDATE deliveries SET status = 'delivered', delivered_at = now(),
                        lease_token = NULL WHERE delivery_id = $1 AND lease_token = $2 AND status = 'pending'
                    RETURNING attempts""",
                 row["delivery_id"],
@@ -186,7 +189,7 @@ class DeliveryWorker:
                 )
 
     async def _failed(self, row: dict[str, Any], token: uuid.UUID, error: str) -> None:
-        attempts = row["attempts"] + 1
+        attempts = row["attempts"]  # this one included: counted at the claim
         final = attempts >= self._config.delivery_max_attempts
         delay = backoff_s(attempts, self._config.delivery_backoff_s, self._config.delivery_backoff_max_s)
         async with self._pool.acquire() as conn:

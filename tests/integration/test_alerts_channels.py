@@ -96,7 +96,9 @@ def config(smtp_port: int) -> AlertsConfig:
         delivery_backoff_max_s=0.2,
         delivery_poll_interval_s=0.2,
         delivery_max_attempts=3,
-        delivery_timeout_s=0.5,
+        # Short, for the hanging channel to give up quickly; not so short that a real SMTP exchange on
+        # a loaded CI machine times out (the mail then arrives but its row is retried: a flaky test).
+        delivery_timeout_s=2.0,
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
     )
