@@ -155,7 +155,9 @@ class DeliveryWorker:
         row["body"] = json.loads(row["body"])
         with bound(task_id=row["task_id"], delivery_id=str(row["delivery_id"]), channel=self._channel):
             try:
-                await asyncio.wait_for(self._send(row), self._config.delivery_timeout_s)
+                # A sender that keeps its own deadline (e-mail's thread) is given a grace beyond it.
+                timeout = self._config.delivery_timeout_s + getattr(self._send, "grace_s", 0.0)
+                await asyncio.wait_for(self._send(row), timeout)
             except Exception as exc:
                 await self._failed(row, token, f"{type(exc).__name__}: {exc}"[:2000])
             else:

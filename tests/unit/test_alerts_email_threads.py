@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
 from services.alerts.channels.email import EmailSender
 from services.alerts.config import AlertsConfig
 
@@ -31,3 +33,47 @@ async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
         for send in sends:
             send.cancel()
         await asyncio.gather(*sends, return_exceptions=True)
+
+
+async def test_a_server_answering_every_step_slowly_is_cut_at_the_deadline_not_after_it() -> None:
+    """Each step within smtplib's per-step timeout, the whole exchange far beyond the deadline: the send
+    fails at the deadline, before the server accepts the mail, so the row's 'failed, retry' is the truth."""
+    accepted: list[bytes] = []
+    session_over = asyncio.Event()
+
+    async def slow_smtp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 cham.example ESMTP\r\n")
+        try:
+            while line := await reader.readline():
+                await asyncio.sleep(0.4)  # each answer is slow, none is late
+                if line.upper().startswith(b"DATA"):
+                    writer.write(b"354 go on\r\n")
+                    await writer.drain()
+                    accepted.append(await reader.readuntil(b"\r\n.\r\n"))
+                    writer.write(b"250 accepted\r\n")
+                elif line.upper().startswith(b"QUIT"):
+                    writer.write(b"221 bye\r\n")
+                else:
+                    writer.write(b"250 ok\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            session_over.set()
+
+    server = await asyncio.start_server(slow_smtp, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = EmailSender(AlertsConfig(smtp_host="127.0.0.1", smtp_port=port, delivery_timeout_s=1.0))
+    row = {"target": "can-bo@example.vn", "delivery_id": uuid.uuid4(),
+           "body": {"subject": "Quá hạn", "text": "Nhiệm vụ đã quá hạn"}}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        with pytest.raises(OSError):  # SMTPServerDisconnected and friends
+            await asyncio.wait_for(sender(row), 1.0 + sender.grace_s)
+        assert loop.time() - started < 1.0 + sender.grace_s  # the sender's own deadline, not the worker's
+        await asyncio.wait_for(session_over.wait(), 5)  # the server saw the connection end…
+        assert accepted == []  # …without ever having been given the mail
+    finally:
+        sender.close()
+        server.close()

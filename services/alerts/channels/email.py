@@ -8,7 +8,10 @@ folder drops spaces between RFC 2047 encoded words in Vietnamese subjects ("than
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
+import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from email.header import Header
 from email.message import Message
@@ -48,13 +51,34 @@ class EmailSender:
         """Stop taking sends; one in flight ends by its own timeout (its row is retried if it was cut)."""
         self._threads.shutdown(wait=False, cancel_futures=True)
 
+    # The worker's deadline (deliveries.py) waits this much longer than ours: the thread reports what
+    # really happened instead of being abandoned while it may still deliver.
+    grace_s = 2.0
+
     def _send(self, row: dict[str, Any]) -> None:
         cfg, body = self._config, row["body"]
         msg = build_message(cfg.smtp_from, row["target"], body["subject"], body["text"], str(row["delivery_id"]))
         assert cfg.smtp_host is not None
-        with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.delivery_timeout_s) as smtp:
-            if cfg.smtp_starttls:
-                smtp.starttls()
-            if cfg.smtp_username:
-                smtp.login(cfg.smtp_username, cfg.smtp_password or "")
-            smtp.send_message(msg)
+        # smtplib's timeout bounds each step, not the exchange: a server answering every step slowly could
+        # accept the mail long after the worker gave up (row retried or failed, mail delivered). A timer
+        # shuts the socket down at the deadline, which makes the blocked step fail at once.
+        with smtplib.SMTP(timeout=cfg.delivery_timeout_s) as smtp:
+            deadline = threading.Timer(cfg.delivery_timeout_s, _shut_down, (smtp,))
+            deadline.start()
+            try:
+                smtp.connect(cfg.smtp_host, cfg.smtp_port)
+                if cfg.smtp_starttls:
+                    smtp.starttls()
+                if cfg.smtp_username:
+                    smtp.login(cfg.smtp_username, cfg.smtp_password or "")
+                smtp.send_message(msg)
+            finally:
+                deadline.cancel()
+
+
+def _shut_down(smtp: smtplib.SMTP) -> None:
+    """Closing a socket another thread is blocked on does not wake it on Linux; shutting it down does."""
+    sock = smtp.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
