@@ -19,4 +19,7 @@ DEFINITION = ServiceDefinition(
     routers=(tasks_router, directory_router),
     # Intake records are agency commands, not envelopes: they get their own subscriber (see raw_consumer).
     background=(raw_consumer(INTAKE, "intake", intake_processor),),
+    replay_refusal="assignment is a source of truth, not a projection: its tasks and directory come from commands "
+    "(HTTP and dondoc.intake) and it consumes no event topic, so there is no log to rebuild it from. Restore its "
+    "schema from a database backup instead.",
 )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from events.topics import ALERT_EVENTS, DIRECTORY, INTAKE_REJECTED, REPORT_EVENTS, TASK_EVENTS
 from services.audit.handlers import EVENT_HANDLERS
+from services.audit.replay_policy import REPLAY_POLICY
 from services.audit.routes import router
 from services.runtime.service import ServiceDefinition
 
@@ -16,4 +17,5 @@ DEFINITION = ServiceDefinition(
     topics=(TASK_EVENTS, ALERT_EVENTS, DIRECTORY, INTAKE_REJECTED, REPORT_EVENTS),
     handlers=EVENT_HANDLERS,
     routers=(router,),
+    replay=REPLAY_POLICY,
 )

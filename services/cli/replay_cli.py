@@ -17,9 +17,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from events.topics import SERVICES
 from services.runtime.replay import (
-    POLICIES,
-    REFUSALS,
     Applied,
     Comparison,
     Rebuilt,
@@ -43,7 +42,9 @@ def register(app: typer.Typer) -> None:
 
 
 def replay(
-    service: Annotated[str, typer.Argument(help=f"The projection to rebuild: {', '.join(POLICIES)}")],
+    service: Annotated[
+        str, typer.Argument(help="The projection to rebuild: a service whose definition declares a replay policy.")
+    ],
     apply_it: Annotated[
         bool,
         typer.Option(
@@ -63,22 +64,31 @@ def replay(
     from services.runtime.settings import get_settings
 
     err = Console(stderr=True)
-    accepted = (
-        f"replay accepts: {', '.join(POLICIES)} ({', '.join(REFUSALS)} are sources of truth and cannot be replayed)"
-    )
     try:
         defn = definition(service)
     except KeyError as exc:
-        err.print(f"[red]unknown service {escape(repr(service))}; {accepted}[/]")
+        err.print(f"[red]unknown service {escape(repr(service))}; {_accepted()}[/]")
         raise typer.Exit(REFUSED) from exc
     try:
-        policy = policy_of(service)
+        policy = policy_of(defn)
     except ReplayRefused as exc:
-        err.print(f"[red]dondoc replay {escape(service)} refused:[/] {escape(str(exc))}")
+        reason = str(exc) if defn.replay_refusal else f"{exc}; {_accepted()}"
+        err.print(f"[red]dondoc replay {escape(service)} refused:[/] {escape(reason)}")
         raise typer.Exit(REFUSED) from exc
     settings = get_settings()
     logs.configure("replay", settings.log_level, settings.log_format)
     raise typer.Exit(asyncio.run(run(defn, settings, policy, apply_it=apply_it, samples=samples, err=err)))
+
+
+def _accepted() -> str:
+    """Which services replay accepts, as their definitions declare (this imports every service's composition
+    root: done only when a name is refused, not for each `dondoc` command)."""
+    from services.registry import definition
+
+    definitions = [definition(name) for name in SERVICES]
+    replayable = [d.name for d in definitions if d.replay is not None and not d.replay_refusal]
+    refused = [d.name for d in definitions if d.replay_refusal]
+    return f"replay accepts: {', '.join(replayable)} ({', '.join(refused)} are sources of truth and cannot be replayed)"
 
 
 async def run(

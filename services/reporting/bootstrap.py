@@ -10,6 +10,7 @@ from services.reporting.directory_handlers import DIRECTORY_HANDLERS
 from services.reporting.handlers import EVENT_HANDLERS
 from services.reporting.live import keep_live_day
 from services.reporting.monthly import monthly_reports
+from services.reporting.replay_policy import REPLAY_POLICY
 from services.reporting.routes import router
 from services.runtime.service import ServiceDefinition
 
@@ -21,4 +22,5 @@ DEFINITION = ServiceDefinition(
     handlers={**EVENT_HANDLERS, **DIRECTORY_HANDLERS},
     routers=(router, dashboard_router),
     background=(keep_live_day, monthly_reports),
+    replay=REPLAY_POLICY,
 )

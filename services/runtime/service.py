@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -31,6 +31,9 @@ from services.runtime.consuming import Consumer, Record
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
 from services.runtime.unit_of_work import Handler, UnitOfWork
+
+if TYPE_CHECKING:  # the replay package builds on this module: the type only, no import at run time
+    from services.runtime.replay.policy import ReplayPolicy
 
 log = logs.get_logger(__name__)
 
@@ -50,6 +53,10 @@ class ServiceDefinition:
     # Keys (tasks, agencies, people) handled side by side within a fetched batch; each key's events
     # stay in order (consuming.py). 1 keeps the whole partition's order, which the audit chain needs.
     consumer_concurrency: int = 1
+    # `dondoc replay` (runtime/replay): what a rebuild of this projection from the log compares and keeps;
+    # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
+    replay: ReplayPolicy | None = None
+    replay_refusal: str = ""
 
     @property
     def schema(self) -> str:

@@ -37,7 +37,7 @@ from events.topics import TASK_EVENTS, dead_letter_topic
 from services.audit.bootstrap import DEFINITION as AUDIT
 from services.cli import replay_cli
 from services.reporting.bootstrap import DEFINITION as REPORTING
-from services.runtime.replay import POLICIES, LogReader, ReplayPolicy, compare, group_offsets, rebuild
+from services.runtime.replay import LogReader, ReplayPolicy, compare, group_offsets, policy_of, rebuild
 from services.runtime.service import ServiceDefinition, create_app
 from services.runtime.unit_of_work import UnitOfWork
 from tests.conftest import eventually, free_port, unique
@@ -108,7 +108,7 @@ async def run(definition: ServiceDefinition, settings: Any, **options: Any) -> t
     """The command's work on this copy of the service: (exit code, everything it printed)."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=250, force_terminal=False)
-    policy = POLICIES[definition.name.split("_rp_")[0]]
+    policy = policy_of(definition)  # own() keeps the service's
     code = await replay_cli.run(definition, settings, policy, err=console, out=console, **options)
     return code, buffer.getvalue()
 
@@ -119,7 +119,7 @@ async def test_a_replay_rebuilds_the_reporting_projection_identically(settings: 
         await caught_up(defn, settings, scenario.envelopes)
         group_before = await group_offsets(settings.kafka_bootstrap, f"dondoc.{defn.name}")
 
-        rebuilt = await rebuild(defn, settings, policy=POLICIES["reporting"])
+        rebuilt = await rebuild(defn, settings, policy=policy_of(defn))
         comparison = await compare(rebuilt, settings)
 
         assert comparison.identical, comparison.tables
@@ -155,7 +155,7 @@ async def test_a_broken_live_projection_shows_its_differences_and_exits_1(settin
 
     assert code == 1, printed
     assert "The live projection differs." in printed
-    rebuilt = await rebuild(defn, settings, policy=POLICIES["reporting"])
+    rebuilt = await rebuild(defn, settings, policy=policy_of(defn))
     tables = {t.table: t for t in (await compare(rebuilt, settings)).tables}
     assert (tables["tasks"].missing, tables["tasks"].extra) == (2, 1)
     assert tables["tasks"].live_rows == tables["tasks"].rebuilt_rows - 1

@@ -1,0 +1,49 @@
+"""What a service allows a replay to do. The runtime knows no service's tables: each service declares
+its ``ReplayPolicy`` on its ``ServiceDefinition`` (``replay``), next to its composition root; a source
+of truth, which no log can rebuild, declares ``replay_refusal`` instead: why, and what to do instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from services.runtime.service import ServiceDefinition
+
+
+class ReplayRefused(Exception):
+    """The replay (or its apply) is refused; the message says why and what to do instead."""
+
+
+@dataclass(frozen=True)
+class TablePolicy:
+    """How one table is compared. The predicates are SQL on the table aliased ``t``; ``live_rows`` may
+    name the shadow schema as ``{shadow}`` and read the temp table ``replay_snapshot`` (topic, partition,
+    start_offset, end_offset, compacted): the part of the log the replay read."""
+
+    ignore: tuple[str, ...] = ()  # columns left out of the comparison, with the reason in ``why``
+    rows: str = ""  # SQL predicate on both sides: rows that mean something (e.g. not all-zero counters)
+    live_rows: str = ""  # SQL predicate on the live side only; {shadow} and the temp table replay_snapshot
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class ReplayPolicy:
+    tables: Mapping[str, TablePolicy] = field(default_factory=dict)
+    kept: tuple[str, ...] = ()  # the service's own tables that its input topics cannot rebuild
+    apply_refusal: str = ""  # non-empty: --apply is refused with this message
+    prepare: Callable[[asyncpg.Connection, str], Awaitable[None]] | None = None  # (shadow conn, live schema)
+    note: str = ""
+
+
+def policy_of(definition: ServiceDefinition) -> ReplayPolicy:
+    """The policy the service declares; a refusal (or no policy at all) refuses the replay."""
+    if definition.replay_refusal:
+        raise ReplayRefused(definition.replay_refusal)
+    if definition.replay is None:
+        raise ReplayRefused(f"{definition.name} has no replay policy")
+    return definition.replay

@@ -1,0 +1,142 @@
+"""Rebuilding a projection in its shadow schema, made afresh: the runtime's and the service's own
+migrations, then the log fed to the service's own handlers through the runtime's Consumer (inbox claim
+and handler in one transaction), so the rebuilt state is what the service would hold."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from services.runtime import db
+from services.runtime.consuming import Consumer, Record
+from services.runtime.logs import get_logger
+from services.runtime.replay import catalog
+from services.runtime.replay.log import LogReader, Position
+from services.runtime.replay.policy import ReplayPolicy, ReplayRefused, policy_of
+from services.runtime.replay.shadow import HeldDeadLetters, shadow_pool, shadow_schema_of
+from services.runtime.service import ServiceDefinition, default_clock
+from services.runtime.settings import Settings
+
+log = get_logger(__name__)
+
+Progress = Callable[[int, int], None]  # (records replayed, total)
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    service: str
+    live_schema: str
+    shadow_schema: str
+    topics: tuple[str, ...]
+    starts: dict[Position, int]
+    ends: dict[Position, int]
+    records: int
+    handled: int
+    dead_lettered: int
+    seconds: float
+    runtime_tables: tuple[str, ...]
+    policy: ReplayPolicy
+
+    @property
+    def group(self) -> str:
+        return f"dondoc.{self.service}"
+
+
+def projection_tables(all_tables: Sequence[str], rebuilt: Rebuilt, policy: ReplayPolicy) -> list[str]:
+    return [t for t in all_tables if t not in rebuilt.runtime_tables and t not in policy.kept]
+
+
+async def rebuild(
+    definition: ServiceDefinition,
+    settings: Settings,
+    *,
+    on_progress: Progress | None = None,
+    policy: ReplayPolicy | None = None,
+) -> Rebuilt:
+    """Replay the service's input topics into its shadow schema, made afresh."""
+    policy = policy or policy_of(definition)
+    shadow = shadow_schema_of(definition)
+    started = time.perf_counter()
+    guard = await asyncpg.connect(settings.database_url)
+    try:
+        if not await guard.fetchval("SELECT pg_try_advisory_lock($1)", db.lock_key("replay", definition.name)):
+            raise ReplayRefused(f"another replay of {definition.name} is running (it holds the replay lock)")
+        await guard.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
+        pool = await shadow_pool(settings.database_url, shadow, definition.consumer_concurrency + 2)
+        try:
+            await db.migrate(pool, shadow, {"runtime": db.RUNTIME_MIGRATIONS})
+            runtime_tables = (*await catalog.tables(guard, shadow), "schema_migrations")
+            await db.migrate(pool, shadow, {definition.name: definition.migrations})
+            log.info("replay started", service=definition.name, shadow=shadow, topics=list(definition.topics))
+            records, ends, starts = await _feed(definition, settings, pool, shadow, on_progress)
+            async with pool.acquire() as conn:
+                if policy.prepare is not None:
+                    async with conn.transaction():
+                        await policy.prepare(conn, definition.schema)
+                handled = await conn.fetchval("SELECT count(*) FROM inbox")
+                dead = await conn.fetchval("SELECT count(*) FROM dead_letters")
+        finally:
+            await pool.close()
+    finally:
+        await guard.close()  # also releases the replay lock
+    result = Rebuilt(
+        definition.name,
+        definition.schema,
+        shadow,
+        tuple(definition.topics),
+        starts,
+        ends,
+        records,
+        handled,
+        dead,
+        time.perf_counter() - started,
+        tuple(sorted(set(runtime_tables))),
+        policy,
+    )
+    log.info(
+        "replay finished",
+        service=definition.name,
+        records=records,
+        handled=handled,
+        dead_lettered=dead,
+        seconds=round(result.seconds, 2),
+    )
+    return result
+
+
+async def _feed(
+    definition: ServiceDefinition, settings: Settings, pool: asyncpg.Pool, shadow: str, on_progress: Progress | None
+) -> tuple[int, dict[Position, int], dict[Position, int]]:
+    consumer = Consumer(
+        definition.name,
+        shadow,
+        definition.handlers,
+        pool,
+        cast(AIOKafkaProducer, HeldDeadLetters()),
+        default_clock(settings),
+        attempts=settings.handler_attempts,
+        backoff_s=settings.handler_retry_backoff_s,
+        concurrency=definition.consumer_concurrency,
+    )
+    records = 0
+    async with LogReader(
+        settings.kafka_bootstrap, definition.topics, client_id=f"dondoc-replay-{definition.name}"
+    ) as reader:
+        total = reader.total
+        if on_progress:
+            on_progress(0, total)
+        async for batch in reader.batches(settings.consumer_batch_size):
+            await consumer.handle_batch([Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch])
+            records += len(batch)
+            if on_progress:
+                on_progress(records, total)
+        if on_progress:
+            on_progress(total, total)  # a compacted topic has holes: its records are fewer than its offsets
+        ends = {(tp.topic, tp.partition): o for tp, o in reader.ends.items()}
+        starts = {(tp.topic, tp.partition): o for tp, o in reader.starts.items()}
+    return records, ends, starts
