@@ -81,7 +81,11 @@ async def _main(console: Console, urls: dict[str, str]) -> None:
     async with assignment_db() as pool, httpx.AsyncClient(base_url=urls["assignment"], timeout=30.0) as http:
         tokens = await run_demo(pool, http, console, _clock(), get_settings().token_secret)
     for agency_id, name in AGENCIES.items():
-        console.print(f"[dim]Token demo của {name} ({agency_id}):[/] {tokens[agency_id]}")
+        console.print(f"[dim]Token demo của {name} ({agency_id}):[/]")
+        # One unbroken line: a token wrapped to the terminal's width is copied with line breaks in it.
+        console.print(tokens[agency_id], soft_wrap=True, highlight=False)
+    console.print("[dim]Dán token vào ô “Mã xác thực của cơ quan” trên bảng điều khiển để xem cảnh báo trực tiếp "
+                  "của cán bộ cơ quan đó.[/]")
 
 
 async def run_demo(pool: Any, http: httpx.AsyncClient, console: Console, clock: Clock,
