@@ -153,7 +153,7 @@ def figures_of(rows: Iterable[BucketCount], today: date, *, key_only: bool = Fal
 
 # The states a task is in on a given day: an unfinished task within its deadline (not started or
 # started), overdue by 1–30, 31–90, 91–120 or more than 120 days, or a closed bucket. Their order is
-# the order of the counter columns (migrations/002, queries.py).
+# the order of the counter columns (migrations/002, queries/day_sums.py).
 STATES: tuple[str, ...] = (
     "new_within",
     "started_within",

@@ -1,0 +1,26 @@
+"""The withdrawn list: withdrawn tasks are listed apart (DESIGN §4), most recently withdrawn first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.reporting.queries.filters import Filters
+from services.reporting.queries.scopes import TASK_INVOLVED, task_scope
+from services.reporting.queries.sql import Sql
+
+
+async def withdrawn_tasks(conn: asyncpg.Connection, f: Filters, limit: int) -> list[dict[str, Any]]:
+    """Withdrawn tasks are listed apart (DESIGN §4); secret ones only to the agencies involved."""
+    q = Sql()
+    conditions = [
+        "t.bucket = 'withdrawn'",
+        f"(t.classification <> 'mat' OR {q(f.viewer)} = ANY({TASK_INVOLVED}))",
+        task_scope(f, q),
+    ]
+    if f.document:
+        conditions.append(f"t.document = {q(f.document)}")
+    sql = f"""SELECT t.task_id, t.code, t.title, t.document, t.lead_agency_id, t.withdrawn_at
+              FROM tasks t WHERE {" AND ".join(conditions)} ORDER BY t.withdrawn_at DESC LIMIT {q(limit)}"""
+    return [dict(r) for r in await conn.fetch(sql, *q.args)]
