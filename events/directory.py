@@ -3,11 +3,13 @@
 Compaction keeps only the last record of each key (agency, person or group id), so every event here
 carries the *whole* current state of its entity, never a delta: a consumer that starts late still
 rebuilds the full directory. Nothing is deleted (a tombstone would erase what old tasks refer to):
-an abolished agency or a person who left stays, with ``active`` false.
+an abolished agency or a person who left stays, with ``active`` false. A token's revocation is a fact
+that nothing supersedes (key ``token:<token_id>``): compaction keeps it, so a late consumer learns it.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -86,3 +88,16 @@ class AgencyGroupChanged(DirectoryEvent):
     rule: GroupRule | None = None
     member_ids: tuple[str, ...] = Field((), description="The members when it changed (the rule's result)")
     version: int = Field(ge=1)
+
+
+class TokenRevoked(DirectoryEvent):
+    """An agency token, and the intake key of the same id, was revoked (key: ``token:<token_id>``).
+
+    The assignment service issues and revokes tokens; every other service that checks a token or an
+    intake signature by itself refuses this one as soon as it has read this event.
+    """
+
+    event_type = "TokenRevoked"
+    token_id: str
+    agency_id: str = Field(description="The agency the token was issued to")
+    revoked_at: datetime

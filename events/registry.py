@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from events.alerts import AlertAcknowledged, AlertDelivered, AlertEscalated, AlertRaised, AlertResolved
-from events.directory import AgencyChanged, AgencyGroupChanged, PersonChanged
+from events.directory import AgencyChanged, AgencyGroupChanged, PersonChanged, TokenRevoked
 from events.envelope import EventPayload
 from events.intake import IntakeRejected
 from events.progress import (
@@ -40,6 +40,7 @@ EVENT_TYPES: tuple[type[EventPayload], ...] = (
     AgencyChanged,
     PersonChanged,
     AgencyGroupChanged,
+    TokenRevoked,
     IntakeRejected,
     AlertRaised,
     CompletionReported,

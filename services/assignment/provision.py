@@ -19,7 +19,7 @@ from events.clock import Clock
 from events.envelope import Actor
 from services.assignment.directory.handlers import load_document
 from services.assignment.directory.model import DirectoryDocument
-from services.assignment.tokens import IssuedToken, issue_token
+from services.assignment.tokens import IssuedToken, issue_token, revoke_token
 from services.runtime import db
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -71,6 +71,12 @@ async def issue(pool: asyncpg.Pool, clock: Clock, agency_id: str, secret: str,
                 label: str = "") -> IssuedToken:
     async with pool.acquire() as conn:
         return await issue_token(conn, secret=secret, agency_id=agency_id, now=clock.now(), label=label)
+
+
+async def revoke(pool: asyncpg.Pool, clock: Clock, token_id: str) -> bool:
+    """Revoke a token as the installation's operator; the running service publishes TokenRevoked."""
+    async with unit_of_work(pool, clock) as uow:
+        return await revoke_token(uow, token_id, OPERATOR)
 
 
 async def prepare(url: str, clock: Clock, secret: str, agency_ids: list[str],

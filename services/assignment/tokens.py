@@ -2,7 +2,9 @@
 
 ``issue_token`` stores only the token's SHA-256; the HTTP dependency ``ActingAgency`` accepts a bearer
 token when its signature is valid, its hash is on record and not revoked, and its agency is active.
-The record is what lets one leaked token be revoked without changing the installation's secret.
+The record is what lets one leaked token be revoked without changing the installation's secret; the
+revocation is published (TokenRevoked) in the same transaction, so the other services, which verify
+tokens and intake keys without this table, refuse it too (services/runtime/revocations.py).
 Each token also names an intake signing key (events/intake.py): key id = token id.
 """
 
@@ -16,11 +18,14 @@ import asyncpg
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from events.directory import TokenRevoked
+from events.envelope import Actor
 from events.intake import signing_key
 from services.assignment.errors import not_found
 from services.runtime import auth
 from services.runtime.auth import AgencyPrincipal, InvalidToken
 from services.runtime.service import runtime_of
+from services.runtime.unit_of_work import UnitOfWork
 
 _bearer = HTTPBearer(auto_error=False, description="Agency token from `dondoc token issue AGENCY_ID`")
 
@@ -47,12 +52,19 @@ async def issue_token(conn: asyncpg.Connection, *, secret: str, agency_id: str, 
     return IssuedToken(agency_id, principal.token_id, token, key)
 
 
-async def revoke_token(conn: asyncpg.Connection | asyncpg.Pool, token_id: str, now: datetime) -> bool:
-    done = await conn.fetchval(
-        "UPDATE agency_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL RETURNING true",
-        token_id, now,
+async def revoke_token(uow: UnitOfWork, token_id: str, actor: Actor) -> bool:
+    """Revoke a live token (and its intake key) and publish TokenRevoked in the same transaction;
+    False when no live token has this id (nothing is published)."""
+    row = await uow.conn.fetchrow(
+        "UPDATE agency_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL "
+        "RETURNING agency_id, revoked_at",
+        token_id, uow.clock.now(),
     )
-    return bool(done)
+    if row is None:
+        return False
+    revoked = TokenRevoked(token_id=token_id, agency_id=row["agency_id"], revoked_at=row["revoked_at"])
+    await uow.emit(revoked, actor=actor, key=f"token:{token_id}", id_parts=("token", token_id))
+    return True
 
 
 async def tokens_of(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str) -> list[dict[str, Any]]:

@@ -102,18 +102,19 @@ def token_issue(
 
 @token_app.command("revoke")
 def token_revoke(token_id: str = typer.Argument(..., help="The token id shown by `token list`")) -> None:
-    """Revoke a token (and its intake key): the assignment service refuses it from now on."""
-    from services.assignment.provision import assignment_db
-    from services.assignment.tokens import revoke_token
+    """Revoke a token (and its intake key): refused by the assignment service from now on, by the other
+    services as soon as they read the TokenRevoked it publishes (typically within a second)."""
+    from services.assignment.provision import assignment_db, revoke
 
     async def work() -> bool:
         async with assignment_db() as pool:
-            return await revoke_token(pool, token_id, _clock().now())
+            return await revoke(pool, _clock(), token_id)
 
     if not _run(work):
         err.print(f"[yellow]No live token {token_id}[/]")
         raise typer.Exit(1)
-    err.print(f"Token {token_id} revoked")
+    err.print(f"Token {token_id} revoked. The other services refuse it once they read the TokenRevoked event, "
+              "which the assignment service publishes as soon as it is running.")
 
 
 @token_app.command("list")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from events.topics import INTAKE, TASK_EVENTS
+from events.topics import DIRECTORY, INTAKE, TASK_EVENTS
 from services.progress import event_handlers, intake
 from services.progress.config import ProgressConfig
 from services.progress.routes import build_router
@@ -41,7 +41,8 @@ def definition(config: ProgressConfig | None = None) -> ServiceDefinition:
         name="progress",
         title="dondoc — tiến độ và thời hạn (progress)",
         migrations=Path(__file__).parent / "migrations",
-        topics=(TASK_EVENTS,),
+        # The directory only for TokenRevoked (the runtime records it: runtime/revocations.py); the rest is ignored.
+        topics=(TASK_EVENTS, DIRECTORY),
         handlers=event_handlers.handlers(config),
         routers=(build_router(config),),
         background=(_deadline_timers(config), raw_consumer(INTAKE, "intake", intake.build(config))),

@@ -4,7 +4,11 @@ Division of labour with the assignment service, which reads the same topic: it a
 that is unsigned, badly signed, stale, malformed or of an unknown type; it leaves well-formed progress
 commands (PROGRESS_COMMANDS) to this service. Here such a command is verified again (never act on a
 forgery), then runs through the same handlers as HTTP, acting as the submitting agency. Its answer is
-its event, or one IntakeRejected keyed by the agency: not the lead, not found, invalid, replayed…
+its event, or one IntakeRejected keyed by the agency: not the lead, not found, invalid, replayed, or
+signed with a revoked key ('bad-signature', the assignment service's code for it), which this service
+learns from TokenRevoked (runtime/revocations.py). The assignment service refuses a revoked key too,
+as soon as the revocation commits; either may learn it first, so such a command can be answered twice
+with the same code: never silently dropped, never acted on once this service knows.
 
 Invariants (tests/integration/test_progress_intake.py):
 * The inbox row (agency, command_id), the effects and any rejection commit together; a redelivered
@@ -45,7 +49,7 @@ from services.progress.commands import (
 )
 from services.progress.config import ProgressConfig
 from services.progress.domain import ProgressRejected
-from services.runtime import intake_ledger
+from services.runtime import intake_ledger, revocations
 from services.runtime.logs import bound, get_logger
 from services.runtime.raw_consumer import RawConsumer, RawRecord
 from services.runtime.service import Runtime
@@ -104,7 +108,7 @@ def build(config: ProgressConfig) -> Callable[[Runtime], RawConsumer]:
 
 
 async def _run(record: RawRecord, body: dict[str, Any], agency: str, uow: UnitOfWork, config: ProgressConfig) -> str:
-    command_type, command_id = body["command_type"], body["command_id"]
+    command_type, command_id, key_id = body["command_type"], body["command_id"], record.header(KEY_ID_HEADER) or ""
     receipt = await intake_ledger.receive(
         uow.conn, agency_id=agency, command_id=command_id, command_type=command_type,
         at=Position(record.topic, record.partition, record.offset), received_at=uow.clock.now(),
@@ -130,6 +134,14 @@ async def _run(record: RawRecord, body: dict[str, Any], agency: str, uow: UnitOf
     task_id = str(payload.pop("task_id", ""))
     try:
         async with uow.conn.transaction():  # a savepoint: a refusal undoes the command's effects only
+            if await revocations.is_revoked(uow.conn, key_id):
+                raise ProgressRejected(
+                    401,
+                    "bad-signature",
+                    f"key {key_id!r} of {agency} was revoked; sign with the key of a new token "
+                    f"(`dondoc token issue {agency}`)",
+                    "Khóa ký đã bị thu hồi; hãy ký bằng khóa của mã xác thực mới được cấp",
+                )
             try:
                 command = model.model_validate(payload)
             except ValidationError as exc:

@@ -2,7 +2,8 @@
 
 A token is ``dd1.<payload>.<signature>``: the payload (base64url JSON: agency_id, token_id,
 issued_at) signed with HMAC-SHA256 under ``DONDOC_TOKEN_SECRET``. Any service verifies it
-without a round trip; the issuing service stores only its hash (``token_hash``).
+without a round trip; the issuing service stores only its hash (``token_hash``). A revoked token is
+refused too: every service that reads ``dondoc.directory`` keeps the revocations (runtime/revocations.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import secrets
 from datetime import datetime
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+
+from services.runtime import revocations
 
 PREFIX = "dd1"
 _bearer = HTTPBearer(auto_error=False, description="Agency token from `dondoc token issue AGENCY_ID`")
@@ -51,7 +55,14 @@ def token_hash(token: str) -> str:
 
 
 class InvalidToken(ValueError):
-    pass
+    message_vi = "Thiếu hoặc sai mã xác thực của cơ quan (Authorization: Bearer <token>)"
+
+
+class RevokedToken(InvalidToken):
+    def __init__(self, principal: AgencyPrincipal) -> None:
+        agency = principal.agency_id
+        super().__init__(f"the token was revoked; ask for a new one (`dondoc token issue {agency}`)")
+        self.message_vi = f"Mã xác thực đã bị thu hồi; hãy đề nghị cấp mã mới (dondoc token issue {agency})"
 
 
 def verify(secret: str, token: str) -> AgencyPrincipal:
@@ -67,11 +78,21 @@ def verify(secret: str, token: str) -> AgencyPrincipal:
         raise InvalidToken("the token's payload is unreadable") from exc
 
 
-def _unauthorized(message: str) -> HTTPException:
+async def verify_unrevoked(secret: str, db: asyncpg.Pool | asyncpg.Connection, token: str) -> AgencyPrincipal:
+    """``verify``, then refused (``RevokedToken``) if this service has read the token's revocation."""
+    principal = verify(secret, token)
+    # The revocation is the assignment service's; this service knows it once it has consumed the
+    # TokenRevoked event (typically well under a second after `dondoc token revoke`): until then, the
+    # token still works here. Checked on every request, so no token outlives that delay.
+    if await revocations.is_revoked(db, principal.token_id):
+        raise RevokedToken(principal)
+    return principal
+
+
+def _unauthorized(message: str, message_vi: str = InvalidToken.message_vi) -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED,
-        {"code": "unauthorized", "message": message,
-         "message_vi": "Thiếu hoặc sai mã xác thực của cơ quan (Authorization: Bearer <token>)"},
+        {"code": "unauthorized", "message": message, "message_vi": message_vi},
         headers={"WWW-Authenticate": "Bearer"},
     )
 
@@ -82,11 +103,11 @@ async def current_agency(
     """FastAPI dependency: the agency the request acts for, or 401 with a clear message."""
     if credentials is None:
         raise _unauthorized("missing 'Authorization: Bearer <agency token>' header")
-    secret = request.app.state.runtime.settings.token_secret
+    rt = request.app.state.runtime
     try:
-        return verify(secret, credentials.credentials)
+        return await verify_unrevoked(rt.settings.token_secret, rt.pool, credentials.credentials)
     except InvalidToken as exc:
-        raise _unauthorized(str(exc)) from exc
+        raise _unauthorized(str(exc), exc.message_vi) from exc
 
 
 CurrentAgency = Annotated[AgencyPrincipal, Depends(current_agency)]

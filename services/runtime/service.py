@@ -26,7 +26,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
-from services.runtime import db, health, logs
+from services.runtime import db, health, logs, revocations
 from services.runtime.consuming import Consumer, Record
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
@@ -167,7 +167,7 @@ async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock
         rt.consumer = Consumer(
             definition.name,
             definition.schema,
-            definition.handlers,
+            revocations.consumer_handlers(definition.topics, definition.handlers),
             pool,
             producer,
             clock,

@@ -1,0 +1,170 @@
+"""Revoking an agency token (`dondoc token revoke`) reaches every service that checks tokens by itself, on
+the real broker and database: the assignment service publishes TokenRevoked with the revocation, and from
+then on progress refuses the token over HTTP and its intake key on dondoc.intake, alerts refuses it (even
+when started after the revocation: it reads it from the compacted directory topic), and the audit trail
+still records the event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+import typer
+from aiokafka import AIOKafkaProducer
+from typer.testing import CliRunner
+
+from events.clock import VN_TZ, ManualClock
+from events.intake import signed_headers, signing_key
+from events.topics import DIRECTORY, INTAKE, INTAKE_REJECTED
+from services import registry
+from services.assignment.tokens import IssuedToken
+from services.cli import assignment_cli
+from tests.conftest import eventually, unique
+from tests.integration.progress_alerts_kit import Events, assign, fetch, topic_events
+from tests.integration.test_assignment_support import kafka_records, outbox_events, prepared
+
+pytestmark = pytest.mark.integration
+
+LEAD = "bd-sgddt"
+OFFICER = "p-bd-sgddt-officer-1"  # of the seed directory that `prepared` loads
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
+
+
+@pytest.fixture
+async def rejected(infra: Any) -> AsyncIterator[Events]:
+    async with topic_events(infra.kafka_bootstrap, INTAKE_REJECTED, 3) as found:
+        yield found
+
+
+async def revoke(token_id: str) -> None:
+    """As an operator does: `dondoc token revoke TOKEN_ID` (the CLI runs its own event loop: a thread)."""
+    app, bench = typer.Typer(), typer.Typer()
+    app.add_typer(bench, name="bench")
+    assignment_cli.register(app, bench)
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["token", "revoke", token_id])
+    assert result.exit_code == 0, result.output
+
+
+def bearer(token: IssuedToken) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.token}"}
+
+
+async def send_signed(settings: Any, token: IssuedToken, command_type: str, payload: dict[str, Any]) -> str:
+    """An agency system's intake command, signed with the token's intake key (key id = token id)."""
+    command_id = unique("cmd")
+    body = json.dumps({"command_type": command_type, "command_id": command_id, "payload": payload}).encode()
+    key = signing_key(settings.token_secret, token.agency_id, token.token_id)
+    headers = signed_headers(key, token.agency_id, token.token_id, body, time.time())
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(INTAKE, body, key=token.agency_id.encode(), headers=headers)
+    finally:
+        await producer.stop()
+    return command_id
+
+
+def refused_as_revoked(response: httpx.Response, agency_id: str) -> bool:
+    if response.status_code != 401:
+        return False
+    detail = response.json()["detail"]
+    assert detail["code"] == "unauthorized" and "revoked" in detail["message"], detail
+    assert f"dondoc token issue {agency_id}" in detail["message"] and "thu hồi" in detail["message_vi"], detail
+    return True
+
+
+async def test_a_revoked_token_is_refused_by_progress_over_http_and_intake_and_audit_records_it(
+    infra: Any, settings: Any, run_service: Any, clock: ManualClock, rejected: Events
+) -> None:
+    async with (
+        run_service(registry.definition("assignment"), clock),
+        run_service(registry.definition("audit"), clock),
+        run_service(registry.definition("progress"), clock) as progress,
+    ):
+        leaked, spare = (await prepared(settings, LEAD))[LEAD], (await prepared(settings, LEAD))[LEAD]
+        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=OFFICER, lead=LEAD)
+
+        async def known() -> bool:
+            return (await progress.get(f"/v1/tasks/{task_id}")).status_code == 200
+
+        await eventually(known, what="the progress service to know the task")
+        report = {"percent": 30, "idempotency_key": unique("k")}  # the same request, again and again
+
+        async def report_progress() -> httpx.Response:
+            return await progress.post(f"/v1/tasks/{task_id}/progress", json=report, headers=bearer(leaked))
+
+        assert (await report_progress()).status_code == 202
+
+        await revoke(leaked.token_id)
+        published = await outbox_events(settings.database_url, f"token:{leaked.token_id}")
+        assert [(e["event_type"], e["payload"]["agency_id"]) for e in published] == [("TokenRevoked", LEAD)]
+
+        async def refused() -> bool:
+            return refused_as_revoked(await report_progress(), LEAD)
+
+        await eventually(refused, what="progress to refuse the revoked token")
+        # Only that token: another of the same agency still works.
+        other = await progress.post(f"/v1/tasks/{task_id}/progress", json={"percent": 40}, headers=bearer(spare))
+        assert other.status_code == 202, other.text
+
+        # An agency system signing with the revoked token's intake key is refused, and nothing changes.
+        command_id = await send_signed(settings, leaked, "ReportProgress", {"task_id": task_id, "percent": 90})
+
+        async def answers() -> list[dict[str, Any]]:
+            envelopes = [json.loads(r.value) for r in await rejected.records()]
+            found = [e for e in envelopes if e["payload"].get("command_id") == command_id]
+            return found if any(e["producer"] == "progress" for e in found) else []
+
+        answered = await eventually(answers, what="the progress service's rejection")
+        assert {e["payload"]["code"] for e in answered} == {"bad-signature"}  # the assignment service's code
+        assert "thu hồi" in next(e for e in answered if e["producer"] == "progress")["payload"]["message_vi"]
+        assert (await progress.get(f"/v1/tasks/{task_id}")).json()["percent"] == 40
+        ledger = await fetch(
+            settings, "progress", "SELECT outcome, code FROM intake_commands WHERE command_id = $1", command_id
+        )
+        assert ledger == [{"outcome": "rejected", "code": "bad-signature"}]
+
+        # The audit trail's "*" handler still sees the event, beside the revocation the runtime records.
+        async def audited() -> list[dict[str, Any]]:
+            sql = "SELECT event_type FROM events WHERE event_id = $1"
+            return await fetch(settings, "audit", sql, published[0]["event_id"])
+
+        assert await eventually(audited, what="the audit trail to record TokenRevoked") == [
+            {"event_type": "TokenRevoked"}
+        ]
+        sql = "SELECT agency_id FROM revoked_tokens WHERE token_id = $1"
+        assert await fetch(settings, "audit", sql, leaked.token_id) == [{"agency_id": LEAD}]
+
+
+async def test_a_service_started_after_the_revocation_refuses_the_token(
+    settings: Any, run_service: Any, clock: ManualClock
+) -> None:
+    async with run_service(registry.definition("assignment"), clock):
+        leaked, spare = (await prepared(settings, LEAD))[LEAD], (await prepared(settings, LEAD))[LEAD]
+        await revoke(leaked.token_id)
+        await kafka_records(  # published on the compacted directory topic before alerts ever runs
+            settings.kafka_bootstrap,
+            DIRECTORY,
+            lambda kept: len(kept) == 1,
+            keep=lambda r: r.key == f"token:{leaked.token_id}".encode(),
+        )
+    async with run_service(registry.definition("alerts"), clock) as alerts:
+
+        async def read_inbox(token: IssuedToken) -> httpx.Response:
+            return await alerts.get("/v1/alerts", params={"person_id": OFFICER}, headers=bearer(token))
+
+        async def refused() -> bool:
+            return refused_as_revoked(await read_inbox(leaked), LEAD)
+
+        await eventually(refused, what="alerts to read the revocation from the directory topic")
+        assert (await read_inbox(spare)).status_code != 401
