@@ -53,8 +53,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         DIRECTORY,
         partitions=3,
-        key="agency_id or person_id",
-        description="Agencies and people; compacted so a new consumer reads the latest state of each.",
+        key="agency_id, person_id, group_id, or token:<token_id>",
+        description="Agencies, people, groups and revoked tokens; compacted so a new consumer reads the "
+        "latest state of each (a revocation is never superseded).",
         config={"cleanup.policy": "compact", "min.compaction.lag.ms": "3600000"},
     ),
     TopicSpec(

@@ -4,11 +4,11 @@ Division of labour with the assignment service, which reads the same topic: it a
 that is unsigned, badly signed, stale, malformed or of an unknown type; it leaves well-formed progress
 commands (PROGRESS_COMMANDS) to this service. Here such a command is verified again (never act on a
 forgery), then runs through the same handlers as HTTP, acting as the submitting agency. Its answer is
-its event, or one IntakeRejected keyed by the agency: not the lead, not found, invalid, replayed, or
-signed with a revoked key ('bad-signature', the assignment service's code for it), which this service
-learns from TokenRevoked (runtime/revocations.py). The assignment service refuses a revoked key too,
-as soon as the revocation commits; either may learn it first, so such a command can be answered twice
-with the same code: never silently dropped, never acted on once this service knows.
+its event, or one IntakeRejected keyed by the agency: not the lead, not found, invalid, replayed, from
+an agency no longer active ('unknown-agency') or signed with a revoked key ('bad-signature') — the
+assignment service's codes — which this service learns from the directory topic
+(runtime/revocations.py). The assignment service leaves every authentic progress command here before
+judging agency and key, so each is answered once, by this service.
 
 Invariants (tests/integration/test_progress_intake.py):
 * The inbox row (agency, command_id), the effects and any rejection commit together; a redelivered
@@ -134,6 +134,14 @@ async def _run(record: RawRecord, body: dict[str, Any], agency: str, uow: UnitOf
     task_id = str(payload.pop("task_id", ""))
     try:
         async with uow.conn.transaction():  # a savepoint: a refusal undoes the command's effects only
+            # The same checks, codes and order as the assignment service's for its own commands.
+            if await revocations.is_inactive(uow.conn, agency):
+                raise ProgressRejected(
+                    403,
+                    "unknown-agency",
+                    f"{agency!r} is not an active agency",
+                    f"Cơ quan {agency!r} không có trong danh bạ hoặc đã ngừng hoạt động",
+                )
             if await revocations.is_revoked(uow.conn, key_id):
                 raise ProgressRejected(
                     401,

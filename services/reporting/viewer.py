@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.runtime.auth import InvalidToken, verify
+from services.runtime.auth import InvalidToken, RevokedToken, verify_unrevoked
 
 _bearer = HTTPBearer(
     auto_error=False, description="Optional agency token: adds the secret tasks it is involved in"
@@ -25,14 +25,16 @@ async def optional_agency(
     if credentials is None:
         return None
     try:
-        return verify(request.app.state.runtime.settings.token_secret, credentials.credentials).agency_id
+        rt = request.app.state.runtime
+        return (await verify_unrevoked(rt.settings.token_secret, rt.pool, credentials.credentials)).agency_id
     except InvalidToken as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             {
                 "code": "unauthorized",
                 "message": str(exc),
-                "message_vi": "Mã xác thực của cơ quan không hợp lệ; bỏ trống để xem số liệu công khai",
+                "message_vi": exc.message_vi if isinstance(exc, RevokedToken)
+                else "Mã xác thực của cơ quan không hợp lệ; bỏ trống để xem số liệu công khai",
             },
             headers={"WWW-Authenticate": "Bearer"},
         ) from exc

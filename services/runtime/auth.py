@@ -65,6 +65,15 @@ class RevokedToken(InvalidToken):
         self.message_vi = f"Mã xác thực đã bị thu hồi; hãy đề nghị cấp mã mới (dondoc token issue {agency})"
 
 
+class InactiveAgency(RevokedToken):
+    def __init__(self, principal: AgencyPrincipal) -> None:
+        agency = principal.agency_id
+        InvalidToken.__init__(
+            self, f"the token's agency {agency} is no longer active (abolished or merged); its successor acts now"
+        )
+        self.message_vi = f"Cơ quan {agency} đã ngừng hoạt động (giải thể hoặc sáp nhập); cơ quan kế thừa thực hiện"
+
+
 def verify(secret: str, token: str) -> AgencyPrincipal:
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
@@ -79,13 +88,16 @@ def verify(secret: str, token: str) -> AgencyPrincipal:
 
 
 async def verify_unrevoked(secret: str, db: asyncpg.Pool | asyncpg.Connection, token: str) -> AgencyPrincipal:
-    """``verify``, then refused (``RevokedToken``) if this service has read the token's revocation."""
+    """``verify``, then refused (``RevokedToken``) if this service has read the token's revocation, or
+    (``InactiveAgency``) that its agency is no longer active."""
     principal = verify(secret, token)
     # The revocation is the assignment service's; this service knows it once it has consumed the
     # TokenRevoked event (typically well under a second after `dondoc token revoke`): until then, the
     # token still works here. Checked on every request, so no token outlives that delay.
     if await revocations.is_revoked(db, principal.token_id):
         raise RevokedToken(principal)
+    if await revocations.is_inactive(db, principal.agency_id):
+        raise InactiveAgency(principal)
     return principal
 
 

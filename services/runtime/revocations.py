@@ -6,10 +6,13 @@ revocation as TokenRevoked on the compacted directory topic, where nothing super
 consuming service records it in its own ``revoked_tokens`` (runtime migration 004), and its bearer
 tokens (auth.current_agency) and intake keys (key id = token id) are refused from then on.
 
+An agency no longer active (abolished, merged: AgencyChanged with ``active = false``) is kept the same
+way in ``inactive_agencies`` (migration 005): its tokens and keys are refused too, as assignment does.
+
 Invariants (tests/unit/test_revocations.py, tests/integration/test_token_revocation.py):
 * The revocation is recorded in the transaction of the event's inbox row: exactly once, never lost.
-* Recording it never hides the event from the service: its own TokenRevoked handler, else its "*"
-  handler (the audit trail), runs after it, in the same transaction.
+* Recording it never hides the event from the service: its own TokenRevoked (AgencyChanged) handler,
+  else its "*" handler (the audit trail), runs after it, in the same transaction.
 * A service that starts after the revocation still learns it: a new consumer group reads the topic
   from its first offset, and compaction keeps the ``token:<id>`` key.
 """
@@ -20,7 +23,7 @@ from collections.abc import Collection, Mapping
 
 import asyncpg
 
-from events.directory import TokenRevoked
+from events.directory import AgencyChanged, TokenRevoked
 from events.envelope import Envelope
 from events.topics import DIRECTORY
 from services.runtime.consuming import ALL_EVENTS
@@ -36,23 +39,46 @@ async def record(event: Envelope, uow: UnitOfWork) -> None:
     await uow.conn.execute(RECORD, revoked.token_id, revoked.agency_id, revoked.revoked_at)
 
 
+async def record_agency(event: Envelope, uow: UnitOfWork) -> None:
+    assert isinstance(event.payload, AgencyChanged)
+    agency = event.payload
+    if agency.active:
+        await uow.conn.execute("DELETE FROM inactive_agencies WHERE agency_id = $1", agency.agency_id)
+    else:
+        await uow.conn.execute(
+            "INSERT INTO inactive_agencies (agency_id) VALUES ($1) ON CONFLICT DO NOTHING", agency.agency_id
+        )
+
+
 def consumer_handlers(topics: Collection[str], handlers: Mapping[str, Handler]) -> Mapping[str, Handler]:
     """What a service's consumer runs: a reader of the directory also records revocations."""
     return with_revocations(handlers) if DIRECTORY in topics else handlers
 
 
 def with_revocations(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
-    """``handlers`` with TokenRevoked recorded first, then passed on to whichever of them the consumer
-    would have picked for it (``Consumer.handle``: the type's own handler, else the "*" one)."""
-    own = handlers.get(TokenRevoked.event_type) or handlers.get(ALL_EVENTS)
+    """``handlers`` with TokenRevoked and AgencyChanged recorded first, then passed on to whichever of
+    them the consumer would have picked (``Consumer.handle``: the type's own handler, else the "*" one)."""
+    return {
+        **handlers,
+        TokenRevoked.event_type: _then(record, handlers.get(TokenRevoked.event_type) or handlers.get(ALL_EVENTS)),
+        AgencyChanged.event_type: _then(
+            record_agency, handlers.get(AgencyChanged.event_type) or handlers.get(ALL_EVENTS)
+        ),
+    }
 
-    async def on_token_revoked(event: Envelope, uow: UnitOfWork) -> None:
-        await record(event, uow)
+
+def _then(first: Handler, own: Handler | None) -> Handler:
+    async def both(event: Envelope, uow: UnitOfWork) -> None:
+        await first(event, uow)
         if own is not None:
             await own(event, uow)
 
-    return {**handlers, TokenRevoked.event_type: on_token_revoked}
+    return both
 
 
 async def is_revoked(db: asyncpg.Connection | asyncpg.Pool, token_id: str) -> bool:
     return bool(await db.fetchval("SELECT true FROM revoked_tokens WHERE token_id = $1", token_id))
+
+
+async def is_inactive(db: asyncpg.Connection | asyncpg.Pool, agency_id: str) -> bool:
+    return bool(await db.fetchval("SELECT true FROM inactive_agencies WHERE agency_id = $1", agency_id))

@@ -74,6 +74,17 @@ async def send_signed(settings: Any, token: IssuedToken, command_type: str, payl
     return command_id
 
 
+async def send_unsigned(settings: Any, agency_id: str) -> dict[str, Any]:
+    """A record with no signature, keyed like the agency's commands; returns its position."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(INTAKE, b'{"command_type": "ReportProgress"}', key=agency_id.encode())
+    finally:
+        await producer.stop()
+    return {"topic": INTAKE, "partition": sent.partition, "offset": sent.offset}
+
+
 def refused_as_revoked(response: httpx.Response, agency_id: str) -> bool:
     if response.status_code != 401:
         return False
@@ -126,8 +137,19 @@ async def test_a_revoked_token_is_refused_by_progress_over_http_and_intake_and_a
             return found if any(e["producer"] == "progress" for e in found) else []
 
         answered = await eventually(answers, what="the progress service's rejection")
-        assert {e["payload"]["code"] for e in answered} == {"bad-signature"}  # the assignment service's code
-        assert "thu hồi" in next(e for e in answered if e["producer"] == "progress")["payload"]["message_vi"]
+        # Exactly one answer: the assignment service leaves a signed progress command to progress, even
+        # with a revoked key. An unsigned record after it, on the same partition (key: the agency), is
+        # answered by assignment only once it has handled the command before it.
+        marker = await send_unsigned(settings, leaked.agency_id)
+
+        async def marker_answered() -> bool:
+            envelopes = [json.loads(r.value) for r in await rejected.records()]
+            return any(e["payload"].get("record") == marker for e in envelopes)
+
+        await eventually(marker_answered, what="the assignment service to answer the record after it")
+        answered = await answers()
+        assert [(e["producer"], e["payload"]["code"]) for e in answered] == [("progress", "bad-signature")]
+        assert "thu hồi" in answered[0]["payload"]["message_vi"]
         assert (await progress.get(f"/v1/tasks/{task_id}")).json()["percent"] == 40
         ledger = await fetch(
             settings, "progress", "SELECT outcome, code FROM intake_commands WHERE command_id = $1", command_id
@@ -158,7 +180,10 @@ async def test_a_service_started_after_the_revocation_refuses_the_token(
             lambda kept: len(kept) == 1,
             keep=lambda r: r.key == f"token:{leaked.token_id}".encode(),
         )
-    async with run_service(registry.definition("alerts"), clock) as alerts:
+    async with (
+        run_service(registry.definition("alerts"), clock) as alerts,
+        run_service(registry.definition("reporting"), clock) as reporting,
+    ):
 
         async def read_inbox(token: IssuedToken) -> httpx.Response:
             return await alerts.get("/v1/alerts", params={"person_id": OFFICER}, headers=bearer(token))
@@ -168,3 +193,54 @@ async def test_a_service_started_after_the_revocation_refuses_the_token(
 
         await eventually(refused, what="alerts to read the revocation from the directory topic")
         assert (await read_inbox(spare)).status_code != 401
+
+        # Reporting adds the secret tasks a token's agency is involved in: not for a revoked token.
+        async def summary(token: IssuedToken) -> httpx.Response:
+            return await reporting.get("/v1/reports/summary", params={"agency_id": LEAD}, headers=bearer(token))
+
+        async def reporting_refuses() -> bool:
+            return refused_as_revoked(await summary(leaked), LEAD)
+
+        await eventually(reporting_refuses, what="reporting to read the revocation from the directory topic")
+        assert (await summary(spare)).status_code == 200
+
+
+async def test_the_token_of_an_abolished_agency_is_refused_by_the_other_services_too(
+    settings: Any, run_service: Any, clock: ManualClock
+) -> None:
+    async with (
+        run_service(registry.definition("assignment"), clock) as assignment,
+        run_service(registry.definition("progress"), clock) as progress,
+    ):
+        admin = (await prepared(settings, "ubnd-bd"))["ubnd-bd"]
+        old, successor = unique("phong-cu"), unique("phong-moi")
+        def fields_of(agency: str) -> dict[str, Any]:
+            return {"name": f"Phòng thử nghiệm {agency}", "level": "don-vi", "parent_id": "bd-stc"}
+
+        for agency in (successor, old):
+            created = await assignment.put(
+                f"/v1/directory/agencies/{agency}", json=fields_of(agency), headers=bearer(admin)
+            )
+            assert created.status_code in (200, 201), created.text
+        fields = fields_of(old)
+        token = (await prepared(settings, old))[old]
+
+        async def task_list() -> httpx.Response:  # a write checks the token before looking for the task
+            return await progress.post("/v1/tasks/khong-co/progress", json={"percent": 10}, headers=bearer(token))
+
+        assert (await task_list()).status_code != 401
+        abolished = await assignment.put(
+            f"/v1/directory/agencies/{old}", json={**fields, "active": False, "successor_id": successor},
+            headers=bearer(admin),
+        )
+        assert abolished.status_code == 200, abolished.text
+
+        async def refused() -> bool:
+            response = await task_list()
+            if response.status_code != 401:
+                return False
+            detail = response.json()["detail"]
+            assert "no longer active" in detail["message"] and "ngừng hoạt động" in detail["message_vi"], detail
+            return True
+
+        await eventually(refused, what="progress to read that the agency was abolished")

@@ -10,7 +10,7 @@ from typing import Any, cast
 import asyncpg
 
 from events.clock import VN_TZ, ManualClock
-from events.directory import TokenRevoked
+from events.directory import AgencyChanged, TokenRevoked
 from events.envelope import Actor, Envelope, deterministic_id, new_envelope
 from events.topics import DIRECTORY, TASK_EVENTS
 from services import registry
@@ -76,7 +76,8 @@ async def test_a_service_with_no_handler_for_it_still_records_the_revocation() -
     handlers = revocations.with_revocations({"AgencyChanged": agency_changed})
     await handlers["TokenRevoked"](revoked(), unit_of_work(calls))
     assert [c[0] for c in calls] == ["execute"]
-    assert handlers["AgencyChanged"] is agency_changed
+    await handlers["AgencyChanged"](agency_event(active=True), unit_of_work(calls))
+    assert [c[0] for c in calls] == ["execute", "execute", "agency"]  # its own handler still runs, after
 
 
 def test_only_a_reader_of_the_directory_records_revocations() -> None:
@@ -89,3 +90,26 @@ def test_the_services_that_check_agency_tokens_themselves_read_the_directory() -
     # Progress and alerts verify tokens and intake keys without the assignment service's table of them.
     for name in ("progress", "alerts"):
         assert DIRECTORY in registry.definition(name).topics, name
+
+
+def agency_event(active: bool) -> Envelope:
+    payload = AgencyChanged(
+        agency_id="ubnd-huyen-an-nhon", name="UBND huyện An Nhơn", level="ubnd-huyen", parent_id="ubnd-bd",
+        active=active, successor_id=None if active else "ubnd-thi-xa-an-nhon", version=2,
+    )
+    return new_envelope(
+        payload, event_id=deterministic_id("test", "agency", active), occurred_at=WHEN, producer="assignment",
+        actor=Actor(agency_id="dondoc"),
+    )
+
+
+async def test_an_agency_made_inactive_is_recorded_and_its_own_handler_still_runs() -> None:
+    calls: list[Any] = []
+    own = {"AgencyChanged": noting("directory", calls), ALL_EVENTS: noting("*", calls)}
+    handlers = revocations.with_revocations(own)
+    await handlers["AgencyChanged"](agency_event(active=False), unit_of_work(calls))
+    await handlers["AgencyChanged"](agency_event(active=True), unit_of_work(calls))
+    statements = [c[1].split()[0] for c in calls if c[0] == "execute"]
+    assert statements == ["INSERT", "DELETE"]  # abolished: listed; active again: unlisted
+    assert [c[0] for c in calls] == ["execute", "directory", "execute", "directory"]
+    assert all(c[2] == ("ubnd-huyen-an-nhon",) for c in calls if c[0] == "execute")

@@ -47,17 +47,27 @@ class IntakeProcessor:
     async def handle(self, record: RawRecord) -> str:
         agency = protocol.claimed_agency(record)
         try:
-            body = await self._verified(record)
+            sig, body = self._authentic(record)
+            if body.command_type in PROGRESS_COMMANDS:
+                # Its agency and key are the progress service's to judge from here (it knows revocations
+                # and abolished agencies too): one answer per command, never two, never none.
+                return "left-for-progress"
+            await self._standing(sig)
         except Rejected as exc:
             await self._reject_alone(record, agency, None, exc)
             return f"rejected:{exc.code}"
-        if body.command_type in PROGRESS_COMMANDS:
-            return "left-for-progress"
         with bound(command_type=body.command_type, command_id=body.command_id, agency_id=agency):
             return await self._run(record, body, agency or "")
 
-    async def _verified(self, record: RawRecord) -> Body:
+    def _authentic(self, record: RawRecord) -> tuple[protocol.Signed, Body]:
+        """Signed with the key the headers name, fresh, well formed: judged without the database."""
         sig = protocol.signed(record)
+        protocol.check_signature(signing_key(self.secret, sig.agency_id, sig.key_id), sig, record.value or b"")
+        protocol.check_timestamp(sig, self.wall_clock())
+        return sig, protocol.body(record.value or b"")
+
+    async def _standing(self, sig: protocol.Signed) -> None:
+        """The agency is active and the key is a live token of it."""
         async with self.pool.acquire() as conn:
             active = await conn.fetchval("SELECT active FROM agencies WHERE agency_id = $1", sig.agency_id)
             if not active:
@@ -67,10 +77,6 @@ class IntakeProcessor:
         if not live:
             raise Rejected("bad-signature", f"key {sig.key_id!r} is not a live key of {sig.agency_id}",
                            "Khóa ký không thuộc cơ quan gửi lệnh hoặc đã bị thu hồi")
-        key = signing_key(self.secret, sig.agency_id, sig.key_id)
-        protocol.check_signature(key, sig, record.value or b"")
-        protocol.check_timestamp(sig, self.wall_clock())
-        return protocol.body(record.value or b"")
 
     async def _run(self, record: RawRecord, body: Body, agency: str) -> str:
         async with self.pool.acquire() as conn, conn.transaction():
