@@ -129,6 +129,15 @@ class DeliveryWorker:
         """Claim due rows of this channel and send them concurrently; returns how many were tried."""
         token = uuid.uuid4()
         async with self._pool.acquire() as conn:
+            # A row whose every attempt ended with its worker (a send that kills the process, say) would
+            # otherwise be claimed forever: once out of attempts it fails like any other, for an operator.
+            await conn.execute(
+                """UPDATE deliveries SET status = 'failed', lease_token = NULL, lease_expires_at = NULL,
+                       last_error = 'the worker stopped during each of its ' || attempts || ' attempts'
+                   WHERE channel = $1 AND status = 'pending' AND attempts >= $2 AND lease_expires_at < now()""",
+                self._channel,
+                self._config.delivery_max_attempts,
+            )
             rows = await conn.fetch(
                 """UPDATE deliveries
                    SET lease_token = $1, lease_expires_at = now() + make_interval(secs => $2),

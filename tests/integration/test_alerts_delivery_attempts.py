@@ -80,3 +80,36 @@ async def test_a_send_cut_short_by_a_crash_is_sent_again_and_counted(pool: async
 
     [event] = await eventually(delivered_events, what="AlertDelivered in the outbox")
     assert (event["alert_id"], event["attempts"]) == (str(alert_id), 2)
+
+
+async def test_a_send_that_kills_its_worker_every_time_ends_failed_not_claimed_forever(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await deliveries.enqueue(conn, channel="webhook", person_id="p-officer", target="http://agency.example/alerts",
+                                 body={"event": "alert"}, alert_id=uuid.uuid4(), task_id="task-2")
+    config = AlertsConfig(delivery_lease_s=60, delivery_max_attempts=2)
+    started, sends = asyncio.Event(), 0
+
+    async def dies(_row: dict[str, Any]) -> None:
+        nonlocal sends
+        sends += 1
+        started.set()
+        await asyncio.Event().wait()
+
+    def worker_of() -> DeliveryWorker:
+        return DeliveryWorker(
+            pool, "webhook", dies, config, lambda conn: UnitOfWork(conn, "alerts", "t", SystemClock())
+        )
+
+    for _ in range(config.delivery_max_attempts):
+        started.clear()
+        crashing = asyncio.create_task(worker_of().work_once())
+        await asyncio.wait_for(started.wait(), 10)
+        crashing.cancel()  # the send takes its worker down with it
+        await asyncio.gather(crashing, return_exceptions=True)
+        await pool.execute("UPDATE deliveries SET lease_expires_at = now() - interval '1 second'")
+
+    assert await worker_of().work_once() == 0  # not sent a third time…
+    row = await pool.fetchrow("SELECT status, attempts, last_error FROM deliveries")
+    assert (row["status"], row["attempts"]) == ("failed", 2)  # …but failed, listed for an operator
+    assert "stopped during each of its 2 attempts" in row["last_error"]
+    assert sends == 2
