@@ -77,3 +77,37 @@ async def test_a_server_answering_every_step_slowly_is_cut_at_the_deadline_not_a
     finally:
         sender.close()
         server.close()
+
+
+async def test_a_mail_accepted_is_delivered_even_if_the_server_is_slow_to_say_goodbye() -> None:
+    """Waiting for QUIT's answer could outlast the deadline and turn a delivered mail into a retried one."""
+    accepted: list[bytes] = []
+
+    async def slow_goodbye(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 cham.example ESMTP\r\n")
+        try:
+            while line := await reader.readline():
+                if line.upper().startswith(b"DATA"):
+                    writer.write(b"354 go on\r\n")
+                    await writer.drain()
+                    accepted.append(await reader.readuntil(b"\r\n.\r\n"))
+                    writer.write(b"250 accepted\r\n")
+                elif line.upper().startswith(b"QUIT"):
+                    await asyncio.Event().wait()  # never says goodbye
+                else:
+                    writer.write(b"250 ok\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+
+    server = await asyncio.start_server(slow_goodbye, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = EmailSender(AlertsConfig(smtp_host="127.0.0.1", smtp_port=port, delivery_timeout_s=1.0))
+    row = {"target": "can-bo@example.vn", "delivery_id": uuid.uuid4(),
+           "body": {"subject": "Quá hạn", "text": "Nhiệm vụ đã quá hạn"}}
+    try:
+        await asyncio.wait_for(sender(row), 1.0)  # returns once accepted, well within the deadline
+        assert len(accepted) == 1
+    finally:
+        sender.close()
+        server.close()

@@ -62,18 +62,23 @@ class EmailSender:
         # smtplib's timeout bounds each step, not the exchange: a server answering every step slowly could
         # accept the mail long after the worker gave up (row retried or failed, mail delivered). A timer
         # shuts the socket down at the deadline, which makes the blocked step fail at once.
-        with smtplib.SMTP(timeout=cfg.delivery_timeout_s) as smtp:
-            deadline = threading.Timer(cfg.delivery_timeout_s, _shut_down, (smtp,))
-            deadline.start()
-            try:
-                smtp.connect(cfg.smtp_host, cfg.smtp_port)
-                if cfg.smtp_starttls:
-                    smtp.starttls()
-                if cfg.smtp_username:
-                    smtp.login(cfg.smtp_username, cfg.smtp_password or "")
-                smtp.send_message(msg)
-            finally:
-                deadline.cancel()
+        smtp = smtplib.SMTP(timeout=cfg.delivery_timeout_s)
+        deadline = threading.Timer(cfg.delivery_timeout_s, _shut_down, (smtp,))
+        deadline.start()
+        try:
+            smtp.connect(cfg.smtp_host, cfg.smtp_port)
+            if deadline.finished.is_set():  # it fired before the socket existed (slow DNS, a dead address)
+                raise TimeoutError(f"connecting to {cfg.smtp_host} took longer than {cfg.delivery_timeout_s} s")
+            if cfg.smtp_starttls:
+                smtp.starttls()
+            if cfg.smtp_username:
+                smtp.login(cfg.smtp_username, cfg.smtp_password or "")
+            smtp.send_message(msg)
+        finally:
+            deadline.cancel()
+            # No QUIT: the mail is accepted once send_message returned, and waiting for a slow server's
+            # answer to QUIT could outlast the deadline and turn a delivered mail into a retried one.
+            smtp.close()
 
 
 def _shut_down(smtp: smtplib.SMTP) -> None:
