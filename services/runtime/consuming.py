@@ -99,7 +99,11 @@ class Consumer:
                 for record in lane:
                     await self.handle(record)
 
-        await asyncio.gather(*(run(lane) for lane in lanes.values()))
+        # A task group, not gather: should a lane ever fail, the others stop with it instead of running on
+        # beside the next batch (service.py then rewinds the whole batch).
+        async with asyncio.TaskGroup() as lanes_running:
+            for lane in lanes.values():
+                lanes_running.create_task(run(lane))
 
     async def handle(self, record: Record) -> str:
         """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered."""

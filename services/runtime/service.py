@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from fastapi import APIRouter, FastAPI, Request
 from faststream import AckPolicy
+from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
@@ -209,9 +210,16 @@ def _broker(rt: Runtime) -> KafkaBroker:
     async def on_batch(msg: KafkaMessage) -> None:
         raw = msg.raw_message
         batch = raw if isinstance(raw, tuple) else (raw,)
-        await consumer.handle_batch(
-            [Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in batch]
-        )
+        try:
+            await consumer.handle_batch(
+                [Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in batch]
+            )
+        except Exception as exc:
+            # Consumer.handle never raises by design. Should it, AckPolicy.ACK would commit the whole batch,
+            # past what was not handled: rewind every partition to the batch's start instead (the inbox
+            # drops what was already done when it comes again).
+            log.exception("a batch failed outside the handlers; rewinding it", records=len(batch))
+            raise NackMessage() from exc
 
     return broker
 

@@ -303,6 +303,28 @@ async def test_keys_are_handled_side_by_side_each_in_order_and_the_batch_commits
     assert [note for _, note, _ in effects if note.endswith(("b0", "b1"))] == ["ok b0", "ok b1"]
 
 
+async def test_a_batch_failing_outside_the_handlers_is_rewound_not_committed_past(harness: Harness) -> None:
+    """Consumer.handle never raises by design; should it, the batch must come again, not be committed."""
+    h = harness
+    events = [h.event(f"ok {i}", seq=i) for i in range(6)]
+    async with h.run() as http:
+        consumer = http.app.state.runtime.consumer
+        original, failures = consumer.handle, []
+
+        async def fails_once_on_the_third(record: Any) -> str:
+            if record.offset == 2 and not failures:
+                failures.append(record.offset)
+                raise RuntimeError("a bug outside the handlers (simulated)")
+            return await original(record)
+
+        consumer.handle = fails_once_on_the_third
+        await h.publish(*events)
+        effects = await eventually(lambda: h.applied(*events), what="every event, the failed batch again")
+        await until_committed(h, len(events))
+    assert failures == [2]
+    assert sorted(offset for _, _, offset in effects) == list(range(len(events)))  # each once
+
+
 @pytest.fixture
 async def probe_process(harness: Harness, tmp_path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
     """The probe service as a process of its own, hanging in the handler of a ``hang`` event."""
