@@ -33,6 +33,9 @@ def _background(config: AlertsConfig, hub: StreamHub) -> tuple[BackgroundTask, .
             schema=rt.definition.schema,
             poll_interval_s=rt.settings.timer_poll_interval_s,
             lease_s=rt.settings.timer_lease_s,
+            # Each handler locks its people (inapp.lock_people): fired together, one transaction would lock
+            # several timers' people in no set order, and deadlock with the consumer's lanes.
+            fire_together=False,
         ).run()
 
     async def alert_deliveries(rt: Runtime) -> None:

@@ -87,8 +87,14 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
         host=settings.http_host,
         port=settings.port_of(name),
         log_level="warning",
-        timeout_graceful_shutdown=30,
+        # Open SSE streams never end by themselves: after this, they are cut (clients resume with
+        # Last-Event-ID) and the lifespan's own stop runs — consumer batch, background work, relay drain.
+        timeout_graceful_shutdown=GRACEFUL_HTTP_S,
     )
+
+
+GRACEFUL_HTTP_S = 5
+"""How long a stopping service lets HTTP requests finish; see services/cli/stack.py STOP_BUDGET_S."""
 
 
 @app.command("up")

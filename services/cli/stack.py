@@ -55,7 +55,13 @@ def wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], 
                 time.sleep(0.2)  # polling a condition with a deadline, not waiting blindly
 
 
-def stop_services(procs: dict[str, subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
+# A stopping service: HTTP requests (GRACEFUL_HTTP_S, 5 s), the consumer's batch in hand (its broker's
+# graceful timeout, 30 s at worst), then the relay's drain (RELAY_DRAIN_S, 10 s). Killing sooner turns a
+# clean stop into a crash: nothing is lost, but the relay's last batch is published again.
+STOP_BUDGET_S = 50.0
+
+
+def stop_services(procs: dict[str, subprocess.Popen[bytes]], timeout: float = STOP_BUDGET_S) -> None:
     for proc in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

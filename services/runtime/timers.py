@@ -71,8 +71,10 @@ class TimerWorker:
     def __init__(
         self, pool: asyncpg.Pool, clock: Clock, handlers: Mapping[str, TimerHandler], *, service: str,
         schema: str, poll_interval_s: float = 0.5, lease_s: float = 30.0, batch_size: int = 100,
+        fire_together: bool = True,
     ) -> None:
         self._pool, self._clock, self._handlers = pool, clock, handlers
+        self._fire_together_first = fire_together
         self._service, self._schema = service, schema
         self._poll_interval_s, self._lease_s, self._batch_size = poll_interval_s, lease_s, batch_size
 
@@ -108,12 +110,15 @@ class TimerWorker:
         Together first: one transaction for the claimed batch, because when a hundred deadlines pass at
         one midnight the round trips, not the work, are what make the last one late. If any handler
         fails, that transaction rolls back whole and each timer is fired in its own, so one bad timer
-        never holds back the others."""
+        never holds back the others. Only for handlers that lock nothing but their subject's rows
+        (``fire_together``): handlers that take other locks, one call at a time (alerts locks people),
+        would take them across timers in no set order and deadlock with the consumer."""
         claimed = await self._claim()
         if not claimed:
             return 0
         try:
-            return await self._fire_together(claimed)
+            if self._fire_together_first:
+                return await self._fire_together(claimed)
         except Exception as exc:
             log.warning("firing the batch together failed; firing one by one", error=repr(exc), timers=len(claimed))
         fired = 0

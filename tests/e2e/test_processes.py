@@ -3,6 +3,9 @@ kill -9 of a consuming service in the middle of a burst."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import time
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +13,8 @@ import httpx
 import pytest
 
 from events.clock import VN_TZ
+from services.cli.main import GRACEFUL_HTTP_S
+from services.cli.stack import STOP_BUDGET_S
 from tests.conftest import eventually, unique
 from tests.e2e.conftest import Stack
 
@@ -168,6 +173,29 @@ async def test_a_service_stops_cleanly_on_sigterm(stack: Stack) -> None:
     # the lifespan's last line proves the consumer, relay, producer and pool were closed in order.
     assert progress.proc.returncode in (0, -15), progress.log_tail()
     assert '"event": "service stopped"' in progress.log_tail(5)
+
+
+async def test_an_open_alert_stream_does_not_hold_up_a_clean_stop(stack: Stack) -> None:
+    """SSE streams never end by themselves: the stop cuts them after a short grace and still runs the
+    lifespan's own stop (consumer, relay drain) well within what `dondoc up` waits before killing."""
+    alerts = stack["alerts"]
+    async with httpx.AsyncClient(timeout=None) as client:
+        # The officer's agency is known once the directory reached alerts.
+        await eventually(lambda: _get(client, f"{alerts.url}/v1/alerts", stack.headers_for("bd-sgddt"),
+                                      person_id=OFFICER), what="alerts to know the officer")
+        async with client.stream(
+            "GET", f"{alerts.url}/v1/alerts/stream", params={"person_id": OFFICER},
+            headers=stack.headers_for("bd-sgddt"),
+        ) as stream:
+            assert stream.status_code == 200
+            started = time.monotonic()
+            assert alerts.proc is not None
+            alerts.proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(alerts.proc.wait, STOP_BUDGET_S)
+            took = time.monotonic() - started
+    assert took < GRACEFUL_HTTP_S + 15, f"stopped after {took:.1f} s"
+    assert alerts.proc.returncode in (0, -15), alerts.log_tail()
+    assert '"event": "service stopped"' in alerts.log_tail(5)
 
 
 class TestKill9OfProgressWhileDeadlinesFire:
