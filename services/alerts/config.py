@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import time
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SEND_GRACE_S = 2.0
+"""How much longer than ``delivery_timeout_s`` a worker waits for a sender that keeps its own deadline."""
 
 
 class AlertsConfig(BaseSettings):
@@ -35,3 +38,14 @@ class AlertsConfig(BaseSettings):
 
     # SSE: a comment line this often keeps proxies from closing an idle stream.
     stream_keepalive_s: float = Field(15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> AlertsConfig:
+        # A lease shorter than a send lets another worker (or the crash-loop rule) take the row while the
+        # first is still sending: a double send, or a delivered mail recorded as failed.
+        if self.delivery_lease_s <= self.delivery_timeout_s + SEND_GRACE_S:
+            raise ValueError(
+                f"DONDOC_ALERTS_DELIVERY_LEASE_S ({self.delivery_lease_s:g}) must be longer than "
+                f"DONDOC_ALERTS_DELIVERY_TIMEOUT_S ({self.delivery_timeout_s:g}) + {SEND_GRACE_S:g} s"
+            )
+        return self

@@ -40,11 +40,11 @@ ASSIGNER, LEAD = "ubnd-bd", "bd-sgddt"
 # Every task below is led by the Sở GDĐT with this officer in charge: each alert goes to both of them.
 OFFICER, HEAD = "p-bd-sgddt-officer-1", "p-bd-sgddt-head"
 
-# Deliveries tuned so a crash heals within the test: the dead worker's leases expire after 3 s (production:
-# 60 s), a send gives up after 2 s (less than the lease, so a live worker never re-claims its own send),
-# small batches make the burst trickle out instead of leaving in one batch.
+# Deliveries tuned so a crash heals within the test: the dead worker's leases expire after 5 s (production:
+# 60 s), a send gives up after 2 s (with e-mail's grace still less than the lease, so a live worker never
+# re-claims its own send), small batches make the burst trickle out instead of leaving in one batch.
 DELIVERY_SETTINGS = {
-    "DONDOC_ALERTS_DELIVERY_LEASE_S": "3",
+    "DONDOC_ALERTS_DELIVERY_LEASE_S": "5",
     "DONDOC_ALERTS_DELIVERY_TIMEOUT_S": "2",
     "DONDOC_ALERTS_DELIVERY_BACKOFF_S": "0.2",
     "DONDOC_ALERTS_DELIVERY_BACKOFF_MAX_S": "1",

@@ -111,3 +111,9 @@ async def test_a_mail_accepted_is_delivered_even_if_the_server_is_slow_to_say_go
     finally:
         sender.close()
         server.close()
+
+
+def test_a_lease_no_longer_than_a_send_is_refused_with_what_is_accepted() -> None:
+    with pytest.raises(ValueError, match=r"DELIVERY_LEASE_S \(12\) must be longer than .*TIMEOUT_S \(10\) \+ 2 s"):
+        AlertsConfig(delivery_lease_s=12, delivery_timeout_s=10)
+    assert AlertsConfig(delivery_lease_s=12.5, delivery_timeout_s=10).delivery_lease_s == 12.5

@@ -19,7 +19,7 @@ from email.mime.text import MIMEText
 from email.utils import formatdate
 from typing import Any
 
-from services.alerts.config import AlertsConfig
+from services.alerts.config import SEND_GRACE_S, AlertsConfig
 
 
 def build_message(sender: str, to: str, subject: str, text: str, delivery_id: str) -> Message:
@@ -53,7 +53,7 @@ class EmailSender:
 
     # The worker's deadline (deliveries.py) waits this much longer than ours: the thread reports what
     # really happened instead of being abandoned while it may still deliver.
-    grace_s = 2.0
+    grace_s = SEND_GRACE_S
 
     def _send(self, row: dict[str, Any]) -> None:
         cfg, body = self._config, row["body"]
