@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Annotated
 
 import httpx
 import typer
@@ -59,16 +60,27 @@ def verify() -> None:
 
 
 @audit_app.command("history")
-def history(task_id: str) -> None:
+def history(
+    task_id: str,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="DONDOC_TOKEN", help="Agency token: needed for a secret (mật) task"),
+    ] = None,
+) -> None:
     """Print a task's history (every event, in log order) as JSON."""
     url = f"{get_settings().url_of('audit')}/v1/audit/tasks/{task_id}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(url, timeout=10)
+        response = httpx.get(url, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
         console.print(f"[red]The audit service is not reachable at {url}: {exc}[/]")
         raise typer.Exit(2) from exc
     if response.status_code == 404:
         console.print(f"[red]No event of task {task_id} was recorded.[/]")
+        raise typer.Exit(1)
+    if response.status_code in (401, 403):
+        detail = response.json().get("detail", {})
+        console.print(f"[red]{detail.get('message', response.text)}[/]\n{detail.get('message_vi', '')}")
         raise typer.Exit(1)
     response.raise_for_status()
     print(json.dumps(response.json(), ensure_ascii=False, indent=2))

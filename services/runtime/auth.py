@@ -123,3 +123,17 @@ async def current_agency(
 
 
 CurrentAgency = Annotated[AgencyPrincipal, Depends(current_agency)]
+
+
+async def optional_agency(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> AgencyPrincipal | None:
+    """FastAPI dependency for reads open to all that show more to an agency: None without a token,
+    401 for an invalid or revoked one (never silently treated as absent)."""
+    if credentials is None:
+        return None
+    return await current_agency(request, credentials)
+
+
+OptionalAgency = Annotated[AgencyPrincipal | None, Depends(optional_agency)]
+"""The agency of the request's token, if it has one."""

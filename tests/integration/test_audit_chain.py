@@ -10,6 +10,7 @@ import pytest
 
 from events.clock import VN_TZ, ManualClock
 from services import registry
+from services.assignment import provision
 from services.cli.audit_cli import verify_chain
 from tests.conftest import eventually
 from tests.integration.test_walking_skeleton import assign_body, ubnd_bd
@@ -57,3 +58,35 @@ async def _force_value(conn: asyncpg.Connection, seq: int, value: bytes) -> None
         await conn.execute("ALTER TABLE events DISABLE TRIGGER events_append_only")
         await conn.execute("UPDATE events SET value = $2 WHERE seq = $1", seq, value)
         await conn.execute("ALTER TABLE events ENABLE TRIGGER events_append_only")
+
+
+async def test_a_secret_tasks_history_is_shown_only_to_the_agencies_involved(run_service: Any, settings: Any) -> None:
+    clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
+    async with run_service(registry.definition("assignment"), clock) as assignment, \
+            run_service(registry.definition("audit"), clock) as audit:
+        tokens = await provision.prepare(settings.database_url, clock, settings.token_secret,
+                                         ["ubnd-bd", "bd-stc", "bd-sxd"])
+        bearer = {agency: {"Authorization": f"Bearer {t.token}"} for agency, t in tokens.items()}
+        ids = {}
+        for classification in ("mat", "cong-khai"):
+            created = await assignment.post("/v1/tasks", json={**assign_body(), "classification": classification},
+                                            headers=bearer["ubnd-bd"])
+            assert created.status_code == 201, created.text
+            ids[classification] = created.json()["task_id"]
+
+        async def recorded() -> bool:  # the assigning agency may always read it
+            return (await audit.get(f"/v1/audit/tasks/{ids['mat']}", headers=bearer["ubnd-bd"])).status_code == 200
+
+        await eventually(recorded, what="the audit service to record the secret task")
+        secret = f"/v1/audit/tasks/{ids['mat']}"
+        anonymous, outsider = await audit.get(secret), await audit.get(secret, headers=bearer["bd-sxd"])
+        assert anonymous.status_code == 401 and outsider.status_code == 403
+        assert outsider.json()["detail"]["code"] == "secret-task" and "Nhiệm vụ mật" in outsider.json()["detail"][
+            "message_vi"]
+        assert "Triển khai" not in anonymous.text + outsider.text  # nothing of its content
+        assert (await audit.get(secret, headers=bearer["bd-stc"])).status_code == 200  # a coordinating agency
+
+        async def public() -> bool:  # a public task's history stays open to all
+            return (await audit.get(f"/v1/audit/tasks/{ids['cong-khai']}")).status_code == 200
+
+        await eventually(public, what="the public task's history")
