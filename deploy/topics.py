@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import NoError, TopicAlreadyExistsError, for_code
 
 from deploy.errors import TopicError
+from deploy.topic_config import align_configs
 from events.topics import TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ async def ensure_topics(
     topics: Iterable[TopicSpec] = TOPICS,
     timeout: float = 30,  # noqa: ASYNC109 (also the admin client's request timeout)
 ) -> list[str]:
-    """Create the declared topics that are missing; return the names created.
+    """Create the declared topics that are missing, set the declared config on those that exist
+    (deploy/topic_config.py); return the names created.
 
     Returns once every declared topic is visible in the metadata with all partitions led, so a
     producer started next does not race the creation. Raises ``TopicError`` if a topic exists with
@@ -44,6 +46,7 @@ async def ensure_topics(
         missing = [spec for spec in specs if spec.name not in existing]
         created = await _create(admin, missing, replication_factor) if missing else []
         partitions = await _wait_visible(admin, [spec.name for spec in specs], deadline)
+        await align_configs(admin, [spec for spec in specs if spec.name in existing])
     finally:
         await admin.close()
 

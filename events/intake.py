@@ -13,7 +13,8 @@ The wire protocol (shared by every service that owns intake commands, and by age
   service can check a signature without a lookup, and no key is stored anywhere.
 
 Each command yields its event, or an ``IntakeRejected`` on ``dondoc.intake.rejected`` keyed by the
-submitting agency: nothing an agency sends is dropped silently.
+submitting agency: nothing an agency sends is dropped silently, and nothing is answered twice. Which
+service answers a record is decided once, for all of them, by events/intake_verdict.py.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ TIMESTAMP_HEADER = "dondoc-timestamp"
 SIGNATURE_HEADER = "dondoc-signature"
 SIGNATURE_HEADERS = (AGENCY_HEADER, KEY_ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 REPLAY_WINDOW_S = 300
-"""A command signed more than this many seconds away from the receiver's wall clock is refused."""
+"""A command signed more than this many seconds away from when the broker received it is refused
+(the record's LogAppendTime; events/intake_verdict.py)."""
 
 ASSIGNMENT_COMMANDS = ("AssignTask", "DelegateTask", "RequestExtension", "DecideExtension", "WithdrawTask")
 PROGRESS_COMMANDS = (
@@ -53,7 +55,8 @@ def signature(key: bytes, timestamp: str, body: bytes) -> str:
 
 
 def signature_matches(key: bytes, timestamp: str, body: bytes, presented: str) -> bool:
-    return hmac.compare_digest(signature(key, timestamp, body), presented)
+    # As bytes: compare_digest refuses a str that is not ASCII, and a header may hold anything.
+    return hmac.compare_digest(signature(key, timestamp, body).encode(), presented.encode())
 
 
 def signed_headers(

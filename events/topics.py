@@ -62,8 +62,10 @@ TOPICS: tuple[TopicSpec, ...] = (
         INTAKE,
         partitions=3,
         key="submitting agency id",
-        description="Commands from agency systems that cannot call HTTP.",
-        config={"retention.ms": str(30 * 24 * 3600 * 1000)},
+        description="Commands from agency systems that cannot call HTTP. Each record is stamped with the time "
+        "the broker received it, against which its signed timestamp is judged.",
+        # The broker's clock, not the sender's nor a reader's: every service judges freshness alike.
+        config={"retention.ms": str(30 * 24 * 3600 * 1000), "message.timestamp.type": "LogAppendTime"},
     ),
     TopicSpec(
         INTAKE_REJECTED,

@@ -1,43 +1,34 @@
 """Progress commands from agency systems on ``dondoc.intake`` (wire protocol: events/intake.py).
 
-Division of labour with the assignment service, which reads the same topic: it answers every record
-that is unsigned, badly signed, stale, malformed or of an unknown type; it leaves well-formed progress
-commands (PROGRESS_COMMANDS) to this service. Here such a command is verified again (never act on a
-forgery), then runs through the same handlers as HTTP, acting as the submitting agency. Its answer is
-its event, or one IntakeRejected keyed by the agency: not the lead, not found, invalid, replayed, from
-an agency no longer active ('unknown-agency') or signed with a revoked key ('bad-signature') — the
-assignment service's codes — which this service learns from the directory topic
-(runtime/revocations.py). The assignment service leaves every authentic progress command here before
-judging agency and key, so each is answered once, by this service.
+Division of labour with the assignment service, which reads the same topic: both read each record
+with the same verdict (events/intake_verdict.py: signature, timestamp against the broker's append
+time, body), so they agree whatever time each reads it. A validly signed, fresh, well-formed progress
+command is answered here, and only here; every other record is the assignment service's. Such a
+command runs through the same handlers as HTTP, acting as the submitting agency. Its answer is its
+event, or one IntakeRejected keyed by the agency: not the lead, not found, invalid, replayed, from an
+agency no longer active ('unknown-agency') or signed with a revoked key ('bad-signature') — the
+assignment service's codes — which this service learns from the directory topic (runtime/revocations.py).
 
-Invariants (tests/integration/test_progress_intake.py):
+Invariants (tests/integration/test_progress_intake.py, test_intake_routing.py):
+* Every record the verdict routes here is answered here, never "not-ours": a command that keeps
+  failing is answered 'internal-error'.
 * The inbox row (agency, command_id), the effects and any rejection commit together; a redelivered
   record changes nothing, the same command id at another position is refused as a replay.
+* The agency and the key are judged before the ledger: a command refused for them is not recorded, so
+  the agency may send it again under the same id, signed with the key of a new token.
 * A refusal rolls back the command's partial effects (a savepoint), never the inbox row.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from events.envelope import Actor, Envelope
-from events.intake import (
-    AGENCY_HEADER,
-    KEY_ID_HEADER,
-    PROGRESS_COMMANDS,
-    REPLAY_WINDOW_S,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    IntakePosition,
-    IntakeRejected,
-    signature_matches,
-    signing_key,
-)
+from events.intake import PROGRESS_COMMANDS, IntakePosition, IntakeRejected
+from events.intake_verdict import Command, for_progress, verdict
 from services.progress import command_handlers as h
 from services.progress.commands import (
     AddNote,
@@ -69,89 +60,67 @@ COMMANDS: dict[str, tuple[type[BaseModel], Run]] = {
 assert set(COMMANDS) == set(PROGRESS_COMMANDS), "every progress intake command has a handler"
 
 
-def _verified(record: RawRecord, secret: str, now_s: float) -> dict[str, Any] | None:
-    """The body of a well-formed, validly signed, fresh progress command; None for anything the
-    assignment service answers (it refuses what is unsigned, forged, stale or malformed)."""
-    agency, key_id = record.header(AGENCY_HEADER), record.header(KEY_ID_HEADER)
-    stamp, signature = record.header(TIMESTAMP_HEADER), record.header(SIGNATURE_HEADER)
-    if not (agency and key_id and stamp and signature and record.value):
-        return None
-    if not signature_matches(signing_key(secret, agency, key_id), stamp, record.value, signature):
-        return None
-    if not stamp.isdigit() or abs(now_s - int(stamp)) > REPLAY_WINDOW_S:
-        return None
-    try:
-        body = json.loads(record.value)
-    except ValueError:
-        return None
-    ok = isinstance(body, dict) and body.get("command_type") in PROGRESS_COMMANDS
-    return body if ok and isinstance(body.get("payload"), dict) and isinstance(body.get("command_id"), str) else None
-
-
 def build(config: ProgressConfig) -> Callable[[Runtime], RawConsumer]:
     def for_runtime(rt: Runtime) -> RawConsumer:
         async def handle(record: RawRecord) -> str:
-            body = _verified(record, rt.settings.token_secret, time.time())
-            if body is None:
+            command = verdict(record, rt.settings.token_secret)  # the same verdict the assignment service reaches
+            if not for_progress(command):
                 return "not-ours"
-            agency = record.header(AGENCY_HEADER) or ""
-            with bound(command_type=body["command_type"], command_id=body["command_id"], agency_id=agency):
+            with bound(command_type=command.command_type, command_id=command.command_id, agency_id=command.agency_id):
                 async with rt.unit_of_work() as uow:
-                    return await _run(record, body, agency, uow, config)
+                    return await _run(record, command, uow, config)
 
         async def give_up(record: RawRecord, error: str, attempts: int) -> None:
-            log.error("progress intake command failed; left for an operator", error=error, attempts=attempts)
+            """A command of ours failed and nothing of it was committed: say so, or the agency never hears."""
+            log.error("progress intake command failed; answered internal-error", error=error, attempts=attempts)
+            try:
+                command = verdict(record, rt.settings.token_secret)
+            except Exception:  # the verdict itself fails: so it does in the assignment service, which answers
+                return
+            if not for_progress(command):
+                return
+            internal = ProgressRejected(
+                500,
+                "internal-error",
+                f"the command could not be processed ({error}); nothing was recorded: send it again later",
+                "Lỗi hệ thống khi xử lý lệnh; lệnh chưa được ghi nhận, hãy gửi lại sau",
+            )
+            async with rt.unit_of_work() as uow:
+                await _reject(uow, record, command.agency_id, command, internal)
 
         return RawConsumer(handle, give_up)
 
     return for_runtime
 
 
-async def _run(record: RawRecord, body: dict[str, Any], agency: str, uow: UnitOfWork, config: ProgressConfig) -> str:
-    command_type, command_id, key_id = body["command_type"], body["command_id"], record.header(KEY_ID_HEADER) or ""
+async def _run(record: RawRecord, command: Command, uow: UnitOfWork, config: ProgressConfig) -> str:
+    agency, command_id, command_type = command.agency_id, command.command_id, command.command_type
+    here = Position(record.topic, record.partition, record.offset)
+    if await intake_ledger.first_read_at(uow.conn, agency_id=agency, command_id=command_id) == here:
+        return "duplicate"  # Kafka delivered it again: its outcome is committed, whatever changed since
+    if refused := await _standing(uow, command):
+        await _reject(uow, record, agency, command, refused)  # not in the ledger: it may come again, signed anew
+        return f"rejected:{refused.code}"
     receipt = await intake_ledger.receive(
-        uow.conn, agency_id=agency, command_id=command_id, command_type=command_type,
-        at=Position(record.topic, record.partition, record.offset), received_at=uow.clock.now(),
+        uow.conn, agency_id=agency, command_id=command_id, command_type=command_type, at=here,
+        received_at=uow.clock.now(),
     )
     if not receipt.first:
-        if receipt.is_redelivery_of(Position(record.topic, record.partition, record.offset)):
-            return "duplicate"
-        await _reject(
-            uow,
-            record,
-            agency,
-            body,
-            ProgressRejected(
-                409,
-                "replayed",
-                f"command {command_id!r} was already received",
-                f"Lệnh {command_id!r} đã được nhận trước đó: bản gửi lại bị từ chối",
-            ),
+        replayed = ProgressRejected(
+            409,
+            "replayed",
+            f"command {command_id!r} was already received",
+            f"Lệnh {command_id!r} đã được nhận trước đó: bản gửi lại bị từ chối",
         )
+        await _reject(uow, record, agency, command, replayed)
         return "rejected:replayed"
     model, run = COMMANDS[command_type]
-    payload = {"idempotency_key": command_id, **body["payload"]}
+    payload = {"idempotency_key": command_id, **command.payload}
     task_id = str(payload.pop("task_id", ""))
     try:
         async with uow.conn.transaction():  # a savepoint: a refusal undoes the command's effects only
-            # The same checks, codes and order as the assignment service's for its own commands.
-            if await revocations.is_inactive(uow.conn, agency):
-                raise ProgressRejected(
-                    403,
-                    "unknown-agency",
-                    f"{agency!r} is not an active agency",
-                    f"Cơ quan {agency!r} không có trong danh bạ hoặc đã ngừng hoạt động",
-                )
-            if await revocations.is_revoked(uow.conn, key_id):
-                raise ProgressRejected(
-                    401,
-                    "bad-signature",
-                    f"key {key_id!r} of {agency} was revoked; sign with the key of a new token "
-                    f"(`dondoc token issue {agency}`)",
-                    "Khóa ký đã bị thu hồi; hãy ký bằng khóa của mã xác thực mới được cấp",
-                )
             try:
-                command = model.model_validate(payload)
+                validated = model.model_validate(payload)
             except ValidationError as exc:
                 raise ProgressRejected(
                     422,
@@ -159,21 +128,44 @@ async def _run(record: RawRecord, body: dict[str, Any], agency: str, uow: UnitOf
                     f"invalid {command_type}: {exc.errors()[:3]}",
                     f"Nội dung lệnh {command_type} không hợp lệ",
                 ) from exc
-            event = await run(task_id, command, agency, uow, config)
+            event = await run(task_id, validated, agency, uow, config)
     except ProgressRejected as exc:
         await intake_ledger.mark_rejected(uow.conn, agency_id=agency, command_id=command_id, code=exc.code)
-        await _reject(uow, record, agency, body, exc)
+        await _reject(uow, record, agency, command, exc)
         return f"rejected:{exc.code}"
     return f"accepted:{event.event_type}"
 
 
-async def _reject(uow: UnitOfWork, record: RawRecord, agency: str, body: dict[str, Any], exc: ProgressRejected) -> None:
+async def _standing(uow: UnitOfWork, command: Command) -> ProgressRejected | None:
+    """The same checks, codes and order as the assignment service's for its own commands."""
+    agency, key_id = command.agency_id, command.key_id
+    if await revocations.is_inactive(uow.conn, agency):
+        return ProgressRejected(
+            403,
+            "unknown-agency",
+            f"{agency!r} is not an active agency",
+            f"Cơ quan {agency!r} không có trong danh bạ hoặc đã ngừng hoạt động",
+        )
+    if await revocations.is_revoked(uow.conn, key_id):
+        return ProgressRejected(
+            401,
+            "bad-signature",
+            f"key {key_id!r} of {agency} was revoked; sign with the key of a new token "
+            f"(`dondoc token issue {agency}`)",
+            "Khóa ký đã bị thu hồi; hãy ký bằng khóa của mã xác thực mới được cấp",
+        )
+    return None
+
+
+async def _reject(
+    uow: UnitOfWork, record: RawRecord, agency: str, command: Command, exc: ProgressRejected
+) -> None:
     log.info("intake command rejected", code=exc.code)
     await uow.emit(
         IntakeRejected(
             agency_id=agency,
-            command_type=body["command_type"],
-            command_id=body["command_id"],
+            command_type=command.command_type,
+            command_id=command.command_id,
             code=exc.code,
             message_en=exc.message_en,
             message_vi=exc.message_vi,

@@ -2,7 +2,9 @@
 
 Invariant: one row per (agency, command id), written in the transaction of the command's effects
 (or of its rejection). The same command at the same Kafka position again is a redelivery: nothing
-happens again. The same command id at another position is a replay: refused.
+happens again. The same command id at another position is a replay: refused. A command refused for
+its agency or key (inactive, revoked) is not recorded, so it may come again signed with a live key;
+``first_read_at`` lets a service recognise a redelivery before it judges those.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ async def receive(conn: asyncpg.Connection, *, agency_id: str, command_id: str, 
     )
     assert row is not None
     return Receipt(bool(row["first"]), Position(row["topic"], row["partition"], row["offset"]))
+
+
+async def first_read_at(conn: asyncpg.Connection, *, agency_id: str, command_id: str) -> Position | None:
+    """Where the command was first read, if it was: a redelivery is recognised before anything is judged."""
+    row = await conn.fetchrow(
+        'SELECT topic, partition, "offset" FROM intake_commands WHERE agency_id = $1 AND command_id = $2',
+        agency_id, command_id,
+    )
+    return Position(row["topic"], row["partition"], row["offset"]) if row else None
 
 
 async def mark_rejected(conn: asyncpg.Connection, *, agency_id: str, command_id: str, code: str) -> None:

@@ -39,6 +39,8 @@ class RawRecord:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int | None = None
+    """The record's Kafka timestamp: on dondoc.intake, when the broker appended it (LogAppendTime)."""
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -74,7 +76,7 @@ def raw_consumer(topic: str, name: str, build: Callable[[Runtime], RawConsumer])
             raw = msg.raw_message
             assert not isinstance(raw, tuple), "a single-record subscriber, not a batch one"
             record = RawRecord(raw.topic, raw.partition, raw.offset, raw.key, raw.value,
-                               tuple((k, bytes(v)) for k, v in (raw.headers or ())))
+                               tuple((k, bytes(v)) for k, v in (raw.headers or ())), raw.timestamp)
             settings = rt.settings
             await _with_retries(record, consumer, settings.handler_attempts, settings.handler_retry_backoff_s)
 

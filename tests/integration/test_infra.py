@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,8 +24,9 @@ from deploy import stack
 from deploy.errors import TopicError
 from deploy.kafka import KAFKA_VERSION, KafkaNode
 from deploy.postgres import LocalPostgres
+from deploy.topic_config import align_configs
 from deploy.topics import ensure_topics
-from events.topics import DIRECTORY, TASK_EVENTS, TOPICS, TopicSpec
+from events.topics import DIRECTORY, INTAKE, TASK_EVENTS, TOPICS, TopicSpec
 
 pytestmark = pytest.mark.integration
 
@@ -138,6 +141,31 @@ async def test_local_kafka_and_postgres_lifecycle(servers: tuple[KafkaNode, Loca
     # Stopping a stopped server is a no-op.
     await asyncio.to_thread(node.stop)
     await asyncio.to_thread(pg.stop)
+
+
+async def test_an_existing_topic_is_given_its_declared_config_and_keeps_its_other_overrides(infra: Any) -> None:
+    bootstrap = infra.kafka_bootstrap
+    # As the session's stack made it: the intake topic's records carry the broker's time of arrival.
+    assert (await topic_config(bootstrap, INTAKE))["message.timestamp.type"] == "LogAppendTime"
+
+    name = f"dondoc.test.config-{uuid.uuid4().hex[:10]}"
+    tuned = {"retention.ms": "86400000", "segment.ms": "3600000"}  # segment.ms: an operator's, not declared
+    await ensure_topics(bootstrap, topics=[TopicSpec(name, 1, "k", "test", config=tuned)])
+    assert (await topic_config(bootstrap, name))["message.timestamp.type"] == "CreateTime"
+
+    declared = TopicSpec(name, 1, "k", "test", config={"retention.ms": "86400000",
+                                                         "message.timestamp.type": "LogAppendTime"})
+    assert await ensure_topics(bootstrap, topics=[declared]) == []  # nothing created: it exists
+    config = await topic_config(bootstrap, name)
+    assert (config["message.timestamp.type"], config["retention.ms"], config["segment.ms"]) == (
+        "LogAppendTime", "86400000", "3600000"
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        assert await align_configs(admin, [declared, *TOPICS]) == []  # as declared already: not touched
+    finally:
+        await admin.close()
 
 
 async def test_stack_with_external_servers(

@@ -25,15 +25,19 @@ def signed_record(settings: Any, token: Any, command: dict[str, Any], offset: in
     value = json.dumps(command).encode()
     key = signing_key(settings.token_secret, "ubnd-bd", token.token_id)
     headers = tuple(signed_headers(key, "ubnd-bd", token.token_id, value, time.time()))
-    return RawRecord("dondoc.intake", 2, offset, b"ubnd-bd", value, headers)
+    return RawRecord("dondoc.intake", 2, offset, b"ubnd-bd", value, headers, int(time.time() * 1000))
+
+
+def assign_command(command_id: str) -> dict[str, Any]:
+    task = body(key=command_id)
+    del task["idempotency_key"]
+    return {"command_type": "AssignTask", "command_id": command_id, "payload": task}
 
 
 async def test_a_redelivered_command_changes_nothing_and_a_replayed_one_is_refused(settings: Any) -> None:
     token = (await prepared(settings, "ubnd-bd"))["ubnd-bd"]
     command_id = unique("c")
-    task = body(key=command_id)
-    del task["idempotency_key"]
-    command = {"command_type": "AssignTask", "command_id": command_id, "payload": task}
+    command = assign_command(command_id)
     offset = int(time.time() * 1000)  # a position no other test uses
     async with provision.assignment_db(settings.database_url) as pool:
         processor = IntakeProcessor(pool, "assignment", "assignment", clock(), settings.token_secret)
@@ -46,6 +50,44 @@ async def test_a_redelivered_command_changes_nothing_and_a_replayed_one_is_refus
     rejections = [e for e in await outbox_events(settings.database_url, "ubnd-bd")
                   if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id]
     assert [e["payload"]["record"]["offset"] for e in rejections] == [offset + 1]
+
+
+async def test_a_redelivery_changes_nothing_even_after_the_key_was_revoked(settings: Any) -> None:
+    token = (await prepared(settings, "ubnd-bd"))["ubnd-bd"]
+    command_id = unique("c")
+    offset = int(time.time() * 1000) + 7
+    async with provision.assignment_db(settings.database_url) as pool:
+        processor = IntakeProcessor(pool, "assignment", "assignment", clock(), settings.token_secret)
+        record = signed_record(settings, token, assign_command(command_id), offset)
+        assert (await processor.handle(record)).startswith("accepted")
+        await pool.execute("UPDATE agency_tokens SET revoked_at = now() WHERE token_id = $1", token.token_id)
+        assert await processor.handle(record) == "duplicate"  # answered once, when it was read first
+    answers = [e for e in await outbox_events(settings.database_url, "ubnd-bd")
+               if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id]
+    assert answers == []
+
+
+async def test_a_command_refused_for_its_key_is_not_recorded_and_may_come_again_with_a_live_key(
+    settings: Any,
+) -> None:
+    revoked, live = (await prepared(settings, "ubnd-bd"))["ubnd-bd"], (await prepared(settings, "ubnd-bd"))["ubnd-bd"]
+    command_id = unique("c")
+    offset = int(time.time() * 1000) + 11
+    async with provision.assignment_db(settings.database_url) as pool:
+        await pool.execute("UPDATE agency_tokens SET revoked_at = now() WHERE token_id = $1", revoked.token_id)
+        processor = IntakeProcessor(pool, "assignment", "assignment", clock(), settings.token_secret)
+        refused = signed_record(settings, revoked, assign_command(command_id), offset)
+        assert await processor.handle(refused) == "rejected:bad-signature"
+        assert await processor.handle(refused) == "rejected:bad-signature"  # redelivered: the same answer
+        assert await pool.fetch("SELECT 1 FROM intake_commands WHERE command_id = $1", command_id) == []
+        again = signed_record(settings, live, assign_command(command_id), offset + 1)
+        assert (await processor.handle(again)).startswith("accepted")
+    rejections = [e for e in await outbox_events(settings.database_url, "ubnd-bd")
+                  if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id]
+    assert [(e["payload"]["code"], e["payload"]["record"]["offset"]) for e in rejections] == [
+        ("bad-signature", offset)
+    ]
+    assert len(await outbox_events(settings.database_url, task_id_for("ubnd-bd", command_id))) == 1
 
 
 async def test_a_record_given_up_on_is_answered_once_with_an_internal_error(settings: Any) -> None:

@@ -59,9 +59,11 @@ def bearer(token: IssuedToken) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.token}"}
 
 
-async def send_signed(settings: Any, token: IssuedToken, command_type: str, payload: dict[str, Any]) -> str:
+async def send_signed(
+    settings: Any, token: IssuedToken, command_type: str, payload: dict[str, Any], command_id: str | None = None
+) -> str:
     """An agency system's intake command, signed with the token's intake key (key id = token id)."""
-    command_id = unique("cmd")
+    command_id = command_id or unique("cmd")
     body = json.dumps({"command_type": command_type, "command_id": command_id, "payload": payload}).encode()
     key = signing_key(settings.token_secret, token.agency_id, token.token_id)
     headers = signed_headers(key, token.agency_id, token.token_id, body, time.time())
@@ -151,10 +153,18 @@ async def test_a_revoked_token_is_refused_by_progress_over_http_and_intake_and_a
         assert [(e["producer"], e["payload"]["code"]) for e in answered] == [("progress", "bad-signature")]
         assert "thu hồi" in answered[0]["payload"]["message_vi"]
         assert (await progress.get(f"/v1/tasks/{task_id}")).json()["percent"] == 40
-        ledger = await fetch(
-            settings, "progress", "SELECT outcome, code FROM intake_commands WHERE command_id = $1", command_id
-        )
-        assert ledger == [{"outcome": "rejected", "code": "bad-signature"}]
+        ledger_sql = "SELECT outcome, code FROM intake_commands WHERE command_id = $1"
+        assert await fetch(settings, "progress", ledger_sql, command_id) == []  # refused before the ledger
+
+        # So the agency can send the same command again, under its id, signed with a live token's key.
+        await send_signed(settings, spare, "ReportProgress", {"task_id": task_id, "percent": 90}, command_id)
+
+        async def accepted() -> bool:
+            return (await progress.get(f"/v1/tasks/{task_id}")).json()["percent"] == 90
+
+        await eventually(accepted, what="the command signed with a live key to be accepted under the same id")
+        assert await fetch(settings, "progress", ledger_sql, command_id) == [{"outcome": "accepted", "code": None}]
+        assert [(e["producer"], e["payload"]["code"]) for e in await answers()] == [("progress", "bad-signature")]
 
         # The audit trail's "*" handler still sees the event, beside the revocation the runtime records.
         async def audited() -> list[dict[str, Any]]:

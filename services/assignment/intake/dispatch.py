@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from events.intake_verdict import Command
 from services.assignment.errors import Rejected
-from services.assignment.intake.protocol import Body
 from services.assignment.tasks.assign import assign_task
 from services.assignment.tasks.commands import (
     AssignTask,
@@ -84,7 +84,7 @@ COMMANDS: dict[str, Callable[[dict[str, Any], str, UnitOfWork], Awaitable[str]]]
 _KEYED = {"AssignTask", "DelegateTask", "RequestExtension"}
 
 
-async def run(body: Body, agency_id: str, uow: UnitOfWork) -> str:
+async def run(body: Command, agency_id: str, uow: UnitOfWork) -> str:
     """Run an assignment command as ``agency_id``; returns what it made (task, delegation, request id…)."""
     payload = dict(body.payload)
     if body.command_type in _KEYED:
