@@ -13,6 +13,10 @@ of the assigning agency and its tracking office) and see everyone's figures thro
 every ancestor read every subordinate's inbox would give the Government a window on the whole
 country's personal alerts. Acknowledging an alert is limited to the same agency (commands.py), so
 reading and acknowledging follow one rule.
+
+The rule holds for as long as a stream stays open, not only when it opens: the stream asks again
+(routes.still_readable, stream.py), so once a person moves to another agency, the old one's open
+streams of their alerts end, as do those of a revoked token or an abolished agency.
 """
 
 from __future__ import annotations

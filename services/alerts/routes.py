@@ -8,12 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from services.alerts import access, adapters, commands, directory_store
 from services.alerts.commands import AckRejected
 from services.alerts.config import AlertsConfig
-from services.alerts.stream import StreamHub
+from services.alerts.stream import Recheck, StreamHub
+from services.runtime import auth
 from services.runtime.auth import CurrentAgency
 from services.runtime.service import runtime_of
 
@@ -39,13 +41,37 @@ async def readable_person(
     try:
         access.check_read(agency.agency_id, person_id, person)
     except access.ReadRefused as exc:
-        raise HTTPException(
-            exc.status_code, {"code": exc.code, "message": str(exc), "message_vi": exc.message_vi}
-        ) from exc
+        raise HTTPException(exc.status_code, _detail(exc)) from exc
     return person_id
 
 
 ReadablePerson = Annotated[str, Depends(readable_person)]
+
+
+def _detail(exc: access.ReadRefused) -> dict[str, str]:
+    return {"code": exc.code, "message": str(exc), "message_vi": exc.message_vi}
+
+
+def still_readable(request: Request, person_id: str) -> Recheck:
+    """An open stream's re-check (stream.py): what the opening checked, asked again. The token still
+    unrevoked and its agency active (auth.verify_unrevoked), and that agency still the person's
+    (access.py; people move). A refusal is what the opening would answer now, with its HTTP status."""
+    rt = runtime_of(request)
+    # The token CurrentAgency accepted when the stream opened.
+    _scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+
+    async def refusal() -> dict[str, Any] | None:
+        async with rt.pool.acquire() as conn:
+            try:
+                reader = await auth.verify_unrevoked(rt.settings.token_secret, conn, token)
+                access.check_read(reader.agency_id, person_id, await access.agency_of(conn, person_id))
+            except auth.InvalidToken as exc:
+                return {"status": 401, "code": "unauthorized", "message": str(exc), "message_vi": exc.message_vi}
+            except access.ReadRefused as exc:
+                return {"status": exc.status_code, **_detail(exc)}
+        return None
+
+    return refusal
 
 
 def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
@@ -66,8 +92,16 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
         last_event_id: int | None = Header(None, alias="Last-Event-ID"),
     ) -> StreamingResponse:
         """Server-sent events of a person's alerts, live; resumes after ``Last-Event-ID``. Only for a
-        token of the person's agency, checked when the stream opens (each reconnection checks again)."""
-        frames = hub.events(runtime_of(request).pool, person_id, last_event_id or 0, config.stream_keepalive_s)
+        token of the person's agency: checked when the stream opens, and again while it is open (at
+        keep-alives and before sending new entries). Refused then, the stream ends with a ``refused``
+        event whose data is the refusal (status, code, message, message_vi), as a 401/403 would say."""
+        frames = hub.events(
+            runtime_of(request).pool,
+            person_id,
+            last_event_id or 0,
+            config.stream_keepalive_s,
+            still_readable(request, person_id),
+        )
         return StreamingResponse(
             frames,
             media_type="text/event-stream",

@@ -5,13 +5,22 @@
 * Live across replicas: entries are written by whichever replica handled the event; PostgreSQL
   NOTIFY (sent at commit) wakes the streams of that person on every replica, which then read from
   the table. A lost notification only delays an entry to the next keep-alive, which re-reads too.
+* Authorised while open, not only when opened: the route hands ``events`` a re-check (``Recheck``) that
+  it runs at each keep-alive and before sending entries after a wake, at most once every
+  ``RECHECK_EVERY_S``. Once it refuses (the token revoked, its agency abolished, the person now in
+  another agency), the stream ends with one ``refused`` event carrying the refusal (what the 401/403
+  of an opening would say) and sends nothing more. So once the service knows of the refusal, an entry
+  goes out for at most ``RECHECK_EVERY_S`` more, and an idle stream ends at its next keep-alive
+  (tests/integration/test_alerts_access.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -20,6 +29,11 @@ from services.alerts import inapp
 from services.runtime.logs import get_logger
 
 log = get_logger(__name__)
+
+Recheck = Callable[[], Awaitable[Mapping[str, Any] | None]]
+"""Asked again while a stream is open: None while its reader may still read it, else why not (the body
+of the final ``refused`` event)."""
+RECHECK_EVERY_S = 1.0  # at most this often (entries may wake a stream many times a second)
 
 
 class StreamHub:
@@ -56,15 +70,22 @@ class StreamHub:
             finally:
                 await conn.close()
 
-    async def events(self, pool: asyncpg.Pool, person_id: str, after: int, keepalive_s: float) -> AsyncIterator[str]:
-        """SSE frames for ``person_id`` after seq ``after``, forever (the server cancels on disconnect)."""
+    async def events(
+        self, pool: asyncpg.Pool, person_id: str, after: int, keepalive_s: float, recheck: Recheck | None = None
+    ) -> AsyncIterator[str]:
+        """SSE frames for ``person_id`` after seq ``after``, until ``recheck`` refuses the reader (then a
+        last ``refused`` event), else forever (the server cancels on disconnect)."""
         wake = asyncio.Event()
         self._waiters[person_id].add(wake)
+        gate = _Gate(recheck)
         try:
             yield "retry: 2000\n\n"
             while True:
                 wake.clear()
                 entries = await inapp.entries_after(pool, person_id, after)
+                if entries and (refused := await gate.refused()):
+                    yield refused
+                    return
                 for seq, kind, data in entries:
                     after = seq
                     yield f"id: {seq}\nevent: {kind}\ndata: {data}\n\n"
@@ -73,8 +94,29 @@ class StreamHub:
                 try:
                     await asyncio.wait_for(wake.wait(), keepalive_s)
                 except TimeoutError:
+                    if refused := await gate.refused():
+                        yield refused
+                        return
                     yield ": keep-alive\n\n"
         finally:
             self._waiters[person_id].discard(wake)
             if not self._waiters[person_id]:
                 del self._waiters[person_id]
+
+
+class _Gate:
+    """A stream's re-check, run at most once every ``RECHECK_EVERY_S`` (the route checked at opening)."""
+
+    def __init__(self, recheck: Recheck | None) -> None:
+        self._recheck, self._checked = recheck, time.monotonic()
+
+    async def refused(self) -> str | None:
+        """The final ``refused`` frame if the reader may no longer read; None to go on."""
+        if self._recheck is None or time.monotonic() - self._checked < RECHECK_EVERY_S:
+            return None
+        self._checked = time.monotonic()  # what the check reads is the state from now on
+        refusal = await self._recheck()
+        if refusal is None:
+            return None
+        log.info("stream refused while open", code=refusal.get("code"))
+        return f"event: refused\ndata: {json.dumps(dict(refusal), ensure_ascii=False)}\n\n"

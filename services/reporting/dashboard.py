@@ -5,9 +5,12 @@ talks to one origin only (no CORS, one URL to open). A person's alerts are their
 shows them only to a token of the person's agency, so the relay passes the viewer's own
 ``Authorization`` header on, as is (it has no token of its own and never adds one), with
 ``Last-Event-ID`` for a resumed stream. A refusal (401/403) comes back with its status and the alerts
-service's bilingual message, for the page to show; the page does not retry it. When the alerts
-service is away the stream says so in one ``unavailable`` event and ends; the page retries after
-the ``retry`` delay, so the panel comes back when the service does.
+service's bilingual message, for the page to show; the page does not retry it. The alerts service
+asks again while a stream is open: when the token is revoked, its agency abolished or the person
+moves to another agency, the stream ends with a ``refused`` event (status, code, message,
+message_vi), relayed as is; the page shows it and does not reconnect either. When the alerts service
+is away the stream says so in one ``unavailable`` event and ends; the page retries after the
+``retry`` delay, so the panel comes back when the service does.
 """
 
 from __future__ import annotations

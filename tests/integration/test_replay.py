@@ -1,7 +1,8 @@
 """`dondoc replay`: a projection rebuilt from the Kafka log in a shadow schema comes out identical to the
 live one (DESIGN §5); a broken live projection is shown and exits 1; --apply waits for the service to
-stop, then restores the live tables and moves the group to the replay's end offsets; nothing the replay
-writes leaves the shadow; sources of truth and unknown names are refused.
+stop, then restores the live tables and moves the group to the replay's end offsets, carrying over the
+token revocations the stopped service never read; nothing the replay writes leaves the shadow; sources of
+truth and unknown names are refused.
 
 Each test runs its own copy of the service (a unique name: its own schema and consumer group), which
 reads the shared topics from the beginning, like the replay: what it holds is what the whole log gives.
@@ -16,7 +17,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,20 @@ from typer.testing import CliRunner
 
 from events.clock import VN_TZ, ManualClock
 from events.codec import to_record
+from events.directory import AgencyChanged, TokenRevoked
 from events.envelope import Actor, Envelope, deterministic_id, new_envelope
 from events.tasks import ProgressReported
 from events.topics import TASK_EVENTS, dead_letter_topic
 from services.audit.bootstrap import DEFINITION as AUDIT
 from services.cli import replay_cli
 from services.reporting.bootstrap import DEFINITION as REPORTING
+from services.runtime import auth
 from services.runtime.replay import LogReader, ReplayPolicy, compare, group_offsets, policy_of, rebuild
 from services.runtime.service import ServiceDefinition, create_app
 from services.runtime.unit_of_work import UnitOfWork
 from tests.conftest import eventually, free_port, unique
 from tests.integration.kafka_tools import create_topic, unique_topic
+from tests.integration.progress_alerts_kit import publish as publish_keyed
 from tests.integration.report_scenario import Scenario, all_handled, publish, vn
 
 pytestmark = pytest.mark.integration
@@ -215,6 +219,77 @@ async def test_apply_waits_for_the_service_to_stop_then_restores_the_tables_and_
             )
         finally:
             await conn.close()
+
+
+async def test_apply_carries_over_the_revocations_the_stopped_service_never_read(
+    settings: Any, scenario: Scenario
+) -> None:
+    """Reporting stops; meanwhile a leaked token is revoked, an agency abolished and another made active
+    again. The apply moves the group past those events: the live service has them from the replay, or it
+    would never refuse that token."""
+    defn = own(REPORTING)
+    schema = defn.schema
+    changes = Scenario(unique("rv"))
+    reopened, abolished, lead = changes.id("phong-mo-lai"), changes.id("phong-giai-the"), scenario.id("bd-sgddt")
+
+    def agency(agency_id: str, *, active: bool, version: int) -> Envelope:
+        return changes.add(
+            AgencyChanged(
+                agency_id=agency_id,
+                name=f"Phòng {agency_id}",
+                level="don-vi",
+                parent_id=None,
+                active=active,
+                version=version,
+            ),
+            vn(2023, 5, 1),
+        )
+
+    closed_before = agency(reopened, active=False, version=1)
+    await publish_keyed(settings.kafka_bootstrap, closed_before, key=reopened)
+    leaked, revoked = auth.issue(settings.token_secret, lead, TODAY)
+    tokens = {name: auth.issue(settings.token_secret, name, TODAY)[0] for name in (reopened, abolished)}
+    async with serving(defn, settings):
+        await caught_up(defn, settings, [*scenario.envelopes, closed_before])
+
+    # While it is down: the token revoked (on the directory topic, as the assignment service publishes it).
+    revocation = changes.add(
+        TokenRevoked(token_id=revoked.token_id, agency_id=lead, revoked_at=TODAY + timedelta(hours=1)), TODAY
+    )
+    await publish_keyed(settings.kafka_bootstrap, revocation, key=f"token:{revoked.token_id}")
+    for envelope, agency_id in (
+        (agency(reopened, active=True, version=2), reopened),
+        (agency(abolished, active=False, version=1), abolished),
+    ):
+        await publish_keyed(settings.kafka_bootstrap, envelope, key=agency_id)
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        revocations_of = f'SELECT token_id, agency_id FROM "{schema}".revoked_tokens WHERE token_id = $1'
+        inactive = f'SELECT agency_id FROM "{schema}".inactive_agencies WHERE agency_id = ANY($1) ORDER BY 1'
+        assert await conn.fetch(revocations_of, revoked.token_id) == []  # never read by the live service
+        assert [r["agency_id"] for r in await conn.fetch(inactive, [reopened, abolished])] == [reopened]
+
+        code, printed = await run(defn, settings, apply_it=True)
+        assert code == 0, printed
+
+        assert [tuple(r) for r in await conn.fetch(revocations_of, revoked.token_id)] == [(revoked.token_id, lead)]
+        assert [r["agency_id"] for r in await conn.fetch(inactive, [reopened, abolished])] == [abolished]
+    finally:
+        await conn.close()
+
+    # Restarted after the revocation's offset, the service refuses the token all the same.
+    async with serving(defn, settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+
+        async def summary(token: str) -> httpx.Response:
+            params = {"agency_id": scenario.id("ubnd-bd")}
+            return await http.get("/v1/reports/summary", params=params, headers={"Authorization": f"Bearer {token}"})
+
+        refused = await summary(leaked)
+        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]["message"], refused.text
+        gone = await summary(tokens[abolished])
+        assert gone.status_code == 401 and "no longer active" in gone.json()["detail"]["message"], gone.text
+        assert (await summary(tokens[reopened])).status_code == 200
 
 
 async def test_nothing_a_replay_writes_leaves_the_shadow(settings: Any, tmp_path: Path) -> None:

@@ -276,6 +276,8 @@ async function searchTasks(event) {
 // the URL, which ends up in server logs and browser history) and sent as an Authorization header.
 // EventSource cannot send headers, so the stream is read with fetch() and parsed here; after a break
 // it is opened again with Last-Event-ID, and the alerts service resumes after the last entry seen.
+// A refusal (401/403 on opening, or a "refused" event that ends an open stream when the token is
+// revoked or the person moves to another agency) is shown and never retried: another token is needed.
 const TOKEN_KEY = "dondoc.agencyToken";
 const live = { controller: null, retryTimer: null };
 
@@ -325,7 +327,8 @@ async function follow(personId, token, controller, cursor) {
       return; // not retried: another token is needed
     }
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-    await readEvents(response.body, cursor, (event) => onAlertEvent(personId, event));
+    await readEvents(response.body, cursor, (event) => cursor.refused || onAlertEvent(personId, event, cursor));
+    if (cursor.refused) return; // refused while open (token revoked, person moved…): not retried either
     if (document.getElementById("alerts-status").dataset.state !== "unavailable") {
       setAlertsStatus("broken", "Mất kết nối dịch vụ cảnh báo; đang thử lại…");
     }
@@ -346,8 +349,11 @@ async function detailOf(response) {
   }
 }
 
-function refused(personId, status, detail) {
-  if (status === 401) {
+function refused(personId, status, detail, whileOpen = false) {
+  if (whileOpen) {
+    setAlertsStatus("refused", `Đã ngừng nhận cảnh báo của ${personId}: ` +
+      (detail.message_vi || "mã xác thực không còn được chấp nhận") + ".");
+  } else if (status === 401) {
     setAlertsStatus("refused", "Mã xác thực của cơ quan không được chấp nhận (thiếu, sai hoặc cấp cho hệ thống khác). " +
       "Hãy nhập lại mã do cơ quan cấp.");
   } else {
@@ -389,11 +395,16 @@ async function readEvents(body, cursor, dispatch) {
 
 const CLOSED_WORDS = { acknowledged: "Đã xác nhận đã nhận", resolved: "Đã xử lý xong" };
 
-function onAlertEvent(personId, event) {
+function onAlertEvent(personId, event, cursor) {
   let info;
   try { info = JSON.parse(event.data); } catch { return; }
   const list = document.getElementById("alerts");
-  if (event.type === "connected") {
+  if (event.type === "refused") {
+    // The alerts service asks again while the stream is open: the token was revoked, its agency
+    // abolished, or the person moved to another agency. The stream ends; the alerts shown stay.
+    cursor.refused = true;
+    refused(personId, info.status, info, true);
+  } else if (event.type === "connected") {
     setAlertsStatus("connected", `Đang nhận cảnh báo của ${personId}.`);
   } else if (event.type === "unavailable") {
     setAlertsStatus("unavailable", `${info.message_vi}; sẽ tự thử lại. Số liệu báo cáo vẫn dùng được.`);

@@ -2,7 +2,14 @@
 answer and its consumer group has no member), in one transaction with a copy of the old rows in a backup
 schema; the inbox is replaced with the shadow's (it records which events the tables hold) and the
 group's offsets are set to the replay's end offsets before that transaction commits, so the restarted
-service goes on exactly after what the tables contain."""
+service goes on exactly after what the tables contain.
+
+The group then never reads the events between its old offsets and those end offsets, so what the runtime
+records from them goes over too, in the same transaction (tests/integration/test_replay.py): the
+shadow's ``revoked_tokens`` are added to the live ones (a revocation is never taken back, not even by
+going back to the backup), and the live ``inactive_agencies`` are made the shadow's (the directory's
+state at the end offsets: the replay read all of it). Otherwise a token revoked while the service was
+down would work in it for good."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka.errors import CommitFailedError
 
+from events.topics import DIRECTORY
 from services.runtime import db
 from services.runtime.logs import get_logger
 from services.runtime.replay import catalog
@@ -25,6 +33,9 @@ from services.runtime.settings import Settings
 
 log = get_logger(__name__)
 
+# What the runtime records from the directory (runtime/revocations.py): carried over by an apply.
+_REVOCATION_TABLES = ("revoked_tokens", "inactive_agencies")
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -33,6 +44,7 @@ class Applied:
     offsets: dict[Position, int]  # the group's committed offsets now: the replay's end offsets
     previous_offsets: dict[Position, int]  # before (also kept in the backup schema, table group_offsets)
     dead_letters_copied: int
+    revoked_tokens_added: int = 0  # revocations the replay read and the live service had not
 
 
 async def apply(
@@ -65,8 +77,10 @@ async def apply(
             await _same_migrations(conn, live, shadow)
             tables = [*projection_tables(await catalog.tables(conn, shadow), rebuilt, policy), "inbox"]
             qualified = ", ".join(f'"{live}"."{t}"' for t in tables)
+            revocation_tables = _REVOCATION_TABLES if DIRECTORY in rebuilt.topics else ()
+            locked = ", ".join([qualified, *(f'"{live}"."{t}"' for t in revocation_tables)])
             # Waits for (then holds off) anyone still reading or writing these tables.
-            await conn.execute(f"LOCK TABLE {qualified} IN ACCESS EXCLUSIVE MODE")
+            await conn.execute(f"LOCK TABLE {locked} IN ACCESS EXCLUSIVE MODE")
             await conn.execute(f'CREATE SCHEMA "{backup}"')
             for t in tables:
                 await conn.execute(f'CREATE TABLE "{backup}"."{t}" AS TABLE "{live}"."{t}"')
@@ -92,6 +106,7 @@ async def apply(
                         ON CONFLICT DO NOTHING RETURNING 1)
                     SELECT count(*) FROM copied"""
             )
+            revoked = await _carry_revocations(conn, live, shadow) if revocation_tables else 0
             # Inside the transaction: if the offsets cannot be set (the group came alive), nothing changes.
             try:
                 await set_group_offsets(settings.kafka_bootstrap, rebuilt.group, rebuilt.ends)
@@ -104,8 +119,36 @@ async def apply(
         await conn.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')  # its rows are live now
     finally:
         await conn.close()
-    log.info("replay applied", service=rebuilt.service, backup_schema=backup, tables=tables, dead_letters_copied=copied)
-    return Applied(backup, tables, dict(rebuilt.ends), previous, copied)
+    log.info(
+        "replay applied",
+        service=rebuilt.service,
+        backup_schema=backup,
+        tables=tables,
+        dead_letters_copied=copied,
+        revoked_tokens_added=revoked,
+    )
+    return Applied(backup, tables, dict(rebuilt.ends), previous, copied, revoked)
+
+
+async def _carry_revocations(conn: asyncpg.Connection, live: str, shadow: str) -> int:
+    """The shadow's revoked tokens added to the live ones; the live inactive agencies made the shadow's.
+    Returns how many revocations the live service did not know."""
+    added = await conn.fetchval(
+        f"""WITH added AS (
+                INSERT INTO "{live}".revoked_tokens (token_id, agency_id, revoked_at)
+                SELECT token_id, agency_id, revoked_at FROM "{shadow}".revoked_tokens
+                ON CONFLICT (token_id) DO NOTHING RETURNING 1)
+            SELECT count(*) FROM added"""
+    )
+    await conn.execute(
+        f"""DELETE FROM "{live}".inactive_agencies l
+            WHERE NOT EXISTS (SELECT 1 FROM "{shadow}".inactive_agencies s WHERE s.agency_id = l.agency_id)"""
+    )
+    await conn.execute(
+        f"""INSERT INTO "{live}".inactive_agencies (agency_id)
+            SELECT agency_id FROM "{shadow}".inactive_agencies ON CONFLICT (agency_id) DO NOTHING"""
+    )
+    return int(added)
 
 
 async def _same_migrations(conn: asyncpg.Connection, live: str, shadow: str) -> None:

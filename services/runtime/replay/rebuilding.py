@@ -1,6 +1,10 @@
 """Rebuilding a projection in its shadow schema, made afresh: the runtime's and the service's own
 migrations, then the log fed to the service's own handlers through the runtime's Consumer (inbox claim
-and handler in one transaction), so the rebuilt state is what the service would hold."""
+and handler in one transaction), so the rebuilt state is what the service would hold.
+
+The handlers are the ones the live consumer runs (``revocations.consumer_handlers``): a reader of the
+directory also records revoked tokens and inactive agencies, in the shadow's runtime tables, which
+--apply carries over to the live ones (applying.py) since it moves the group past those events."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typing import cast
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.runtime import db
+from services.runtime import db, revocations
 from services.runtime.consuming import Consumer, Record
 from services.runtime.logs import get_logger
 from services.runtime.replay import catalog
@@ -115,7 +119,7 @@ async def _feed(
     consumer = Consumer(
         definition.name,
         shadow,
-        definition.handlers,
+        revocations.consumer_handlers(definition.topics, definition.handlers),  # as the live consumer runs
         pool,
         cast(AIOKafkaProducer, HeldDeadLetters()),
         default_clock(settings),
