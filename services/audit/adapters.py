@@ -32,7 +32,11 @@ async def append(conn: asyncpg.Connection, event: Envelope, position: Position) 
 
 async def task_history(pool: asyncpg.Pool, task_id: str) -> list[dict[str, Any]]:
     rows = await pool.fetch(
-        """SELECT seq, topic, partition, "offset", value, hash FROM events WHERE task_id = $1 ORDER BY seq""",
+        # In the order things happened, not the order this service read them: events of one task travel on
+        # several topics (task-events, alert-events), read in no set order across them. ``seq`` — the
+        # chain's own order, which `audit verify` checks — breaks ties and stays in every row.
+        """SELECT seq, topic, partition, "offset", value, hash FROM events WHERE task_id = $1
+           ORDER BY occurred_at, seq""",
         task_id,
     )
     return [

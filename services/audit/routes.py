@@ -15,8 +15,9 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 @router.get("/tasks/{task_id}")
 async def task_history(task_id: str, request: Request, agency: OptionalAgency) -> dict[str, Any]:
-    """Lịch sử nhiệm vụ: every event of a task, in log order, with its chain hash. A secret (mật) task's
-    history only for a token of an agency involved in it (DESIGN §4: seen only by the agencies involved)."""
+    """Lịch sử nhiệm vụ: every event of a task in the order it happened (``seq``: the chain's order), with
+    its chain hash. A secret (mật) task's history only for a token of an agency involved in it (DESIGN §4:
+    seen only by the agencies involved)."""
     events = await adapters.task_history(runtime_of(request).pool, task_id)
     if not events:
         raise HTTPException(404, {"code": "task-not-found", "message": f"no event of task {task_id} was recorded"})

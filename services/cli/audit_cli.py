@@ -67,7 +67,7 @@ def history(
         typer.Option("--token", envvar="DONDOC_TOKEN", help="Agency token: needed for a secret (mật) task"),
     ] = None,
 ) -> None:
-    """Print a task's history (every event, in log order) as JSON."""
+    """Print a task's history (every event, in the order it happened, with its chain seq) as JSON."""
     url = f"{get_settings().url_of('audit')}/v1/audit/tasks/{task_id}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
