@@ -139,14 +139,15 @@ async def _run(record: RawRecord, command: Command, uow: UnitOfWork, config: Pro
 async def _standing(uow: UnitOfWork, command: Command) -> ProgressRejected | None:
     """The same checks, codes and order as the assignment service's for its own commands."""
     agency, key_id = command.agency_id, command.key_id
-    if await revocations.is_inactive(uow.conn, agency):
+    revoked, inactive = await revocations.standing(uow.conn, key_id, agency)
+    if inactive:
         return ProgressRejected(
             403,
             "unknown-agency",
             f"{agency!r} is not an active agency",
             f"Cơ quan {agency!r} không có trong danh bạ hoặc đã ngừng hoạt động",
         )
-    if await revocations.is_revoked(uow.conn, key_id):
+    if revoked:
         return ProgressRejected(
             401,
             "bad-signature",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from services.reporting.domain import STATES
 from services.runtime.replay.policy import ReplayPolicy, TablePolicy
 
 
@@ -17,21 +18,8 @@ async def roll_live_like_the_service(shadow: asyncpg.Connection, live_schema: st
         await shadow.execute("SELECT live_roll($1)", day)
 
 
-_COUNTERS = (
-    "new_within",
-    "started_within",
-    "overdue_1_30",
-    "overdue_31_90",
-    "overdue_91_120",
-    "overdue_over_120",
-    "on_time",
-    "late",
-    "nodl_open",
-    "nodl_done",
-    "withdrawn",
-)
 _NOT_ALL_ZERO = TablePolicy(
-    rows=" OR ".join(f"{c} <> 0" for c in _COUNTERS),
+    rows=" OR ".join(f"{c} <> 0" for c in STATES),
     why="a counter row that went back to zero counts nothing; whether it exists depends on the order "
     "directory and task events were read in",
 )

@@ -94,9 +94,10 @@ async def verify_unrevoked(secret: str, db: asyncpg.Pool | asyncpg.Connection, t
     # The revocation is the assignment service's; this service knows it once it has consumed the
     # TokenRevoked event (typically well under a second after `dondoc token revoke`): until then, the
     # token still works here. Checked on every request, so no token outlives that delay.
-    if await revocations.is_revoked(db, principal.token_id):
+    revoked, inactive = await revocations.standing(db, principal.token_id, principal.agency_id)
+    if revoked:
         raise RevokedToken(principal)
-    if await revocations.is_inactive(db, principal.agency_id):
+    if inactive:
         raise InactiveAgency(principal)
     return principal
 

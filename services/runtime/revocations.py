@@ -76,9 +76,12 @@ def _then(first: Handler, own: Handler | None) -> Handler:
     return both
 
 
-async def is_revoked(db: asyncpg.Connection | asyncpg.Pool, token_id: str) -> bool:
-    return bool(await db.fetchval("SELECT true FROM revoked_tokens WHERE token_id = $1", token_id))
-
-
-async def is_inactive(db: asyncpg.Connection | asyncpg.Pool, agency_id: str) -> bool:
-    return bool(await db.fetchval("SELECT true FROM inactive_agencies WHERE agency_id = $1", agency_id))
+async def standing(db: asyncpg.Connection | asyncpg.Pool, token_id: str, agency_id: str) -> tuple[bool, bool]:
+    """(revoked, agency inactive) for a token or intake key, in one round trip: asked on every request."""
+    row = await db.fetchrow(
+        """SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = $1) AS revoked,
+                  EXISTS (SELECT 1 FROM inactive_agencies WHERE agency_id = $2) AS inactive""",
+        token_id, agency_id,
+    )
+    assert row is not None
+    return bool(row["revoked"]), bool(row["inactive"])

@@ -22,6 +22,7 @@ import pytest
 from events.clock import SystemClock
 from services.assignment import provision
 from tests.conftest import REPO, free_port
+from tests.e2e.browser import browser  # noqa: F401  (the headless Chromium fixture of the dashboard tests)
 
 SERVICES = ("assignment", "progress", "alerts", "reporting", "audit")
 TOKEN_SECRET = "e2e-secret-" + uuid.uuid4().hex

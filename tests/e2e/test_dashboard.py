@@ -12,44 +12,21 @@ browser is downloaded; the test points it at /usr/bin/chromium).
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import REPO, eventually, free_port, unique
+from tests.e2e.browser import open_page
 from tests.e2e.reporting_server import SCENARIO_DAY, serving_alerts, serving_reporting
 from tests.integration.progress_alerts_kit import assign, bearer, fetch
 from tests.integration.report_scenario import Scenario
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("DONDOC_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = REPO / "test-artifacts"
-
-
-def _browser_missing() -> str | None:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM}: apt-get update && apt-get install -y chromium"
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is missing: pip install playwright (no browser download needed)"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -70,33 +47,6 @@ async def dashboard(settings: Any, infra: Any, scenario: Scenario, alerts_port: 
         yield f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    reason = _browser_missing()
-    if reason:
-        pytest.skip(reason)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
-async def _open(browser: Any, url: str, *, width: int, height: int, mobile: bool = False) -> Any:
-    page = await browser.new_page(
-        viewport={"width": width, "height": height},
-        is_mobile=mobile,
-        locale="vi-VN",
-        timezone_id="Asia/Ho_Chi_Minh",
-    )
-    await page.goto(url)
-    await page.wait_for_selector("body[data-loaded]", timeout=20_000)
-    return page
-
-
 async def test_the_dashboard_shows_the_figures_of_the_api(
     dashboard: str, browser: Any, scenario: Scenario
 ) -> None:
@@ -105,7 +55,7 @@ async def test_the_dashboard_shows_the_figures_of_the_api(
     query = f"agency_id={province}&document=131/NQ-CP&as_of=2023-04-01"
     async with httpx.AsyncClient(base_url=dashboard) as http:
         api = (await http.get(f"/v1/reports/summary?{query}")).json()
-    page = await _open(
+    page = await open_page(
         browser, f"{dashboard}/?agency={province}&document=131/NQ-CP&as_of=2023-04-01", width=1366, height=900
     )
     figures = api["figures"]
@@ -155,7 +105,7 @@ async def test_the_dashboard_shows_the_figures_of_the_api(
 async def test_the_alerts_panel_degrades_gracefully_without_the_alerts_service(
     dashboard: str, browser: Any, scenario: Scenario, settings: Any
 ) -> None:
-    page = await _open(browser, f"{dashboard}/?agency={scenario.id('ubnd-bd')}", width=1366, height=900)
+    page = await open_page(browser, f"{dashboard}/?agency={scenario.id('ubnd-bd')}", width=1366, height=900)
     await page.fill("#alerts-token", _token(settings, scenario.id("vp-ubnd-bd")))
     await page.fill("#alerts-person", scenario.id("p-vp-ubnd-bd-head"))
     await page.click("#alerts-form button[type=submit]")
@@ -170,7 +120,7 @@ async def test_the_dashboard_fits_a_phone_and_follows_the_as_of_filter(
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     province = scenario.id("ubnd-bd")
-    page = await _open(
+    page = await open_page(
         browser, f"{dashboard}/?agency={province}&document=131/NQ-CP", width=390, height=844, mobile=True
     )
     # Nothing wider than the screen but the tables, which scroll inside their panel.
@@ -203,7 +153,7 @@ def _token(settings: Any, agency_id: str) -> str:
 async def test_without_a_token_the_alerts_panel_asks_for_the_agency_token_and_opens_no_stream(
     dashboard: str, browser: Any, scenario: Scenario
 ) -> None:
-    page = await _open(browser, dashboard, width=1366, height=900)
+    page = await open_page(browser, dashboard, width=1366, height=900)
     streams: list[str] = []
     page.on("request", lambda r: streams.append(r.url) if "/alerts/stream" in r.url else None)
     assert "Mã xác thực của cơ quan" in (await page.text_content("label:has(#alerts-token)") or "")
@@ -250,7 +200,7 @@ async def test_live_alerts_show_for_the_persons_agency_token_and_resume_after_a_
             bare = await http.get("/v1/reports/alerts/stream", params={"person_id": officer})
         assert bare.status_code == 401 and bare.json()["detail"]["code"] == "unauthorized"
         assert bare.headers["www-authenticate"] == "Bearer"
-        page = await _open(browser, dashboard, width=1366, height=900)
+        page = await open_page(browser, dashboard, width=1366, height=900)
         requests: list[Any] = []
         page.on("request", lambda r: requests.append(r) if "/alerts/stream" in r.url else None)
 

@@ -15,8 +15,8 @@ from events.clock import VN_TZ
 from events.directory import TokenRevoked
 from services.runtime import auth
 from tests.conftest import eventually, free_port, unique
+from tests.e2e.browser import open_page
 from tests.e2e.reporting_server import SCENARIO_DAY, serving_alerts, serving_reporting
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS, _browser_missing, _open
 from tests.integration.progress_alerts_kit import envelope, fetch, publish
 from tests.integration.report_scenario import Scenario
 
@@ -41,21 +41,6 @@ async def dashboard(settings: Any, infra: Any, scenario: Scenario, alerts_port: 
         yield f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    reason = _browser_missing()
-    if reason:
-        pytest.skip(reason)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 async def test_a_stream_refused_while_open_shows_why_and_is_not_reopened(
     dashboard: str,
     browser: Any,
@@ -74,7 +59,7 @@ async def test_a_stream_refused_while_open_shows_why_and_is_not_reopened(
 
     async with serving_alerts(settings, alerts_port):
         await eventually(known, timeout=60, what="the alerts service to read the directory")
-        page = await _open(browser, dashboard, width=1366, height=900)
+        page = await open_page(browser, dashboard, width=1366, height=900)
         streams: list[str] = []
         page.on("request", lambda r: streams.append(r.url) if "/alerts/stream" in r.url else None)
         await page.fill("#alerts-token", token)

@@ -8,10 +8,10 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.topics import ensure_topics
 from events.topics import TopicSpec
+from services.runtime.replay.offsets import group_offsets
 
 
 def unique_topic(purpose: str) -> str:
@@ -65,10 +65,4 @@ class TopicReader:
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     """The group's committed offsets (the next offset it will read), per (topic, partition)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+    return await group_offsets(bootstrap, group)

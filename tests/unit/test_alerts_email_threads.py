@@ -12,6 +12,40 @@ from services.alerts.channels.email import EmailSender
 from services.alerts.config import AlertsConfig
 
 
+class FakeSmtp:
+    """A minimal SMTP server whose pace the test sets: a delay before every answer, or none to QUIT."""
+
+    def __init__(self, *, answer_after_s: float = 0.0, says_goodbye: bool = True) -> None:
+        self.answer_after_s, self.says_goodbye = answer_after_s, says_goodbye
+        self.accepted: list[bytes] = []
+        self.session_over = asyncio.Event()
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 cham.example ESMTP\r\n")
+        try:
+            while line := await reader.readline():
+                await asyncio.sleep(self.answer_after_s)
+                if line.upper().startswith(b"DATA"):
+                    writer.write(b"354 go on\r\n")
+                    await writer.drain()
+                    self.accepted.append(await reader.readuntil(b"\r\n.\r\n"))
+                    writer.write(b"250 accepted\r\n")
+                elif line.upper().startswith(b"QUIT"):
+                    if not self.says_goodbye:
+                        await asyncio.Event().wait()
+                    writer.write(b"221 bye\r\n")
+                else:
+                    writer.write(b"250 ok\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.session_over.set()
+
+
+ROW = {"target": "can-bo@example.vn", "body": {"subject": "Quá hạn", "text": "Nhiệm vụ đã quá hạn"}}
+
+
 async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
     async def never_greets(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.Event().wait()  # smtplib waits for the banner until its timeout
@@ -19,9 +53,8 @@ async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
     server = await asyncio.start_server(never_greets, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     sender = EmailSender(AlertsConfig(smtp_host="127.0.0.1", smtp_port=port, delivery_timeout_s=5))
-    row = {"target": "can-bo@example.vn", "body": {"subject": "Quá hạn", "text": "Nhiệm vụ đã quá hạn"}}
     # More sends than asyncio's default thread pool has threads on any machine (at most 32).
-    sends = [asyncio.create_task(sender({**row, "delivery_id": uuid.uuid4()})) for _ in range(40)]
+    sends = [asyncio.create_task(sender({**ROW, "delivery_id": uuid.uuid4()})) for _ in range(40)]
     try:
         await asyncio.sleep(0)  # let every send reach its thread
         # What httpx does before connecting to a webhook given by host name.
@@ -38,42 +71,18 @@ async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
 async def test_a_server_answering_every_step_slowly_is_cut_at_the_deadline_not_after_it() -> None:
     """Each step within smtplib's per-step timeout, the whole exchange far beyond the deadline: the send
     fails at the deadline, before the server accepts the mail, so the row's 'failed, retry' is the truth."""
-    accepted: list[bytes] = []
-    session_over = asyncio.Event()
-
-    async def slow_smtp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 cham.example ESMTP\r\n")
-        try:
-            while line := await reader.readline():
-                await asyncio.sleep(0.4)  # each answer is slow, none is late
-                if line.upper().startswith(b"DATA"):
-                    writer.write(b"354 go on\r\n")
-                    await writer.drain()
-                    accepted.append(await reader.readuntil(b"\r\n.\r\n"))
-                    writer.write(b"250 accepted\r\n")
-                elif line.upper().startswith(b"QUIT"):
-                    writer.write(b"221 bye\r\n")
-                else:
-                    writer.write(b"250 ok\r\n")
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            session_over.set()
-
-    server = await asyncio.start_server(slow_smtp, "127.0.0.1", 0)
+    smtp = FakeSmtp(answer_after_s=0.4)  # each answer is slow, none is late
+    server = await asyncio.start_server(smtp, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     sender = EmailSender(AlertsConfig(smtp_host="127.0.0.1", smtp_port=port, delivery_timeout_s=1.0))
-    row = {"target": "can-bo@example.vn", "delivery_id": uuid.uuid4(),
-           "body": {"subject": "Quá hạn", "text": "Nhiệm vụ đã quá hạn"}}
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
         with pytest.raises(OSError):  # SMTPServerDisconnected and friends
-            await asyncio.wait_for(sender(row), 1.0 + sender.grace_s)
+            await asyncio.wait_for(sender({**ROW, "delivery_id": uuid.uuid4()}), 1.0 + sender.grace_s)
         assert loop.time() - started < 1.0 + sender.grace_s  # the sender's own deadline, not the worker's
-        await asyncio.wait_for(session_over.wait(), 5)  # the server saw the connection end…
-        assert accepted == []  # …without ever having been given the mail
+        await asyncio.wait_for(smtp.session_over.wait(), 5)  # the server saw the connection end…
+        assert smtp.accepted == []  # …without ever having been given the mail
     finally:
         sender.close()
         server.close()
@@ -81,33 +90,13 @@ async def test_a_server_answering_every_step_slowly_is_cut_at_the_deadline_not_a
 
 async def test_a_mail_accepted_is_delivered_even_if_the_server_is_slow_to_say_goodbye() -> None:
     """Waiting for QUIT's answer could outlast the deadline and turn a delivered mail into a retried one."""
-    accepted: list[bytes] = []
-
-    async def slow_goodbye(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 cham.example ESMTP\r\n")
-        try:
-            while line := await reader.readline():
-                if line.upper().startswith(b"DATA"):
-                    writer.write(b"354 go on\r\n")
-                    await writer.drain()
-                    accepted.append(await reader.readuntil(b"\r\n.\r\n"))
-                    writer.write(b"250 accepted\r\n")
-                elif line.upper().startswith(b"QUIT"):
-                    await asyncio.Event().wait()  # never says goodbye
-                else:
-                    writer.write(b"250 ok\r\n")
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-
-    server = await asyncio.start_server(slow_goodbye, "127.0.0.1", 0)
+    smtp = FakeSmtp(says_goodbye=False)
+    server = await asyncio.start_server(smtp, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     sender = EmailSender(AlertsConfig(smtp_host="127.0.0.1", smtp_port=port, delivery_timeout_s=1.0))
-    row = {"target": "can-bo@example.vn", "delivery_id": uuid.uuid4(),
-           "body": {"subject": "Quá hạn", "text": "Nhiệm vụ đã quá hạn"}}
     try:
-        await asyncio.wait_for(sender(row), 1.0)  # returns once accepted, well within the deadline
-        assert len(accepted) == 1
+        await asyncio.wait_for(sender({**ROW, "delivery_id": uuid.uuid4()}), 1.0)  # returns once accepted
+        assert len(smtp.accepted) == 1
     finally:
         sender.close()
         server.close()

@@ -28,7 +28,7 @@ TSV = FIXTURES / "danh_muc_131.tsv"
 MERGED_TSV = FIXTURES / "danh_muc_131.merged.tsv"
 EXPECTED = FIXTURES / "danh_muc_131.expected.json"
 CASCADE = FIXTURES / "cascade_task13.json"
-SEED_001 = Path("/work/shared/seeds/001_b04e2faa4072ac2f.txt")
+SEED_001 = REPO.parent / "shared" / "seeds" / "001_b04e2faa4072ac2f.txt"  # beside the clone, as CI has it
 
 HEADERS = ["STT", "Tên nhiệm vụ", "Cơ quan chủ trì", "Cơ quan phối hợp", "Thời hạn Hoàn thành",
            "Mô tả sản phẩm của nhiệm vụ"]
