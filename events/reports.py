@@ -1,7 +1,7 @@
 """Events of reports (produced by the reporting service), on ``dondoc.report-events`` keyed by report id.
 
 A ReportPublished is the month's figures as they stood at the end of the month, for the whole tree,
-without secret (mật) tasks: a published report is public by nature (DESIGN §4 "never published").
+without secret (mật) tasks: a published report is public by nature (DESIGN §4 "Secrecy": never published).
 Its event id is derived from the month, so a restart or a second replica publishes it once.
 """
 

@@ -1,6 +1,7 @@
 """The agency tree of the reporting service, from ``dondoc.directory``, kept as a closure table.
 
-Invariants (tests/integration/test_report_directory.py):
+Invariants (exercised through the subtree figures of tests/integration/test_report_summary.py and
+tests/integration/test_report_access.py; no test breaks them one by one yet):
 * ``agency_tree`` holds (ancestor, agency, depth) for every agency and each of its ancestors, itself
   at depth 0, so "the subtree of X" is one indexed lookup.
 * The directory and the tasks travel on different topics, so either may arrive first: a lead not

@@ -1,6 +1,6 @@
 """Durable timers (rows in PostgreSQL), fired in the same transaction as the events they cause.
 
-Invariants (tests/integration/test_timers.py breaks each on purpose):
+Invariants (tests/integration/test_timers_durability.py breaks each on purpose):
 * ``schedule`` is idempotent: one live timer per (kind, subject, dedup key) by a partial unique index.
 * A due timer is claimed by one worker at a time (FOR UPDATE SKIP LOCKED + a lease token on the
   database clock); two replicas never fire it twice.

@@ -1,5 +1,5 @@
 -- Read models of the reporting service, built only from events (DESIGN §2). How they answer a
--- summary now, as of a past moment, and per agency or document: see services/reporting/queries.py.
+-- summary now, as of a past moment, and per agency or document: see services/reporting/queries/__init__.py.
 
 -- 1. The task as it stands now: what it is, who leads it, its deadline in force and original one.
 ALTER TABLE tasks
