@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +33,42 @@ def configure(service: str, level: str = "INFO", fmt: str = "auto") -> None:
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries (aiokafka, uvicorn) log through stdlib: keep their warnings, drop their chatter.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RepeatFilter) for f in handler.filters):
+            handler.addFilter(RepeatFilter())
+
+
+class RepeatFilter(logging.Filter):
+    """Lets the first of a run of alike library messages through, then one per ``window_s`` with the
+    number it held back.
+
+    While the broker is away aiokafka logs "Unable connect to node …" for every reconnect of every
+    client: 16.7 million lines (1.27 GB) in 19 minutes were seen. Alike means the same logger, level and
+    message template (``record.msg`` before its arguments), so one node's address or another's error
+    text does not make a message new. Our own structlog lines do not pass through here.
+    """
+
+    def __init__(self, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._clock = clock
+        # key -> (when the last one was let through, how many were held back since)
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self._window_s:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        held_back = last[1] if last is not None else 0
+        if held_back:
+            record.msg = f"{record.msg} (and {held_back} alike in the last {self._window_s:.0f}s, not shown)"
+        if len(self._seen) > 1000:  # bounded: messages whose template varies must not grow this without end
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        return True
 
 
 @contextmanager
