@@ -1,0 +1,135 @@
+"""People sign in as themselves through a real OpenID Connect provider (Keycloak, started by the project
+like the Kafka broker), provisioned from the directory; their access tokens name them, their agency and
+their roles, and verify against the provider's published keys."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.keycloak import KeycloakNode
+from deploy.realm import DASHBOARD_CLIENT, REALM, Account, RealmAdmin, accounts_from_directory, realm_document
+from services.runtime.oidc import OidcVerifier
+from tests.conftest import free_port
+from tests.integration.oidc_login import sign_in
+
+pytestmark = pytest.mark.integration
+
+REDIRECT = "http://127.0.0.1:8000/"
+SEED = Path(__file__).resolve().parents[2] / "services" / "assignment" / "seed" / "directory.json"
+PEOPLE = ("p-bd-sgddt-head", "p-bd-sgddt-officer-1", "p-bd-thpt-binh-duong-officer-1", "p-bd-thpt-binh-duong-head")
+
+
+@dataclass(frozen=True)
+class Identity:
+    url: str
+    issuer: str
+    passwords: dict[str, str]
+    accounts: dict[str, Account]
+    admin: RealmAdmin
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Identity]:
+    node = KeycloakNode(tmp_path_factory.mktemp("keycloak"), port=free_port(), management_port=free_port())
+    node.start(300)
+    try:
+        admin = RealmAdmin(node.url, *node.admin_credentials())
+        admin.ensure_realm(realm_document([REDIRECT]))
+        directory = json.loads(SEED.read_text(encoding="utf-8"))
+        accounts = {a.person_id: a for a in accounts_from_directory(directory) if a.person_id in PEOPLE}
+        passwords = {pid: secrets.token_urlsafe(12) for pid in accounts}
+        admin.sync_accounts(accounts.values(), passwords)
+        yield Identity(node.url, f"{node.url}/realms/{REALM}", passwords, accounts, admin)
+        admin.close()
+    finally:
+        node.stop()
+
+
+async def test_an_officer_signs_in_and_the_token_names_them_their_agency_and_role(identity: Identity) -> None:
+    person = "p-bd-thpt-binh-duong-officer-1"
+    tokens = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+    claims = await OidcVerifier(identity.issuer, "dondoc").verify(tokens["access_token"])
+    assert (claims.person_id, claims.agency_id) == (person, "bd-thpt-binh-duong")
+    assert "officer" in claims.roles and "head" not in claims.roles
+    assert claims.name == "Lâm Thị Thu Phương"
+
+
+async def test_a_head_carries_the_head_role(identity: Identity) -> None:
+    person = "p-bd-sgddt-head"
+    tokens = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+    claims = await OidcVerifier(identity.issuer, "dondoc").verify(tokens["access_token"])
+    assert "head" in claims.roles
+
+
+async def test_the_id_token_is_not_accepted_as_an_access_token(identity: Identity) -> None:
+    """The id token is for the dashboard, not for dondoc's services: its audience is the client."""
+    person = "p-bd-sgddt-officer-1"
+    tokens = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+    with pytest.raises(Exception, match="not for this system"):
+        await OidcVerifier(identity.issuer, "dondoc").verify(tokens["id_token"])
+
+
+def _login_page(identity: Identity) -> str:
+    response = httpx.get(
+        f"{identity.issuer}/protocol/openid-connect/auth",
+        params={
+            "client_id": DASHBOARD_CLIENT,
+            "response_type": "code",
+            "scope": "openid",
+            "redirect_uri": REDIRECT,
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+    )
+    response.raise_for_status()
+    return response.text
+
+
+def test_the_login_page_speaks_vietnamese(identity: Identity) -> None:
+    page = _login_page(identity)
+    assert 'lang="vi"' in page
+    assert "Mật khẩu" in page and "Tên đăng nhập" in page
+
+
+def test_the_dashboard_client_has_no_password_grant(identity: Identity) -> None:
+    """People sign in on the provider's page only; a client that posts passwords itself is refused."""
+    person = "p-bd-sgddt-officer-1"
+    response = httpx.post(
+        f"{identity.issuer}/protocol/openid-connect/token",
+        data={
+            "grant_type": "password",
+            "client_id": DASHBOARD_CLIENT,
+            "username": person,
+            "password": identity.passwords[person],
+        },
+    )
+    assert response.status_code in (400, 401)
+    assert "access_token" not in response.text
+
+
+async def test_a_wrong_password_is_refused_on_the_login_page(identity: Identity) -> None:
+    with pytest.raises(AssertionError, match="sign-in refused"):
+        await sign_in(identity.url, "p-bd-sgddt-officer-1", "not-the-password", REDIRECT)
+
+
+async def test_a_person_who_left_the_directory_can_no_longer_sign_in(identity: Identity) -> None:
+    person = "p-bd-thpt-binh-duong-head"
+    await sign_in(identity.url, person, identity.passwords[person], REDIRECT)  # works while active
+    identity.admin.sync_accounts([replace(identity.accounts[person], enabled=False)], identity.passwords)
+    with pytest.raises(AssertionError, match="sign-in refused"):
+        await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+
+
+def test_the_provider_publishes_its_signing_keys_and_issuer(identity: Identity) -> None:
+    discovery = httpx.get(f"{identity.issuer}/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == identity.issuer
+    assert re.search(r"/protocol/openid-connect/certs$", discovery["jwks_uri"])
+    assert "S256" in discovery["code_challenge_methods_supported"]
