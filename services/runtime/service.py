@@ -102,6 +102,7 @@ def create_app(
     definition: ServiceDefinition, settings: Settings | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
+    settings.require_token_secret()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
