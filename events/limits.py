@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from events.text import NFCStr
+from events.text import nfc
 
 # --- Bytes ---------------------------------------------------------------------------------------------
 HTTP_BODY_MAX_BYTES = 1024 * 1024
@@ -63,14 +63,17 @@ ALERT_IDS_MAX = 1000
 """Alert ids or people named by one alert event."""
 
 # --- Types that carry a limit (their JSON Schema says maxLength / maxItems) ------------------------------
+# Text is put in NFC before it is measured (an NFD text is longer for the same words), then checked as a
+# string, so a refusal reads "at most N characters".
+_NFC = BeforeValidator(lambda v: nfc(v) if isinstance(v, str) else v)
 Id = Annotated[str, Field(max_length=ID_MAX)]
-Code = Annotated[NFCStr, Field(max_length=CODE_MAX)]
-Name = Annotated[NFCStr, Field(max_length=NAME_MAX)]
-DeadlineText = Annotated[NFCStr, Field(max_length=DEADLINE_TEXT_MAX)]
-Title = Annotated[NFCStr, Field(max_length=TITLE_MAX)]
-Text = Annotated[NFCStr, Field(max_length=TEXT_MAX)]
-LongText = Annotated[NFCStr, Field(max_length=LONG_TEXT_MAX)]
-Link = Annotated[NFCStr, Field(max_length=LINK_MAX)]
+Code = Annotated[str, Field(max_length=CODE_MAX), _NFC]
+Name = Annotated[str, Field(max_length=NAME_MAX), _NFC]
+DeadlineText = Annotated[str, Field(max_length=DEADLINE_TEXT_MAX), _NFC]
+Title = Annotated[str, Field(max_length=TITLE_MAX), _NFC]
+Text = Annotated[str, Field(max_length=TEXT_MAX), _NFC]
+LongText = Annotated[str, Field(max_length=LONG_TEXT_MAX), _NFC]
+Link = Annotated[str, Field(max_length=LINK_MAX), _NFC]
 Email = Annotated[str, Field(max_length=EMAIL_MAX)]
 IdList = Annotated[tuple[Id, ...], Field(max_length=IDS_MAX)]
 NameList = Annotated[tuple[Name, ...], Field(max_length=ALIASES_MAX)]
@@ -86,8 +89,8 @@ def _clipper(max_chars: int) -> BeforeValidator:
     return BeforeValidator(lambda v: clip(v, max_chars) if isinstance(v, str) else v)
 
 
-Echo = Annotated[str, _clipper(ID_MAX), Field(max_length=ID_MAX)]
+Echo = Annotated[str, Field(max_length=ID_MAX), _clipper(ID_MAX)]
 """What a rejection repeats of the refused record (its agency, command type, command id): clipped, not
 refused, so an oversized record still gets its rejection."""
-EchoText = Annotated[NFCStr, _clipper(TEXT_MAX), Field(max_length=TEXT_MAX)]
+EchoText = Annotated[str, Field(max_length=TEXT_MAX), _clipper(TEXT_MAX), _NFC]
 """A rejection's message, which may quote parts of the record: clipped, for the same reason."""

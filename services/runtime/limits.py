@@ -105,9 +105,12 @@ async def _no_body() -> Message:
     return {"type": "http.disconnect"}
 
 
+_TOO_LONG = ("string_too_long", "url_too_long", "too_long")
+
+
 def refusal_of(errors: list[dict[str, Any]]) -> dict[str, Any]:
     """A 422 body: FastAPI's ``detail`` list (without the refused input) plus a code and the two messages."""
-    too_long = [e for e in errors if e.get("type") in ("string_too_long", "too_long")]
+    too_long = [e for e in errors if e.get("type") in _TOO_LONG]
     shown = (too_long or errors)[:5]
     return {
         "detail": [{k: v for k, v in e.items() if k not in ("input", "url")} for e in jsonable_encoder(errors)],
@@ -124,7 +127,7 @@ def _where(error: dict[str, Any]) -> str:
 
 def _english(error: dict[str, Any]) -> str:
     ctx = error.get("ctx") or {}
-    if error.get("type") == "string_too_long":
+    if error.get("type") in ("string_too_long", "url_too_long"):
         return f"{_where(error)} is too long: at most {ctx.get('max_length')} characters are accepted"
     if error.get("type") == "too_long":
         return f"{_where(error)} has too many items: at most {ctx.get('max_length')} are accepted"
@@ -133,7 +136,7 @@ def _english(error: dict[str, Any]) -> str:
 
 def _vietnamese(error: dict[str, Any]) -> str:
     ctx = error.get("ctx") or {}
-    if error.get("type") == "string_too_long":
+    if error.get("type") in ("string_too_long", "url_too_long"):
         return f"{_where(error)} quá dài: tối đa {ctx.get('max_length')} ký tự"
     if error.get("type") == "too_long":
         return f"{_where(error)} có quá nhiều phần tử: tối đa {ctx.get('max_length')}"
