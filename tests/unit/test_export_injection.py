@@ -13,7 +13,7 @@ from services.reporting.export import inert, to_csv, to_xlsx
 from services.reporting.summary import change_between
 from tests.unit.test_reports import working_group_figures
 
-PAYLOADS = ("=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1")
+PAYLOADS = ('=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1")
 
 
 def _body() -> dict[str, Any]:
@@ -54,7 +54,9 @@ def test_numbers_with_a_sign_stay_numbers(number: str) -> None:
 
 def test_csv_export_has_no_cell_a_spreadsheet_would_evaluate() -> None:
     cells = [c for row in csv.reader(io.StringIO(to_csv(_body()), newline="")) for c in row]
-    dangerous = [c for c in cells if c.startswith(("=", "@", "\t", "\r")) or (c[:1] in ("+", "-") and not c[1:2].isdigit())]
+    dangerous = [
+        c for c in cells if c.startswith(("=", "@", "\t", "\r")) or (c[:1] in ("+", "-") and not c[1:2].isdigit())
+    ]
     assert dangerous == []
     assert "'" + PAYLOADS[1] in cells and "'" + PAYLOADS[0] in " ".join(cells)
 
