@@ -168,7 +168,9 @@ def to_csv(body: dict[str, Any]) -> str:
     rows += [_agency_row(r) for r in body["by_agency"]["rows"]]
     rows += [[], OVERDUE_HEADERS, *(_overdue_row(i) for i in body["overdue"]["items"])]
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(_inert_rows(rows))
+    # CRLF as RFC 4180 has it: the csv module quotes a field holding any character of the line terminator,
+    # so a carriage return inside an agency's text can no longer start a row (and a formula) of its own.
+    csv.writer(out, lineterminator="\r\n").writerows(_inert_rows(rows))
     return out.getvalue()
 
 
