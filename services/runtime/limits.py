@@ -56,6 +56,9 @@ def body_too_large(limit: int = HTTP_BODY_MAX_BYTES) -> HTTPException:
 class BodyLimit:
     """ASGI middleware: a body declared or found to be over ``max_bytes`` is refused with 413.
 
+    Not FastAPI's own ``max_body_size``: its 413 is a plain-text "Content Too Large", in English only and
+    unlike every other refusal of the API (``detail`` with a code and both languages).
+
     A declared Content-Length is judged before anything is read; a chunked body is counted as it
     arrives, and the read fails as soon as it passes the limit (FastAPI passes an HTTPException from
     the body read through, so it answers 413, not 400)."""

@@ -158,7 +158,7 @@ async def test_the_cli_lists_the_failed_deliveries_of_the_token_s_agency_and_ret
 
         code, listing, err = await dondoc(port, token, "alerts", "deliveries", "--status", "failed")
         assert code == 0, err
-        assert str(delivery_id) in listing and f"{url}/alerts" in listing and "HTTP 500" in listing
+        assert str(delivery_id) in listing and f"{url}/alerts" in listing and "http-5xx" in listing
 
         code, _, err = await dondoc(port, someone_else, "alerts", "retry", str(delivery_id))
         assert code == 1 and "cơ quan khác" in err
