@@ -114,38 +114,30 @@ _TOO_LONG = ("string_too_long", "url_too_long", "too_long")
 def refusal_of(errors: list[dict[str, Any]]) -> dict[str, Any]:
     """A 422 body: FastAPI's ``detail`` list (without the refused input) plus a code and the two messages."""
     too_long = [e for e in errors if e.get("type") in _TOO_LONG]
-    shown = (too_long or errors)[:5]
+    shown = [_explain(e) for e in (too_long or errors)[:5]]
     return {
         "detail": [{k: v for k, v in e.items() if k not in ("input", "url")} for e in jsonable_encoder(errors)],
         "code": "field-too-long" if too_long else "invalid-request",
-        "message": "the request was refused: " + "; ".join(_english(e) for e in shown),
-        "message_vi": "Yêu cầu bị từ chối: " + "; ".join(_vietnamese(e) for e in shown),
+        "message": "the request was refused: " + "; ".join(en for en, _ in shown),
+        "message_vi": "Yêu cầu bị từ chối: " + "; ".join(vi for _, vi in shown),
     }
 
 
-def _where(error: dict[str, Any]) -> str:
+def _explain(error: dict[str, Any]) -> tuple[str, str]:
+    """What was wrong with one field and what is accepted: (English, Vietnamese)."""
     loc = [str(p) for p in error.get("loc", ())]
-    return ".".join(loc[1:] if loc[:1] in (["body"], ["query"], ["path"], ["header"]) else loc) or "body"
-
-
-def _english(error: dict[str, Any]) -> str:
-    ctx = error.get("ctx") or {}
-    if error.get("type") in ("string_too_long", "url_too_long"):
-        return f"{_where(error)} is too long: at most {ctx.get('max_length')} characters are accepted"
-    if error.get("type") == "too_long":
-        return f"{_where(error)} has too many items: at most {ctx.get('max_length')} are accepted"
-    return f"{_where(error)}: {error.get('msg')}"
-
-
-def _vietnamese(error: dict[str, Any]) -> str:
-    ctx = error.get("ctx") or {}
-    if error.get("type") in ("string_too_long", "url_too_long"):
-        return f"{_where(error)} quá dài: tối đa {ctx.get('max_length')} ký tự"
-    if error.get("type") == "too_long":
-        return f"{_where(error)} có quá nhiều phần tử: tối đa {ctx.get('max_length')}"
-    if error.get("type") == "missing":
-        return f"{_where(error)}: thiếu trường bắt buộc"
-    return f"{_where(error)}: giá trị không hợp lệ ({error.get('msg')})"
+    where = ".".join(loc[1:] if loc[:1] in (["body"], ["query"], ["path"], ["header"]) else loc) or "body"
+    kind, limit = error.get("type"), (error.get("ctx") or {}).get("max_length")
+    if kind in ("string_too_long", "url_too_long"):
+        return f"{where} is too long: at most {limit} characters are accepted", f"{where} quá dài: tối đa {limit} ký tự"
+    if kind == "too_long":
+        return (
+            f"{where} has too many items: at most {limit} are accepted",
+            f"{where} có quá nhiều phần tử: tối đa {limit}",
+        )
+    if kind == "missing":
+        return f"{where}: {error.get('msg')}", f"{where}: thiếu trường bắt buộc"
+    return f"{where}: {error.get('msg')}", f"{where}: giá trị không hợp lệ ({error.get('msg')})"
 
 
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
