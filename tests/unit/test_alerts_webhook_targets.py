@@ -103,7 +103,12 @@ async def test_a_name_that_rebinds_to_loopback_after_registration_is_refused_at_
     policy = TargetPolicy(resolver=resolve)
     await policy.check("https://rebind.example/alerts")  # registration: public
     sent: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(204))
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    transport = httpx.MockTransport(record)
     async with httpx.AsyncClient(transport=transport) as client:
         with pytest.raises(TargetRefused) as refused:
             await WebhookSender(_Pool(), client, policy)(_row("https://rebind.example/alerts"))  # type: ignore[arg-type]
