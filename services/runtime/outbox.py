@@ -43,3 +43,16 @@ async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str, 
         notify_channel(schema),
     )
     return inserted is not None
+
+
+async def holds_same_event(conn: asyncpg.Connection, envelope: Envelope) -> bool:
+    """Whether the outbox row of ``envelope.event_id`` tells the same thing (payload, task, actor): the
+    same cause handled again (a redelivered record, a retried command), not another event under its id."""
+    stored = await conn.fetchval("SELECT value FROM outbox WHERE event_id = $1", envelope.event_id)
+    if stored is None:
+        return False
+    return _what(json.loads(bytes(stored))) == _what(envelope.model_dump(mode="json"))
+
+
+def _what(value: dict[str, object]) -> tuple[object, ...]:
+    return value.get("event_type"), value.get("task_id"), value.get("actor"), value.get("payload")
