@@ -196,6 +196,10 @@ async def _no_digest_due(settings: Any, clock: ManualClock) -> bool:
     return not due
 
 
+async def _reminded(events: Events, task_id: str) -> bool:
+    return any(e.payload.model_dump()["kind"] == "approaching" for e in await events.of(task_id, "AlertRaised"))
+
+
 async def _in_digest(events: Events, task_id: str) -> list[dict[str, Any]]:
     return [d for d in await _delivered(events, task_id, "email") if d["digest_day"]]
 
@@ -308,7 +312,9 @@ async def test_the_daily_digest_mails_each_person_their_approaching_deadlines_on
                     agency="dondoc",
                 ),
             )
-            await eventually(partial(_delivered, alert_events, task_id, "in-app"), what="reminders")
+            # The reminder itself, not any in-app delivery of the task (its "assigned" alert is one): a digest
+            # that fires before the reminder is raised leaves it out.
+            await eventually(partial(_reminded, alert_events, task_id), what="reminders")
         clock.set(datetime(2023, 5, 9, 7, 30, 1, tzinfo=VN_TZ))
 
         async def digests() -> list[EmailMessage]:
