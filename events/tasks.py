@@ -9,7 +9,7 @@ from pydantic import Field
 
 from events.deadlines import Deadline
 from events.envelope import EventPayload, WireModel
-from events.text import NFCStr
+from events.limits import CHILDREN_MAX, Code, Id, IdList, LongText, Name, Text, Title
 from events.topics import TASK_EVENTS
 
 Classification = Literal["cong-khai", "noi-bo", "mat"]
@@ -17,9 +17,9 @@ Classification = Literal["cong-khai", "noi-bo", "mat"]
 
 
 class SourceDocument(WireModel):
-    number: NFCStr = Field(description="Số hiệu văn bản, e.g. 131/NQ-CP")
+    number: Code = Field(description="Số hiệu văn bản, e.g. 131/NQ-CP")
     issued_on: date
-    issuer: NFCStr = Field(description="Cơ quan ban hành")
+    issuer: Name = Field(description="Cơ quan ban hành")
 
 
 class TaskEvent(EventPayload):
@@ -28,20 +28,20 @@ class TaskEvent(EventPayload):
 
 class TaskAssigned(TaskEvent):
     event_type = "TaskAssigned"
-    code: NFCStr = Field(description="e.g. 131/NQ-CP/UBND-BD#13")
-    title: NFCStr
-    description: NFCStr = ""
-    expected_product: NFCStr = ""
+    code: Code = Field(description="e.g. 131/NQ-CP/UBND-BD#13")
+    title: Title
+    description: LongText = ""
+    expected_product: LongText = ""
     source_document: SourceDocument
-    assigning_agency_id: str
-    lead_agency_id: str
-    coordinating_agency_ids: tuple[str, ...] = ()
-    officer_in_charge_id: str | None = None
+    assigning_agency_id: Id
+    lead_agency_id: Id
+    coordinating_agency_ids: IdList = ()
+    officer_in_charge_id: Id | None = None
     deadline: Deadline
     key_task: bool = False
     classification: Classification = "cong-khai"
-    parent_task_id: str | None = None
-    coordinating_group_ids: tuple[str, ...] = Field(
+    parent_task_id: Id | None = None
+    coordinating_group_ids: IdList = Field(
         (), description="Groups the document names as coordinating ('các cơ quan, đơn vị liên quan'): "
         "only the relevant members take part, so the group is kept, never expanded"
     )
@@ -53,7 +53,7 @@ class TaskAssigned(TaskEvent):
 class ProgressReported(TaskEvent):
     event_type = "ProgressReported"
     percent: int = Field(ge=0, le=100)
-    note: NFCStr = ""
+    note: Text = ""
 
 
 class TaskCompleted(TaskEvent):
@@ -61,7 +61,7 @@ class TaskCompleted(TaskEvent):
     reported_on: date = Field(description="The day completion was reported: compared with the deadline")
     deadline_in_force: date | None
     on_time: bool | None = Field(description="None when the task has no fixed deadline")
-    product: NFCStr = Field(description="The product delivered: document number and date, a link")
+    product: Text = Field(description="The product delivered: document number and date, a link")
     next_due: date | None = Field(
         None, description="Recurring tasks: the next occurrence, now tracked (the task stays open)"
     )
@@ -87,29 +87,29 @@ DelegatingRole = Literal["chu-tri", "phoi-hop"]
 
 
 class DelegatedPart(WireModel):
-    task_id: str
-    lead_agency_id: str
-    coordinating_agency_ids: tuple[str, ...] = ()
+    task_id: Id
+    lead_agency_id: Id
+    coordinating_agency_ids: IdList = ()
 
 
 class TaskDelegated(TaskEvent):
     """On the parent task: an agency on it handed (part of) it down; each child has its TaskAssigned."""
 
     event_type = "TaskDelegated"
-    delegation_id: str
-    delegating_agency_id: str
+    delegation_id: Id
+    delegating_agency_id: Id
     delegating_role: DelegatingRole
     document: SourceDocument | None = Field(None, description="The delegating letter, e.g. 2384/SGDĐT-VP")
-    children: tuple[DelegatedPart, ...] = Field(min_length=1)
+    children: tuple[DelegatedPart, ...] = Field(min_length=1, max_length=CHILDREN_MAX)
 
 
 class DeadlineExtensionRequested(TaskEvent):
     """The lead agency asks the assigning agency for a later deadline (gia hạn)."""
 
     event_type = "DeadlineExtensionRequested"
-    request_id: str
-    requested_by_agency_id: str
-    reason: NFCStr = Field(min_length=1)
+    request_id: Id
+    requested_by_agency_id: Id
+    reason: Text = Field(min_length=1)
     current_due: date | None = Field(description="The deadline in force when asked")
     proposed_due: date
 
@@ -118,21 +118,21 @@ class DeadlineExtended(TaskEvent):
     """The assigning agency approved an extension: ``deadline`` is now the deadline in force."""
 
     event_type = "DeadlineExtended"
-    request_id: str
-    decided_by_agency_id: str
+    request_id: Id
+    decided_by_agency_id: Id
     previous_due: date | None
     due: date
     deadline: Deadline
     original_due: date | None = Field(description="As first assigned, so reports can still tell it")
-    note: NFCStr = ""
+    note: Text = ""
     document: SourceDocument | None = None
 
 
 class DeadlineExtensionRejected(TaskEvent):
     event_type = "DeadlineExtensionRejected"
-    request_id: str
-    decided_by_agency_id: str
-    reason: NFCStr = Field(min_length=1)
+    request_id: Id
+    decided_by_agency_id: Id
+    reason: Text = Field(min_length=1)
     document: SourceDocument | None = None
 
 
@@ -140,9 +140,9 @@ class TaskWithdrawn(TaskEvent):
     """Rút nhiệm vụ: the assigning agency takes the task back; it leaves the counts, listed apart."""
 
     event_type = "TaskWithdrawn"
-    withdrawn_by_agency_id: str
-    reason: NFCStr = Field(min_length=1)
+    withdrawn_by_agency_id: Id
+    reason: Text = Field(min_length=1)
     document: SourceDocument | None = None
-    cascaded_from_task_id: str | None = Field(
+    cascaded_from_task_id: Id | None = Field(
         None, description="Set on a delegated child withdrawn because its ancestor was"
     )

@@ -60,6 +60,8 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         "DONDOC_KAFKA_PORT": str(free_port()),
         "DONDOC_KAFKA_CONTROLLER_PORT": str(free_port()),
         "DONDOC_PG_PORT": str(free_port()),
+        # One installation per session: services refuse to start without a token secret.
+        "DONDOC_TOKEN_SECRET": os.environ.get("DONDOC_TOKEN_SECRET") or "test-" + uuid.uuid4().hex,
     }
     saved = {k: os.environ.get(k) for k in [*env, "DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL"]}
     os.environ.update(env)

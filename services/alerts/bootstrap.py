@@ -11,6 +11,7 @@ import httpx
 from events.topics import DIRECTORY, TASK_EVENTS
 from services.alerts import admin_routes, directory_handlers, task_handlers, timer_handlers
 from services.alerts.channels.email import EmailSender
+from services.alerts.channels.targets import TargetPolicy
 from services.alerts.channels.webhook import WebhookSender
 from services.alerts.config import AlertsConfig
 from services.alerts.deliveries import NOTIFY_CHANNEL, DeliveryWorker, Sender
@@ -40,7 +41,9 @@ def _background(config: AlertsConfig, hub: StreamHub) -> tuple[BackgroundTask, .
 
     async def alert_deliveries(rt: Runtime) -> None:
         async with httpx.AsyncClient(timeout=config.delivery_timeout_s) as client:
-            senders: dict[str, Sender] = {"webhook": WebhookSender(rt.pool, client)}
+            senders: dict[str, Sender] = {
+                "webhook": WebhookSender(rt.pool, client, TargetPolicy(config.webhook_allowed_networks))
+            }
             email = EmailSender(config) if config.smtp_host else None
             if email is not None:
                 senders["email"] = email

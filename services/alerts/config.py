@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from pydantic import Field, model_validator
+from pydantic import Field, IPvAnyNetwork, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SEND_GRACE_S = 2.0
@@ -35,6 +35,10 @@ class AlertsConfig(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+
+    # Webhook targets (channels/targets.py): public https hosts only, unless in these networks (on-premise
+    # agency systems), where http is accepted too. JSON in the environment: '["10.20.0.0/16"]'.
+    webhook_allowed_networks: tuple[IPvAnyNetwork, ...] = ()
 
     # SSE: a comment line this often keeps proxies from closing an idle stream.
     stream_keepalive_s: float = Field(15.0, gt=0)

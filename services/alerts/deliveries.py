@@ -11,6 +11,8 @@ Invariants (tests/integration/test_alerts_channels.py breaks each on purpose):
   (at least once; receivers de-duplicate by delivery id / Message-ID).
 * An attempt is counted when the row is claimed, not when the send ends: a send cut short by a crash
   counts too, so ``attempts`` (and AlertDelivered's) says how many times the receiver may have seen it.
+* A failure is kept as a status class (``http-5xx``, ``timeout``, ``refused-target``…, channels/outcome.py),
+  never as what the remote end answered.
 * Failures back off exponentially on the database clock; after ``max_attempts`` the row is failed and
   kept for inspection. AlertDelivered is emitted once, in the transaction marking the row delivered.
 * An operator of the recipient's agency puts a failed row back to pending with its attempts reset
@@ -33,6 +35,7 @@ import asyncpg
 
 from events.alerts import AlertDelivered
 from events.envelope import Actor, deterministic_id
+from services.alerts.channels.outcome import status_class
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import backoff_s
 from services.runtime.logs import bound, get_logger
@@ -44,7 +47,7 @@ NOTIFY_CHANNEL = "dondoc_alerts_deliveries"
 SYSTEM = Actor(agency_id="dondoc")
 
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
-"""Sends one delivery row; raises on failure (the message is kept as the row's last error)."""
+"""Sends one delivery row; raises on failure (its status class is kept as the row's last error)."""
 
 
 async def enqueue(
@@ -168,7 +171,7 @@ class DeliveryWorker:
                 timeout = self._config.delivery_timeout_s + getattr(self._send, "grace_s", 0.0)
                 await asyncio.wait_for(self._send(row), timeout)
             except Exception as exc:
-                await self._failed(row, token, f"{type(exc).__name__}: {exc}"[:2000])
+                await self._failed(row, token, status_class(exc))
             else:
                 await self._delivered(row, token)
 

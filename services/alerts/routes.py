@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from fastapi.security.utils import get_authorization_scheme_param
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
+from events.limits import EMAIL_MAX, LINK_MAX
 from services.alerts import access, adapters, commands, directory_store
+from services.alerts.channels.targets import TargetPolicy, TargetRefused
 from services.alerts.commands import AckRejected
 from services.alerts.config import AlertsConfig
 from services.alerts.stream import Recheck, StreamHub
@@ -21,13 +23,15 @@ from services.runtime.service import runtime_of
 
 
 class WebhookRegistration(BaseModel):
-    url: AnyHttpUrl
-    secret: str | None = Field(None, min_length=16, description="Omit to have one generated")
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=LINK_MAX)] = Field(
+        description="https, to a public host (or in a network of DONDOC_ALERTS_WEBHOOK_ALLOWED_NETWORKS)",
+    )
+    secret: str | None = Field(None, min_length=16, max_length=256, description="Omit to have one generated")
 
 
 class EmailContact(BaseModel):
     # A light check only: the SMTP server is the judge of an address (no extra dependency for this).
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=EMAIL_MAX)
 
 
 async def readable_person(
@@ -122,6 +126,11 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
     @router.put("/webhook", status_code=status.HTTP_200_OK)
     async def register_webhook(body: WebhookRegistration, request: Request, agency: CurrentAgency) -> dict[str, str]:
         """The calling agency's system receives its people's alerts here, signed with the secret."""
+        try:
+            await TargetPolicy(config.webhook_allowed_networks).check(str(body.url))
+        except TargetRefused as exc:
+            refusal = {"code": exc.code, "message": exc.message_en, "message_vi": exc.message_vi}
+            raise HTTPException(422, refusal) from exc
         secret = body.secret or secrets.token_urlsafe(32)
         await directory_store.set_webhook(runtime_of(request).pool, agency.agency_id, str(body.url), secret)
         return {"agency_id": agency.agency_id, "url": str(body.url), "secret": secret}

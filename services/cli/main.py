@@ -27,10 +27,12 @@ console = Console(stderr=True)
 
 
 @app.callback()
-def _installation() -> None:
+def _installation(ctx: typer.Context) -> None:
     """Every command of one local installation signs and checks agency tokens with the same secret:
-    DONDOC_TOKEN_SECRET, else the one kept in the state folder (made on first use)."""
-    if "DONDOC_TOKEN_SECRET" not in os.environ:
+    DONDOC_TOKEN_SECRET, else the one kept in the state folder (made on first use). Not `dondoc service`:
+    that is how a deployment runs a service, and a secret made in its container would be its own, shared
+    with no other service; it refuses to start without DONDOC_TOKEN_SECRET (`dondoc up` passes one)."""
+    if "DONDOC_TOKEN_SECRET" not in os.environ and ctx.invoked_subcommand != "service":
         from deploy.stack import token_secret
 
         os.environ["DONDOC_TOKEN_SECRET"] = token_secret()
@@ -74,7 +76,7 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
 
     from services.registry import definition
     from services.runtime.service import create_app
-    from services.runtime.settings import get_settings
+    from services.runtime.settings import MissingTokenSecret, get_settings
 
     try:
         defn = definition(name)
@@ -82,8 +84,13 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
         console.print(f"[red]{exc.args[0]}[/]")
         raise typer.Exit(2) from exc
     settings = get_settings()
+    try:
+        app = create_app(defn, settings)
+    except MissingTokenSecret as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
     uvicorn.run(
-        create_app(defn, settings),
+        app,
         host=settings.http_host,
         port=settings.port_of(name),
         log_level="warning",

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from events.deadlines import Deadline
 from events.envelope import Actor, Envelope
@@ -37,6 +39,7 @@ from services.progress.domain import (
     require_lead,
     require_status,
 )
+from services.runtime import idempotency
 from services.runtime.unit_of_work import UnitOfWork
 
 _AWAITING = frozenset({"completion_reported"})
@@ -60,6 +63,34 @@ def _ids(key: str | None) -> tuple[object, ...]:
     return (key or uuid.uuid4(),)
 
 
+H = TypeVar("H", bound=Callable[..., Awaitable[Envelope]])
+
+
+def _once(handler: H) -> H:
+    """A command with an idempotency key runs once per task and acting agency: sent again with the same
+    body it answers the first event and changes nothing; with another body it is refused with 409
+    (services/runtime/idempotency.py). The task row is locked first, so concurrent twins queue."""
+
+    @functools.wraps(handler)
+    async def once(task_id: str, command: Any, agency_id: str, uow: UnitOfWork, *rest: Any) -> Envelope:
+        key: str | None = command.idempotency_key
+        if key is None:
+            return await handler(task_id, command, agency_id, uow, *rest)
+        await _task(uow, task_id)
+        subject, digest = f"task:{task_id}:{agency_id}", idempotency.fingerprint(type(command).__name__, command)
+        try:
+            if (first := await idempotency.recall(uow.conn, subject, key, digest)) is not None:
+                return first
+            event = await handler(task_id, command, agency_id, uow, *rest)
+            await idempotency.remember(uow.conn, subject, key, digest, event)
+        except idempotency.KeyReused as exc:
+            raise ProgressRejected(exc.status_code, exc.code, exc.message_en, exc.message_vi) from exc
+        return event
+
+    return once  # type: ignore[return-value]
+
+
+@_once
 async def report_progress(task_id: str, command: ReportProgress, agency_id: str, uow: UnitOfWork) -> Envelope:
     task = await _task(uow, task_id)
     require_lead(task, agency_id)
@@ -75,6 +106,7 @@ async def report_progress(task_id: str, command: ReportProgress, agency_id: str,
     )
 
 
+@_once
 async def report_completion(task_id: str, command: ReportCompletion, agency_id: str, uow: UnitOfWork) -> Envelope:
     task = await _task(uow, task_id)
     require_lead(task, agency_id)
@@ -121,6 +153,7 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
     )
 
 
+@_once
 async def confirm_completion(
     task_id: str, command: ConfirmCompletion, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
@@ -169,6 +202,7 @@ def _next_occurrence(task: dict[str, Any]) -> date | None:
     return deadline.occurrence_on_or_after(task["due"] + timedelta(days=1))
 
 
+@_once
 async def return_completion(
     task_id: str, command: ReturnCompletion, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
@@ -187,6 +221,7 @@ async def return_completion(
     )
 
 
+@_once
 async def add_note(task_id: str, command: AddNote, agency_id: str, uow: UnitOfWork) -> Envelope:
     task = await _task(uow, task_id)
     require_involved(task, agency_id)
@@ -200,6 +235,7 @@ async def add_note(task_id: str, command: AddNote, agency_id: str, uow: UnitOfWo
     )
 
 
+@_once
 async def set_lead_times(
     task_id: str, command: SetLeadTimes, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:

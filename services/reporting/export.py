@@ -2,6 +2,11 @@
 
 Numbers are written the Vietnamese way in text formats (10.527; 3,2%). In XLSX they stay numbers,
 with a number format, so a spreadsheet can still add them up (Excel shows its own locale's marks).
+
+Titles, names and paragraphs come from agencies: a cell of theirs that starts like a formula (=, +, -, @,
+a tab or a carriage return) must not run as one in the spreadsheet that opens the export. In CSV such a
+cell is written after an apostrophe (which spreadsheets hide and read as "text"), unless it is just a
+number such as a change "+12" or "-0,5%"; in XLSX every text cell is written as text, never as a formula.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Group
@@ -19,6 +26,20 @@ from services.reporting.domain import COLOURS, LABELS_VI
 from services.reporting.vietnamese import vn_date, vn_number
 
 FORMATS = ("table", "json", "csv", "xlsx")
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?\d[\d.,]*%?$")
+
+
+def inert(cell: Any) -> Any:
+    """A CSV cell that no spreadsheet evaluates (OWASP's advice on CSV injection)."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+def _inert_rows(rows: Iterable[Iterable[Any]]) -> list[list[Any]]:
+    return [[inert(c) for c in row] for row in rows]
 
 FIGURE_ROWS = (
     "assigned",
@@ -142,19 +163,14 @@ def to_rich(body: dict[str, Any]) -> Group:
 
 
 def to_csv(body: dict[str, Any]) -> str:
+    rows: list[Iterable[Any]] = [[_title(body)], ["Chỉ tiêu", "Số lượng", "Thay đổi"], *_figure_rows(body)]
+    rows += [[], ["Nhận xét", body["paragraph_vi"]], [], AGENCY_HEADERS]
+    rows += [_agency_row(r) for r in body["by_agency"]["rows"]]
+    rows += [[], OVERDUE_HEADERS, *(_overdue_row(i) for i in body["overdue"]["items"])]
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow([_title(body)])
-    w.writerow(["Chỉ tiêu", "Số lượng", "Thay đổi"])
-    w.writerows(_figure_rows(body))
-    w.writerow([])
-    w.writerow(["Nhận xét", body["paragraph_vi"]])
-    w.writerow([])
-    w.writerow(AGENCY_HEADERS)
-    w.writerows(_agency_row(r) for r in body["by_agency"]["rows"])
-    w.writerow([])
-    w.writerow(OVERDUE_HEADERS)
-    w.writerows(_overdue_row(i) for i in body["overdue"]["items"])
+    # CRLF as RFC 4180 has it: the csv module quotes a field holding any character of the line terminator,
+    # so a carriage return inside an agency's text can no longer start a row (and a formula) of its own.
+    csv.writer(out, lineterminator="\r\n").writerows(_inert_rows(rows))
     return out.getvalue()
 
 
@@ -242,6 +258,17 @@ def to_xlsx(body: dict[str, Any]) -> bytes:
     for ws in (agencies, docs, overdue):
         for cell in ws[1]:
             cell.font = cell.font.copy(bold=True) if ws is agencies else bold
+    _text_not_formulas(wb.worksheets)
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+def _text_not_formulas(sheets: Iterable[Any]) -> None:
+    """openpyxl takes a string starting with '=' for a formula: this export writes none, so every such
+    cell (an agency's title, say) is text again."""
+    for sheet in sheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"

@@ -31,7 +31,7 @@ from events.clock import Clock
 from events.codec import decode
 from events.envelope import Envelope
 from events.topics import dead_letter_topic, is_compacted
-from services.runtime import inbox, metrics
+from services.runtime import inbox, limits, metrics
 from services.runtime.logs import bound, get_logger
 from services.runtime.unit_of_work import Handler, Position, UnitOfWork
 
@@ -163,27 +163,29 @@ class Consumer:
         return "handled"
 
     async def _dead_letter(self, record: Record, error: str, *, attempts: int) -> None:
+        value, error, clipped = limits.dead_letter(record.value, error)
         headers = [
-            ("dlq_error", error[:4000].encode()),
+            ("dlq_error", error.encode()),
             ("dlq_service", self.service.encode()),
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
             ("dlq_attempts", str(attempts).encode()),
+            *clipped,
         ]
         delay = self.backoff_s
         while True:  # the message must land somewhere before its offset is committed
             try:
                 await (
                     await self.producer.send(
-                        dead_letter_topic(self.service), value=record.value, key=record.key, headers=headers
+                        dead_letter_topic(self.service), value=value, key=record.key, headers=headers
                     )
                 )
                 async with self.pool.acquire() as conn:
                     await conn.execute(
                         """INSERT INTO dead_letters (topic, partition, "offset", key, value, error, attempts)
                            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-                        record.topic, record.partition, record.offset, record.key, record.value, error, attempts,
+                        record.topic, record.partition, record.offset, record.key, value, error, attempts,
                     )
                 break
             except Exception as exc:

@@ -15,6 +15,7 @@ import asyncpg
 
 from events.codec import to_record
 from events.envelope import Envelope
+from services.runtime.limits import check_event_size
 
 
 def notify_channel(schema: str) -> str:
@@ -22,9 +23,12 @@ def notify_channel(schema: str) -> str:
 
 
 async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str, key: str | None = None) -> bool:
-    """Store the event for publication; returns False when the same event id is already stored
-    (a retried command), which callers treat as success."""
+    """Store the event for publication; returns False when the same event id is already stored.
+
+    An event whose encoding is over events.limits.EVENT_MAX_BYTES raises EventTooLarge before anything is
+    stored: Kafka would refuse it, and a row the relay cannot publish would hold back every later one."""
     record = to_record(envelope, key)
+    check_event_size(envelope.event_type, record.value)
     # The NOTIFY (delivered at commit only) wakes the relay without polling; sent from RETURNING, it
     # costs no round trip of its own and goes out only when a row was inserted.
     inserted = await conn.fetchrow(
@@ -39,3 +43,16 @@ async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str, 
         notify_channel(schema),
     )
     return inserted is not None
+
+
+async def holds_same_event(conn: asyncpg.Connection, envelope: Envelope) -> bool:
+    """Whether the outbox row of ``envelope.event_id`` tells the same thing (payload, task, actor): the
+    same cause handled again (a redelivered record, a retried command), not another event under its id."""
+    stored = await conn.fetchval("SELECT value FROM outbox WHERE event_id = $1", envelope.event_id)
+    if stored is None:
+        return False
+    return _what(json.loads(bytes(stored))) == _what(envelope.model_dump(mode="json"))
+
+
+def _what(value: dict[str, object]) -> tuple[object, ...]:
+    return value.get("event_type"), value.get("task_id"), value.get("actor"), value.get("payload")

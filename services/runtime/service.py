@@ -27,7 +27,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
-from services.runtime import db, health, logs, revocations
+from services.runtime import db, health, limits, logs, revocations
 from services.runtime.consuming import Consumer, Record
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
@@ -102,6 +102,7 @@ def create_app(
     definition: ServiceDefinition, settings: Settings | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
+    settings.require_token_secret()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,6 +133,7 @@ def create_app(
             log.info("service stopped")
 
     app = FastAPI(title=definition.title or f"dondoc {definition.name}", lifespan=lifespan)
+    limits.install(app)  # every body, field and event bounded (events/limits.py)
     app.include_router(health.router)
     for router in definition.routers:
         app.include_router(router)

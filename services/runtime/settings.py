@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_TOKEN_SECRET = 16
+
+
+class MissingTokenSecret(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "DONDOC_TOKEN_SECRET is not set: a service signs and checks agency tokens with it and will not start "
+            f"without it. Set it to the same random value (at least {MIN_TOKEN_SECRET} characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) for every service of the "
+            "installation, from a secret store. The local stack (`dondoc up`) makes one by itself. / "
+            "Chưa đặt DONDOC_TOKEN_SECRET: dịch vụ không khởi động khi thiếu khóa ký mã xác thực; hãy đặt "
+            "cùng một giá trị ngẫu nhiên cho mọi dịch vụ của hệ thống."
+        )
+
 
 DEFAULT_PORTS = {"reporting": 8000, "assignment": 8001, "progress": 8002, "alerts": 8003, "audit": 8004}
 
@@ -40,12 +55,27 @@ class Settings(BaseSettings):
     timer_poll_interval_s: float = Field(0.5, gt=0)
     timer_lease_s: float = Field(30.0, gt=0)
 
-    # Signs agency tokens; every service of one installation shares it. `dondoc up` makes one.
-    token_secret: str = Field("dev-only-insecure-secret", min_length=16)
+    # Signs agency tokens; every service of one installation shares it. No default: a service refuses to
+    # start without it (require_token_secret). The local stack (`dondoc up`, the CLI) makes one per
+    # installation in its state folder (deploy/stack.py); the tests, one per session.
+    token_secret: str = Field("", description="DONDOC_TOKEN_SECRET, at least 16 characters")
 
     # Shifts the domain clock by this many seconds, the same in every process, so an end-to-end
     # run can "live" just before a deadline. Never set in production.
     clock_offset_s: float = 0.0
+
+    @field_validator("token_secret")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < MIN_TOKEN_SECRET:
+            raise ValueError(f"DONDOC_TOKEN_SECRET must be at least {MIN_TOKEN_SECRET} characters")
+        return value
+
+    def require_token_secret(self) -> None:
+        """A service signs and checks tokens with the secret: without one it must not start, rather than
+        sign with a default anyone can read here, or with a secret of its own no other service shares."""
+        if not self.token_secret:
+            raise MissingTokenSecret()
 
     def port_of(self, service: str) -> int:
         """The HTTP port of one of the five services (0, any free port, for another, e.g. in tests)."""

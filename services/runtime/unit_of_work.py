@@ -43,7 +43,9 @@ class UnitOfWork:
 
         The event id is derived from the cause (the consumed event, or the parts that identify a
         command, such as a client's idempotency key), so doing the same work twice yields the same
-        event id, and the outbox and every inbox keep only one.
+        event id, and the outbox and every inbox keep only one. An event that is not stored raises
+        (NotEnqueued when another event holds its id, EventTooLarge over events.limits.EVENT_MAX_BYTES): it
+        is never dropped silently.
         """
         if self.cause is None and not id_parts:
             raise ValueError("an event with no cause needs id_parts that identify the command")
@@ -58,8 +60,24 @@ class UnitOfWork:
             task_id=task_id,
             cause=self.cause,
         )
-        await outbox.enqueue(self.conn, envelope, schema=self.schema, key=key)
+        if not await outbox.enqueue(self.conn, envelope, schema=self.schema, key=key):
+            # The outbox already holds this event id. The same event again is the same cause handled
+            # twice (a redelivered record's rejection): nothing is lost. Another event under that id
+            # would commit a change whose event every inbox drops: refuse it.
+            if not await outbox.holds_same_event(self.conn, envelope):
+                raise NotEnqueued(envelope)
         return envelope
+
+
+class NotEnqueued(RuntimeError):
+    """An emitted event was not stored: its event id is already in the outbox with another content. The
+    transaction must not commit as if it had been."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        super().__init__(
+            f"event {envelope.event_id} ({envelope.event_type}) is already in the outbox with another content"
+        )
+        self.envelope = envelope
 
 
 Handler = Callable[[Envelope, UnitOfWork], Awaitable[None]]

@@ -50,6 +50,8 @@ DELIVERY_SETTINGS = {
     "DONDOC_ALERTS_DELIVERY_BACKOFF_MAX_S": "1",
     "DONDOC_ALERTS_DELIVERY_POLL_INTERVAL_S": "0.2",
     "DONDOC_ALERTS_DELIVERY_BATCH_SIZE": "5",
+    # The agency system runs on this machine: the documented on-premise allow-list, not a bypass.
+    "DONDOC_ALERTS_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
 }
 
 

@@ -90,6 +90,11 @@ class AgencySystem:
         return Response(status_code=204)
 
 
+ON_PREMISE = ("127.0.0.0/8",)
+"""The agency systems of these tests listen on this machine: allowed as an installation allows its own
+network (DONDOC_ALERTS_WEBHOOK_ALLOWED_NETWORKS); without it they are refused (test_alerts_webhook_targets)."""
+
+
 def config(smtp_port: int, timeout_s: float = 2.0) -> AlertsConfig:
     return AlertsConfig(
         delivery_backoff_s=0.05,
@@ -101,6 +106,7 @@ def config(smtp_port: int, timeout_s: float = 2.0) -> AlertsConfig:
         delivery_timeout_s=timeout_s,
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
+        webhook_allowed_networks=ON_PREMISE,
     )
 
 
@@ -190,6 +196,10 @@ async def _no_digest_due(settings: Any, clock: ManualClock) -> bool:
     return not due
 
 
+async def _reminded(events: Events, task_id: str) -> bool:
+    return any(e.payload.model_dump()["kind"] == "approaching" for e in await events.of(task_id, "AlertRaised"))
+
+
 async def _in_digest(events: Events, task_id: str) -> list[dict[str, Any]]:
     return [d for d in await _delivered(events, task_id, "email") if d["digest_day"]]
 
@@ -271,7 +281,7 @@ async def test_a_hanging_channel_blocks_neither_the_other_channels_nor_the_consu
         failed = await eventually(webhooks_given_up, what="the webhook deliveries to give up")
         assert failed is not None
         system.release.set()
-    assert {(r["attempts"], r["last_error"].split(":")[0]) for r in failed} == {(3, "TimeoutError")}
+    assert {(r["attempts"], r["last_error"]) for r in failed} == {(3, "timeout")}
 
 
 async def test_the_daily_digest_mails_each_person_their_approaching_deadlines_once(
@@ -302,7 +312,9 @@ async def test_the_daily_digest_mails_each_person_their_approaching_deadlines_on
                     agency="dondoc",
                 ),
             )
-            await eventually(partial(_delivered, alert_events, task_id, "in-app"), what="reminders")
+            # The reminder itself, not any in-app delivery of the task (its "assigned" alert is one): a digest
+            # that fires before the reminder is raised leaves it out.
+            await eventually(partial(_reminded, alert_events, task_id), what="reminders")
         clock.set(datetime(2023, 5, 9, 7, 30, 1, tzinfo=VN_TZ))
 
         async def digests() -> list[EmailMessage]:
@@ -436,7 +448,8 @@ async def test_a_resolution_waits_until_its_alert_is_no_longer_being_sent_to_tha
 ) -> None:
     system = AgencySystem(failures=10**6)  # refuses every request until told otherwise
     patient = AlertsConfig(
-        delivery_backoff_s=0.05, delivery_backoff_max_s=0.1, delivery_poll_interval_s=0.1, delivery_max_attempts=1000
+        delivery_backoff_s=0.05, delivery_backoff_max_s=0.1, delivery_poll_interval_s=0.1, delivery_max_attempts=1000,
+        webhook_allowed_networks=ON_PREMISE,
     )
     lead = unique("lead")
     async with run_service(definition(patient), clock) as http, serve(system.app) as url:

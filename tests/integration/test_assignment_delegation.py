@@ -261,3 +261,17 @@ async def test_a_withdrawn_task_is_neither_delegated_nor_extended(api: Any) -> N
     delegated = await delegate(api, task["task_id"], "bd-sgddt", {"lead_agency_id": "bd-thpt-binh-duong"})
     asked = await ask(api, task["task_id"], "bd-sgddt")
     assert [delegated.json()["detail"]["code"], asked.json()["detail"]["code"]] == ["task-withdrawn"] * 2
+
+
+async def test_a_reused_extension_key_with_another_request_is_409_and_changes_nothing(api: Any, settings: Any) -> None:
+    http, tokens = api
+    task = await assigned(api)
+    url, key = f"/v1/tasks/{task['task_id']}/extensions", unique("x")
+    request = {"proposed_due": "Tháng 6/2023", "reason": "Chờ Cổng Dịch vụ công nâng cấp", "idempotency_key": key}
+    first = await http.post(url, headers=bearer(tokens["bd-sgddt"]), json=request)
+    again = await http.post(url, headers=bearer(tokens["bd-sgddt"]), json=request)
+    assert (first.status_code, again.status_code) == (201, 200)
+    changed = await http.post(url, headers=bearer(tokens["bd-sgddt"]), json={**request, "proposed_due": "Tháng 9/2023"})
+    assert changed.status_code == 409 and changed.json()["detail"]["code"] == "idempotency-conflict"
+    types = [e["event_type"] for e in await outbox_events(settings.database_url, task["task_id"])]
+    assert types == ["TaskAssigned", "DeadlineExtensionRequested"]

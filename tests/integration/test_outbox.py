@@ -359,3 +359,42 @@ async def test_a_graceful_stop_publishes_what_is_committed_and_leaves_nothing_to
     assert await box.all_marked_published()
     seen = await published(topic_reader, *events)
     assert all(seen[str(e.event_id)] == 1 for e in events)  # nothing left for a restart to re-publish
+
+
+# --- An emit is stored or raises (issue 12 items 3 and 8) ----------------------------------------------
+
+
+async def test_an_emit_whose_id_holds_another_event_raises_and_the_same_event_again_is_a_retry(box: Outbox) -> None:
+    from services.runtime.unit_of_work import NotEnqueued
+
+    task_id = new_task()
+
+    async def emit(note: str) -> Envelope:
+        async with box.pool.acquire() as conn, conn.transaction():
+            uow = UnitOfWork(conn, "test-outbox", box.schema, ManualClock(NOW))
+            return await uow.emit(Reported(percent=40, note=note), actor=ACTOR, task_id=task_id, id_parts=("k-1",))
+
+    first = await emit("Đã khảo sát")
+    assert (await emit("Đã khảo sát")).event_id == first.event_id  # the same cause handled twice: no loss
+    with pytest.raises(NotEnqueued, match="another content"):
+        await emit("Gần xong")  # another event under the same id would be dropped by every inbox
+    stored = await box.pool.fetch("SELECT value FROM outbox WHERE key = $1", task_id)
+    assert [json.loads(bytes(r["value"]))["payload"]["note"] for r in stored] == ["Đã khảo sát"]
+
+
+async def test_an_event_too_large_for_kafka_never_reaches_the_outbox(box: Outbox) -> None:
+    from events.limits import EVENT_MAX_BYTES
+    from services.runtime.limits import EventTooLarge
+
+    task_id = new_task()
+    giant = new_envelope(
+        Reported.model_construct(percent=1, note="x" * EVENT_MAX_BYTES),  # as a bug past the field limits would
+        event_id=deterministic_id("test-outbox", task_id, "giant"),
+        occurred_at=NOW,
+        producer="test-outbox",
+        actor=ACTOR,
+        task_id=task_id,
+    )
+    with pytest.raises(EventTooLarge, match=f"at most {EVENT_MAX_BYTES} bytes"):
+        await box.commit(giant)
+    assert await box.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", task_id) == 0

@@ -14,7 +14,7 @@ from events.clock import VN_TZ, ManualClock
 from events.tasks import DeadlineExtended, TaskWithdrawn
 from events.topics import TASK_EVENTS
 from services.progress.bootstrap import definition
-from tests.conftest import eventually
+from tests.conftest import eventually, unique
 from tests.integration.progress_alerts_kit import (
     Events,
     assign,
@@ -306,3 +306,51 @@ async def test_withdrawal_removes_the_timers_and_stops_reporting(
     assert await live_timers(settings, task_id) == []
     r = await post(http, settings, LEAD, f"/v1/tasks/{task_id}/progress", {"percent": 50})
     assert (r.status_code, r.json()["detail"]["code"]) == (409, "task-withdrawn")
+
+
+# --- Idempotency keys (issue 12 item 8) ------------------------------------------------------------------
+
+
+async def _in_outbox(settings: Any, task_id: str, event_type: str) -> int:
+    rows = await fetch(
+        settings, "progress", "SELECT count(*) AS n FROM outbox WHERE key = $1 AND "
+        "convert_from(value, 'UTF8')::jsonb->>'event_type' = $2", task_id, event_type,
+    )  # fmt: skip
+    return int(rows[0]["n"])
+
+
+async def test_a_reused_key_with_another_body_is_409_and_changes_nothing(
+    infra: Any, settings: Any, http: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    task_id = await assigned(infra, http, clock)
+    key, url = unique("k"), f"/v1/tasks/{task_id}/progress"
+    sent = {"percent": 40, "note": "Đã khảo sát", "idempotency_key": key}
+    first = await post(http, settings, LEAD, url, sent)
+    again = await post(http, settings, LEAD, url, sent)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["event_id"] == first.json()["event_id"]
+
+    changed = await post(http, settings, LEAD, url, {**sent, "percent": 90, "note": "Gần xong"})
+    assert changed.status_code == 409
+    detail = changed.json()["detail"]
+    assert detail["code"] == "idempotency-conflict" and "Khóa" in detail["message_vi"]
+    assert ((t := await task(http, task_id))["percent"], t["note"]) == (40, "Đã khảo sát")  # nothing changed
+    assert await _in_outbox(settings, task_id, "ProgressReported") == 1
+
+    # The same key on another command of the task is another body too.
+    note = await post(http, settings, LEAD, f"/v1/tasks/{task_id}/notes", {"note": "Ghi chú", "idempotency_key": key})
+    assert note.status_code == 409 and note.json()["detail"]["code"] == "idempotency-conflict"
+
+
+async def test_a_retried_confirmation_answers_the_first_one_after_the_state_moved_on(
+    infra: Any, settings: Any, http: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    task_id = await assigned(infra, http, clock)
+    completion = {**COMPLETION, "idempotency_key": unique("k")}
+    assert (await post(http, settings, LEAD, f"/v1/tasks/{task_id}/complete", completion)).status_code == 202
+    confirm = {"idempotency_key": unique("k")}
+    first = await post(http, settings, ASSIGNER, f"/v1/tasks/{task_id}/confirm", confirm)
+    again = await post(http, settings, ASSIGNER, f"/v1/tasks/{task_id}/confirm", confirm)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["event_id"] == first.json()["event_id"]
+    assert await _in_outbox(settings, task_id, "TaskCompleted") == 1

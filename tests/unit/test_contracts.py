@@ -88,3 +88,22 @@ def test_asyncapi_lists_every_declared_topic() -> None:
     doc = contracts.asyncapi()
     assert set(doc["channels"]) == {t.name for t in TOPICS}
     assert doc["channels"]["dondoc.task-events"]["messages"]
+
+
+def test_a_first_size_limit_on_a_field_is_compatible(schema: dict[str, Any]) -> None:
+    """Limits (events/limits.py) sit above any real record, so readers of the published version lose nothing."""
+    old = copy.deepcopy(schema)
+    for props in (_payload(old)["properties"],):
+        props["description"].pop("maxLength")
+        props["officer_in_charge_id"]["anyOf"][0].pop("maxLength")
+        props["coordinating_agency_ids"].pop("maxItems")
+    assert contracts.breaking_changes(old, schema) == []
+
+
+def test_lowering_a_published_size_limit_is_breaking(schema: dict[str, Any]) -> None:
+    new = copy.deepcopy(schema)
+    _payload(new)["properties"]["description"]["maxLength"] = 10
+    _payload(new)["properties"]["officer_in_charge_id"]["anyOf"][0]["maxLength"] = 10
+    problems = contracts.breaking_changes(schema, new)
+    assert any(".description lowered its maxLength" in p for p in problems)
+    assert any(".officer_in_charge_id lowered its maxLength" in p for p in problems)

@@ -17,7 +17,7 @@ from pydantic import (
 
 from events.directory import GroupKind, GroupRule, PersonRole
 from events.envelope import Frozen
-from events.text import NFCStr
+from events.limits import ID_MAX, MEMBERS_MAX, Email, Id, IdList, Name, NameList
 
 LEVELS = ("chinh-phu", "bo-nganh", "ubnd-tinh", "so-nganh", "ubnd-huyen", "ubnd-xa", "don-vi", "van-phong")
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -25,8 +25,10 @@ ID_PATTERN = _ID.pattern
 
 
 def _check_id(value: str) -> str:
-    if not _ID.match(value):
-        raise ValueError(f"{value!r} is not an id: lowercase ascii letters, digits and single hyphens")
+    if len(value) > ID_MAX or not _ID.match(value):
+        raise ValueError(
+            f"{value[:40]!r} is not an id: at most {ID_MAX} lowercase ascii letters, digits and single hyphens"
+        )
     return value
 
 
@@ -36,15 +38,15 @@ DirectoryId = Annotated[str, AfterValidator(_check_id)]
 class AgencyFields(Frozen):
     """An agency without its id (the body of PUT /v1/directory/agencies/{agency_id})."""
 
-    name: NFCStr = Field(min_length=1, max_length=300)
-    short_name: NFCStr = ""
-    level: str = Field(description=", ".join(LEVELS))
-    parent_id: str | None = None
-    aliases: tuple[NFCStr, ...] = ()
+    name: Name = Field(min_length=1)
+    short_name: Name = ""
+    level: Id = Field(description=", ".join(LEVELS))
+    parent_id: Id | None = None
+    aliases: NameList = ()
     tracking_office: bool = False
-    can_assign_to: tuple[str, ...] = ()
+    can_assign_to: IdList = ()
     active: bool = True
-    successor_id: str | None = None
+    successor_id: Id | None = None
 
     @field_validator("level")
     @classmethod
@@ -70,11 +72,11 @@ class AgencyRecord(AgencyFields):
 
 
 class PersonFields(Frozen):
-    agency_id: str
-    full_name: NFCStr = Field(min_length=1, max_length=200)
+    agency_id: Id
+    full_name: Name = Field(min_length=1)
     role: PersonRole
-    title: NFCStr = ""
-    email: str | None = None
+    title: Name = ""
+    email: Email | None = None
     active: bool = True
     demo: bool = False
 
@@ -84,11 +86,11 @@ class PersonRecord(PersonFields):
 
 
 class GroupFields(Frozen):
-    name: NFCStr = Field(min_length=1, max_length=300)
-    aliases: tuple[NFCStr, ...] = ()
+    name: Name = Field(min_length=1)
+    aliases: NameList = ()
     kind: GroupKind
     rule: GroupRule | None = Field(None, validation_alias=AliasChoices("rule", "expands_to"))
-    member_ids: tuple[str, ...] = Field((), description="Members when there is no rule")
+    member_ids: tuple[Id, ...] = Field((), max_length=MEMBERS_MAX, description="Members when there is no rule")
 
 
 class GroupRecord(GroupFields):

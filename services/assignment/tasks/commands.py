@@ -12,11 +12,22 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from events.envelope import Frozen
+from events.limits import (
+    CHILDREN_MAX,
+    ID_MAX,
+    IDS_MAX,
+    Code,
+    DeadlineText,
+    Id,
+    LongText,
+    Text,
+    Title,
+)
 from events.tasks import Classification, SourceDocument
 from events.text import NFCStr
 from services.assignment.errors import forbidden
 
-_KEY = Field(min_length=1, max_length=200, description="Same key, same result: a retry creates nothing new")
+_KEY = Field(min_length=1, max_length=ID_MAX, description="Same key, same result: a retry creates nothing new")
 _DEADLINE_HELP = "Vietnamese deadline text (e.g. 'Quý I năm 2023', 'Trước ngày 15/9/2023') or an ISO date"
 
 
@@ -24,30 +35,30 @@ def _unique(value: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-Ids = Annotated[tuple[str, ...], AfterValidator(_unique)]
+Ids = Annotated[tuple[Id, ...], Field(max_length=IDS_MAX), AfterValidator(_unique)]
 
 
 class AssignTask(Frozen):
     """Giao nhiệm vụ: one lead agency (cơ quan chủ trì), any number of coordinating ones (phối hợp)."""
 
-    title: NFCStr = Field(min_length=1, max_length=2000)
-    description: NFCStr = ""
-    expected_product: NFCStr = ""
+    title: Title = Field(min_length=1)
+    description: LongText = ""
+    expected_product: LongText = ""
     source_document: SourceDocument
     assigning_document: SourceDocument | None = Field(
         None, description="The letter passing the source document's task on (e.g. 6958/UBND-KSTT)"
     )
-    assigning_agency_id: str | None = Field(None, description="Taken from the token; if sent, must equal it")
-    lead_agency_id: str = Field(min_length=1, description="Cơ quan chủ trì: exactly one")
+    assigning_agency_id: Id | None = Field(None, description="Taken from the token; if sent, must equal it")
+    lead_agency_id: Id = Field(min_length=1, description="Cơ quan chủ trì: exactly one")
     coordinating_agency_ids: Ids = Field((), description="Cơ quan phối hợp")
     coordinating_group_ids: Ids = Field(
         (), description="Groups named as coordinating ('các cơ quan, đơn vị liên quan'), kept as groups"
     )
-    officer_in_charge_id: str | None = Field(None, description="A person of the lead agency or its units")
-    deadline: NFCStr = Field(min_length=1, description=_DEADLINE_HELP)
+    officer_in_charge_id: Id | None = Field(None, description="A person of the lead agency or its units")
+    deadline: DeadlineText = Field(min_length=1, description=_DEADLINE_HELP)
     key_task: bool = Field(False, description="Nhiệm vụ trọng tâm")
     classification: Classification = Field("cong-khai", description="mat: seen only by the agencies involved")
-    code: NFCStr | None = Field(None, description="Defaults to '<document>#<idempotency key>'")
+    code: Code | None = Field(None, description="Defaults to '<document>#<idempotency key>'")
     idempotency_key: NFCStr = _KEY
 
     @model_validator(mode="after")
@@ -72,13 +83,13 @@ class AssignTask(Frozen):
 class DelegationPart(Frozen):
     """One child task. Unset fields follow the parent (its deadline in force, title, product)."""
 
-    lead_agency_id: str = Field(min_length=1)
+    lead_agency_id: Id = Field(min_length=1)
     coordinating_agency_ids: Ids = ()
-    officer_in_charge_id: str | None = None
-    title: NFCStr | None = Field(None, max_length=2000)
-    description: NFCStr = ""
-    expected_product: NFCStr | None = None
-    deadline: NFCStr | None = Field(None, description="Not later than the parent's. " + _DEADLINE_HELP)
+    officer_in_charge_id: Id | None = None
+    title: Title | None = None
+    description: LongText = ""
+    expected_product: LongText | None = None
+    deadline: DeadlineText | None = Field(None, description="Not later than the parent's. " + _DEADLINE_HELP)
     key_task: bool | None = None
 
     @model_validator(mode="after")
@@ -91,7 +102,7 @@ class DelegationPart(Frozen):
 class DelegateTask(Frozen):
     """Hand all or part of a task down, to agencies under the delegating one."""
 
-    children: tuple[DelegationPart, ...] = Field(min_length=1, max_length=200)
+    children: tuple[DelegationPart, ...] = Field(min_length=1, max_length=CHILDREN_MAX)
     document: SourceDocument | None = Field(None, description="The delegating letter, e.g. 2384/SGDĐT-VP")
     idempotency_key: NFCStr = _KEY
 
@@ -99,15 +110,15 @@ class DelegateTask(Frozen):
 class RequestExtension(Frozen):
     """Xin gia hạn: by the lead agency, decided by the assigning agency."""
 
-    proposed_due: NFCStr = Field(min_length=1, description=_DEADLINE_HELP)
-    reason: NFCStr = Field(min_length=1, max_length=4000)
+    proposed_due: DeadlineText = Field(min_length=1, description=_DEADLINE_HELP)
+    reason: Text = Field(min_length=1)
     idempotency_key: NFCStr = _KEY
 
 
 class DecideExtension(Frozen):
     decision: Literal["approve", "reject"]
-    due: NFCStr | None = Field(None, description="Approve: the new deadline; defaults to the one proposed")
-    reason: NFCStr = Field("", max_length=4000, description="Required to reject")
+    due: DeadlineText | None = Field(None, description="Approve: the new deadline; defaults to the one proposed")
+    reason: Text = Field("", description="Required to reject")
     document: SourceDocument | None = None
 
     @model_validator(mode="after")
@@ -120,5 +131,5 @@ class DecideExtension(Frozen):
 class WithdrawTask(Frozen):
     """Rút nhiệm vụ: by the assigning agency, with a reason."""
 
-    reason: NFCStr = Field(min_length=1, max_length=4000)
+    reason: Text = Field(min_length=1)
     document: SourceDocument | None = None

@@ -6,6 +6,7 @@ reports can still tell it. A delegated task cannot be extended past its parent's
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from events.deadlines import Deadline
@@ -53,6 +54,14 @@ async def request_extension(task_id: str, command: RequestExtension, agency_id: 
     task = await open_task(uow, task_id, agency_id)
     request_id = request_id_for(task_id, agency_id, command.idempotency_key)
     if (known := await store.get(uow.conn, request_id)) is not None:
+        # A retry answers the first outcome; the same key with another request changes nothing either,
+        # and is told so rather than answered as if it had been taken.
+        asked = (known["reason"], json.loads(known["proposed_deadline"]).get("text"))
+        if asked != (command.reason, command.proposed_due):
+            key = command.idempotency_key
+            raise conflict("idempotency-conflict",
+                           f"the key {key!r} already asked for an extension of this task differently",
+                           f"Khóa {key!r} đã dùng cho một đề nghị gia hạn khác")
         return ExtensionOutcome(request_id, task_id, known["status"], created=False)
     _not_withdrawn(task)
     if agency_id != task.lead_agency_id:
