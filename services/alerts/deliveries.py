@@ -32,7 +32,7 @@ from typing import Any
 import asyncpg
 
 from events.alerts import AlertDelivered
-from events.envelope import Actor, deterministic_id
+from events.envelope import SYSTEM, deterministic_id
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import backoff_s
 from services.runtime.logs import bound, get_logger
@@ -41,7 +41,6 @@ from services.runtime.unit_of_work import UnitOfWork
 log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "dondoc_alerts_deliveries"
-SYSTEM = Actor(agency_id="dondoc")
 
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
 """Sends one delivery row; raises on failure (the message is kept as the row's last error)."""

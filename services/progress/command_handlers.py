@@ -30,27 +30,30 @@ from services.progress.commands import (
 from services.progress.config import ProgressConfig
 from services.progress.domain import (
     OPEN,
-    ProgressRejected,
+    Refused,
     is_on_time,
     require_assigner,
     require_involved,
     require_lead,
     require_status,
 )
+from services.runtime.access import may_see
 from services.runtime.unit_of_work import UnitOfWork
 
 _AWAITING = frozenset({"completion_reported"})
 _NOT_CLOSED = frozenset({*OPEN, "completion_reported"})
 
 
-async def _task(uow: UnitOfWork, task_id: str) -> dict[str, Any]:
+async def _task(uow: UnitOfWork, task_id: str, agency_id: str) -> dict[str, Any]:
+    """The task, locked; a secret task the agency is not involved in answers as one that does not exist
+    (runtime/access.py), so the refusals below never name its agencies."""
     task = await adapters.lock_task(uow.conn, task_id)
-    if task is None:
-        raise ProgressRejected(
-            404,
+    if task is None or not may_see(task["classification"], adapters.parties(task), agency_id):
+        raise Refused(
             "task-not-found",
             f"no task {task_id} is known to the progress service",
             f"Không tìm thấy nhiệm vụ {task_id}",
+            404,
         )
     return task
 
@@ -61,7 +64,7 @@ def _ids(key: str | None) -> tuple[object, ...]:
 
 
 async def report_progress(task_id: str, command: ReportProgress, agency_id: str, uow: UnitOfWork) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_lead(task, agency_id)
     require_status(task, OPEN, "báo cáo tiến độ")
     await adapters.update(
@@ -76,19 +79,19 @@ async def report_progress(task_id: str, command: ReportProgress, agency_id: str,
 
 
 async def report_completion(task_id: str, command: ReportCompletion, agency_id: str, uow: UnitOfWork) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_lead(task, agency_id)
     require_status(task, OPEN, "báo cáo hoàn thành")
     today = uow.clock.now().date()
     children = await adapters.rollup(uow.conn, task_id, today)
     if children.open and not command.open_children_override:
-        raise ProgressRejected(
-            409,
+        raise Refused(
             "children-open",
             f"{children.open} of {children.children} delegated tasks are still open; report completion with "
             "open_children_override (the reason) to complete the parent anyway",
             f"Còn {children.open}/{children.children} nhiệm vụ giao tiếp chưa hoàn thành; muốn báo cáo "
             "hoàn thành nhiệm vụ này phải nêu lý do (open_children_override)",
+            409,
         )
     on_time = is_on_time(today, task["due"])
     await adapters.update(
@@ -124,7 +127,7 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
 async def confirm_completion(
     task_id: str, command: ConfirmCompletion, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_assigner(task, agency_id)
     require_status(task, _AWAITING, "xác nhận hoàn thành")
     now = uow.clock.now()
@@ -172,7 +175,7 @@ def _next_occurrence(task: dict[str, Any]) -> date | None:
 async def return_completion(
     task_id: str, command: ReturnCompletion, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_assigner(task, agency_id)
     require_status(task, _AWAITING, "trả lại báo cáo hoàn thành")
     await adapters.update(
@@ -188,7 +191,7 @@ async def return_completion(
 
 
 async def add_note(task_id: str, command: AddNote, agency_id: str, uow: UnitOfWork) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_involved(task, agency_id)
     require_status(task, _NOT_CLOSED, "ghi chú tiến độ")
     await adapters.insert_note(uow.conn, task_id, agency_id, command.note, uow.clock.now())
@@ -203,7 +206,7 @@ async def add_note(task_id: str, command: AddNote, agency_id: str, uow: UnitOfWo
 async def set_lead_times(
     task_id: str, command: SetLeadTimes, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     if agency_id != task["assigning_agency_id"]:
         require_lead(task, agency_id)
     require_status(task, _NOT_CLOSED, "đặt lịch nhắc hạn")

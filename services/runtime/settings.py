@@ -42,6 +42,7 @@ class Settings(BaseSettings):
 
     # Signs agency tokens; every service of one installation shares it. `dondoc up` makes one.
     token_secret: str = Field("dev-only-insecure-secret", min_length=16)
+    token_ttl_days: int = Field(90, ge=1, le=3650, description="How long an issued agency token works")
 
     # Shifts the domain clock by this many seconds, the same in every process, so an end-to-end
     # run can "live" just before a deadline. Never set in production.
