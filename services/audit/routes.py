@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from services.audit import adapters
 from services.runtime.access import involved, may_see, viewer_of
 from services.runtime.auth import OptionalAgency
-from services.runtime.refusals import Refused, not_found
+from services.runtime.refusals import not_found
 from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -21,21 +21,12 @@ async def task_history(task_id: str, request: Request, agency: OptionalAgency) -
     its chain hash. The access rule of every route (runtime/access.py): a public task's history to anyone,
     a secret (mật) task's only to a token of an agency involved in it. A task whose ``TaskAssigned`` was
     not recorded yet has an unknown classification, and unknown is secret: its history is shown to nobody
-    until then. A refusal names nothing (no agency, no title)."""
+    until then. A task the caller may not see answers exactly as one never recorded (404): the refusal names
+    nothing, not even that the task exists."""
     events = await adapters.task_history(runtime_of(request).pool, task_id)
-    if not events:
-        raise not_found("recorded event of task", "sự kiện đã ghi của nhiệm vụ", task_id, "task-not-found")
     classification, parties = _assignment(events)
-    if not may_see(classification, parties, viewer_of(agency)):
-        raise Refused(
-            "secret-task",
-            "this task's history is shown only with the token of an agency involved in it (a secret task, "
-            "or one whose assignment was not recorded yet)",
-            "Lịch sử nhiệm vụ này chỉ hiển thị với mã xác thực của cơ quan giao, chủ trì hoặc phối hợp "
-            "(nhiệm vụ mật hoặc chưa ghi nhận việc giao)",
-            401 if agency is None else 403,
-            {"WWW-Authenticate": "Bearer"} if agency is None else None,
-        )
+    if not events or not may_see(classification, parties, viewer_of(agency)):
+        raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
     return {"task_id": task_id, "events": events}
 
 

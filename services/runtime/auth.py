@@ -74,7 +74,7 @@ def token_hash(token: str) -> str:
 
 
 class InvalidToken(ValueError):
-    message_vi = "Thiếu hoặc sai mã xác thực của cơ quan (Authorization: Bearer <token>)"
+    message_vi = "Mã xác thực của cơ quan không hợp lệ hoặc bị thiếu (Authorization: Bearer <token>)"
 
     def refusal(self) -> Refused:
         return unauthorized(str(self), self.message_vi)
