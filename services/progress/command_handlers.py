@@ -30,7 +30,6 @@ from services.progress.commands import (
 from services.progress.config import ProgressConfig
 from services.progress.domain import (
     OPEN,
-    Refused,
     is_on_time,
     require_assigner,
     require_involved,
@@ -38,6 +37,7 @@ from services.progress.domain import (
     require_status,
 )
 from services.runtime.access import may_see
+from services.runtime.refusals import Refused
 from services.runtime.unit_of_work import UnitOfWork
 
 _AWAITING = frozenset({"completion_reported"})

@@ -22,7 +22,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeAlias
 
 import asyncpg
 from fastapi import Depends, Request
@@ -129,7 +129,7 @@ def verify(secret: str, token: str, now: datetime | None = None) -> Principal:
     return principal
 
 
-Db = asyncpg.Pool | asyncpg.Connection
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 TokenStanding = Callable[[Db, str, Principal], Awaitable[InvalidToken | None]]
 """Why a verified token no longer counts (revoked, agency inactive, not issued), or None."""
 

@@ -13,7 +13,6 @@ from events.tasks import DeadlineExtended
 from events.workdays import WorkingCalendar
 from services.progress.domain import (
     OPEN,
-    Refused,
     is_on_time,
     lead_days_for,
     overdue_at,
@@ -24,6 +23,7 @@ from services.progress.domain import (
     require_status,
 )
 from services.progress.event_handlers import extended_due
+from services.runtime.refusals import Refused
 
 CAL = WorkingCalendar()
 TASK: dict[str, Any] = {
