@@ -466,43 +466,14 @@ def _headers(world: World, principal: str) -> dict[str, str]:
 
 async def _status_of_stream(app: Any, call: Call, headers: dict[str, str]) -> tuple[int, bytes]:
     """Status and first bytes of a response that may never end (SSE), from the ASGI app itself."""
-    started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    body = bytearray()
-    first_body = asyncio.Event()
-    gone = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        await gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start" and not started.done():
-            started.set_result(message["status"])
-        elif message["type"] == "http.response.body":
-            body.extend(message.get("body", b""))
-            first_body.set()
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": call.method,
-        "scheme": "http",
-        "path": call.path,
-        "raw_path": call.path.encode(),
-        "query_string": urlencode(call.params).encode(),
-        "root_path": "",
-        "client": ("127.0.0.1", 1),
-        "server": ("test", 80),
-        "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()],
-    }
-    task = asyncio.create_task(app(scope, receive, send))
+    stream = _Stream()
+    task = asyncio.create_task(stream.run(app, call, headers))
     try:
-        status = await asyncio.wait_for(started, 20)
-        await asyncio.wait_for(first_body.wait(), 20)
-        return status, bytes(body)
+        status = await asyncio.wait_for(stream.started, 20)
+        await asyncio.wait_for(stream.first_body.wait(), 20)
+        return status, bytes(stream.body)
     finally:
-        gone.set()
+        stream.gone.set()
         try:
             await asyncio.wait_for(task, 5)
         except (TimeoutError, asyncio.CancelledError):
@@ -619,10 +590,10 @@ async def test_a_token_holds_a_bounded_number_of_alert_streams(world: World) -> 
     app = world.http["alerts"].app  # type: ignore[attr-defined]
     headers = _headers(world, "own")
     call = Call("GET", "/v1/alerts/stream", params={"person_id": world.person})
-    opened: list[asyncio.Future[int]] = [asyncio.get_running_loop().create_future() for _ in range(limit)]
-    held = [asyncio.create_task(_hold_stream(app, call, headers, started)) for started in opened]
+    streams = [_Stream() for _ in range(limit)]
+    held = [asyncio.create_task(stream.run(app, call, headers)) for stream in streams]
     try:
-        assert await asyncio.wait_for(asyncio.gather(*opened), 30) == [200] * limit
+        assert await asyncio.wait_for(asyncio.gather(*(s.started for s in streams)), 30) == [200] * limit
         status, body = await _status_of_stream(app, call, headers)
         assert status == 429 and b"too-many-streams" in body
         # Another token of the same agency is not affected.
@@ -640,19 +611,29 @@ async def test_a_token_holds_a_bounded_number_of_alert_streams(world: World) -> 
     await eventually(reopened, what="a closed stream's place to be given back")
 
 
-async def _hold_stream(app: Any, call: Call, headers: dict[str, str], started: asyncio.Future[int]) -> None:
-    """An open stream, until cancelled; ``started`` gets its status."""
-    gone = asyncio.Event()
+class _Stream:
+    """One request to an ASGI app whose response may never end: its status, its body so far, and the
+    client's going away (``gone``), which the app hears as a disconnect."""
 
-    async def receive() -> dict[str, Any]:
-        await gone.wait()
+    def __init__(self) -> None:
+        self.started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.body = bytearray()
+        self.first_body = asyncio.Event()
+        self.gone = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        await self.gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start" and not started.done():
-            started.set_result(message["status"])
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and not self.started.done():
+            self.started.set_result(message["status"])
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+            self.first_body.set()
 
-    await app(_scope(call, headers), receive, send)
+    async def run(self, app: Any, call: Call, headers: dict[str, str]) -> None:
+        await app(_scope(call, headers), self.receive, self.send)
 
 
 async def test_a_non_ascii_or_oversized_bearer_token_is_a_401_on_every_service(world: World) -> None:
