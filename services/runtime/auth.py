@@ -52,9 +52,7 @@ def _sign(secret: str, payload: str) -> str:
     return _b64(hmac.new(secret.encode(), f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
 
-def issue(
-    secret: str, agency_id: str, issued_at: datetime, ttl: timedelta = DEFAULT_TTL
-) -> tuple[str, Principal]:
+def issue(secret: str, agency_id: str, issued_at: datetime, ttl: timedelta = DEFAULT_TTL) -> tuple[str, Principal]:
     token_id = secrets.token_hex(8)
     body = {"a": agency_id, "t": token_id, "i": issued_at.isoformat(), "e": (issued_at + ttl).isoformat()}
     payload = _b64(json.dumps(body).encode())
@@ -74,7 +72,7 @@ def token_hash(token: str) -> str:
 
 
 class InvalidToken(ValueError):
-    message_vi = "Mã xác thực của cơ quan không hợp lệ hoặc bị thiếu (Authorization: Bearer <token>)"
+    message_vi = "Mã xác thực không hợp lệ hoặc bị thiếu: cần mã xác thực của cơ quan (Authorization: Bearer <token>)"
 
     def refusal(self) -> Refused:
         return unauthorized(str(self), self.message_vi)
