@@ -347,6 +347,40 @@ def test_every_intake_command_is_judged_by_the_route_that_runs_the_same_handler(
     assert set(intake.COMMANDS) == set(PROGRESS_COMMANDS)
 
 
+INTAKE_SENDERS = {
+    # Who sends, as intake sees it (events/intake_verdict.py): the agency is the signing key's, never the body's.
+    "none": "missing-signature",  # unsigned
+    "own": None,  # signed with its own key: a command of the lead agency, judged by the route's row
+    "parent": "bad-signature",  # claims the lead agency, signed with its own key
+    "unrelated": "bad-signature",
+    "stale": "timestamp-out-of-window",  # the lead's key, signed outside the replay window
+}
+
+
+@pytest.mark.parametrize("command_type", sorted(INTAKE_ROWS))
+@pytest.mark.parametrize("sender", sorted(INTAKE_SENDERS))
+def test_an_intake_command_counts_only_signed_fresh_by_the_agency_it_claims(command_type: str, sender: str) -> None:
+    """The intake side of the matrix: what the routes' bearer check is for HTTP, the signature is for intake.
+    Revoked keys are refused by the processors (tests/integration/test_token_revocation.py)."""
+    from events.intake import signed_headers, signing_key
+    from events.intake_verdict import Command, Refusal, verdict
+    from services.runtime.raw_consumer import RawRecord
+
+    secret, signed_at = "a-secret-of-sixteen+", 1_795_000_000
+    body = json.dumps({"command_type": command_type, "command_id": unique("c"), "payload": {}}).encode()
+    signer = {"parent": PARENT, "unrelated": UNRELATED}.get(sender, OWN)
+    headers = signed_headers(signing_key(secret, signer, "k1"), OWN, "k1", body, signed_at)
+    if sender == "none":
+        headers = []
+    appended = (signed_at + (86_400 if sender == "stale" else 1)) * 1000
+    judged = verdict(RawRecord("dondoc.intake", 0, 1, OWN.encode(), body, tuple(headers), appended), secret)
+    want = INTAKE_SENDERS[sender]
+    if want is None:
+        assert isinstance(judged, Command) and (judged.agency_id, judged.command_type) == (OWN, command_type)
+    else:
+        assert isinstance(judged, Refusal) and judged.code == want, judged
+
+
 # ------------------------------------------------------------------------------------------ the running matrix
 
 
