@@ -43,6 +43,11 @@ class Actor(WireModel):
     person_id: NFCStr | None = None
 
 
+SYSTEM = Actor(agency_id="dondoc")
+"""The actor of what dondoc does by itself (timers, alerts, monthly reports) or at its operator's hand on
+the server (CLI, demo): no agency token stands behind it."""
+
+
 class Envelope(WireModel):
     event_id: uuid.UUID
     event_type: str

@@ -28,6 +28,10 @@ class ReportFigures(WireModel):
     withdrawn: int = Field(ge=0, description="Đã rút, counted apart")
 
 
+CATEGORIES: tuple[str, ...] = tuple(ReportFigures.model_fields)
+"""The working group's report categories, in their order: the one list every report, export and test reads."""
+
+
 class ReportPublished(EventPayload):
     event_type = "ReportPublished"
     topic = REPORT_EVENTS

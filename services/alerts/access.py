@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.alerts.adapters import Conn
+from services.runtime.refusals import forbidden
 
 Source = Literal["directory", "alerts"]
 
@@ -37,21 +38,13 @@ class PersonAgency:
     source: Source | None = None
 
 
-class ReadRefused(PermissionError):
-    status_code = 403
-
-    def __init__(self, code: str, message_en: str, message_vi: str) -> None:
-        super().__init__(message_en)
-        self.code, self.message_vi = code, message_vi
-
-
 _SOURCE_EN = {"directory": "per the directory", "alerts": "per the alerts addressed to them"}
 
 
 def check_read(reader_agency_id: str, person_id: str, person: PersonAgency) -> None:
-    """Raise ``ReadRefused`` unless the reader's agency is the person's agency (exactly: no ancestors)."""
+    """Raise a 403 ``Refused`` unless the reader's agency is the person's agency (exactly: no ancestors)."""
     if person.agency_id is None:
-        raise ReadRefused(
+        raise forbidden(
             "person-agency-unknown",
             f"{person_id} is neither in the directory nor the recipient of any alert, so their agency is "
             f"unknown; only a token of the person's own agency may read their alerts",
@@ -60,7 +53,7 @@ def check_read(reader_agency_id: str, person_id: str, person: PersonAgency) -> N
         )
     if person.agency_id != reader_agency_id:
         source = _SOURCE_EN.get(person.source or "", "")
-        raise ReadRefused(
+        raise forbidden(
             "not-persons-agency",
             f"{person_id} belongs to {person.agency_id} ({source}); only a token of {person.agency_id} may read "
             f"their alerts, not one of {reader_agency_id} (parent agencies neither: they see figures in reports)",

@@ -6,10 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from services.alerts import operators
-from services.alerts.operators import RetryRefused
 from services.runtime.auth import CurrentAgency
 from services.runtime.logs import get_logger
 from services.runtime.service import runtime_of
@@ -34,13 +33,8 @@ def build_router() -> APIRouter:
     @router.post("/{delivery_id}/retry")
     async def retry(delivery_id: uuid.UUID, request: Request, agency: CurrentAgency) -> dict[str, Any]:
         """Gửi lại: a failed delivery goes back to its worker now, attempts reset. Idempotent."""
-        try:
-            async with runtime_of(request).pool.acquire() as conn, conn.transaction():
-                row = await operators.retry_failed(conn, delivery_id, agency.agency_id)
-        except RetryRefused as exc:
-            raise HTTPException(
-                exc.status_code, {"code": exc.code, "message": str(exc), "message_vi": exc.message_vi}
-            ) from exc
+        async with runtime_of(request).pool.acquire() as conn, conn.transaction():
+            row = await operators.retry_failed(conn, delivery_id, agency.agency_id)
         if row["retried"]:
             log.info("failed delivery retried by an operator", delivery_id=str(delivery_id), agency=agency.agency_id)
         return row

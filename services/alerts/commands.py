@@ -10,23 +10,17 @@ from events.clock import VN_TZ
 from events.envelope import Actor
 from services.alerts import adapters, inapp
 from services.runtime import timers
+from services.runtime.refusals import forbidden, not_found
 from services.runtime.unit_of_work import UnitOfWork
-
-
-class AckRejected(ValueError):
-    def __init__(self, status_code: int, code: str, message_en: str, message_vi: str) -> None:
-        super().__init__(message_en)
-        self.status_code, self.code, self.message_vi = status_code, code, message_vi
 
 
 async def acknowledge(alert_id: uuid.UUID, agency_id: str, uow: UnitOfWork) -> dict[str, Any]:
     """Idempotent: a second acknowledgement answers with the first one's time and emits nothing."""
     alert = await adapters.get_alert(uow.conn, alert_id, lock=True)
     if alert is None:
-        raise AckRejected(404, "alert-not-found", f"no alert {alert_id}", f"Không tìm thấy cảnh báo {alert_id}")
+        raise not_found("alert", "cảnh báo", str(alert_id), "alert-not-found")
     if alert["recipient_agency_id"] not in (None, agency_id):
-        raise AckRejected(
-            403,
+        raise forbidden(
             "not-recipient-agency",
             f"the alert is addressed to a person of {alert['recipient_agency_id']}; only that agency acknowledges it",
             f"Cảnh báo gửi cho cán bộ của {alert['recipient_agency_id']}; chỉ cơ quan đó được xác nhận đã nhận",

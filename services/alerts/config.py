@@ -42,6 +42,8 @@ class AlertsConfig(BaseSettings):
 
     # SSE: a comment line this often keeps proxies from closing an idle stream.
     stream_keepalive_s: float = Field(15.0, gt=0)
+    # Each open stream holds a task and a re-check every second: one token may not hold more (429 beyond).
+    max_streams_per_token: int = Field(5, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> AlertsConfig:

@@ -34,7 +34,7 @@ from typing import Any
 import asyncpg
 
 from events.alerts import AlertDelivered
-from events.envelope import Actor, deterministic_id
+from events.envelope import SYSTEM, deterministic_id
 from services.alerts.channels.outcome import status_class
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import backoff_s
@@ -44,7 +44,6 @@ from services.runtime.unit_of_work import UnitOfWork
 log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "dondoc_alerts_deliveries"
-SYSTEM = Actor(agency_id="dondoc")
 
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
 """Sends one delivery row; raises on failure (its status class is kept as the row's last error)."""

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.alerts import wording
+from services.runtime.access import is_secret
 
 # Enough for the receiving system to route the notice to the person and to find it in dondoc.
 _ROUTING = ("alert_id", "task_id", "kind", "recipient_person_id", "recipient_role", "recipient_agency_id")
@@ -32,7 +33,7 @@ def withholds(task: Mapping[str, Any]) -> bool:
     (a date can itself tell what is planned); the kind of alert (sắp đến hạn, quá hạn) already says how
     urgent it is, and the date is one click away in dondoc.
     """
-    return task.get("classification") not in ("cong-khai", "noi-bo")
+    return is_secret(task.get("classification"))  # the access rule's own test (runtime/access.py)
 
 
 def _marks(task: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from events.alerts import AlertKind, RecipientRole
 from events.clock import VN_TZ
 from events.envelope import deterministic_id
+from services.runtime.access import involved, may_see
 
 
 def alert_id(task_id: str, kind: AlertKind, threshold: str, recipient_person_id: str) -> uuid.UUID:
@@ -48,11 +49,17 @@ _COORDINATORS_TOLD: frozenset[str] = frozenset({"assigned", "overdue"})
 def recipients(kind: AlertKind, task: Mapping[str, Any], agencies: Mapping[str, AgencyInfo]) -> list[Recipient]:
     """People to tell (DESIGN §4 "Alerts"), each once, the most responsible role first.
 
-    Missing directory data (no head known) shrinks the list; the officer in charge is always told.
+    Missing directory data (no head known) shrinks the list; the officer in charge is always told. A secret
+    (or not yet classified) task's alerts reach only people of the agencies involved.
     """
     found: list[Recipient] = []
+    parties = involved(task["assigning_agency_id"], task["lead_agency_id"], task["coordinating_agency_ids"] or ())
 
     def add(person_id: str | None, role: RecipientRole, agency_id: str) -> None:
+        # The access rule (runtime/access.py): a secret task's alert, which names it, goes only to people of
+        # agencies involved in it — not to the assigner's tracking office, which is not.
+        if not may_see(task.get("classification"), parties, agency_id):
+            return
         if person_id and all(r.person_id != person_id for r in found):
             found.append(Recipient(person_id, role, agency_id))
 

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from services.alerts.deliveries import NOTIFY_CHANNEL
+from services.runtime.refusals import conflict, forbidden, not_found
 
 _OF = """FROM deliveries d LEFT JOIN alerts a ON a.alert_id = d.alert_id
          LEFT JOIN people p ON p.person_id = d.person_id"""
@@ -22,12 +23,6 @@ _OWNER = "coalesce(a.recipient_agency_id, p.agency_id)"
 _SHOWN = """d.delivery_id, d.channel, d.notice, d.status, d.attempts, d.last_error, d.next_attempt_at,
             d.created_at, d.delivered_at, d.alert_id, d.task_id, d.person_id, d.target, d.reminder, d.digest_day,
             a.resolved_at AS alert_resolved_at"""
-
-
-class RetryRefused(ValueError):
-    def __init__(self, status_code: int, code: str, message_en: str, message_vi: str) -> None:
-        super().__init__(message_en)
-        self.status_code, self.code, self.message_vi = status_code, code, message_vi
 
 
 async def of_agency(
@@ -51,19 +46,15 @@ async def retry_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, agency_
         f"SELECT {_SHOWN}, {_OWNER} AS owner {_OF} WHERE d.delivery_id = $1 FOR UPDATE OF d", delivery_id
     )
     if row is None:
-        raise RetryRefused(
-            404, "delivery-not-found", f"no delivery {delivery_id}", f"Không tìm thấy lần gửi {delivery_id}"
-        )
+        raise not_found("delivery", "lần gửi", str(delivery_id), "delivery-not-found")
     if row["owner"] != agency_id:
-        raise RetryRefused(
-            403,
+        raise forbidden(
             "not-your-delivery",
             f"delivery {delivery_id} is to a person of another agency; only that agency retries it",
             f"Lần gửi {delivery_id} là của cơ quan khác; chỉ cơ quan của người nhận được gửi lại",
         )
     if row["status"] == "delivered":
-        raise RetryRefused(
-            409,
+        raise conflict(
             "already-delivered",
             f"delivery {delivery_id} was delivered at {row['delivered_at']}; it is not sent again",
             f"Lần gửi {delivery_id} đã gửi thành công lúc {row['delivered_at']}; không gửi lại",
@@ -74,8 +65,7 @@ async def retry_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, agency_
     if row["notice"] == "alert" and row["alert_resolved_at"] is not None:
         # It asks nothing any more, and its target may have been told it is over: an alert arriving after
         # that would reopen it there.
-        raise RetryRefused(
-            409,
+        raise conflict(
             "alert-resolved",
             f"the alert of delivery {delivery_id} was resolved at {row['alert_resolved_at']}; it is not sent again",
             f"Cảnh báo của lần gửi {delivery_id} đã kết thúc lúc {row['alert_resolved_at']}; không gửi lại",

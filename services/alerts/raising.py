@@ -16,7 +16,7 @@ from events.alerts import (
     RecipientRole,
     ResolvedBecause,
 )
-from events.envelope import Actor
+from events.envelope import SYSTEM, Actor
 from services.alerts import adapters, deliveries, directory_store, disclosure, inapp, wording
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import agencies_to_look_up, alert_id, recipients, threshold
@@ -26,7 +26,6 @@ from services.runtime.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
-SYSTEM = Actor(agency_id="dondoc")
 REPEAT = "overdue-repeat"  # subject: the alert id
 ESCALATE = "overdue-escalate"  # subject: the task id
 DIGEST = "daily-digest"  # subject: "digest"

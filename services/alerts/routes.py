@@ -6,19 +6,19 @@ import secrets
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import StreamingResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
 from events.limits import EMAIL_MAX, LINK_MAX
 from services.alerts import access, adapters, commands, directory_store
-from services.alerts.channels.targets import TargetPolicy, TargetRefused
-from services.alerts.commands import AckRejected
+from services.alerts.channels.targets import TargetPolicy
 from services.alerts.config import AlertsConfig
 from services.alerts.stream import Recheck, StreamHub
 from services.runtime import auth
 from services.runtime.auth import CurrentAgency
+from services.runtime.refusals import Refused
 from services.runtime.service import runtime_of
 
 
@@ -41,19 +41,11 @@ async def readable_person(
 ) -> str:
     """The person asked for, once the caller's token shows it is that person's agency (access.py);
     401 without a valid token, 403 for any other agency."""
-    person = await access.agency_of(runtime_of(request).pool, person_id)
-    try:
-        access.check_read(agency.agency_id, person_id, person)
-    except access.ReadRefused as exc:
-        raise HTTPException(exc.status_code, _detail(exc)) from exc
+    access.check_read(agency.agency_id, person_id, await access.agency_of(runtime_of(request).pool, person_id))
     return person_id
 
 
 ReadablePerson = Annotated[str, Depends(readable_person)]
-
-
-def _detail(exc: access.ReadRefused) -> dict[str, str]:
-    return {"code": exc.code, "message": str(exc), "message_vi": exc.message_vi}
 
 
 def still_readable(request: Request, person_id: str) -> Recheck:
@@ -67,12 +59,15 @@ def still_readable(request: Request, person_id: str) -> Recheck:
     async def refusal() -> dict[str, Any] | None:
         async with rt.pool.acquire() as conn:
             try:
-                reader = await auth.verify_unrevoked(rt.settings.token_secret, conn, token)
+                try:
+                    reader = await auth.verify_unrevoked(
+                        rt.settings.token_secret, conn, token, rt.clock.now(), rt.definition.token_standing
+                    )
+                except auth.InvalidToken as exc:
+                    raise exc.refusal() from exc
                 access.check_read(reader.agency_id, person_id, await access.agency_of(conn, person_id))
-            except auth.InvalidToken as exc:
-                return {"status": 401, "code": "unauthorized", "message": str(exc), "message_vi": exc.message_vi}
-            except access.ReadRefused as exc:
-                return {"status": exc.status_code, **_detail(exc)}
+            except Refused as exc:
+                return {"status": exc.status_code, **exc.detail()}
         return None
 
     return refusal
@@ -93,18 +88,29 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
     async def stream(
         request: Request,
         person_id: ReadablePerson,
+        agency: CurrentAgency,
         last_event_id: int | None = Header(None, alias="Last-Event-ID"),
     ) -> StreamingResponse:
         """Server-sent events of a person's alerts, live; resumes after ``Last-Event-ID``. Only for a
         token of the person's agency: checked when the stream opens, and again while it is open (at
         keep-alives and before sending new entries). Refused then, the stream ends with a ``refused``
-        event whose data is the refusal (status, code, message, message_vi), as a 401/403 would say."""
+        event whose data is the refusal (status, code, message, message_vi), as a 401/403 would say.
+        One token holds at most ``max_streams_per_token`` open streams: 429 beyond."""
+        slot = hub.reserve(agency.token_id, config.max_streams_per_token)
+        if slot is None:
+            raise Refused(
+                "too-many-streams",
+                f"this token already holds {config.max_streams_per_token} open alert streams; close one first",
+                f"Mã xác thực này đã mở tối đa {config.max_streams_per_token} luồng cảnh báo; hãy đóng bớt một luồng",
+                429,
+            )
         frames = hub.events(
             runtime_of(request).pool,
             person_id,
             last_event_id or 0,
             config.stream_keepalive_s,
             still_readable(request, person_id),
+            slot,
         )
         return StreamingResponse(
             frames,
@@ -115,40 +121,24 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
     @router.post("/{alert_id}/ack")
     async def acknowledge(alert_id: uuid.UUID, request: Request, agency: CurrentAgency) -> dict[str, Any]:
         """Đã nhận: the recipient's agency acknowledges; overdue reminders to them stop."""
-        try:
-            async with runtime_of(request).unit_of_work() as uow:
-                return await commands.acknowledge(alert_id, agency.agency_id, uow)
-        except AckRejected as exc:
-            raise HTTPException(
-                exc.status_code, {"code": exc.code, "message": str(exc), "message_vi": exc.message_vi}
-            ) from exc
+        async with runtime_of(request).unit_of_work() as uow:
+            return await commands.acknowledge(alert_id, agency.agency_id, uow)
 
     @router.put("/webhook", status_code=status.HTTP_200_OK)
     async def register_webhook(body: WebhookRegistration, request: Request, agency: CurrentAgency) -> dict[str, str]:
         """The calling agency's system receives its people's alerts here, signed with the secret."""
-        try:
-            await TargetPolicy(config.webhook_allowed_networks).check(str(body.url))
-        except TargetRefused as exc:
-            refusal = {"code": exc.code, "message": exc.message_en, "message_vi": exc.message_vi}
-            raise HTTPException(422, refusal) from exc
+        await TargetPolicy(config.webhook_allowed_networks).check(str(body.url))  # TargetRefused: a 422 Refused
         secret = body.secret or secrets.token_urlsafe(32)
         await directory_store.set_webhook(runtime_of(request).pool, agency.agency_id, str(body.url), secret)
         return {"agency_id": agency.agency_id, "url": str(body.url), "secret": secret}
 
     @router.put("/contacts/{person_id}/email")
     async def set_email(person_id: str, body: EmailContact, request: Request, agency: CurrentAgency) -> dict[str, str]:
-        """Where a person of the calling agency receives alerts by e-mail (the directory may also say)."""
+        """Where a person of the calling agency receives alerts by e-mail (the directory may also say). The
+        same rule as reading their alerts (access.py): only the person's own agency, and a person whose agency
+        is unknown is nobody's, so nobody can claim their address in advance and receive their alerts."""
         pool = runtime_of(request).pool
-        person = await directory_store.get_person(pool, person_id)
-        if person and person["agency_id"] and person["agency_id"] != agency.agency_id:
-            raise HTTPException(
-                403,
-                {
-                    "code": "not-your-person",
-                    "message": f"{person_id} belongs to {person['agency_id']}",
-                    "message_vi": "Chỉ cơ quan của người nhận được đặt địa chỉ thư của họ",
-                },
-            )
+        access.check_read(agency.agency_id, person_id, await access.agency_of(pool, person_id))
         await directory_store.set_email(pool, person_id, body.email)
         return {"person_id": person_id, "email": body.email}
 

@@ -36,11 +36,39 @@ of the final ``refused`` event)."""
 RECHECK_EVERY_S = 1.0  # at most this often (entries may wake a stream many times a second)
 
 
+class StreamSlot:
+    """One of the streams a token may hold open (``StreamHub.reserve``), released once: by the stream when
+    it ends, or, should the stream never start (the client gone before its first byte), when dropped."""
+
+    def __init__(self, held: dict[str, int], key: str) -> None:
+        self._held, self._key, self._released = held, key, False
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self._held[self._key] -= 1
+        if not self._held[self._key]:
+            del self._held[self._key]
+
+    def __del__(self) -> None:
+        self.release()
+
+
 class StreamHub:
-    """Wakes the open streams of a person when an entry for them commits."""
+    """Wakes the open streams of a person when an entry for them commits, and counts each token's."""
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._held: dict[str, int] = {}
+
+    def reserve(self, token_id: str, limit: int) -> StreamSlot | None:
+        """A slot for one more open stream of this token, or None when it holds ``limit`` already (per
+        replica: a cap against one token exhausting a process, not a global quota)."""
+        if self._held.get(token_id, 0) >= limit:
+            return None
+        self._held[token_id] = self._held.get(token_id, 0) + 1
+        return StreamSlot(self._held, token_id)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, person_id: str) -> None:
         for event in self._waiters.get(person_id, ()):
@@ -71,10 +99,17 @@ class StreamHub:
                 await conn.close()
 
     async def events(
-        self, pool: asyncpg.Pool, person_id: str, after: int, keepalive_s: float, recheck: Recheck | None = None
+        self,
+        pool: asyncpg.Pool,
+        person_id: str,
+        after: int,
+        keepalive_s: float,
+        recheck: Recheck | None = None,
+        slot: StreamSlot | None = None,
     ) -> AsyncIterator[str]:
         """SSE frames for ``person_id`` after seq ``after``, until ``recheck`` refuses the reader (then a
-        last ``refused`` event), else forever (the server cancels on disconnect)."""
+        last ``refused`` event), else forever (the server cancels on disconnect). ``slot`` is released at
+        the end."""
         wake = asyncio.Event()
         self._waiters[person_id].add(wake)
         gate = _Gate(recheck)
@@ -99,6 +134,8 @@ class StreamHub:
                         return
                     yield ": keep-alive\n\n"
         finally:
+            if slot is not None:
+                slot.release()
             self._waiters[person_id].discard(wake)
             if not self._waiters[person_id]:
                 del self._waiters[person_id]

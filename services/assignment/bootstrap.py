@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from events.topics import INTAKE
+from services.assignment import tokens
 from services.assignment.directory.routes import router as directory_router
 from services.assignment.intake.processor import build as intake_processor
 from services.assignment.tasks.routes import router as tasks_router
@@ -19,6 +20,7 @@ DEFINITION = ServiceDefinition(
     routers=(tasks_router, directory_router),
     # Intake records are agency commands, not envelopes: they get their own subscriber (see raw_consumer).
     background=(raw_consumer(INTAKE, "intake", intake_processor),),
+    token_standing=tokens.standing,  # its own token table: no delay after a revocation
     replay_refusal="assignment is a source of truth, not a projection: its tasks and directory come from commands "
     "(HTTP and dondoc.intake) and it consumes no event topic, so there is no log to rebuild it from. Restore its "
     "schema from a database backup instead.",

@@ -11,22 +11,24 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 
 from events.clock import Clock
-from events.envelope import Actor
+from events.envelope import SYSTEM
 from services.assignment.directory.handlers import load_document
 from services.assignment.directory.model import DirectoryDocument
 from services.assignment.tokens import IssuedToken, issue_token, revoke_token
 from services.runtime import db
+from services.runtime.auth import DEFAULT_TTL
 from services.runtime.unit_of_work import UnitOfWork
 
 SERVICE = "assignment"
 MIGRATIONS = Path(__file__).parent / "migrations"
 SEED_DIRECTORY = Path(__file__).parent / "seed" / "directory.json"
-OPERATOR = Actor(agency_id="dondoc")
+OPERATOR = SYSTEM
 """The actor of changes made at the server (CLI, demo), as the system's own events name it."""
 
 
@@ -68,9 +70,9 @@ async def load_directory(pool: asyncpg.Pool, clock: Clock, path: Path = SEED_DIR
 
 
 async def issue(pool: asyncpg.Pool, clock: Clock, agency_id: str, secret: str,
-                label: str = "") -> IssuedToken:
+                label: str = "", ttl: timedelta = DEFAULT_TTL) -> IssuedToken:
     async with pool.acquire() as conn:
-        return await issue_token(conn, secret=secret, agency_id=agency_id, now=clock.now(), label=label)
+        return await issue_token(conn, secret=secret, agency_id=agency_id, now=clock.now(), label=label, ttl=ttl)
 
 
 async def revoke(pool: asyncpg.Pool, clock: Clock, token_id: str) -> bool:

@@ -1,33 +1,30 @@
 """Agency tokens as the assignment service honours them: signed (services/runtime/auth.py) *and* issued.
 
-``issue_token`` stores only the token's SHA-256; the HTTP dependency ``ActingAgency`` accepts a bearer
-token when its signature is valid, its hash is on record and not revoked, and its agency is active.
-The record is what lets one leaked token be revoked without changing the installation's secret; the
-revocation is published (TokenRevoked) in the same transaction, so the other services, which verify
-tokens and intake keys without this table, refuse it too (services/runtime/revocations.py).
+``issue_token`` stores only the token's SHA-256; the assignment service accepts a bearer token when
+its signature is valid, it has not expired, its hash is on record and not revoked, and its agency is
+active (``standing``, this service's ``token_standing``; the dependency is runtime/auth.py's, as
+everywhere). The record is what lets one leaked token be revoked without changing the installation's
+secret; the revocation is published (TokenRevoked) in the same transaction, so the other services,
+which verify tokens and intake keys without this table, refuse it too (services/runtime/revocations.py).
 Each token also names an intake signing key (events/intake.py): key id = token id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.directory import TokenRevoked
 from events.envelope import Actor
 from events.intake import signing_key
-from services.assignment.errors import not_found
 from services.runtime import auth
-from services.runtime.auth import AgencyPrincipal, InvalidToken
-from services.runtime.service import runtime_of
+from services.runtime.access import Principal
+from services.runtime.auth import CurrentAgency, InvalidToken, OptionalAgency, UnissuedToken
+from services.runtime.refusals import not_found
 from services.runtime.unit_of_work import UnitOfWork
-
-_bearer = HTTPBearer(auto_error=False, description="Agency token from `dondoc token issue AGENCY_ID`")
 
 
 @dataclass(frozen=True)
@@ -36,20 +33,21 @@ class IssuedToken:
     token_id: str
     token: str
     intake_key: str  # hex; the agency signs intake commands with it (key id = token_id)
+    expires_at: datetime
 
 
 async def issue_token(conn: asyncpg.Connection, *, secret: str, agency_id: str, now: datetime,
-                      label: str = "") -> IssuedToken:
+                      label: str = "", ttl: timedelta = auth.DEFAULT_TTL) -> IssuedToken:
     if not await conn.fetchval("SELECT active FROM agencies WHERE agency_id = $1", agency_id):
         raise not_found("active agency", "cơ quan đang hoạt động", agency_id, "unknown-agency")
-    token, principal = auth.issue(secret, agency_id, now)
+    token, principal = auth.issue(secret, agency_id, now, ttl)
     await conn.execute(
         "INSERT INTO agency_tokens (token_id, agency_id, token_hash, label, issued_at) "
         "VALUES ($1, $2, $3, $4, $5)",
         principal.token_id, agency_id, auth.token_hash(token), label, now,
     )
     key = signing_key(secret, agency_id, principal.token_id).hex()
-    return IssuedToken(agency_id, principal.token_id, token, key)
+    return IssuedToken(agency_id, principal.token_id, token, key, now + ttl)
 
 
 async def revoke_token(uow: UnitOfWork, token_id: str, actor: Actor) -> bool:
@@ -83,49 +81,20 @@ async def key_is_live(conn: asyncpg.Connection, agency_id: str, token_id: str) -
     ))
 
 
-def _unauthorized(message: str, message_vi: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, {"code": "unauthorized", "message": message, "message_vi": message_vi},
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
-async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> AgencyPrincipal:
-    if credentials is None:
-        raise _unauthorized("missing 'Authorization: Bearer <agency token>' header; get one with "
-                            "`dondoc token issue AGENCY_ID`",
-                            "Thiếu mã xác thực của cơ quan (Authorization: Bearer <token>)")
-    rt = runtime_of(request)
-    try:
-        principal = auth.verify(rt.settings.token_secret, credentials.credentials)
-    except InvalidToken as exc:
-        raise _unauthorized(str(exc), "Mã xác thực của cơ quan không hợp lệ") from exc
-    row = await rt.pool.fetchrow(
+async def standing(db: auth.Db, token: str, principal: Principal) -> InvalidToken | None:
+    """The assignment service's ``token_standing``: its own record, not the revocations read back from
+    Kafka. One answer for not issued, revoked and inactive agency: a caller learns nothing from which."""
+    row = await db.fetchrow(
         """SELECT t.revoked_at, a.active FROM agency_tokens t JOIN agencies a USING (agency_id)
            WHERE t.token_id = $1 AND t.token_hash = $2 AND t.agency_id = $3""",
-        principal.token_id, auth.token_hash(credentials.credentials), principal.agency_id,
+        principal.token_id, auth.token_hash(token), principal.agency_id,
     )
     if row is None or row["revoked_at"] is not None or not row["active"]:
-        why = ("was not issued by this installation" if row is None
-               else "was revoked" if row["revoked_at"] is not None
-               else "belongs to an agency that is no longer active")
-        raise _unauthorized(f"the token {why}", "Mã xác thực đã bị thu hồi hoặc không do hệ thống cấp")
-    return principal
+        return UnissuedToken(principal)
+    return None
 
 
-async def acting_agency(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> AgencyPrincipal:
-    return await _principal(request, credentials)
-
-
-async def optional_agency(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> AgencyPrincipal | None:
-    """For reads: anonymous callers see public tasks; a bad token is still an error, never ignored."""
-    return None if credentials is None else await _principal(request, credentials)
-
-
-ActingAgency = Annotated[AgencyPrincipal, Depends(acting_agency)]
-"""The agency an HTTP write acts for: 401 without a valid, issued, unrevoked token."""
-ReadingAgency = Annotated[AgencyPrincipal | None, Depends(optional_agency)]
+ActingAgency = CurrentAgency
+"""The agency an HTTP write acts for: 401 without a valid, issued, unexpired, unrevoked token."""
+ReadingAgency = OptionalAgency
+"""For reads: anonymous callers see public tasks; a bad token is still an error, never ignored."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from services.audit import adapters
+from services.runtime.access import involved, may_see, viewer_of
 from services.runtime.auth import OptionalAgency
+from services.runtime.refusals import not_found
 from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -16,34 +18,30 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 @router.get("/tasks/{task_id}")
 async def task_history(task_id: str, request: Request, agency: OptionalAgency) -> dict[str, Any]:
     """Lịch sử nhiệm vụ: every event of a task in the order it happened (``seq``: the chain's order), with
-    its chain hash. A secret (mật) task's history only for a token of an agency involved in it (DESIGN §4:
-    seen only by the agencies involved)."""
+    its chain hash. The access rule of every route (runtime/access.py): a public task's history to anyone,
+    a secret (mật) task's only to a token of an agency involved in it. A task whose ``TaskAssigned`` was
+    not recorded yet has an unknown classification, and unknown is secret: its history is shown to nobody
+    until then. A task the caller may not see answers exactly as one never recorded (404): the refusal names
+    nothing, not even that the task exists."""
     events = await adapters.task_history(runtime_of(request).pool, task_id)
-    if not events:
-        raise HTTPException(404, {"code": "task-not-found", "message": f"no event of task {task_id} was recorded"})
-    involved = _secret_task_parties(events)
-    if involved is not None and (agency is None or agency.agency_id not in involved):
-        raise HTTPException(
-            401 if agency is None else 403,
-            {
-                "code": "secret-task",
-                "message": f"{task_id} is a secret task: its history is shown only with a token of an agency "
-                f"involved in it ({', '.join(sorted(involved))})",
-                "message_vi": "Nhiệm vụ mật: chỉ cơ quan giao, chủ trì hoặc phối hợp (dùng mã xác thực của cơ quan "
-                "đó) mới được xem lịch sử",
-            },
-        )
+    classification, parties = _assignment(events)
+    if not events or not may_see(classification, parties, viewer_of(agency)):
+        raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
     return {"task_id": task_id, "events": events}
 
 
-def _secret_task_parties(events: list[dict[str, Any]]) -> set[str] | None:
-    """The agencies involved in the task if its assignment says it is secret; None for any other task."""
+def _assignment(events: list[dict[str, Any]]) -> tuple[str | None, set[str]]:
+    """The task's classification and the agencies involved, as its TaskAssigned says; (None, ∅) when it was
+    not recorded (or is unreadable): unknown, hence secret to everyone."""
     for recorded in events:
         event = recorded["event"]
         if event.get("event_type") == "TaskAssigned":
-            payload = event.get("payload", {})
-            if payload.get("classification") != "mat":
-                return None
-            return {payload.get("assigning_agency_id"), payload.get("lead_agency_id"),
-                    *payload.get("coordinating_agency_ids", ())} - {None}
-    return None
+            payload = event.get("payload") or {}
+            classification = payload.get("classification")
+            parties = involved(
+                payload.get("assigning_agency_id"),
+                payload.get("lead_agency_id"),
+                payload.get("coordinating_agency_ids") or (),
+            )
+            return (classification if isinstance(classification, str) else None), parties
+    return None, set()

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -80,24 +80,33 @@ def token_issue(
     agency_id: str = typer.Argument(..., help="e.g. ubnd-bd"),
     label: str = typer.Option("", help="What the token is for, e.g. 'hệ thống QLVB của Sở'"),
     as_json: bool = typer.Option(False, "--json", help="Also print the token id and the intake signing key."),
+    days: int | None = typer.Option(
+        None, "--days", min=1, max=3650, help="How long the token works (default: DONDOC_TOKEN_TTL_DAYS, 90)"
+    ),
 ) -> None:
-    """Issue an API token for an agency; only its hash is stored. Prints the token."""
+    """Issue an API token for an agency; only its hash is stored. Prints the token. It expires (default
+    after 90 days, DONDOC_TOKEN_TTL_DAYS): issue a new one before then."""
     from services.assignment.provision import assignment_db, issue
     from services.runtime.settings import get_settings
 
+    settings = get_settings()
+    ttl = timedelta(days=days or settings.token_ttl_days)
+
     async def work() -> Any:
         async with assignment_db() as pool:
-            return await issue(pool, _clock(), agency_id, get_settings().token_secret, label)
+            return await issue(pool, _clock(), agency_id, settings.token_secret, label, ttl)
 
     issued = _run(work)
     if as_json:
         sys.stdout.write(json.dumps({"agency_id": issued.agency_id, "token_id": issued.token_id,
                                      "token": issued.token, "intake_key_id": issued.token_id,
-                                     "intake_key": issued.intake_key}, indent=2) + "\n")
+                                     "intake_key": issued.intake_key,
+                                     "expires_at": issued.expires_at.isoformat()}, indent=2) + "\n")
     else:
         sys.stdout.write(issued.token + "\n")
     err.print(f"Token {issued.token_id} for {agency_id}: use it as 'Authorization: Bearer <token>'. "
-              "It is shown once; only its hash is kept.")
+              f"It expires at {issued.expires_at:%Y-%m-%d %H:%M %Z} (hết hạn lúc {issued.expires_at:%d/%m/%Y %H:%M}); "
+              "issue a new one before then. It is shown once; only its hash is kept.")
 
 
 @token_app.command("revoke")

@@ -11,6 +11,7 @@ import asyncpg
 from events.progress import Evidence
 from events.tasks import TaskAssigned
 from services.progress.domain import OPEN, Rollup
+from services.runtime.access import involved
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -20,8 +21,8 @@ async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigne
     inserted = await conn.fetchval(
         """INSERT INTO tasks (task_id, code, title, assigning_agency_id, lead_agency_id, officer_in_charge_id,
                key_task, deadline, original_due, due, status, updated_at, coordinating_agency_ids,
-               parent_task_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9, 'assigned', $10, $11, $12)
+               parent_task_id, classification)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9, 'assigned', $10, $11, $12, $13)
            ON CONFLICT (task_id) DO NOTHING RETURNING true""",
         task_id,
         event.code,
@@ -35,8 +36,14 @@ async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigne
         at,
         list(event.coordinating_agency_ids),
         event.parent_task_id,
+        event.classification,
     )
     return bool(inserted)
+
+
+def parties(task: dict[str, Any]) -> set[str]:
+    """The agencies involved in a task row (runtime/access.py)."""
+    return involved(task["assigning_agency_id"], task["lead_agency_id"], task["coordinating_agency_ids"] or ())
 
 
 async def lock_task(conn: asyncpg.Connection, task_id: str) -> dict[str, Any] | None:

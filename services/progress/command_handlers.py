@@ -32,7 +32,6 @@ from services.progress.commands import (
 from services.progress.config import ProgressConfig
 from services.progress.domain import (
     OPEN,
-    ProgressRejected,
     is_on_time,
     require_assigner,
     require_involved,
@@ -40,20 +39,24 @@ from services.progress.domain import (
     require_status,
 )
 from services.runtime import idempotency
+from services.runtime.access import may_see
+from services.runtime.refusals import Refused
 from services.runtime.unit_of_work import UnitOfWork
 
 _AWAITING = frozenset({"completion_reported"})
 _NOT_CLOSED = frozenset({*OPEN, "completion_reported"})
 
 
-async def _task(uow: UnitOfWork, task_id: str) -> dict[str, Any]:
+async def _task(uow: UnitOfWork, task_id: str, agency_id: str) -> dict[str, Any]:
+    """The task, locked; a secret task the agency is not involved in answers as one that does not exist
+    (runtime/access.py), so the refusals below never name its agencies."""
     task = await adapters.lock_task(uow.conn, task_id)
-    if task is None:
-        raise ProgressRejected(
-            404,
+    if task is None or not may_see(task["classification"], adapters.parties(task), agency_id):
+        raise Refused(
             "task-not-found",
             f"no task {task_id} is known to the progress service",
             f"Không tìm thấy nhiệm vụ {task_id}",
+            404,
         )
     return task
 
@@ -78,13 +81,11 @@ def _once(handler: H) -> H:
             return await handler(task_id, command, agency_id, uow, *rest)
         await _task(uow, task_id)
         subject, digest = f"task:{task_id}:{agency_id}", idempotency.fingerprint(type(command).__name__, command)
-        try:
-            if (first := await idempotency.recall(uow.conn, subject, key, digest)) is not None:
-                return first
-            event = await handler(task_id, command, agency_id, uow, *rest)
-            await idempotency.remember(uow.conn, subject, key, digest, event)
-        except idempotency.KeyReused as exc:
-            raise ProgressRejected(exc.status_code, exc.code, exc.message_en, exc.message_vi) from exc
+        # A reused key with another body raises idempotency.KeyReused, a 409 Refused.
+        if (first := await idempotency.recall(uow.conn, subject, key, digest)) is not None:
+            return first
+        event = await handler(task_id, command, agency_id, uow, *rest)
+        await idempotency.remember(uow.conn, subject, key, digest, event)
         return event
 
     return once  # type: ignore[return-value]
@@ -92,7 +93,7 @@ def _once(handler: H) -> H:
 
 @_once
 async def report_progress(task_id: str, command: ReportProgress, agency_id: str, uow: UnitOfWork) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_lead(task, agency_id)
     require_status(task, OPEN, "báo cáo tiến độ")
     await adapters.update(
@@ -108,19 +109,19 @@ async def report_progress(task_id: str, command: ReportProgress, agency_id: str,
 
 @_once
 async def report_completion(task_id: str, command: ReportCompletion, agency_id: str, uow: UnitOfWork) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_lead(task, agency_id)
     require_status(task, OPEN, "báo cáo hoàn thành")
     today = uow.clock.now().date()
     children = await adapters.rollup(uow.conn, task_id, today)
     if children.open and not command.open_children_override:
-        raise ProgressRejected(
-            409,
+        raise Refused(
             "children-open",
             f"{children.open} of {children.children} delegated tasks are still open; report completion with "
             "open_children_override (the reason) to complete the parent anyway",
             f"Còn {children.open}/{children.children} nhiệm vụ giao tiếp chưa hoàn thành; muốn báo cáo "
             "hoàn thành nhiệm vụ này phải nêu lý do (open_children_override)",
+            409,
         )
     on_time = is_on_time(today, task["due"])
     await adapters.update(
@@ -157,7 +158,7 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
 async def confirm_completion(
     task_id: str, command: ConfirmCompletion, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_assigner(task, agency_id)
     require_status(task, _AWAITING, "xác nhận hoàn thành")
     now = uow.clock.now()
@@ -206,7 +207,7 @@ def _next_occurrence(task: dict[str, Any]) -> date | None:
 async def return_completion(
     task_id: str, command: ReturnCompletion, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_assigner(task, agency_id)
     require_status(task, _AWAITING, "trả lại báo cáo hoàn thành")
     await adapters.update(
@@ -223,7 +224,7 @@ async def return_completion(
 
 @_once
 async def add_note(task_id: str, command: AddNote, agency_id: str, uow: UnitOfWork) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     require_involved(task, agency_id)
     require_status(task, _NOT_CLOSED, "ghi chú tiến độ")
     await adapters.insert_note(uow.conn, task_id, agency_id, command.note, uow.clock.now())
@@ -239,7 +240,7 @@ async def add_note(task_id: str, command: AddNote, agency_id: str, uow: UnitOfWo
 async def set_lead_times(
     task_id: str, command: SetLeadTimes, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
-    task = await _task(uow, task_id)
+    task = await _task(uow, task_id, agency_id)
     if agency_id != task["assigning_agency_id"]:
         require_lead(task, agency_id)
     require_status(task, _NOT_CLOSED, "đặt lịch nhắc hạn")

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from events.clock import VN_TZ
 from events.workdays import WorkingCalendar
+from services.runtime.refusals import Refused
 
 Status = Literal["assigned", "in_progress", "completion_reported", "completed", "withdrawn"]
 # Statuses in which the lead agency still owes work: only these are reminded and can become overdue.
@@ -49,67 +50,54 @@ def is_on_time(reported_on: date, due: date | None) -> bool | None:
     return None if due is None else reported_on <= due
 
 
-class ProgressRejected(ValueError):
-    """A command the rules refuse; carries the HTTP status, a stable code and both languages."""
-
-    def __init__(self, status_code: int, code: str, message_en: str, message_vi: str) -> None:
-        super().__init__(message_en)
-        self.status_code, self.code, self.message_en, self.message_vi = (
-            status_code,
-            code,
-            message_en,
-            message_vi,
-        )
-
-
 def require_lead(task: dict[str, Any], agency_id: str) -> None:
     """Progress and completion come from the lead agency only; a coordinator is told what it may do."""
     if agency_id == task["lead_agency_id"]:
         return
     if agency_id in task["coordinating_agency_ids"]:
-        raise ProgressRejected(
-            403,
+        raise Refused(
             "coordinator-cannot-report",
             f"{agency_id} coordinates this task: it may add a note on its part (POST …/notes), but only the "
             f"lead agency {task['lead_agency_id']} reports progress or completion",
             f"Cơ quan phối hợp ({agency_id}) chỉ được ghi chú phần việc của mình; chỉ cơ quan chủ trì "
             f"({task['lead_agency_id']}) được báo cáo tiến độ, kết quả thực hiện nhiệm vụ",
+            403,
         )
-    raise ProgressRejected(
-        403,
+    raise Refused(
         "not-lead-agency",
         f"only the lead agency ({task['lead_agency_id']}) reports progress or completion of this task",
         f"Chỉ cơ quan chủ trì ({task['lead_agency_id']}) được báo cáo tiến độ, kết quả nhiệm vụ này",
+        403,
     )
 
 
 def require_assigner(task: dict[str, Any], agency_id: str) -> None:
     if agency_id != task["assigning_agency_id"]:
-        raise ProgressRejected(
-            403,
+        raise Refused(
             "not-assigning-agency",
             f"only the assigning agency ({task['assigning_agency_id']}) confirms or returns a completion report",
             f"Chỉ cơ quan giao nhiệm vụ ({task['assigning_agency_id']}) được xác nhận hoặc trả lại báo cáo hoàn thành",
+            403,
         )
 
 
 def require_involved(task: dict[str, Any], agency_id: str) -> None:
     if agency_id != task["lead_agency_id"] and agency_id not in task["coordinating_agency_ids"]:
-        raise ProgressRejected(
-            403,
+        raise Refused(
             "not-involved",
             "only the lead or a coordinating agency of this task adds notes to it",
             "Chỉ cơ quan chủ trì hoặc cơ quan phối hợp của nhiệm vụ được ghi chú tiến độ",
+            403,
         )
 
 
 def require_status(task: dict[str, Any], allowed: frozenset[str], action_vi: str) -> None:
     if task["status"] not in allowed:
-        raise ProgressRejected(
-            409,
+        raise Refused(
             f"task-{task['status'].replace('_', '-')}",
             f"the task is {task['status']}; this needs it to be one of: {', '.join(sorted(allowed))}",
             f"Không thể {action_vi}: nhiệm vụ đang ở trạng thái «{STATUS_VI[task['status']]}»",
+            409,
         )
 
 

@@ -39,10 +39,10 @@ from services.progress.commands import (
     SetLeadTimes,
 )
 from services.progress.config import ProgressConfig
-from services.progress.domain import ProgressRejected
 from services.runtime import intake_ledger, revocations
 from services.runtime.logs import bound, get_logger
 from services.runtime.raw_consumer import RawConsumer, RawRecord
+from services.runtime.refusals import Refused
 from services.runtime.service import Runtime
 from services.runtime.unit_of_work import Position, UnitOfWork
 
@@ -79,11 +79,11 @@ def build(config: ProgressConfig) -> Callable[[Runtime], RawConsumer]:
                 return
             if not for_progress(command):
                 return
-            internal = ProgressRejected(
-                500,
+            internal = Refused(
                 "internal-error",
                 f"the command could not be processed ({error}); nothing was recorded: send it again later",
                 "Lỗi hệ thống khi xử lý lệnh; lệnh chưa được ghi nhận, hãy gửi lại sau",
+                500,
             )
             async with rt.unit_of_work() as uow:
                 await _reject(uow, record, command.agency_id, command, internal)
@@ -106,11 +106,11 @@ async def _run(record: RawRecord, command: Command, uow: UnitOfWork, config: Pro
         received_at=uow.clock.now(),
     )
     if not receipt.first:
-        replayed = ProgressRejected(
-            409,
+        replayed = Refused(
             "replayed",
             f"command {command_id!r} was already received",
             f"Lệnh {command_id!r} đã được nhận trước đó: bản gửi lại bị từ chối",
+            409,
         )
         await _reject(uow, record, agency, command, replayed)
         return "rejected:replayed"
@@ -122,44 +122,44 @@ async def _run(record: RawRecord, command: Command, uow: UnitOfWork, config: Pro
             try:
                 validated = model.model_validate(payload)
             except ValidationError as exc:
-                raise ProgressRejected(
-                    422,
+                raise Refused(
                     "invalid-command",
                     f"invalid {command_type}: {exc.errors()[:3]}",
                     f"Nội dung lệnh {command_type} không hợp lệ",
+                    422,
                 ) from exc
             event = await run(task_id, validated, agency, uow, config)
-    except ProgressRejected as exc:
+    except Refused as exc:
         await intake_ledger.mark_rejected(uow.conn, agency_id=agency, command_id=command_id, code=exc.code)
         await _reject(uow, record, agency, command, exc)
         return f"rejected:{exc.code}"
     return f"accepted:{event.event_type}"
 
 
-async def _standing(uow: UnitOfWork, command: Command) -> ProgressRejected | None:
+async def _standing(uow: UnitOfWork, command: Command) -> Refused | None:
     """The same checks, codes and order as the assignment service's for its own commands."""
     agency, key_id = command.agency_id, command.key_id
     revoked, inactive = await revocations.standing(uow.conn, key_id, agency)
     if inactive:
-        return ProgressRejected(
-            403,
+        return Refused(
             "unknown-agency",
             f"{agency!r} is not an active agency",
             f"Cơ quan {agency!r} không có trong danh bạ hoặc đã ngừng hoạt động",
+            403,
         )
     if revoked:
-        return ProgressRejected(
-            401,
+        return Refused(
             "bad-signature",
             f"key {key_id!r} of {agency} was revoked; sign with the key of a new token "
             f"(`dondoc token issue {agency}`)",
             "Khóa ký đã bị thu hồi; hãy ký bằng khóa của mã xác thực mới được cấp",
+            401,
         )
     return None
 
 
 async def _reject(
-    uow: UnitOfWork, record: RawRecord, agency: str, command: Command, exc: ProgressRejected
+    uow: UnitOfWork, record: RawRecord, agency: str, command: Command, exc: Refused
 ) -> None:
     log.info("intake command rejected", code=exc.code)
     await uow.emit(

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request, status
 
 from events.envelope import Envelope
 from services.progress import adapters, command_handlers
@@ -19,22 +19,17 @@ from services.progress.commands import (
     SetLeadTimes,
 )
 from services.progress.config import ProgressConfig
-from services.progress.domain import ProgressRejected
-from services.runtime.auth import CurrentAgency
+from services.runtime.access import may_see, viewer_of
+from services.runtime.auth import CurrentAgency, OptionalAgency
+from services.runtime.refusals import not_found
 from services.runtime.service import runtime_of
 from services.runtime.unit_of_work import UnitOfWork
 
 
-def _reject(exc: ProgressRejected) -> HTTPException:
-    return HTTPException(exc.status_code, {"code": exc.code, "message": exc.message_en, "message_vi": exc.message_vi})
-
-
 async def _run(request: Request, work: Callable[[UnitOfWork], Awaitable[Envelope]]) -> dict[str, Any]:
-    try:
-        async with runtime_of(request).unit_of_work() as uow:
-            event = await work(uow)
-    except ProgressRejected as exc:
-        raise _reject(exc) from exc
+    # A Refused raised by the rules is answered by the one handler of every service (runtime/refusals.py).
+    async with runtime_of(request).unit_of_work() as uow:
+        event = await work(uow)
     return {
         "event_id": str(event.event_id),
         "event_type": event.event_type,
@@ -90,12 +85,13 @@ def build_router(config: ProgressConfig) -> APIRouter:
         return await _run(request, lambda uow: h.set_lead_times(task_id, command, agency.agency_id, uow, config))
 
     @router.get("/{task_id}")
-    async def get_task(task_id: str, request: Request) -> dict[str, Any]:
-        """The task's status, deadline in force (and the original), roll-up of delegated children."""
+    async def get_task(task_id: str, request: Request, agency: OptionalAgency) -> dict[str, Any]:
+        """The task's status, deadline in force (and the original), roll-up of delegated children. A secret
+        task only to a token of an agency involved; to anyone else it does not exist (runtime/access.py)."""
         rt = runtime_of(request)
         task = await adapters.get_task(rt.pool, task_id)
-        if task is None:
-            raise HTTPException(404, {"code": "task-not-found", "message": f"no task {task_id}"})
+        if task is None or not may_see(task["classification"], adapters.parties(task), viewer_of(agency)):
+            raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
         rollup = await adapters.rollup(rt.pool, task_id, rt.clock.now().date())
         return {
             **task,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from events.envelope import Actor
+from events.envelope import SYSTEM
 from events.tasks import DeadlineApproaching, TaskOverdue
 from services.progress import adapters
 from services.progress.domain import APPROACHING, OPEN, OVERDUE, overdue_at
@@ -13,7 +13,6 @@ from services.runtime.timers import Timer, TimerHandler
 from services.runtime.unit_of_work import UnitOfWork
 
 # Timer events are caused by the passing of time, not by an agency.
-SYSTEM = Actor(agency_id="dondoc")
 
 
 async def _still_applies(timer: Timer, uow: UnitOfWork) -> dict[str, Any] | None:

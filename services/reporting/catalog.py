@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from services.reporting.vietnamese import sort_key_vi
+from services.runtime.access import visible_sql
 
 
 async def agency(conn: asyncpg.Connection, agency_id: str) -> dict[str, Any] | None:
@@ -82,11 +83,8 @@ async def documents(conn: asyncpg.Connection, viewer: str | None = None) -> list
     """Source documents with a task the viewer may see: one whose tasks are all secret is not listed
     to agencies not involved in them."""
     rows = await conn.fetch(
-        """SELECT d.number, d.issued_on, d.issuer FROM documents d
-           WHERE EXISTS (
-               SELECT 1 FROM tasks t WHERE t.document = d.number
-               AND (t.classification <> 'mat'
-                    OR $1 = ANY(ARRAY[t.assigning_agency_id, t.lead_agency_id] || t.coordinating_agency_ids)))""",
+        f"""SELECT d.number, d.issued_on, d.issuer FROM documents d
+           WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.document = d.number AND {visible_sql("$1", "t")})""",
         viewer,
     )
     return sorted((dict(r) for r in rows), key=lambda r: sort_key_vi(r["number"]))
@@ -135,10 +133,8 @@ async def find_tasks(
 ) -> list[dict[str, Any]]:
     """Tasks whose code or title contains the text (for picking one whose tree to show)."""
     rows = await conn.fetch(
-        """SELECT task_id, code, title, lead_agency_id, parent_task_id FROM tasks
-           WHERE (code ILIKE '%' || $1 || '%' OR title ILIKE '%' || $1 || '%')
-             AND (classification <> 'mat'
-                  OR $2 = ANY(ARRAY[assigning_agency_id, lead_agency_id] || coordinating_agency_ids))
+        f"""SELECT task_id, code, title, lead_agency_id, parent_task_id FROM tasks
+           WHERE (code ILIKE '%' || $1 || '%' OR title ILIKE '%' || $1 || '%') AND {visible_sql("$2")}
            ORDER BY code LIMIT $3""",
         text,
         viewer,

@@ -23,11 +23,11 @@ from typing import Annotated, Any
 
 import anyio
 import httpx
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.background import BackgroundTask
 
+from services.runtime.auth import BearerToken
 from services.runtime.logs import get_logger
 from services.runtime.service import runtime_of
 
@@ -43,9 +43,6 @@ _TYPES = {
 RETRY_MS = 15_000
 
 router = APIRouter(tags=["dashboard"])
-_viewer_token = HTTPBearer(
-    auto_error=False, description="The viewer's agency token, passed on to the alerts service (which judges it)"
-)
 
 
 @router.get("/", include_in_schema=False)
@@ -118,7 +115,7 @@ async def _refusal(response: httpx.Response) -> HTTPException:
 async def alerts_stream(
     request: Request,
     person_id: Annotated[str, Query(min_length=1, description="Whose alerts")],
-    viewer: Annotated[HTTPAuthorizationCredentials | None, Depends(_viewer_token)],
+    viewer: BearerToken,  # passed on to the alerts service, which judges it
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Response:
     """Cảnh báo trực tiếp: the alerts service's stream for one person, passed through; only for a token
@@ -126,7 +123,7 @@ async def alerts_stream(
     upstream = f"{runtime_of(request).settings.url_of('alerts')}/v1/alerts/stream"
     headers = {"Accept": "text/event-stream"}
     if viewer is not None:
-        headers["Authorization"] = f"Bearer {viewer.credentials}"
+        headers["Authorization"] = f"Bearer {viewer}"
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
     opened = AsyncExitStack()

@@ -16,20 +16,11 @@ from typing import Literal
 
 from pydantic import BaseModel, computed_field
 
+from events.reports import CATEGORIES
 from services.reporting.vietnamese import vn_number
 
 Bucket = Literal["new", "started", "on_time", "late", "nodl_open", "nodl_done", "withdrawn"]
 OPEN_BUCKETS: frozenset[str] = frozenset({"new", "started"})
-
-CATEGORIES = (
-    "assigned",
-    "completed_on_time",
-    "completed_late",
-    "unfinished_within_deadline",
-    "unfinished_overdue",
-    "no_fixed_deadline",
-    "withdrawn",
-)
 
 LABELS_VI = {
     "assigned": "Nhiệm vụ được giao",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from events.clock import VN_TZ
-from events.envelope import Actor
+from events.envelope import SYSTEM
 from events.reports import ReportFigures, ReportPublished
 from services.reporting import summary
 from services.reporting.domain import Figures, change_between
@@ -26,7 +26,6 @@ from services.runtime.timers import Timer, TimerWorker
 from services.runtime.unit_of_work import UnitOfWork
 
 MONTHLY = "monthly-report"
-SYSTEM = Actor(agency_id="dondoc")
 
 
 def month_start(moment: datetime | date) -> date:

@@ -15,7 +15,9 @@ from pydantic import BaseModel
 from events.clock import VN_TZ
 from services.reporting import catalog, summary
 from services.reporting.queries import Filters
-from services.reporting.viewer import Viewer
+from services.runtime.access import involved, may_see
+from services.runtime.auth import Viewer
+from services.runtime.refusals import not_found
 from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -172,30 +174,33 @@ async def search_tasks(
 
 @router.get("/tasks/{task_id}/tree")
 async def get_delegation_tree(task_id: str, request: Request, viewer: Viewer) -> dict[str, Any]:
-    """Cây giao việc: the task's chain of delegation, from the topmost task down."""
+    """Cây giao việc: the task's chain of delegation, from the topmost task down. A secret task the viewer is
+    not involved in keeps its place but shows no id, code, title or agency (runtime/access.py); asked for
+    by its own id, it answers as a task that does not exist."""
     async with runtime_of(request).pool.acquire() as conn:
         nodes = await catalog.delegation_tree(conn, task_id)
-    if not nodes:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            {
-                "code": "task-not-found",
-                "message": f"no task {task_id}",
-                "message_vi": f"Không tìm thấy nhiệm vụ {task_id}",
-            },
-        )
-    return {"task_id": task_id, "nodes": [_visible(node, viewer) for node in nodes]}
+    shown = {n["task_id"]: _seen(n, viewer) for n in nodes}
+    if not nodes or not shown.get(task_id):
+        raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
+    # A hidden node's id is replaced by a label that is only its place in this answer, in its own node and
+    # in its children's parent_task_id, so the tree still hangs together.
+    labels = {n["task_id"]: f"hidden-{i}" for i, n in enumerate(nodes) if not shown[n["task_id"]]}
+    return {"task_id": task_id, "nodes": [_shown(n, shown[n["task_id"]], labels) for n in nodes]}
 
 
-def _visible(node: dict[str, Any], viewer: str | None) -> dict[str, Any]:
-    """A secret task keeps its place in the tree but, to agencies not involved, loses its name."""
-    involved = {node["assigning_agency_id"], node["lead_agency_id"], *node["coordinating_agency_ids"]}
-    if node["classification"] != "mat" or (viewer and viewer in involved):
-        return node
+def _seen(node: dict[str, Any], viewer: str | None) -> bool:
+    parties = involved(node["assigning_agency_id"], node["lead_agency_id"], node["coordinating_agency_ids"])
+    return may_see(node["classification"], parties, viewer)
+
+
+def _shown(node: dict[str, Any], seen: bool, labels: dict[str, str]) -> dict[str, Any]:
+    parent = node["parent_task_id"]
+    if seen:
+        return {**node, "parent_task_id": labels.get(parent, parent)}
     hidden = dict.fromkeys(node, None)
     hidden.update(
-        task_id=node["task_id"],
-        parent_task_id=node["parent_task_id"],
+        task_id=labels[node["task_id"]],
+        parent_task_id=labels.get(parent, parent),
         depth=node["depth"],
         classification="mat",
         hidden=True,

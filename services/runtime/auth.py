@@ -1,35 +1,43 @@
-"""Agency tokens: every HTTP write acts as the agency its bearer token names.
+"""Agency tokens, and the one bearer-token dependency of every service.
 
-A token is ``dd1.<payload>.<signature>``: the payload (base64url JSON: agency_id, token_id,
-issued_at) signed with HMAC-SHA256 under ``DONDOC_TOKEN_SECRET``. Any service verifies it
-without a round trip; the issuing service stores only its hash (``token_hash``). A revoked token is
-refused too: every service that reads ``dondoc.directory`` keeps the revocations (runtime/revocations.py).
+A token is ``dd1.<payload>.<signature>``: the payload (base64url JSON: agency_id ``a``, token_id ``t``,
+issued_at ``i``, expires_at ``e``) signed with HMAC-SHA256 under ``DONDOC_TOKEN_SECRET``. Any service
+verifies it without a round trip; the issuing service stores only its hash (assignment/tokens.py).
+
+A token is refused (401, the same bilingual body everywhere) when it is missing where required,
+malformed (non-ASCII or oversized included), signed with another secret, expired, revoked or of an
+agency no longer active. Expired: at ``e`` by the service's clock; a token issued before tokens
+carried an expiry (no ``e``) expires ``DEFAULT_TTL`` after its ``i``. Revoked/inactive: what the service's
+``token_standing`` says (ServiceDefinition): by default the revocations every reader of
+``dondoc.directory`` keeps (runtime/revocations.py); the assignment service asks its own token table.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
 import secrets
-from datetime import datetime
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Annotated, TypeAlias
 
 import asyncpg
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
 
 from services.runtime import revocations
+from services.runtime.access import Principal, viewer_of
+from services.runtime.refusals import Refused, unauthorized
 
 PREFIX = "dd1"
+DEFAULT_TTL = timedelta(days=90)
+MAX_TOKEN_CHARS = 1024  # a real one is ~150; anything longer is not ours and is not hashed or decoded
 _bearer = HTTPBearer(auto_error=False, description="Agency token from `dondoc token issue AGENCY_ID`")
 
-
-class AgencyPrincipal(BaseModel):
-    agency_id: str
-    token_id: str
+AgencyPrincipal = Principal  # the name callers knew; a principal is an agency until person sign-in
 
 
 def _b64(data: bytes) -> str:
@@ -44,10 +52,19 @@ def _sign(secret: str, payload: str) -> str:
     return _b64(hmac.new(secret.encode(), f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
 
-def issue(secret: str, agency_id: str, issued_at: datetime) -> tuple[str, AgencyPrincipal]:
+def issue(secret: str, agency_id: str, issued_at: datetime, ttl: timedelta = DEFAULT_TTL) -> tuple[str, Principal]:
     token_id = secrets.token_hex(8)
-    payload = _b64(json.dumps({"a": agency_id, "t": token_id, "i": issued_at.isoformat()}).encode())
-    return f"{PREFIX}.{payload}.{_sign(secret, payload)}", AgencyPrincipal(agency_id=agency_id, token_id=token_id)
+    body = {"a": agency_id, "t": token_id, "i": issued_at.isoformat(), "e": (issued_at + ttl).isoformat()}
+    payload = _b64(json.dumps(body).encode())
+    return f"{PREFIX}.{payload}.{_sign(secret, payload)}", Principal(agency_id=agency_id, token_id=token_id)
+
+
+def expires_at(token: str) -> datetime:
+    """When a (verified) token stops working."""
+    data = json.loads(_unb64(token.split(".")[1]))
+    if "e" in data:
+        return datetime.fromisoformat(data["e"])
+    return datetime.fromisoformat(data["i"]) + DEFAULT_TTL
 
 
 def token_hash(token: str) -> str:
@@ -55,18 +72,27 @@ def token_hash(token: str) -> str:
 
 
 class InvalidToken(ValueError):
-    message_vi = "Thiếu hoặc sai mã xác thực của cơ quan (Authorization: Bearer <token>)"
+    message_vi = "Mã xác thực không hợp lệ hoặc bị thiếu: cần mã xác thực của cơ quan (Authorization: Bearer <token>)"
+
+    def refusal(self) -> Refused:
+        return unauthorized(str(self), self.message_vi)
+
+
+class ExpiredToken(InvalidToken):
+    def __init__(self, expired: datetime) -> None:
+        super().__init__(f"the token expired at {expired.isoformat()}; ask for a new one (`dondoc token issue`)")
+        self.message_vi = f"Mã xác thực đã hết hạn lúc {expired.isoformat()}; hãy đề nghị cấp mã mới"
 
 
 class RevokedToken(InvalidToken):
-    def __init__(self, principal: AgencyPrincipal) -> None:
+    def __init__(self, principal: Principal) -> None:
         agency = principal.agency_id
         super().__init__(f"the token was revoked; ask for a new one (`dondoc token issue {agency}`)")
         self.message_vi = f"Mã xác thực đã bị thu hồi; hãy đề nghị cấp mã mới (dondoc token issue {agency})"
 
 
 class InactiveAgency(RevokedToken):
-    def __init__(self, principal: AgencyPrincipal) -> None:
+    def __init__(self, principal: Principal) -> None:
         agency = principal.agency_id
         InvalidToken.__init__(
             self, f"the token's agency {agency} is no longer active (abolished or merged); its successor acts now"
@@ -74,67 +100,118 @@ class InactiveAgency(RevokedToken):
         self.message_vi = f"Cơ quan {agency} đã ngừng hoạt động (giải thể hoặc sáp nhập); cơ quan kế thừa thực hiện"
 
 
-def verify(secret: str, token: str) -> AgencyPrincipal:
+class UnissuedToken(RevokedToken):
+    def __init__(self, principal: Principal) -> None:
+        InvalidToken.__init__(self, "the token was not issued by this installation, or was revoked")
+        self.message_vi = "Mã xác thực không do hệ thống cấp hoặc đã bị thu hồi"
+
+
+def verify(secret: str, token: str, now: datetime | None = None) -> Principal:
+    """The principal a token names, if its signature is this installation's (and, given ``now``, it has
+    not expired); ``InvalidToken`` otherwise, never another exception, whatever the text."""
+    if len(token) > MAX_TOKEN_CHARS or not token.isascii():
+        raise InvalidToken("the token is not a dondoc agency token (it is not short ASCII text)")
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
         raise InvalidToken(f"the token is not a dondoc agency token (expected '{PREFIX}.<payload>.<signature>')")
-    if not hmac.compare_digest(_sign(secret, parts[1]), parts[2]):
+    if not hmac.compare_digest(_sign(secret, parts[1]).encode(), parts[2].encode()):
         raise InvalidToken("the token's signature is invalid (wrong token, or issued for another installation)")
     try:
         data = json.loads(_unb64(parts[1]))
-        return AgencyPrincipal(agency_id=data["a"], token_id=data["t"])
-    except (ValueError, KeyError) as exc:
+        principal = Principal(agency_id=str(data["a"]), token_id=str(data["t"]))
+        expiry = expires_at(token)
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidToken("the token's payload is unreadable") from exc
+    if now is not None and now >= expiry:
+        raise ExpiredToken(expiry)
+    return principal
 
 
-async def verify_unrevoked(secret: str, db: asyncpg.Pool | asyncpg.Connection, token: str) -> AgencyPrincipal:
-    """``verify``, then refused (``RevokedToken``) if this service has read the token's revocation, or
-    (``InactiveAgency``) that its agency is no longer active."""
-    principal = verify(secret, token)
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
+TokenStanding = Callable[[Db, str, Principal], Awaitable[InvalidToken | None]]
+"""Why a verified token no longer counts (revoked, agency inactive, not issued), or None."""
+
+
+async def revocations_standing(db: Db, _token: str, principal: Principal) -> InvalidToken | None:
     # The revocation is the assignment service's; this service knows it once it has consumed the
     # TokenRevoked event (typically well under a second after `dondoc token revoke`): until then, the
     # token still works here. Checked on every request, so no token outlives that delay.
     revoked, inactive = await revocations.standing(db, principal.token_id, principal.agency_id)
     if revoked:
-        raise RevokedToken(principal)
-    if inactive:
-        raise InactiveAgency(principal)
+        return RevokedToken(principal)
+    return InactiveAgency(principal) if inactive else None
+
+
+async def verify_unrevoked(
+    secret: str, db: Db, token: str, now: datetime | None = None, standing: TokenStanding | None = None
+) -> Principal:
+    """``verify``, then refused if the token no longer stands (by default: revoked or its agency inactive,
+    as this service has read them)."""
+    principal = verify(secret, token, now)
+    if reason := await (standing or revocations_standing)(db, token, principal):
+        raise reason
     return principal
 
 
-def _unauthorized(message: str, message_vi: str = InvalidToken.message_vi) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        {"code": "unauthorized", "message": message, "message_vi": message_vi},
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+async def principal_of(request: Request, token: str) -> Principal:
+    """The token's principal as this service judges it now; ``InvalidToken`` if it does not count."""
+    rt = request.app.state.runtime
+    standing = rt.definition.token_standing
+    return await verify_unrevoked(rt.settings.token_secret, rt.pool, token, rt.clock.now(), standing)
 
 
 async def current_agency(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> AgencyPrincipal:
+) -> Principal:
     """FastAPI dependency: the agency the request acts for, or 401 with a clear message."""
     if credentials is None:
-        raise _unauthorized("missing 'Authorization: Bearer <agency token>' header")
-    rt = request.app.state.runtime
+        raise unauthorized(
+            "missing 'Authorization: Bearer <agency token>' header; get one with `dondoc token issue AGENCY_ID`",
+            InvalidToken.message_vi,
+        )
     try:
-        return await verify_unrevoked(rt.settings.token_secret, rt.pool, credentials.credentials)
+        return await principal_of(request, credentials.credentials)
     except InvalidToken as exc:
-        raise _unauthorized(str(exc), exc.message_vi) from exc
+        raise exc.refusal() from exc
 
 
-CurrentAgency = Annotated[AgencyPrincipal, Depends(current_agency)]
+CurrentAgency = Annotated[Principal, Depends(current_agency)]
 
 
 async def optional_agency(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> AgencyPrincipal | None:
-    """FastAPI dependency for reads open to all that show more to an agency: None without a token,
-    401 for an invalid or revoked one (never silently treated as absent)."""
+) -> Principal | None:
+    """FastAPI dependency for reads open to all that show more to an agency (the secret tasks it is
+    involved in): None without a token, 401 for an invalid one (never silently treated as absent)."""
     if credentials is None:
         return None
     return await current_agency(request, credentials)
 
 
-OptionalAgency = Annotated[AgencyPrincipal | None, Depends(optional_agency)]
+OptionalAgency = Annotated[Principal | None, Depends(optional_agency)]
 """The agency of the request's token, if it has one."""
+
+
+async def optional_viewer(agency: OptionalAgency) -> str | None:
+    """For reads that filter rows by the access rule: the agency id whose secret tasks they may add."""
+    return viewer_of(agency)
+
+
+Viewer = Annotated[str | None, Depends(optional_viewer)]
+"""The agency id of the request's token, if it has one (a bad token is a 401, never read as none)."""
+
+
+async def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The raw bearer token, unjudged, for a route that passes it on to the service that judges it; only
+    refused here when it cannot be a token at all (it could not even be sent on)."""
+    if credentials is None:
+        return None
+    token = credentials.credentials
+    if len(token) > MAX_TOKEN_CHARS or not token.isascii():
+        raise InvalidToken("the token is not a dondoc agency token (it is not short ASCII text)").refusal()
+    return token
+
+
+BearerToken = Annotated[str | None, Depends(bearer_token)]

@@ -17,23 +17,20 @@ from pydantic import BaseModel
 
 from events.codec import decode, encode_value
 from events.envelope import Envelope
+from services.runtime.refusals import Refused
 
 
-class KeyReused(ValueError):
-    status_code = 409
-    code = "idempotency-conflict"
-
+class KeyReused(Refused):
     def __init__(self, key: str) -> None:
         shown = key if len(key) <= 80 else key[:79] + "…"
-        self.message_en = (
+        super().__init__(
+            "idempotency-conflict",
             f"the idempotency key {shown!r} was already used for a different command; "
-            "send the same body to retry it, or a new key for a new command"
-        )
-        self.message_vi = (
+            "send the same body to retry it, or a new key for a new command",
             f"Khóa {shown!r} đã dùng cho một lệnh có nội dung khác; gửi lại đúng nội dung để thử lại, "
-            "hoặc dùng khóa mới cho lệnh mới"
+            "hoặc dùng khóa mới cho lệnh mới",
+            409,
         )
-        super().__init__(self.message_en)
 
 
 def fingerprint(command_type: str, command: BaseModel) -> str:

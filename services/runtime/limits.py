@@ -24,33 +24,33 @@ from events.limits import (
     HTTP_BODY_MAX_BYTES,
     clip,
 )
+from services.runtime.refusals import Refused
 
 
-class EventTooLarge(ValueError):
+class EventTooLarge(Refused):
     """An event whose encoding is over EVENT_MAX_BYTES: refused before it reaches the outbox (and Kafka)."""
 
     def __init__(self, event_type: str, size: int, limit: int = EVENT_MAX_BYTES) -> None:
-        self.code = "event-too-large"
-        self.message_en = (
+        super().__init__(
+            "event-too-large",
             f"the {event_type} event this request makes would be {size} bytes; at most {limit} bytes are accepted "
-            "(shorten the longest texts or split the lists)"
-        )
-        self.message_vi = (
+            "(shorten the longest texts or split the lists)",
             f"Sự kiện {event_type} tạo ra sẽ có {size} byte, vượt giới hạn {limit} byte; "
-            "hãy rút gọn nội dung hoặc chia nhỏ danh sách"
+            "hãy rút gọn nội dung hoặc chia nhỏ danh sách",
+            413,
         )
-        super().__init__(self.message_en)
 
 
 def body_too_large(limit: int = HTTP_BODY_MAX_BYTES) -> HTTPException:
-    return HTTPException(
+    """The Refused body as an HTTPException: raised while FastAPI reads the body, only an HTTPException
+    passes through its parsing (anything else becomes a 400 "error parsing the body")."""
+    refused = Refused(
+        "body-too-large",
+        f"the request body is larger than the {limit} bytes accepted",
+        f"Nội dung yêu cầu vượt quá {limit} byte cho phép",
         413,
-        {
-            "code": "body-too-large",
-            "message": f"the request body is larger than the {limit} bytes accepted",
-            "message_vi": f"Nội dung yêu cầu vượt quá {limit} byte cho phép",
-        },
     )
+    return HTTPException(refused.status_code, refused.detail())
 
 
 class BodyLimit:
@@ -145,17 +145,9 @@ async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(refusal_of(list(exc.errors())), status_code=422)
 
 
-async def _event_too_large(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, EventTooLarge)
-    return JSONResponse(
-        {"detail": {"code": exc.code, "message": exc.message_en, "message_vi": exc.message_vi}}, status_code=413
-    )
-
-
 def install(app: FastAPI, max_body_bytes: int = HTTP_BODY_MAX_BYTES) -> None:
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(EventTooLarge, _event_too_large)
 
 
 def check_event_size(event_type: str, value: bytes) -> None:

@@ -29,11 +29,14 @@ from faststream.kafka.annotations import KafkaMessage
 from events.clock import Clock, ShiftedClock, SystemClock
 from services.runtime import db, health, limits, logs, revocations
 from services.runtime.consuming import Consumer, Record
+from services.runtime.refusals import Refused
+from services.runtime.refusals import handler as refusal_handler
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 if TYPE_CHECKING:  # the replay package builds on this module: the type only, no import at run time
+    from services.runtime.auth import TokenStanding
     from services.runtime.replay.policy import ReplayPolicy
 
 log = logs.get_logger(__name__)
@@ -58,6 +61,8 @@ class ServiceDefinition:
     # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
     replay: ReplayPolicy | None = None
     replay_refusal: str = ""
+    # Whether a verified bearer token still counts (runtime/auth.py); None: the revocations read from the directory.
+    token_standing: TokenStanding | None = None
 
     @property
     def schema(self) -> str:
@@ -134,6 +139,7 @@ def create_app(
 
     app = FastAPI(title=definition.title or f"dondoc {definition.name}", lifespan=lifespan)
     limits.install(app)  # every body, field and event bounded (events/limits.py)
+    app.add_exception_handler(Refused, refusal_handler)  # one bilingual refusal body for every service
     app.include_router(health.router)
     for router in definition.routers:
         app.include_router(router)

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     # start without it (require_token_secret). The local stack (`dondoc up`, the CLI) makes one per
     # installation in its state folder (deploy/stack.py); the tests, one per session.
     token_secret: str = Field("", description="DONDOC_TOKEN_SECRET, at least 16 characters")
+    token_ttl_days: int = Field(90, ge=1, le=3650, description="How long an issued agency token works")
 
     # Shifts the domain clock by this many seconds, the same in every process, so an end-to-end
     # run can "live" just before a deadline. Never set in production.

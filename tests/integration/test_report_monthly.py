@@ -17,7 +17,7 @@ import pytest
 
 from events.clock import VN_TZ, ManualClock
 from events.codec import decode
-from events.reports import ReportPublished
+from events.reports import CATEGORIES, ReportPublished
 from events.topics import REPORT_EVENTS
 from services.reporting import monthly
 from services.reporting.bootstrap import DEFINITION
@@ -26,17 +26,6 @@ from tests.integration.kafka_tools import TopicReader
 from tests.integration.report_scenario import Scenario, all_handled, publish, vn
 
 pytestmark = pytest.mark.integration
-
-CATEGORIES = (
-    "assigned",
-    "completed_on_time",
-    "completed_late",
-    "unfinished_within_deadline",
-    "unfinished_overdue",
-    "no_fixed_deadline",
-    "withdrawn",
-)
-
 
 async def _fresh_database(url: str) -> str:
     name = f"dondoc_monthly_{uuid.uuid4().hex[:8]}"

@@ -11,22 +11,12 @@ import httpx
 import pytest
 
 from events.clock import VN_TZ, ManualClock
+from events.reports import CATEGORIES
 from services.reporting.bootstrap import DEFINITION
 from tests.conftest import eventually, running, unique
 from tests.integration.report_scenario import EXPECTED, Scenario, all_handled, publish
 
 pytestmark = pytest.mark.integration
-
-CATEGORIES = (
-    "assigned",
-    "completed_on_time",
-    "completed_late",
-    "unfinished_within_deadline",
-    "unfinished_overdue",
-    "no_fixed_deadline",
-    "withdrawn",
-)
-
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:

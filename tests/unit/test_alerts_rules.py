@@ -34,6 +34,7 @@ TASK: dict[str, Any] = {
     "assigning_agency_id": "ubnd-bd",
     "coordinating_agency_ids": ["bd-stc"],
     "officer_in_charge_id": "p-officer",
+    "classification": "cong-khai",
 }
 DIRECTORY = {
     "bd-sgddt": AgencyInfo("p-gd-head"),
@@ -66,6 +67,14 @@ def test_escalation_goes_to_the_assigning_head_and_its_tracking_office() -> None
         Recipient("p-ubnd-head", "escalation", "ubnd-bd"),
         Recipient("p-vp-head", "escalation", "bd-vp"),
     ]
+
+
+def test_a_secret_tasks_escalation_skips_the_tracking_office_which_is_not_involved() -> None:
+    # The access rule (services/runtime/access.py): an alert names its task, so only the involved hear of it.
+    for classification in ("mat", None):
+        secret = {**TASK, "classification": classification}
+        assert recipients("escalated", secret, DIRECTORY) == [Recipient("p-ubnd-head", "escalation", "ubnd-bd")]
+        assert [r.role for r in recipients("overdue", secret, DIRECTORY)] == ["officer", "head", "coordinator"]
 
 
 def test_without_directory_data_only_the_officer_is_alerted_and_nobody_twice() -> None:

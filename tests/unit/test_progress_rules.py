@@ -13,7 +13,6 @@ from events.tasks import DeadlineExtended
 from events.workdays import WorkingCalendar
 from services.progress.domain import (
     OPEN,
-    ProgressRejected,
     is_on_time,
     lead_days_for,
     overdue_at,
@@ -24,6 +23,7 @@ from services.progress.domain import (
     require_status,
 )
 from services.progress.event_handlers import extended_due
+from services.runtime.refusals import Refused
 
 CAL = WorkingCalendar()
 TASK: dict[str, Any] = {
@@ -76,11 +76,11 @@ def test_on_time_compares_the_report_date_with_the_deadline_in_force() -> None:
 
 def test_only_the_lead_agency_reports_and_a_coordinator_is_told_it_may_only_add_a_note() -> None:
     require_lead(TASK, "bd-sgddt")
-    with pytest.raises(ProgressRejected) as coordinator:
+    with pytest.raises(Refused) as coordinator:
         require_lead(TASK, "bd-stc")
     assert (coordinator.value.status_code, coordinator.value.code) == (403, "coordinator-cannot-report")
     assert "ghi chú" in coordinator.value.message_vi
-    with pytest.raises(ProgressRejected) as other:
+    with pytest.raises(Refused) as other:
         require_lead(TASK, "bd-syt")
     assert other.value.code == "not-lead-agency"
 
@@ -88,13 +88,13 @@ def test_only_the_lead_agency_reports_and_a_coordinator_is_told_it_may_only_add_
 def test_the_lead_and_coordinators_may_add_notes_others_may_not() -> None:
     require_involved(TASK, "bd-stc")
     require_involved(TASK, "bd-sgddt")
-    with pytest.raises(ProgressRejected, match="lead or a coordinating"):
+    with pytest.raises(Refused, match="lead or a coordinating"):
         require_involved(TASK, "bd-syt")
 
 
 def test_only_the_assigning_agency_confirms_or_returns_a_completion() -> None:
     require_assigner(TASK, "ubnd-bd")
-    with pytest.raises(ProgressRejected) as rejected:
+    with pytest.raises(Refused) as rejected:
         require_assigner(TASK, "bd-sgddt")
     assert rejected.value.code == "not-assigning-agency"
 
@@ -102,7 +102,7 @@ def test_only_the_assigning_agency_confirms_or_returns_a_completion() -> None:
 def test_a_completed_or_withdrawn_task_takes_no_more_progress() -> None:
     require_status(TASK, OPEN, "báo cáo tiến độ")
     for status in ("completion_reported", "completed", "withdrawn"):
-        with pytest.raises(ProgressRejected) as rejected:
+        with pytest.raises(Refused) as rejected:
             require_status({**TASK, "status": status}, OPEN, "báo cáo tiến độ")
         assert rejected.value.status_code == 409
         assert rejected.value.code == f"task-{status.replace('_', '-')}"

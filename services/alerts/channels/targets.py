@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from services.runtime.refusals import Refused
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -32,14 +34,11 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-class TargetRefused(ValueError):
+class TargetRefused(Refused):
     """A webhook URL the policy refuses; the messages say why and what is accepted, never an address."""
 
-    code = "refused-target"
-
     def __init__(self, message_en: str, message_vi: str) -> None:
-        super().__init__(message_en)
-        self.message_en, self.message_vi = message_en, message_vi
+        super().__init__("refused-target", message_en, message_vi, 422)
 
 
 _ACCEPTED_EN = "accepted: an https URL of a host with public addresses only, or a network the installation allows"

@@ -1,8 +1,11 @@
 """Admin HTTP of the directory. Who may change what (the token's agency is the admin):
 
 * an agency (creating, moving, renaming, abolishing it): an agency above it, both where it was and
-  where it goes; an agency never edits its own record (its can_assign_to would grant itself power),
-  and a root agency is created only from the CLI (``dondoc directory …``), which runs on the server;
+  where it goes, so an admin edits only its own subtree (a successor, too, is in it); an agency never
+  edits its own record (its can_assign_to would grant itself power), and a root agency is created only
+  from the CLI (``dondoc directory …``), which runs on the server. What it newly grants in
+  ``can_assign_to`` never exceeds its own authority (runtime/access.py ``beyond_authority``);
+* a person's e-mail address is shown only to their agency or one above it, never publicly;
 * a person: their agency or one above it, before and after the change;
 * a group: an agency above every agency the group names (the root agency for groups naming none).
 """
@@ -25,8 +28,9 @@ from services.assignment.directory.model import (
     PersonFields,
 )
 from services.assignment.directory.model import PersonRecord as Person
-from services.assignment.errors import Rejected, forbidden, not_found
-from services.assignment.tokens import ActingAgency
+from services.assignment.errors import forbidden, not_found
+from services.assignment.tokens import ActingAgency, ReadingAgency
+from services.runtime.access import beyond_authority
 from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/directory", tags=["directory"])
@@ -37,21 +41,34 @@ async def _require_admin(request: Request, admin: str, over: Iterable[str | None
     targets = list(dict.fromkeys(over))
     if None in targets:
         raise forbidden("root-agency-cli-only", "a root agency is created only with the CLI on the server",
-                        "Cơ quan cấp cao nhất chỉ được tạo bằng dòng lệnh trên máy chủ").as_http()
+                        "Cơ quan cấp cao nhất chỉ được tạo bằng dòng lệnh trên máy chủ")
     chains = await adapters.chains(runtime_of(request).pool, [t for t in targets if t])
     for target in targets:
         chain = chains.get(target or "", [])
         if admin not in chain:
             raise forbidden("not-directory-admin", f"{admin} does not administer {target}",
-                            f"{admin} không quản lý {target} trong danh bạ").as_http()
+                            f"{admin} không quản lý {target} trong danh bạ")
+
+
+async def _require_authority(request: Request, admin: str, granted: Iterable[str]) -> None:
+    """What ``admin`` newly grants in a can_assign_to is within what it may assign to itself."""
+    new = list(granted)
+    if not new:
+        return
+    pool = runtime_of(request).pool
+    own = (await adapters.agencies(pool, [admin])).get(admin)
+    beyond = beyond_authority(admin, own.can_assign_to if own else (), new, await adapters.chains(pool, new))
+    if beyond:
+        raise forbidden("authority-exceeded",
+                        f"{admin} cannot grant authority to assign to {', '.join(beyond)}: it may not assign "
+                        "there itself (only to its subtree and its own can_assign_to)",
+                        f"{admin} không thể trao quyền giao nhiệm vụ cho {', '.join(beyond)} vì chính mình "
+                        "không có quyền đó (chỉ cấp dưới và danh sách can_assign_to của mình)")
 
 
 async def _apply(request: Request, admin: str, work: Any, record: Any) -> dict[str, Any]:
-    try:
-        async with runtime_of(request).unit_of_work() as uow:
-            change: Change = await work(record, uow, Actor(agency_id=admin))
-    except Rejected as exc:
-        raise exc.as_http() from exc
+    async with runtime_of(request).unit_of_work() as uow:
+        change: Change = await work(record, uow, Actor(agency_id=admin))
     return {"changed": change.changed, "version": change.version, "record": record.model_dump(mode="json")}
 
 
@@ -61,12 +78,16 @@ async def put_agency(agency_id: str, fields: AgencyFields, agency: ActingAgency,
     """Create or change an agency; published as AgencyChanged on dondoc.directory."""
     if agency.agency_id == agency_id:
         raise forbidden("not-directory-admin", "an agency does not edit its own record; one above it does",
-                        "Cơ quan không tự sửa thông tin của mình; cơ quan cấp trên thực hiện").as_http()
+                        "Cơ quan không tự sửa thông tin của mình; cơ quan cấp trên thực hiện")
     record = AgencyRecord(agency_id=agency_id, **fields.model_dump())
     current = (await adapters.agencies(runtime_of(request).pool, [agency_id])).get(agency_id)
     # Administering its parent (where it was and where it goes) is administering it from above.
     parents = [record.parent_id, *([current.parent_id] if current else [])]
     await _require_admin(request, agency.agency_id, parents)
+    if record.successor_id:  # its open tasks move there: the successor is in the admin's subtree too
+        await _require_admin(request, agency.agency_id, [record.successor_id])
+    already = set(current.can_assign_to) if current else set()
+    await _require_authority(request, agency.agency_id, [a for a in record.can_assign_to if a not in already])
     return await _apply(request, agency.agency_id, handlers.set_agency, record)
 
 
@@ -89,7 +110,7 @@ async def put_group(group_id: str, fields: GroupFields, agency: ActingAgency,
         await _require_admin(request, agency.agency_id, named)
     elif (await adapters.chains(runtime_of(request).pool, [agency.agency_id])).get(agency.agency_id, [])[1:]:
         raise forbidden("not-directory-admin", "a group naming no agency is changed by the root agency only",
-                        "Nhóm không gắn với cơ quan nào chỉ do cơ quan cấp cao nhất quản lý").as_http()
+                        "Nhóm không gắn với cơ quan nào chỉ do cơ quan cấp cao nhất quản lý")
     return await _apply(request, agency.agency_id, handlers.set_group, record)
 
 
@@ -97,7 +118,7 @@ async def _row(request: Request, table: str, key: str, ident: str, kind_en: str,
                kind_vi: str) -> dict[str, Any]:
     row = await adapters.view(runtime_of(request).pool, table, key, ident)
     if row is None:
-        raise not_found(kind_en, kind_vi, ident, f"{kind_en}-not-found").as_http()
+        raise not_found(kind_en, kind_vi, ident, f"{kind_en}-not-found")
     return row
 
 
@@ -108,8 +129,14 @@ async def get_agency(agency_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/people/{person_id}")
-async def get_person(person_id: str, request: Request) -> dict[str, Any]:
-    return await _row(request, "people", "person_id", person_id, "person", "cán bộ")
+async def get_person(person_id: str, request: Request, agency: ReadingAgency) -> dict[str, Any]:
+    """A person as the directory knows them; their e-mail address only to a token of their agency or one
+    above it (an address is where alerts about tasks go: not for the public)."""
+    person = await _row(request, "people", "person_id", person_id, "person", "cán bộ")
+    chain = (await adapters.chains(runtime_of(request).pool, [person["agency_id"]])).get(person["agency_id"], [])
+    if agency is None or agency.agency_id not in chain:
+        person.pop("email", None)
+    return person
 
 
 @router.get("/groups/{group_id}")

@@ -10,6 +10,7 @@ import asyncpg
 from events.deadlines import Deadline
 from events.tasks import SourceDocument, TaskAssigned
 from services.assignment.tasks.model import Task, view
+from services.runtime.access import visible_sql
 
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
 
@@ -60,11 +61,10 @@ async def task_views(conn: Conn, *, agency_id: str | None, document: str | None 
                      code: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
     """Tasks matching the filters that ``agency_id`` may see (secret ones only if involved)."""
     rows = await conn.fetch(
-        """SELECT * FROM tasks
+        f"""SELECT * FROM tasks
            WHERE ($2::text IS NULL OR source_number = $2) AND ($3::text IS NULL OR lead_agency_id = $3)
              AND ($4::text IS NULL OR parent_task_id = $4) AND ($5::text IS NULL OR code = $5)
-             AND (classification <> 'mat' OR $1 = assigning_agency_id OR $1 = lead_agency_id
-                  OR $1 = ANY(coordinating_agency_ids))
+             AND {visible_sql("$1")}
            ORDER BY assigned_at, code LIMIT $6""",
         agency_id, document, lead_agency_id, parent_task_id, code, limit,
     )

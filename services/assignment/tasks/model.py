@@ -11,6 +11,7 @@ import asyncpg
 
 from events.deadlines import Deadline
 from events.tasks import Classification, DelegatingRole, SourceDocument
+from services.runtime.access import may_see
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Task:
 
     def visible_to(self, agency_id: str | None) -> bool:
         """A secret (mật) task exists only for the agencies involved; the others are public."""
-        return self.classification != "mat" or agency_id in self.parties
+        return may_see(self.classification, self.parties, agency_id)
 
     def role_of(self, agency_id: str) -> DelegatingRole | None:
         if agency_id == self.lead_agency_id:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from services.assignment.errors import Rejected, not_found
+from services.assignment.errors import not_found
 from services.assignment.tasks import adapters
 from services.assignment.tasks import extension_store as extensions
 from services.assignment.tasks.assign import assign_task
@@ -30,11 +30,9 @@ T = TypeVar("T")
 
 
 async def _in_transaction(request: Request, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    try:
-        async with runtime_of(request).unit_of_work() as uow:
-            return await work(uow)
-    except Rejected as exc:
-        raise exc.as_http() from exc
+    # A refusal (Rejected) is answered by the one handler of every service (runtime/refusals.py).
+    async with runtime_of(request).unit_of_work() as uow:
+        return await work(uow)
 
 
 def _retried(response: Response, created: bool) -> None:
@@ -46,10 +44,7 @@ def _retried(response: Response, created: bool) -> None:
 async def assign(command: AssignTask, agency: ActingAgency, request: Request,
                  response: Response) -> dict[str, Any]:
     """Giao nhiệm vụ. The assigner is the token's agency; its authority over every agency named is checked."""
-    try:
-        bound = command.acting_as(agency.agency_id)
-    except Rejected as exc:
-        raise exc.as_http() from exc
+    bound = command.acting_as(agency.agency_id)
     result = await _in_transaction(request, lambda uow: assign_task(bound, uow))
     _retried(response, result.created)
     return await _view(request, result.task_id, agency.agency_id)
@@ -75,7 +70,7 @@ async def _view(request: Request, task_id: str, agency_id: str | None) -> dict[s
     pool = runtime_of(request).pool
     task, row = await adapters.task(pool, task_id), await adapters.task_view(pool, task_id)
     if task is None or row is None or not task.visible_to(agency_id):
-        raise not_found("task", "nhiệm vụ", task_id, "task-not-found").as_http()
+        raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
     return row
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
 from datetime import date
 
 from pydantic import BaseModel
@@ -11,6 +10,7 @@ from pydantic import BaseModel
 from events.deadlines import Deadline, DeadlineParseError, parse_deadline_or_date
 from events.envelope import deterministic_id
 from services.assignment.errors import Rejected
+from services.runtime.access import may_assign as may_assign  # the authority rule lives there, once
 
 
 def task_id_for(assigning_agency_id: str, idempotency_key: str) -> str:
@@ -29,15 +29,6 @@ def request_id_for(task_id: str, agency_id: str, idempotency_key: str) -> str:
 def command_hash(command: BaseModel) -> str:
     """What a retry must repeat exactly; a different command under the same key is a conflict."""
     return hashlib.sha256(command.model_dump_json().encode()).hexdigest()
-
-
-def may_assign(assigner: str, target_chain: Sequence[str], assigner_edges: Collection[str]) -> bool:
-    """An agency assigns to its subtree (never to itself), and elsewhere only along its can_assign_to edges.
-
-    ``target_chain`` is the target, its parent, … up to the root.
-    """
-    target = target_chain[0]
-    return target != assigner and (assigner in target_chain[1:] or target in assigner_edges)
 
 
 def read_deadline(text: str, issued: date) -> Deadline:

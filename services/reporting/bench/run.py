@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
+from events.reports import CATEGORIES
 from services.reporting.bench import seed
 from services.runtime import db
 
@@ -140,17 +141,6 @@ def _time(
         response.raise_for_status()
         body = response.json()
     return {**_stats(samples), "load_avg_before": load_before, "load_avg_after": _load()}, body
-
-
-CATEGORIES = (
-    "assigned",
-    "completed_on_time",
-    "completed_late",
-    "unfinished_within_deadline",
-    "unfinished_overdue",
-    "no_fixed_deadline",
-    "withdrawn",
-)
 
 
 def run_bench(

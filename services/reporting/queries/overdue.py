@@ -9,8 +9,9 @@ from typing import Any
 import asyncpg
 
 from services.reporting.queries.filters import Filters
-from services.reporting.queries.scopes import TASK_INVOLVED, history_filters, task_scope
+from services.reporting.queries.scopes import history_filters, task_scope
 from services.reporting.queries.sql import Sql
+from services.runtime.access import visible_sql
 
 
 async def overdue_tasks(
@@ -26,9 +27,7 @@ async def overdue_tasks(
     day = q(today)
     if live:
         conditions = [
-            f"(t.classification <> 'mat' OR {q(f.viewer)} = ANY({TASK_INVOLVED}))"
-            if f.viewer
-            else "t.classification <> 'mat'",
+            visible_sql(q(f.viewer), "t") if f.viewer else visible_sql("NULL", "t"),
             task_scope(f, q),
             f"t.bucket IN ('new', 'started') AND t.due < {day}",
         ]

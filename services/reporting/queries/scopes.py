@@ -6,8 +6,6 @@ from __future__ import annotations
 from services.reporting.queries.filters import AgencyGroups, Filters, Grouping
 from services.reporting.queries.sql import Sql
 
-TASK_INVOLVED = "(ARRAY[t.assigning_agency_id, t.lead_agency_id] || t.coordinating_agency_ids)"
-
 
 def scope_condition(f: Filters, q: Sql, *, lead: str, parent_lead: str, delegated: str) -> str:
     """Whose tasks: the delegation rule of the store — a child task counts where its parent does not."""

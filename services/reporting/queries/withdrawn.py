@@ -7,8 +7,9 @@ from typing import Any
 import asyncpg
 
 from services.reporting.queries.filters import Filters
-from services.reporting.queries.scopes import TASK_INVOLVED, task_scope
+from services.reporting.queries.scopes import task_scope
 from services.reporting.queries.sql import Sql
+from services.runtime.access import visible_sql
 
 
 async def withdrawn_tasks(conn: asyncpg.Connection, f: Filters, limit: int) -> list[dict[str, Any]]:
@@ -16,7 +17,7 @@ async def withdrawn_tasks(conn: asyncpg.Connection, f: Filters, limit: int) -> l
     q = Sql()
     conditions = [
         "t.bucket = 'withdrawn'",
-        f"(t.classification <> 'mat' OR {q(f.viewer)} = ANY({TASK_INVOLVED}))",
+        visible_sql(q(f.viewer), "t"),
         task_scope(f, q),
     ]
     if f.document:
