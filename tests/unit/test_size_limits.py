@@ -19,7 +19,7 @@ from events.intake import IntakePosition, IntakeRejected
 from events.tasks import ProgressReported
 from services.assignment.tasks.commands import AssignTask
 from services.runtime import limits as http_limits
-from services.runtime import outbox
+from services.runtime import outbox, refusals
 
 NOW = datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ)
 
@@ -31,6 +31,7 @@ class Note(BaseModel):
 def _app() -> FastAPI:
     app = FastAPI()
     http_limits.install(app)
+    app.add_exception_handler(refusals.Refused, refusals.handler)  # as create_app registers it for every service
 
     @app.post("/notes")
     async def add(note: Note) -> dict[str, int]:
