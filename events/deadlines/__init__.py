@@ -35,11 +35,12 @@ accepted forms; ``model`` the :class:`Deadline`; ``schedule`` its calendar arith
 
 from events.deadlines.model import DOMAIN_TZ, Deadline
 from events.deadlines.parsing import parse_deadline, parse_deadline_or_date
-from events.deadlines.refusals import ACCEPTED_FORMS, DeadlineParseError
+from events.deadlines.refusals import ACCEPTED_FORMS, MAX_DEADLINE_TEXT, DeadlineParseError
 
 __all__ = [
     "ACCEPTED_FORMS",
     "DOMAIN_TZ",
+    "MAX_DEADLINE_TEXT",
     "Deadline",
     "DeadlineParseError",
     "parse_deadline",

@@ -34,11 +34,15 @@ class Deadline(BaseModel):
     )
     recurrence: Recurrence | None = None
     anchor_month: int | None = Field(
-        default=None, ge=1, le=12,
+        default=None,
+        ge=1,
+        le=12,
         description="Yearly deadlines: the month of each occurrence (default December).",
     )
     anchor_day: int | None = Field(
-        default=None, ge=1, le=31,
+        default=None,
+        ge=1,
+        le=31,
         description="Recurring deadlines: the day of the reference month (its last month for a quarter or "
         "half-year); null means the last day. A day a month lacks falls on its last day.",
     )
@@ -113,5 +117,4 @@ class Deadline(BaseModel):
 
     def _rule(self, lo: date, hi: date) -> Iterator[date]:
         assert self.recurrence is not None
-        return schedule.occurrences(self.recurrence, self.anchor_month, self.anchor_day,
-                                    self.anchor_day_before, lo, hi)
+        return schedule.occurrences(self.recurrence, self.anchor_month, self.anchor_day, self.anchor_day_before, lo, hi)

@@ -24,8 +24,15 @@ _DAY_OF_LAST_MONTH = re.compile(r"ngày\s*(?P<day>\d{1,2})\s*(?:của\s*)?tháng
 def parse_recurring(recurrence: Recurrence, rest: str, text: str, issued: date) -> Deadline:
     month, day, before = _anchor(recurrence, rest, text)
     first = next(occurrences(recurrence, month, day, before, issued, date.max - timedelta(days=62)))
-    return Deadline(kind="recurring", due=first, recurrence=recurrence, anchor_month=month,
-                    anchor_day=day, anchor_day_before=before, text=text)
+    return Deadline(
+        kind="recurring",
+        due=first,
+        recurrence=recurrence,
+        anchor_month=month,
+        anchor_day=day,
+        anchor_day_before=before,
+        text=text,
+    )
 
 
 def _anchor(recurrence: Recurrence, rest: str, text: str) -> tuple[int | None, int | None, bool]:
@@ -34,8 +41,11 @@ def _anchor(recurrence: Recurrence, rest: str, text: str) -> tuple[int | None, i
     if not s:
         return None, None, False  # the end of each period
     if "," in s or ";" in s or TARGET_MARK.search(s):
-        fail(text, "A recurring deadline has a single date per period, no target",
-             "Thời hạn định kỳ chỉ có một mốc trong mỗi kỳ, không có mốc phấn đấu")
+        fail(
+            text,
+            "A recurring deadline has a single date per period, no target",
+            "Thời hạn định kỳ chỉ có một mốc trong mỗi kỳ, không có mốc phấn đấu",
+        )
     reject_known_non_deadlines(s, text)
     relation, body = take_relation(s)
     body = strip_fillers(body)
@@ -43,19 +53,29 @@ def _anchor(recurrence: Recurrence, rest: str, text: str) -> tuple[int | None, i
     if recurrence == "monthly" and (m := _DAY_OF_MONTH.fullmatch(body)):
         return None, read_day(m["day"], 1, None, text), before
     if (m := _DAY_OF_LAST_MONTH.fullmatch(body)) and (
-            recurrence == "quarterly" or (recurrence == "half-yearly" and m["of"] == "kỳ")):
+        recurrence == "quarterly" or (recurrence == "half-yearly" and m["of"] == "kỳ")
+    ):
         return None, read_day(m["day"], 1, None, text), before
     if recurrence == "yearly" and (period := match_period(body, text)) is not None:
         if period.year is not None:
-            fail(text, f"A yearly deadline cannot name a year ({period.year})",
-                 f"Thời hạn hằng năm không ghi năm cụ thể ({period.year})")
+            fail(
+                text,
+                f"A yearly deadline cannot name a year ({period.year})",
+                f"Thời hạn hằng năm không ghi năm cụ thể ({period.year})",
+            )
         if period.unit == "day":
             return period.first_month, period.day, before
         if relation == "until" or (period.unit == "year" and relation != "in"):
-            fail(text, "The date in the yearly deadline is ambiguous",
-                 "Mốc thời gian trong thời hạn hằng năm không rõ ràng")
+            fail(
+                text,
+                "The date in the yearly deadline is ambiguous",
+                "Mốc thời gian trong thời hạn hằng năm không rõ ràng",
+            )
         if before:  # the end of the month before the period starts
             return (period.first_month - 2) % 12 + 1, None, False
         return period.last_month, None, False
-    fail(text, f"The date of the {recurrence} deadline is not in a recognised form",
-         "Không đọc được mốc thời gian của thời hạn định kỳ")
+    fail(
+        text,
+        f"The date of the {recurrence} deadline is not in a recognised form",
+        "Không đọc được mốc thời gian của thời hạn định kỳ",
+    )
