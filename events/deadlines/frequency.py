@@ -39,6 +39,7 @@ _RECURRENCES: tuple[tuple[Recurrence, re.Pattern[str]], ...] = (
 _AD_HOC = re.compile(r"(?:,\s*|\s+)?(?:hoặc|và)?\s*đột xuất")
 _UNTRACKED_RECURRENCE = re.compile(r"\b(?:hàng|mỗi)\s+(?:ngày|tuần)\b")
 _PERIODIC_WORD = re.compile(r"\b(?:định|thường) kỳ\b")
+_SEVERAL_POINTS = re.compile(r"\b(?:tháng|quý) [^\s,;]+ ?(?:,|;|và) ?(?:tháng|quý)\b")
 
 
 def find_recurrence(s: str, text: str) -> tuple[Recurrence, str] | None:
@@ -63,6 +64,9 @@ def find_recurrence(s: str, text: str) -> tuple[Recurrence, str] | None:
                 "Không theo dõi chu kỳ hằng ngày, hằng tuần; hãy ghi 'thường xuyên' hoặc chu kỳ "
                 "hằng tháng, hằng quý, 6 tháng, hằng năm",
             )
+        if _PERIODIC_WORD.search(s) and _SEVERAL_POINTS.search(s):
+            # "thường kỳ tháng 6 và tháng 12": named points of the year, so a yearly obligation.
+            return "yearly", re.sub(r"\s+", " ", _PERIODIC_WORD.sub(" ", s)).strip(EDGE)
         if _PERIODIC_WORD.search(s):
             fail(
                 text,

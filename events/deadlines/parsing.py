@@ -11,7 +11,9 @@ from datetime import date, datetime
 
 from events.deadlines.fixed import parse_fixed
 from events.deadlines.frequency import find_recurrence
+from events.deadlines.lunar import looks_lunar, parse_lunar
 from events.deadlines.model import Deadline
+from events.deadlines.programme import parse_programme
 from events.deadlines.recurring import parse_recurring
 from events.deadlines.refusals import fail, refuse_oversized
 from events.deadlines.text import canonical, strip_fillers
@@ -57,6 +59,16 @@ def parse_unbounded(text: str, issued: date) -> Deadline:
                 "Vừa 'theo tiến độ …' vừa có thời hạn; hãy giữ một",
             )
         return Deadline(kind="none", text=original)
+    if (programme := parse_programme(s, original, issued)) is not None:
+        return programme
+    if looks_lunar(s):
+        if find_recurrence(s, original) is not None:
+            fail(
+                original,
+                "Recurring deadlines on the lunar calendar are not tracked yet; write the year of each",
+                "Chưa theo dõi được thời hạn định kỳ theo âm lịch; hãy ghi rõ năm của từng mốc",
+            )
+        return parse_lunar(s, original, issued)
     if (found := find_recurrence(s, original)) is not None:
         return parse_recurring(found[0], found[1], original, issued)
     return parse_fixed(s, original, issued)
