@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from docx import Document
-from typer.testing import CliRunner
 
-from services.cli import assignment_cli
 from tests.conftest import unique
+from tests.integration.test_assignment_import import import_command
 from tests.unit.test_import_word import _danh_muc, _quoc_hieu
 
 pytestmark = pytest.mark.integration
@@ -30,28 +28,10 @@ def test_a_word_plan_imports_and_reports_its_refused_rows(infra: Any, tmp_path: 
     _quoc_hieu(doc)
     _danh_muc(doc, rows)
     doc.save(str(path := tmp_path / "ke-hoach.docx"))
-    app, bench = typer.Typer(), typer.Typer()
-    app.add_typer(bench, name="bench")
-    assignment_cli.register(app, bench)
-    args = [
-        "import",
-        str(path),
-        "--document",
-        "131/NQ-CP",
-        "--issued",
-        "2022-10-06",
-        "--assigned-by",
-        "ubnd-bd",
-        "--issuer",
-        "Chính phủ",
-        "--code-prefix",
-        unique("DOCX"),
-    ]
-    runner = CliRunner()
-    runner.invoke(app, ["directory", "load"])
-    result = runner.invoke(app, args, env={"COLUMNS": "250"})
+    run = import_command(path, unique("DOCX"))
+    result = run()
     assert result.exit_code == 1, result.output  # not everything was imported
     assert result.output.count("Đã nhập") == 4 and result.output.count("Không nhập") == 1
     assert "Không khớp danh bạ: 'Sở Quy hoạch - Kiến trúc'" in result.output
-    rerun = runner.invoke(app, args, env={"COLUMNS": "250"})
+    rerun = run()
     assert "4 đã có" in rerun.output
