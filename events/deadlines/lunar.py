@@ -123,10 +123,10 @@ def _anchor(body: str, marked: bool, text: str) -> tuple[int | None, int | None,
     month = _NAMED_MONTHS.get(m["month"]) or int(m["month"])
     if not 1 <= month <= 12:
         fail(text, f"Lunar month {month} does not exist", f"Không có tháng {month} âm lịch")
-    day = int(m["day"]) if "day" in m.re.groupindex and m["day"] else None
-    if day is not None and not 1 <= day <= 30:
-        fail(text, f"Lunar day {day} does not exist", f"Không có ngày {day} âm lịch")
-    return month, day, body[m.start("month") + len(m["month"]) :]
+    lunar_day = int(m["day"]) if "day" in m.re.groupindex and m["day"] else None
+    if lunar_day is not None and not 1 <= lunar_day <= 30:
+        fail(text, f"Lunar day {lunar_day} does not exist", f"Không có ngày {lunar_day} âm lịch")
+    return month, lunar_day, body[m.start("month") + len(m["month"]) :]
 
 
 def _year(rest: str, text: str) -> int | str | None:

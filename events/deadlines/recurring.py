@@ -54,7 +54,7 @@ def parse_recurring(
         due=min(found),
         recurrence=recurrence,
         anchor_month=month,
-        anchor_months=sorted(m for m in months if m is not None) if len(months) > 1 else None,
+        anchor_months=[m for m in months if m is not None] if len(months) > 1 else None,
         anchor_day=day,
         anchor_day_before=before,
         period_start=period_start,
@@ -97,9 +97,10 @@ def _several(s: str, text: str) -> tuple[list[int | None], int | None, bool]:
     if len(set(months)) != len(months):
         fail(text, "The same month is named twice", "Một tháng được ghi hai lần")
     _, day, before = anchors[0]
-    if len(months) == 1:
-        return months, day, before
-    return sorted(m for m in months if m is not None), day, before
+    named = sorted(m for m in months if m is not None)
+    if len(named) != len(months):  # a point without a month: the end of the year, beside named months
+        fail(text, "Every point of the yearly deadline needs its month", "Mỗi mốc trong năm cần ghi rõ tháng")
+    return list[int | None](named), day, before
 
 
 def _anchor(recurrence: Recurrence, rest: str, text: str) -> tuple[int | None, int | None, bool]:
