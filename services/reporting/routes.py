@@ -144,7 +144,11 @@ async def get_summary_docx(
     the same figures, the same access, as GET /summary."""
     from services.reporting.docx_report import to_docx
 
-    answer = await get_summary(request, viewer, agency_id, lead_only, document, start, end, as_of, 1000)
+    # The JSON route itself, so the docx can never show more, or other, figures than /summary would.
+    answer = await get_summary(
+        request=request, viewer=viewer, agency_id=agency_id, lead_only=lead_only, document=document,
+        start=start, end=end, as_of=as_of, limit=1000,
+    )
     body = json.loads(bytes(answer.body))
     return Response(
         to_docx(body),
