@@ -32,13 +32,19 @@ def parse_fixed(s: str, text: str, issued: date) -> Deadline:
         due_clause = clauses[target_marked.index(False)]
         target_clause = clauses[target_marked.index(True)]
     else:
-        fail(text, "Several dates and no way to tell the binding one; mark it with 'chậm nhất' "
-             "(e.g. 'Phấn đấu … , chậm nhất …')",
-             "Có nhiều mốc thời gian mà không rõ mốc nào là thời hạn; hãy ghi 'chậm nhất' trước "
-             "thời hạn (ví dụ 'Phấn đấu … , chậm nhất …')")
+        fail(
+            text,
+            "Several dates and no way to tell the binding one; mark it with 'chậm nhất' "
+            "(e.g. 'Phấn đấu … , chậm nhất …')",
+            "Có nhiều mốc thời gian mà không rõ mốc nào là thời hạn; hãy ghi 'chậm nhất' trước "
+            "thời hạn (ví dụ 'Phấn đấu … , chậm nhất …')",
+        )
     due = resolve(*parse_point(due_clause, text), issued, text)
     target = resolve(*parse_point(target_clause, text), issued, text)
     if target > due:
-        fail(text, f"The target ({target:%d/%m/%Y}) is after the latest date ({due:%d/%m/%Y})",
-             f"Mốc phấn đấu ({target:%d/%m/%Y}) sau thời hạn chậm nhất ({due:%d/%m/%Y})")
+        fail(
+            text,
+            f"The target ({target:%d/%m/%Y}) is after the latest date ({due:%d/%m/%Y})",
+            f"Mốc phấn đấu ({target:%d/%m/%Y}) sau thời hạn chậm nhất ({due:%d/%m/%Y})",
+        )
     return Deadline(kind="fixed", due=due, target=target, text=text)

@@ -23,8 +23,9 @@ def day_in(year: int, month: int, day: int | None) -> date:
 _STEP: dict[str, int] = {"monthly": 1, "quarterly": 3, "half-yearly": 6, "yearly": 12}
 
 
-def occurrences(recurrence: Recurrence, anchor_month: int | None, anchor_day: int | None,
-                day_before: bool, lo: date, hi: date) -> Iterator[date]:
+def occurrences(
+    recurrence: Recurrence, anchor_month: int | None, anchor_day: int | None, day_before: bool, lo: date, hi: date
+) -> Iterator[date]:
     """Occurrences in [lo, hi], in order.
 
     Each period (month, quarter, half-year, year) has one reference month: its last month, or

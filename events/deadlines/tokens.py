@@ -15,12 +15,14 @@ def read_year(token: str | None, text: str) -> int | None:
     if token is None:
         return None
     if len(token) == 2:
-        fail(text, f"The two-digit year '{token}' is ambiguous; write the year in full (e.g. 20{token})",
-             f"Năm viết bằng hai chữ số ('{token}') không rõ ràng; hãy ghi đủ bốn chữ số (ví dụ 20{token})")
+        fail(
+            text,
+            f"The two-digit year '{token}' is ambiguous; write the year in full (e.g. 20{token})",
+            f"Năm viết bằng hai chữ số ('{token}') không rõ ràng; hãy ghi đủ bốn chữ số (ví dụ 20{token})",
+        )
     year = int(token)
     if len(token) != 4 or not 1900 <= year <= 2199:
-        fail(text, f"'{token}' is not a plausible year (1900-2199)",
-             f"'{token}' không phải là năm hợp lệ (1900-2199)")
+        fail(text, f"'{token}' is not a plausible year (1900-2199)", f"'{token}' không phải là năm hợp lệ (1900-2199)")
     return year
 
 
@@ -44,6 +46,9 @@ def read_quarter(token: str, text: str) -> int:
     quarter = int(token) if token.isdigit() else _ROMAN_QUARTERS.get(token, 0)
     if not 1 <= quarter <= 4:
         shown = token.upper()
-        fail(text, f"Quarter {shown} does not exist (a year has quarters I to IV)",
-             f"Không có quý {shown} (một năm có quý I đến quý IV)")
+        fail(
+            text,
+            f"Quarter {shown} does not exist (a year has quarters I to IV)",
+            f"Không có quý {shown} (một năm có quý I đến quý IV)",
+        )
     return quarter

@@ -146,7 +146,7 @@ def token_list(agency_id: str) -> None:
 # ---------------------------------------------------------------------------------------- import
 
 def import_tasks(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A task list (tsv, csv, xlsx)")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A task list (tsv, csv, xlsx, docx)")],
     document: str = typer.Option(..., "--document", help="Source document number, e.g. 131/NQ-CP"),
     issued: str = typer.Option(..., "--issued", help="Its date, YYYY-MM-DD"),
     assigned_by: str = typer.Option(..., "--assigned-by", help="The assigning agency id, e.g. ubnd-bd"),

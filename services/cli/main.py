@@ -166,7 +166,10 @@ def deadline_parse(
     try:
         deadline = parse_deadline(text, issued_on)
     except DeadlineParseError as exc:
-        console.print(f"[red]{exc}[/]")
+        # Vietnamese for the officer, then the English reason and the accepted forms.
+        from rich.markup import escape  # the text is the user's: "[" in it is not markup
+
+        console.print(f"[red]{escape(exc.message_vi)}[/]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from exc
     sys.stdout.write(deadline.model_dump_json(indent=2) + "\n")
 

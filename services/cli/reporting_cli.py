@@ -31,7 +31,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         period_to: str = typer.Option(None, "--to", help="Period: tasks assigned on or before YYYY-MM-DD"),
         lead_only: bool = typer.Option(False, "--lead-only", help="Only the tasks the agency itself leads"),
         fmt: str = typer.Option("table", "--format", help=f"One of: {', '.join(FORMATS)}"),
-        output_file: str = typer.Option(None, "--output", "-o", help="Write here (xlsx: a default name)"),
+        output_file: str = typer.Option(None, "--output", "-o", help="Write here (xlsx, docx: a default name)"),
+        issuer: str = typer.Option(None, "--issuer", help="docx: the issuing body (default: the report's scope)"),
+        number: str = typer.Option(None, "--number", help="docx: số/ký hiệu, e.g. 125/BC-UBND (default: blank)"),
+        place: str = typer.Option(None, "--place", help="docx: địa danh before the date, e.g. Bình Định"),
         token: str = typer.Option(
             None,
             "--token",
@@ -82,9 +85,14 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             raise typer.Exit(1)
         body = response.json()
         output = Path(output_file) if output_file else None
-        if fmt == "xlsx" and output is None:
-            output = Path(f"bao-cao-{body['date']}.xlsx")
-        rendered = render(body, fmt)
+        if fmt in ("xlsx", "docx") and output is None:
+            output = Path(f"bao-cao-{body['date']}.{fmt}")
+        if fmt == "docx":
+            from services.reporting.docx_report import Letterhead, to_docx
+
+            rendered: Any = to_docx(body, Letterhead(issuer=issuer or "", number=number or "", place=place or ""))
+        else:
+            rendered = render(body, fmt)
         if isinstance(rendered, bytes):
             assert output is not None
             output.write_bytes(rendered)

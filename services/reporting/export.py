@@ -1,4 +1,4 @@
-"""A summary (the JSON of GET /v1/reports/summary) as a rich table, JSON, CSV or XLSX, in Vietnamese.
+"""A summary (the JSON of GET /v1/reports/summary) as a rich table, JSON, CSV, XLSX or DOCX, in Vietnamese.
 
 Numbers are written the Vietnamese way in text formats (10.527; 3,2%). In XLSX they stay numbers,
 with a number format, so a spreadsheet can still add them up (Excel shows its own locale's marks).
@@ -25,7 +25,7 @@ from rich.text import Text
 from services.reporting.domain import COLOURS, LABELS_VI
 from services.reporting.vietnamese import vn_date, vn_number
 
-FORMATS = ("table", "json", "csv", "xlsx")
+FORMATS = ("table", "json", "csv", "xlsx", "docx")
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?\d[\d.,]*%?$")
@@ -66,13 +66,17 @@ OVERDUE_HEADERS = ("Mã", "Nhiệm vụ", "Cơ quan chủ trì", "Người chị
 
 
 def render(body: dict[str, Any], fmt: str) -> Any:
-    """A rich renderable (table), text (json, csv) or bytes (xlsx)."""
+    """A rich renderable (table), text (json, csv) or bytes (xlsx, docx)."""
     if fmt == "json":
         return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
         return to_csv(body)
     if fmt == "xlsx":
         return to_xlsx(body)
+    if fmt == "docx":
+        from services.reporting.docx_report import to_docx  # it builds on this module's rows
+
+        return to_docx(body)
     return to_rich(body)
 
 

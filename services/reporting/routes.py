@@ -131,6 +131,34 @@ async def get_summary(
         return json_response(await summary.build(conn, summary.Request(f, at, live, limit)))
 
 
+@router.get("/summary.docx", response_class=Response)
+async def get_summary_docx(
+    request: Request,
+    viewer: Viewer,
+    agency_id: AgencyQ = None,
+    lead_only: LeadOnlyQ = False,
+    document: DocumentQ = None,
+    start: FromQ = None,
+    end: ToQ = None,
+    as_of: AsOfQ = None,
+) -> Response:
+    """The summary as a Word report in the format of Nghị định 30/2020/NĐ-CP (the dashboard's export):
+    the same figures, the same access, as GET /summary."""
+    from services.reporting.docx_report import to_docx
+
+    # The JSON route itself, so the docx can never show more, or other, figures than /summary would.
+    answer = await get_summary(
+        request=request, viewer=viewer, agency_id=agency_id, lead_only=lead_only, document=document,
+        start=start, end=end, as_of=as_of, limit=1000,
+    )
+    body = json.loads(bytes(answer.body))
+    return Response(
+        to_docx(body),
+        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f'attachment; filename="bao-cao-{body["date"]}.docx"'},
+    )
+
+
 @router.get("/trend")
 async def get_trend(
     request: Request,

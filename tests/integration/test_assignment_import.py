@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import asyncpg
 import pytest
 import typer
 from rich.console import Console
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from events.tasks import SourceDocument
 from services import registry
@@ -74,6 +75,19 @@ def test_the_import_command_reports_what_was_not_imported_and_why(infra: Any, tm
     for row in rows:
         book.active.append(row)  # type: ignore[union-attr]
     book.save(path := tmp_path / "danh_muc.xlsx")
+    run = import_command(path, unique("TEST"))
+    result = run()
+    assert result.exit_code == 1, result.output  # not everything was imported
+    assert result.output.count("Đã nhập") == 3 and result.output.count("Không nhập") == 2
+    assert "Không khớp danh bạ: 'Sở Quy hoạch - Kiến trúc'" in result.output
+    assert "Thời hạn 'sớm nhất có thể'" in result.output
+    assert "5 dòng: 3 đã nhập (22 nhiệm vụ mới), 0 đã có, 2 không nhập" in result.output
+    rerun = run()
+    assert "3 đã có" in rerun.output
+
+
+def import_command(path: Path, code_prefix: str) -> Callable[[], Result]:
+    """`dondoc import PATH` of 131/NQ-CP by UBND tỉnh Bình Định, the directory loaded: call it to run it."""
     app, bench = typer.Typer(), typer.Typer()
     app.add_typer(bench, name="bench")
     assignment_cli.register(app, bench)
@@ -89,18 +103,11 @@ def test_the_import_command_reports_what_was_not_imported_and_why(infra: Any, tm
         "--issuer",
         "Chính phủ",
         "--code-prefix",
-        unique("TEST"),
+        code_prefix,
     ]
     runner = CliRunner()
     runner.invoke(app, ["directory", "load"])
-    result = runner.invoke(app, args, env={"COLUMNS": "250"})
-    assert result.exit_code == 1, result.output  # not everything was imported
-    assert result.output.count("Đã nhập") == 3 and result.output.count("Không nhập") == 2
-    assert "Không khớp danh bạ: 'Sở Quy hoạch - Kiến trúc'" in result.output
-    assert "Thời hạn 'sớm nhất có thể'" in result.output
-    assert "5 dòng: 3 đã nhập (22 nhiệm vụ mới), 0 đã có, 2 không nhập" in result.output
-    rerun = runner.invoke(app, args, env={"COLUMNS": "250"})
-    assert "3 đã có" in rerun.output
+    return lambda: runner.invoke(app, args, env={"COLUMNS": "250"})
 
 
 async def test_the_demo_loads_the_seeds_scenario_and_a_rerun_changes_nothing(settings: Any) -> None:

@@ -1,4 +1,4 @@
-"""Reading a task list like the Danh mục (TSV, CSV or XLSX) into task rows. No database.
+"""Reading a task list like the Danh mục (TSV, CSV, XLSX or the tables of a .docx) into task rows. No database.
 
 What a document table looks like, and what is done with each kind of row:
 * the header row (STT, Tên nhiệm vụ, Cơ quan chủ trì, Cơ quan phối hợp, Thời hạn hoàn thành, Mô tả sản
@@ -35,6 +35,7 @@ REQUIRED = ("stt", "title", "lead", "deadline")
 HEADER_TEXT = "STT, Tên nhiệm vụ, Cơ quan chủ trì, Cơ quan phối hợp, Thời hạn hoàn thành, Mô tả sản phẩm"
 _TASK_NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?$")
 _SECTION = re.compile(r"^(?P<number>[IVXLC]+|[A-Z])\.?(?:\s+(?P<title>.+))?$")
+_HEADER_ROWS = 5  # a Word table is a Danh mục when one of its first rows is its header
 _TOTAL = re.compile(r"^tổng(?:\s+cộng|\s+số)?\s*:?\s*(?P<count>\d+)?", re.IGNORECASE)
 
 
@@ -72,7 +73,37 @@ class Table:
 
 
 def read_file(path: Path) -> Table:
+    if path.suffix.lower() == ".docx":
+        return _docx(path)
     return parse(read_cells(path))
+
+
+def _docx(path: Path) -> Table:
+    """Every table of the document with a Danh mục header, read as one list (services/.../word.py).
+
+    Rows are numbered through the tables in order, as one long sheet would be. When several tables
+    each number their tasks from 1, the tasks of the second and later are told apart as "PL2/1", …
+    """
+    from services.assignment.importing.word import tables
+
+    found = [grid for grid in tables(path) if any(_header(row) for row in grid[:_HEADER_ROWS])]
+    if not found:
+        raise TableError(f"{path.name}: no table with a header row; expected the columns {HEADER_TEXT}")
+    merged, offset = Table(), 0
+    totals: list[int | None] = []
+    for number, grid in enumerate(found, start=1):
+        part = parse(grid)
+        tag = "" if number == 1 else f"PL{number}/"
+        merged.rows += [replace(r, line=r.line + offset, stt=tag + r.stt) for r in part.rows]
+        merged.problems += [replace(p, line=p.line + offset, stt=tag + p.stt if p.stt else p.stt)
+                            for p in part.problems]
+        for kind, count in part.skipped.items():
+            merged.skipped[kind] = merged.skipped.get(kind, 0) + count
+        totals.append(part.declared_total)
+        offset += len(grid)
+    # A total is checked only when every table declares one: a partial sum would flag a good import.
+    merged.declared_total = None if None in totals else sum(t for t in totals if t is not None)
+    return merged
 
 
 def read_cells(path: Path) -> list[list[str]]:
@@ -88,7 +119,7 @@ def read_cells(path: Path) -> list[list[str]]:
         first = next((line for line in text.splitlines() if line.strip()), "")
         delimiter = max(",;\t", key=first.count)
         return [row for row in csv.reader(text.splitlines(keepends=True), delimiter=delimiter)]
-    raise TableError(f"{path.name}: unknown format {suffix!r}; use .tsv, .csv or .xlsx")
+    raise TableError(f"{path.name}: unknown format {suffix!r}; use .tsv, .csv, .xlsx or .docx")
 
 
 def _xlsx(path: Path) -> list[list[str]]:

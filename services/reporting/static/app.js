@@ -434,6 +434,8 @@ function saveToken(value) {
 // --- wiring -------------------------------------------------------------------------------------
 async function refresh() {
   document.body.setAttribute("aria-busy", "true");
+  // The Word report (Nghị định 30/2020/NĐ-CP format) of exactly what is on screen.
+  document.getElementById("export-docx").href = `/v1/reports/summary.docx?${params()}`;
   try {
     const [report, trend] = await Promise.all([
       getJson(`/v1/reports/summary?${params()}`),
