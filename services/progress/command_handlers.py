@@ -79,7 +79,7 @@ def _once(handler: H) -> H:
         key: str | None = command.idempotency_key
         if key is None:
             return await handler(task_id, command, agency_id, uow, *rest)
-        await _task(uow, task_id)
+        await _task(uow, task_id, agency_id)
         subject, digest = f"task:{task_id}:{agency_id}", idempotency.fingerprint(type(command).__name__, command)
         # A reused key with another body raises idempotency.KeyReused, a 409 Refused.
         if (first := await idempotency.recall(uow.conn, subject, key, digest)) is not None:

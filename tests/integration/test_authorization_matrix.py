@@ -240,6 +240,7 @@ ROUTES: dict[tuple[str, str, str], tuple[Verdict, Callable[..., Call]]] = {
     ),
     # reporting
     ("reporting", "GET", "/v1/reports/summary"): (Verdict.LISTING, _build("/v1/reports/summary")),
+    ("reporting", "GET", "/v1/reports/summary.docx"): (Verdict.LISTING, _build("/v1/reports/summary.docx")),
     ("reporting", "GET", "/v1/reports/trend"): (Verdict.LISTING, _build("/v1/reports/trend", months="2")),
     ("reporting", "GET", "/v1/reports/agencies"): (Verdict.OPEN, _build("/v1/reports/agencies")),
     ("reporting", "GET", "/v1/reports/documents"): (Verdict.LISTING, _build("/v1/reports/documents")),
