@@ -58,10 +58,16 @@ class ServiceDefinition:
     # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
     replay: ReplayPolicy | None = None
     replay_refusal: str = ""
+    # Handlers that need a setting (the audit chain's key) are made from the settings at start; the
+    # factory raising refuses to start the service, before it connects to anything.
+    handlers_from_settings: Callable[[Settings], Mapping[str, Handler]] | None = None
 
     @property
     def schema(self) -> str:
         return self.name
+
+    def handlers_for(self, settings: Settings) -> Mapping[str, Handler]:
+        return self.handlers_from_settings(settings) if self.handlers_from_settings else self.handlers
 
 
 @dataclass
@@ -139,10 +145,13 @@ def create_app(
 
 
 async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock) -> Runtime:
+    handlers = definition.handlers_for(settings)
     # Each concurrent consumer lane holds a connection for its transaction, beside the relay,
     # timers, workers and HTTP requests that share the pool.
     pool = await db.create_pool(
-        settings.database_url, definition.schema, max_size=settings.db_pool_size + definition.consumer_concurrency
+        settings.database_url_of(definition.name),
+        definition.schema,
+        max_size=settings.db_pool_size + definition.consumer_concurrency,
     )
     await db.migrate(
         pool, definition.schema, {"runtime": db.RUNTIME_MIGRATIONS, definition.name: definition.migrations}
@@ -168,7 +177,7 @@ async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock
         rt.consumer = Consumer(
             definition.name,
             definition.schema,
-            revocations.consumer_handlers(definition.topics, definition.handlers),
+            revocations.consumer_handlers(definition.topics, handlers),
             pool,
             producer,
             clock,
