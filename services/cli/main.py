@@ -34,6 +34,22 @@ def _installation() -> None:
         from deploy.stack import token_secret
 
         os.environ["DONDOC_TOKEN_SECRET"] = token_secret()
+    _local_database()
+
+
+def _local_database() -> None:
+    """With no external server, the local one's URLs (each role's password is the installation's) and the
+    audit chain's key, made once per installation; outside it (DONDOC_DATABASE_URL set) nothing is made up:
+    the audit service then refuses to start without DONDOC_AUDIT_KEY."""
+    from deploy.stack import audit_key, external_database, local_postgres
+
+    if external_database():
+        return
+    pg = local_postgres()
+    if pg.passwords_file.exists():
+        os.environ.setdefault("DONDOC_DATABASE_URL", pg.url)
+        os.environ.setdefault("DONDOC_AUDIT_DATABASE_URL", pg.audit_url)
+    os.environ.setdefault("DONDOC_AUDIT_KEY", audit_key())
 
 
 @infra_app.command("up")
@@ -43,7 +59,8 @@ def infra_up() -> None:
 
     with console.status("Starting Kafka and PostgreSQL…") as status:
         endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
-    console.print(f"[green]Kafka[/] {endpoints.kafka_bootstrap}   [green]PostgreSQL[/] {endpoints.database_url}")
+    database = stack.redact(endpoints.database_url)
+    console.print(f"[green]Kafka[/] {endpoints.kafka_bootstrap}   [green]PostgreSQL[/] {database}")
 
 
 @infra_app.command("down")
