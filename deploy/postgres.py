@@ -200,7 +200,7 @@ class LocalPostgres:
         return {
             "running": pid is not None,
             "pid": pid,
-            "url": self.url.replace(f":{self.passwords()[APP_ROLE]}@", ":***@", 1),
+            "url": f"postgresql://{APP_ROLE}:***@{self.host}:{self.port}/{DATABASE}",  # status makes no password
             "port": self.port,
             "version": self.version(),
             "home": str(self.home),
