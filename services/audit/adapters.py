@@ -39,11 +39,11 @@ async def append(conn: asyncpg.Connection, key: bytes, event: Envelope, position
     )
     await conn.execute("UPDATE chain_head SET seq = $1, hash = $2", seq, hash_)
     await conn.execute(
-        """INSERT INTO chain_offsets (topic, partition, next_offset) VALUES ($1, $2, $3)
-           ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(chain_offsets.next_offset, $3)""",
+        """INSERT INTO chain_offsets (topic, partition, first_offset, next_offset) VALUES ($1, $2, $3, $3 + 1)
+           ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(chain_offsets.next_offset, $3 + 1)""",
         position.topic,
         position.partition,
-        position.offset + 1,
+        position.offset,
     )
     return seq
 
@@ -106,12 +106,13 @@ class TableIndex:
         return [_chain_row(r) for r in await self.conn.fetch(f"{_ROW} WHERE prev_hash = $1 ORDER BY seq", hash_)]
 
 
-async def chain_state(conn: asyncpg.Connection) -> tuple[int, bytes, dict[str, dict[int, int]]]:
-    """(head seq, head hash, next offset per topic and partition), read together under the head's lock."""
+async def chain_state(conn: asyncpg.Connection) -> tuple[int, bytes, dict[str, dict[int, tuple[int, int]]]]:
+    """(head seq, head hash, (first, next) offset read per topic and partition), read together under the
+    head's lock."""
     async with conn.transaction():
         head = await conn.fetchrow("SELECT seq, hash FROM chain_head FOR SHARE")
         assert head is not None
-        offsets: dict[str, dict[int, int]] = {}
-        for r in await conn.fetch("SELECT topic, partition, next_offset FROM chain_offsets"):
-            offsets.setdefault(r["topic"], {})[r["partition"]] = r["next_offset"]
+        offsets: dict[str, dict[int, tuple[int, int]]] = {}
+        for r in await conn.fetch("SELECT topic, partition, first_offset, next_offset FROM chain_offsets"):
+            offsets.setdefault(r["topic"], {})[r["partition"]] = (r["first_offset"], r["next_offset"])
     return head["seq"], bytes(head["hash"]), offsets

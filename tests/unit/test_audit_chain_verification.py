@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -74,8 +75,8 @@ async def test_a_changed_value_is_modified_at_its_row() -> None:
 @pytest.mark.parametrize("field", ["topic", "partition", "offset"])
 async def test_a_changed_log_position_is_modified(field: str) -> None:
     rows = _chain(5)
-    changed = {"topic": "dondoc.alert-events", "partition": 7, "offset": 999}[field]
-    rows[1] = dataclasses.replace(rows[1], **{field: changed})
+    changed: dict[str, Any] = {field: {"topic": "dondoc.alert-events", "partition": 7, "offset": 999}[field]}
+    rows[1] = dataclasses.replace(rows[1], **changed)
     finding = await _walk(rows)
     assert finding is not None and (finding.kind, finding.seq) == ("modified", 2)
 
@@ -159,7 +160,9 @@ def test_the_service_refuses_a_missing_or_short_key() -> None:
 
 
 def test_a_checkpoint_round_trips_and_a_forged_one_is_refused() -> None:
-    cp = checkpoints.Checkpoint(7, bytes(range(32)), {"dondoc.task-events": {0: 4, 2: 9}}, datetime.now(UTC))
+    cp = checkpoints.Checkpoint(
+        "audit", 7, bytes(range(32)), {"dondoc.task-events": {0: (0, 4), 2: (3, 9)}}, datetime.now(UTC)
+    )
     assert checkpoints.decode(KEY, checkpoints.encode(KEY, cp)) == cp
     with pytest.raises(checkpoints.ForgedCheckpoint, match="signature"):
         checkpoints.decode(b"x" * 32, checkpoints.encode(KEY, cp))
@@ -168,3 +171,15 @@ def test_a_checkpoint_round_trips_and_a_forged_one_is_refused() -> None:
         checkpoints.decode(KEY, tampered)
     with pytest.raises(checkpoints.ForgedCheckpoint, match="not a checkpoint"):
         checkpoints.decode(KEY, b"garbage")
+
+
+async def test_the_audit_service_refuses_to_start_without_its_key() -> None:
+    from services.audit.bootstrap import DEFINITION
+    from services.runtime.service import create_app
+    from services.runtime.settings import Settings
+
+    # Unreachable servers on purpose: the refusal comes before any connection is tried.
+    app = create_app(DEFINITION, Settings(audit_key="", database_url="postgresql://nobody@127.0.0.1:1/none"))
+    with pytest.raises(MissingAuditKey, match="DONDOC_AUDIT_KEY"):
+        async with app.router.lifespan_context(app):
+            pass

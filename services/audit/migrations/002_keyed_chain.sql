@@ -6,16 +6,17 @@ ALTER TABLE events ALTER COLUMN version SET DEFAULT 2;
 CREATE INDEX events_hash ON events (hash);
 CREATE INDEX events_prev_hash ON events (prev_hash);
 
--- Where the chain has read each partition up to (next offset), written with each append: the signed
--- checkpoints publish it, and `audit verify` reads the Kafka log that far.
+-- Which part of each partition the chain has read (first offset, next offset), written with each append:
+-- the signed checkpoints publish it, and `audit verify` holds the table to that part of the Kafka log.
 CREATE TABLE chain_offsets (
-    topic       text NOT NULL,
-    partition   int NOT NULL,
-    next_offset bigint NOT NULL,
+    topic        text NOT NULL,
+    partition    int NOT NULL,
+    first_offset bigint NOT NULL,
+    next_offset  bigint NOT NULL,
     PRIMARY KEY (topic, partition)
 );
-INSERT INTO chain_offsets (topic, partition, next_offset)
-    SELECT topic, partition, max("offset") + 1 FROM events GROUP BY topic, partition;
+INSERT INTO chain_offsets (topic, partition, first_offset, next_offset)
+    SELECT topic, partition, min("offset"), max("offset") + 1 FROM events GROUP BY topic, partition;
 
 -- TRUNCATE bypasses row triggers: refuse it too. A superuser can still drop these triggers; the keyed
 -- chain and the checkpoints on Kafka are what find that, these only stop mistakes.
