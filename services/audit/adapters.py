@@ -39,8 +39,10 @@ async def append(conn: asyncpg.Connection, key: bytes, event: Envelope, position
     )
     await conn.execute("UPDATE chain_head SET seq = $1, hash = $2", seq, hash_)
     await conn.execute(
-        """INSERT INTO chain_offsets (topic, partition, first_offset, next_offset) VALUES ($1, $2, $3, $3 + 1)
-           ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(chain_offsets.next_offset, $3 + 1)""",
+        """INSERT INTO chain_offsets (topic, partition, first_offset, next_offset)
+           VALUES ($1, $2, $3::bigint, $3::bigint + 1)
+           ON CONFLICT (topic, partition)
+           DO UPDATE SET next_offset = GREATEST(chain_offsets.next_offset, $3::bigint + 1)""",
         position.topic,
         position.partition,
         position.offset,
