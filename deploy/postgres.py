@@ -21,6 +21,7 @@ from typing import Any
 
 from deploy._aio import run_sync
 from deploy._proc import pid_alive, port_in_use, tail
+from deploy._secrets import made_once
 from deploy.errors import PostgresError
 
 log = logging.getLogger(__name__)
@@ -152,23 +153,10 @@ class LocalPostgres:
 
     def passwords(self) -> dict[str, str]:
         """The roles' passwords, made once per installation and kept (0600) beside pgdata, never committed."""
-        path = self.passwords_file
-        if not path.exists():
-            import secrets
+        import secrets
 
-            self.home.mkdir(parents=True, exist_ok=True)
-            # Written whole to a private file, then linked into place: a racing caller reads the winner's.
-            draft = path.with_name(f".passwords.{os.getpid()}")
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump({role: secrets.token_urlsafe(24) for role in ROLES}, out)
-            try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass
-            finally:
-                draft.unlink(missing_ok=True)
-        return dict(json.loads(path.read_text()))
+        made = made_once(self.passwords_file, lambda: json.dumps({role: secrets.token_urlsafe(24) for role in ROLES}))
+        return dict(json.loads(made))
 
     def _postmaster_pid_file(self) -> list[str]:
         """Lines of postmaster.pid: pid, pgdata, start time, port, socket dir, ... ([] if absent)."""

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from deploy._aio import run_sync
 from deploy._proc import port_in_use
+from deploy._secrets import made_once
 from deploy.errors import InfraError, PostgresError
 from deploy.kafka import KafkaNode, kafka_hosts, wait_until_ready
 from deploy.postgres import LocalPostgres
@@ -61,24 +62,9 @@ def audit_key() -> str:
 
 
 def _installation_secret(name: str) -> str:
-    path = state_home() / name
-    if not path.exists():
-        import secrets
+    import secrets
 
-        # Several dondoc commands may start at once: the secret is written whole to a private file,
-        # then linked into place atomically; whoever loses the race reads the winner's secret.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{name}.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(32))
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink(missing_ok=True)
-    return path.read_text().strip()
+    return made_once(state_home() / name, lambda: secrets.token_urlsafe(32)).strip()
 
 
 def _env_port(name: str, default: int) -> int:
