@@ -183,3 +183,13 @@ async def test_the_audit_service_refuses_to_start_without_its_key() -> None:
     with pytest.raises(MissingAuditKey, match="DONDOC_AUDIT_KEY"):
         async with app.router.lifespan_context(app):
             pass
+
+
+def test_a_checkpoint_names_its_chain_before_anything_in_it_is_trusted() -> None:
+    cp = checkpoints.Checkpoint("dondoc/audit", 1, bytes(32), {}, datetime.now(UTC))
+    # verify skips another chain's checkpoints (another database on the same Kafka), and holds a record
+    # that claims this chain, or claims none, to the key.
+    assert checkpoints.chain_of(checkpoints.encode(b"another-installation-key-32bytes", cp)) == "dondoc/audit"
+    assert checkpoints.chain_of(b'{"checkpoint": {"chain": 7}}') is None
+    assert checkpoints.chain_of(b"\xff") is None
+    assert checkpoints.chain_id("dondoc", "audit") == "dondoc/audit"
