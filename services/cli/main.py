@@ -38,9 +38,12 @@ def _installation() -> None:
 
 
 def _local_database() -> None:
-    """With no external server, the local one's URLs (each role's password is the installation's) and the
-    audit chain's key, made once per installation; outside it (DONDOC_DATABASE_URL set) nothing is made up:
-    the audit service then refuses to start without DONDOC_AUDIT_KEY."""
+    """With no external server, the local one's URLs (each role's password is the installation's) and, for
+    the inspector's commands, the audit chain's key made once per installation. Never a key for `dondoc
+    service`: made in a deployment's container it would be that container's own; the audit service refuses
+    to start without DONDOC_AUDIT_KEY (`dondoc up` passes one)."""
+    import click
+
     from deploy.stack import audit_key, external_database, local_postgres
 
     if external_database():
@@ -49,7 +52,8 @@ def _local_database() -> None:
     if pg.passwords_file.exists():
         os.environ.setdefault("DONDOC_DATABASE_URL", pg.url)
         os.environ.setdefault("DONDOC_AUDIT_DATABASE_URL", pg.audit_url)
-    os.environ.setdefault("DONDOC_AUDIT_KEY", audit_key())
+    if click.get_current_context().invoked_subcommand != "service":
+        os.environ.setdefault("DONDOC_AUDIT_KEY", audit_key())
 
 
 @infra_app.command("up")

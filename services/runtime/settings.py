@@ -25,6 +25,18 @@ class Settings(BaseSettings):
     log_format: str = Field("auto", pattern="^(auto|json|console)$")
     log_level: str = "INFO"
 
+    # Keys the audit chain and signs its checkpoints (services/audit): held by the audit service and by
+    # inspectors, never by PostgreSQL, so someone who can write the database cannot forge a link. No
+    # default: the audit service refuses to start without it. `dondoc up` makes one per installation.
+    audit_key: str = ""
+    # The audit schema is written by its own database role (owner of that schema only), so no other
+    # service's credentials can write it; empty: database_url (a single-role external server).
+    audit_database_url: str = ""
+    # The audit service publishes a signed checkpoint (count, head hash, offsets) after this many events,
+    # and at least this often while events keep coming.
+    audit_checkpoint_every: int = Field(1000, ge=1)
+    audit_checkpoint_interval_s: float = Field(60.0, gt=0)
+
     # Consumers: a failing message is retried this many times, then dead-lettered.
     handler_attempts: int = Field(3, ge=1)
     handler_retry_backoff_s: float = Field(0.2, ge=0)
@@ -43,18 +55,6 @@ class Settings(BaseSettings):
     # Signs agency tokens; every service of one installation shares it. `dondoc up` makes one.
     token_secret: str = Field("dev-only-insecure-secret", min_length=16)
 
-    # Keys the audit chain and signs its checkpoints (services/audit): held by the audit service and by
-    # inspectors, never by PostgreSQL, so someone who can write the database cannot forge a link. No
-    # default: the audit service refuses to start without it. `dondoc up` makes one per installation.
-    audit_key: str = ""
-    # The audit schema is written by its own database role (owner of that schema only), so no other
-    # service's credentials can write it; empty: database_url (a single-role external server).
-    audit_database_url: str = ""
-    # The audit service publishes a signed checkpoint (count, head hash, offsets) after this many events,
-    # and at least this often while events keep coming.
-    audit_checkpoint_every: int = Field(1000, ge=1)
-    audit_checkpoint_interval_s: float = Field(60.0, gt=0)
-
     # Shifts the domain clock by this many seconds, the same in every process, so an end-to-end
     # run can "live" just before a deadline. Never set in production.
     clock_offset_s: float = 0.0
@@ -63,12 +63,12 @@ class Settings(BaseSettings):
         """The HTTP port of one of the five services (0, any free port, for another, e.g. in tests)."""
         return int(getattr(self, f"{service}_port", 0))
 
+    def url_of(self, service: str) -> str:
+        return f"http://{self.http_host}:{self.port_of(service)}"
+
     def database_url_of(self, service: str) -> str:
         """The URL a service connects with: its own role's where one is set (audit), else the shared one."""
         return str(getattr(self, f"{service}_database_url", "") or self.database_url)
-
-    def url_of(self, service: str) -> str:
-        return f"http://{self.http_host}:{self.port_of(service)}"
 
 
 @lru_cache

@@ -179,7 +179,8 @@ async def test_the_audit_service_refuses_to_start_without_its_key() -> None:
     from services.runtime.settings import Settings
 
     # Unreachable servers on purpose: the refusal comes before any connection is tried.
-    app = create_app(DEFINITION, Settings(audit_key="", database_url="postgresql://nobody@127.0.0.1:1/none"))
+    settings = Settings(audit_key="", token_secret="t" * 32, database_url="postgresql://nobody@127.0.0.1:1/none")
+    app = create_app(DEFINITION, settings)
     with pytest.raises(MissingAuditKey, match="DONDOC_AUDIT_KEY"):
         async with app.router.lifespan_context(app):
             pass
