@@ -27,23 +27,21 @@ console = Console(stderr=True)
 
 
 @app.callback()
-def _installation() -> None:
+def _installation(ctx: typer.Context) -> None:
     """Every command of one local installation signs and checks agency tokens with the same secret:
     DONDOC_TOKEN_SECRET, else the one kept in the state folder (made on first use)."""
     if "DONDOC_TOKEN_SECRET" not in os.environ:
         from deploy.stack import token_secret
 
         os.environ["DONDOC_TOKEN_SECRET"] = token_secret()
-    _local_database()
+    _local_database(with_audit_key=ctx.invoked_subcommand != "service")
 
 
-def _local_database() -> None:
+def _local_database(*, with_audit_key: bool) -> None:
     """With no external server, the local one's URLs (each role's password is the installation's) and, for
     the inspector's commands, the audit chain's key made once per installation. Never a key for `dondoc
     service`: made in a deployment's container it would be that container's own; the audit service refuses
     to start without DONDOC_AUDIT_KEY (`dondoc up` passes one)."""
-    import click
-
     from deploy.stack import audit_key, external_database, local_postgres
 
     if external_database():
@@ -52,7 +50,7 @@ def _local_database() -> None:
     if pg.passwords_file.exists():
         os.environ.setdefault("DONDOC_DATABASE_URL", pg.url)
         os.environ.setdefault("DONDOC_AUDIT_DATABASE_URL", pg.audit_url)
-    if click.get_current_context().invoked_subcommand != "service":
+    if with_audit_key:
         os.environ.setdefault("DONDOC_AUDIT_KEY", audit_key())
 
 
