@@ -44,9 +44,6 @@ def _secret_task_parties(events: list[dict[str, Any]]) -> set[str] | None:
             payload = event.get("payload", {})
             if payload.get("classification") != "mat":
                 return None
-            return {
-                payload.get("assigning_agency_id"),
-                payload.get("lead_agency_id"),
-                *payload.get("coordinating_agency_ids", ()),
-            } - {None}
+            return {payload.get("assigning_agency_id"), payload.get("lead_agency_id"),
+                    *payload.get("coordinating_agency_ids", ())} - {None}
     return None

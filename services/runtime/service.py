@@ -48,6 +48,9 @@ class ServiceDefinition:
     migrations: Path
     topics: Sequence[str] = ()
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Handlers that need a setting (the audit chain's key) are made from the settings at start; the
+    # factory raising refuses to start the service, before it connects to anything.
+    handlers_from_settings: Callable[[Settings], Mapping[str, Handler]] | None = None
     routers: Sequence[APIRouter] = ()
     background: Sequence[BackgroundTask] = ()
     title: str = ""
@@ -58,9 +61,6 @@ class ServiceDefinition:
     # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
     replay: ReplayPolicy | None = None
     replay_refusal: str = ""
-    # Handlers that need a setting (the audit chain's key) are made from the settings at start; the
-    # factory raising refuses to start the service, before it connects to anything.
-    handlers_from_settings: Callable[[Settings], Mapping[str, Handler]] | None = None
 
     @property
     def schema(self) -> str:
