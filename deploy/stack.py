@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from deploy._aio import run_sync
 from deploy._proc import port_in_use
+from deploy._secrets import made_once
 from deploy.errors import InfraError, PostgresError
 from deploy.kafka import KafkaNode, kafka_hosts, wait_until_ready
 from deploy.postgres import LocalPostgres
@@ -34,6 +35,8 @@ DATABASE_CONNECT_TIMEOUT = 15.0
 class InfraEndpoints:
     kafka_bootstrap: str
     database_url: str
+    # The audit service's own role (it alone writes the audit schema); "" with an external server.
+    audit_database_url: str = ""
 
 
 def repo_root() -> Path:
@@ -49,26 +52,19 @@ def state_home() -> Path:
 def token_secret() -> str:
     """The secret that signs agency tokens: ``DONDOC_TOKEN_SECRET``, else one made once per local
     installation and kept (0600) in the state folder, so tokens survive restarts."""
-    if env := os.environ.get("DONDOC_TOKEN_SECRET"):
-        return env
-    path = state_home() / "token-secret"
-    if not path.exists():
-        import secrets
+    return os.environ.get("DONDOC_TOKEN_SECRET") or _installation_secret("token-secret")
 
-        # Several dondoc commands may start at once: the secret is written whole to a private file,
-        # then linked into place atomically; whoever loses the race reads the winner's secret.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".token-secret.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(32))
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink(missing_ok=True)
-    return path.read_text().strip()
+
+def audit_key() -> str:
+    """The key of the audit chain: ``DONDOC_AUDIT_KEY``, else one made once per local installation and kept
+    (0600) in the state folder — never in PostgreSQL, which is what it guards against."""
+    return os.environ.get("DONDOC_AUDIT_KEY") or _installation_secret("audit-key")
+
+
+def _installation_secret(name: str) -> str:
+    import secrets
+
+    return made_once(state_home() / name, lambda: secrets.token_urlsafe(32)).strip()
 
 
 def _env_port(name: str, default: int) -> int:
@@ -109,7 +105,12 @@ def external_kafka() -> str | None:
 
 
 def external_database() -> str | None:
-    return os.environ.get("DONDOC_DATABASE_URL") or None
+    """DONDOC_DATABASE_URL, unless it is the local server's own URL (the CLI passes that on)."""
+    url = os.environ.get("DONDOC_DATABASE_URL") or None
+    pg = local_postgres()
+    if url and pg.passwords_file.exists() and url == pg.url:
+        return None
+    return url
 
 
 def redact(url: str) -> str:
@@ -147,9 +148,11 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
     if database_url:
         _say(on_progress, f"PostgreSQL: using external server {redact(database_url)}")
         run_sync(check_database(database_url))
+        audit_database_url = ""
     else:
         database_url = local_postgres().start()
-        _say(on_progress, f"PostgreSQL ready: {database_url}")
+        audit_database_url = local_postgres().audit_url
+        _say(on_progress, f"PostgreSQL ready: {redact(database_url)}")
 
     bootstrap = external_kafka()
     if bootstrap:
@@ -162,7 +165,7 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
     replication = _env_replication_factor()
     created = run_sync(ensure_topics(bootstrap, replication))
     _say(on_progress, f"Topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
-    return InfraEndpoints(kafka_bootstrap=bootstrap, database_url=database_url)
+    return InfraEndpoints(bootstrap, database_url, audit_database_url)
 
 
 def infra_down(on_progress: Progress = None) -> None:

@@ -15,6 +15,7 @@ INTAKE = "dondoc.intake"
 INTAKE_REJECTED = "dondoc.intake.rejected"
 ALERT_EVENTS = "dondoc.alert-events"
 REPORT_EVENTS = "dondoc.report-events"
+AUDIT_CHECKPOINTS = "dondoc.audit-checkpoints"
 DEAD_LETTER_PREFIX = "dondoc.dead-letter."
 
 SERVICES = ("assignment", "progress", "alerts", "reporting", "audit")
@@ -86,6 +87,13 @@ TOPICS: tuple[TopicSpec, ...] = (
         partitions=1,
         key="report id",
         description="Published report snapshots.",
+        config=_KEEP_FOREVER,
+    ),
+    TopicSpec(
+        AUDIT_CHECKPOINTS,
+        partitions=1,
+        key="audit",
+        description="Signed checkpoints of the audit chain (head hash, count, offsets); only audit writes it.",
         config=_KEEP_FOREVER,
     ),
     *(

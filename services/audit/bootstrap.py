@@ -1,11 +1,12 @@
-"""The audit service: an append-only, hash-chained copy of every event, for inspectors."""
+"""The audit service: an append-only, keyed hash chain of every event, for inspectors."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from events.topics import ALERT_EVENTS, DIRECTORY, INTAKE_REJECTED, REPORT_EVENTS, TASK_EVENTS
-from services.audit.handlers import EVENT_HANDLERS
+from services.audit.checkpoints import publish_checkpoints
+from services.audit.handlers import event_handlers
 from services.audit.replay_policy import REPLAY_POLICY
 from services.audit.routes import router
 from services.runtime.service import ServiceDefinition
@@ -15,7 +16,9 @@ DEFINITION = ServiceDefinition(
     title="dondoc — kiểm tra, giám sát (audit)",
     migrations=Path(__file__).parent / "migrations",
     topics=(TASK_EVENTS, ALERT_EVENTS, DIRECTORY, INTAKE_REJECTED, REPORT_EVENTS),
-    handlers=EVENT_HANDLERS,
+    handlers_from_settings=event_handlers,
     routers=(router,),
+    background=(publish_checkpoints,),
     replay=REPLAY_POLICY,
+    # consumer_concurrency stays 1: the chain is one order, the order events were consumed in.
 )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from events.envelope import Envelope
 from services.audit import adapters
+from services.audit.domain import chain_key
 from services.runtime.consuming import ALL_EVENTS
-from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.settings import Settings
+from services.runtime.unit_of_work import Handler, UnitOfWork
 
 
-async def record(event: Envelope, uow: UnitOfWork) -> None:
-    assert uow.position is not None
-    await adapters.append(uow.conn, event, uow.position)
+def event_handlers(settings: Settings) -> Mapping[str, Handler]:
+    """The handlers, keyed with the installation's chain key; no key, no start (MissingAuditKey)."""
+    key = chain_key(settings.audit_key)
 
+    async def record(event: Envelope, uow: UnitOfWork) -> None:
+        assert uow.position is not None
+        await adapters.append(uow.conn, key, event, uow.position)
 
-EVENT_HANDLERS = {ALL_EVENTS: record}
+    return {ALL_EVENTS: record}

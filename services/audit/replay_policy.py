@@ -18,13 +18,14 @@ _IN_THE_LOG_READ = """EXISTS (SELECT 1 FROM replay_snapshot s
 REPLAY_POLICY = ReplayPolicy(
     tables={
         "events": TablePolicy(
-            ignore=("seq", "prev_hash", "hash", "recorded_at"),
+            ignore=("seq", "prev_hash", "hash", "version", "recorded_at"),
             live_rows=_IN_THE_LOG_READ,
             why="the chain (seq, hashes) orders events of different partitions and topics as they were "
-            "read, so a rebuilt chain cannot match it; recorded_at is the wall clock",
+            "read, so a rebuilt chain cannot match it; version says how a link was made (unkeyed before "
+            "the chain was keyed); recorded_at is the wall clock",
         )
     },
-    kept=("chain_head",),
+    kept=("chain_head", "chain_offsets"),  # the chain's own state: where it ends, how far it has read
     apply_refusal="The audit log is append-only evidence. Its hash chain follows the order in which events "
     "of different partitions and topics were consumed, which no replay can reproduce, so a "
     "rebuilt chain would not be the one inspectors verified, and replacing it would be "

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import httpx
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import Progress
 
@@ -16,47 +17,74 @@ from services.runtime.settings import get_settings
 audit_app = typer.Typer(no_args_is_help=True, help="Kiểm tra sổ sự kiện (the hash-chained audit log).")
 console = Console(stderr=True)
 
-_BATCH = 5000
-
-
-async def verify_chain(database_url: str, on_batch: object = None) -> tuple[int, int | None]:
-    """(rows checked, seq of the first broken link or None)."""
-    import asyncpg
-
-    from services.audit.adapters import chain_rows
-    from services.audit.domain import GENESIS, first_break
-
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": "audit"})
-    try:
-        checked, prev, after = 0, GENESIS, 0
-        while rows := await chain_rows(conn, after, _BATCH):
-            broken = first_break(rows, prev)
-            if broken is not None:
-                return checked, broken
-            checked += len(rows)
-            prev, after = rows[-1][3], rows[-1][0]
-            if callable(on_batch):
-                on_batch(len(rows))
-        head = await conn.fetchrow("SELECT seq, hash FROM chain_head")
-        if head is not None and (head["seq"] != after or bytes(head["hash"]) != prev):
-            return checked, after + 1  # rows at the end were removed: the head remembers them
-        return checked, None
-    finally:
-        await conn.close()
+# Exit codes of `audit verify`, for scripts and monitoring.
+INTACT, TAMPERED, CANNOT_VERIFY = 0, 1, 2
+_KINDS_VI = {
+    "modified": "bị sửa",
+    "deleted": "bị xoá",
+    "inserted": "bị chèn thêm",
+    "reordered": "bị đảo thứ tự",
+    "truncated": "bị cắt bỏ phần cuối",
+    "forged-head": "đầu chuỗi (chain_head) bị làm giả",
+    "forged-checkpoint": "mốc kiểm tra (checkpoint) bị làm giả",
+}
 
 
 @audit_app.command("verify")
-def verify() -> None:
-    """Recompute every hash of the audit chain; exit 1 at the first broken link."""
+def verify(
+    skip_log: Annotated[
+        bool, typer.Option("--skip-log", help="Check the table and chain_head only, not the checkpoints and Kafka log")
+    ] = False,
+) -> None:
+    """Hold the audit table to the chain key, the signed checkpoints and the Kafka log; name the first row that
+    differs and how (modified, deleted, inserted, reordered, truncated, forged-head, forged-checkpoint).
+
+    Exit codes: 0 intact; 1 tampering found; 2 could not verify (no DONDOC_AUDIT_KEY, database or Kafka
+    unreachable)."""
+    import asyncpg
+
+    from services.audit import evidence
+    from services.audit.bootstrap import DEFINITION
+    from services.audit.domain import MissingAuditKey, chain_key
+
     settings = get_settings()
-    with Progress(console=console) as progress:
-        task = progress.add_task("Verifying the audit chain", total=None)
-        checked, broken = asyncio.run(verify_chain(settings.database_url, lambda n: progress.advance(task, n)))
-    if broken is None:
-        console.print(f"[green]Audit chain intact: {checked} events verified.[/]")
+    try:
+        key = chain_key(settings.audit_key)
+    except MissingAuditKey as exc:
+        console.print(f"[red]{exc}[/]\nCần khoá của chuỗi kiểm tra (DONDOC_AUDIT_KEY) để xác minh sổ sự kiện.")
+        raise typer.Exit(CANNOT_VERIFY) from exc
+    bootstrap = None if skip_log else settings.kafka_bootstrap
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("Verifying the audit chain", total=None)
+            report = asyncio.run(
+                evidence.verify(
+                    key,
+                    settings.database_url_of("audit"),
+                    bootstrap,
+                    tuple(DEFINITION.topics),
+                    on_rows=lambda n: progress.advance(task, n),
+                )
+            )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as exc:
+        console.print(
+            f"[red]Could not verify the audit log: {type(exc).__name__}: {exc}[/]\n"
+            "Không xác minh được sổ sự kiện: không kết nối được cơ sở dữ liệu hoặc Kafka."
+        )
+        raise typer.Exit(CANNOT_VERIFY) from exc
+    held = "" if skip_log else f", {report.checkpoints} signed checkpoints, {report.logged} events of the Kafka log"
+    if report.finding is None:
+        console.print(f"[green]Audit chain intact: {report.checked} events verified{held}.[/]\nSổ sự kiện toàn vẹn.")
         return
-    console.print(f"[red]Audit chain broken at event #{broken} (after {checked} intact events).[/]")
-    raise typer.Exit(1)
+    f = report.finding
+    row = f" at row #{f.seq}" if f.seq is not None else ""
+    console.print(
+        f"[red]Audit log tampered: {f.kind}{row}. {f.detail}[/]\n"
+        f"Sổ sự kiện đã {_KINDS_VI.get(f.kind, 'bị can thiệp')}"
+        + (f" tại dòng #{f.seq}." if f.seq is not None else ".")
+        + f"\n({report.checked} events verified before it{held}.)"
+    )
+    raise typer.Exit(TAMPERED)
 
 
 @audit_app.command("history")

@@ -36,6 +36,24 @@ def _installation(ctx: typer.Context) -> None:
         from deploy.stack import token_secret
 
         os.environ["DONDOC_TOKEN_SECRET"] = token_secret()
+    _local_database(with_audit_key=ctx.invoked_subcommand != "service")
+
+
+def _local_database(*, with_audit_key: bool) -> None:
+    """With no external server, the local one's URLs (each role's password is the installation's) and, for
+    the inspector's commands, the audit chain's key made once per installation. Never a key for `dondoc
+    service`: made in a deployment's container it would be that container's own; the audit service refuses
+    to start without DONDOC_AUDIT_KEY (`dondoc up` passes one)."""
+    from deploy.stack import audit_key, external_database, local_postgres
+
+    if external_database():
+        return
+    pg = local_postgres()
+    if pg.passwords_file.exists():
+        os.environ.setdefault("DONDOC_DATABASE_URL", pg.url)
+        os.environ.setdefault("DONDOC_AUDIT_DATABASE_URL", pg.audit_url)
+    if with_audit_key:
+        os.environ.setdefault("DONDOC_AUDIT_KEY", audit_key())
 
 
 @infra_app.command("up")
@@ -45,7 +63,8 @@ def infra_up() -> None:
 
     with console.status("Starting Kafka and PostgreSQL…") as status:
         endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
-    console.print(f"[green]Kafka[/] {endpoints.kafka_bootstrap}   [green]PostgreSQL[/] {endpoints.database_url}")
+    database = stack.redact(endpoints.database_url)
+    console.print(f"[green]Kafka[/] {endpoints.kafka_bootstrap}   [green]PostgreSQL[/] {database}")
 
 
 @infra_app.command("down")
@@ -76,7 +95,7 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
 
     from services.registry import definition
     from services.runtime.service import create_app
-    from services.runtime.settings import MissingTokenSecret, get_settings
+    from services.runtime.settings import MissingSecret, get_settings
 
     try:
         defn = definition(name)
@@ -86,7 +105,7 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
     settings = get_settings()
     try:
         app = create_app(defn, settings)
-    except MissingTokenSecret as exc:
+    except MissingSecret as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
     uvicorn.run(

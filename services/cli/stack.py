@@ -111,7 +111,10 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
         "DONDOC_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
         "DONDOC_DATABASE_URL": endpoints.database_url,
         "DONDOC_TOKEN_SECRET": stack.token_secret(),
+        "DONDOC_AUDIT_KEY": stack.audit_key(),
     }
+    if endpoints.audit_database_url:  # the local server: the audit service writes as its own role
+        env["DONDOC_AUDIT_DATABASE_URL"] = endpoints.audit_database_url
     settings = get_settings()
     urls = {name: settings.url_of(name) for name in SERVICES}
     procs = start_services(env, stack.state_home() / "logs")

@@ -61,7 +61,10 @@ async def migrate(pool: asyncpg.Pool, schema: str, folders: dict[str, Path]) -> 
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", lock_key("migrate", schema))
         try:
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            # A service whose role owns only its schema (audit) may not create schemas: its schema is made
+            # for it (deploy/postgres.py), and CREATE SCHEMA IF NOT EXISTS would still ask for the right.
+            if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             await conn.execute(
                 f"""CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations (
                     component text NOT NULL, version int NOT NULL, name text NOT NULL,

@@ -51,6 +51,9 @@ class ServiceDefinition:
     migrations: Path
     topics: Sequence[str] = ()
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Handlers that need a setting (the audit chain's key) are made from the settings at start; the
+    # factory raising refuses to start the service, before it connects to anything.
+    handlers_from_settings: Callable[[Settings], Mapping[str, Handler]] | None = None
     routers: Sequence[APIRouter] = ()
     background: Sequence[BackgroundTask] = ()
     title: str = ""
@@ -67,6 +70,9 @@ class ServiceDefinition:
     @property
     def schema(self) -> str:
         return self.name
+
+    def handlers_for(self, settings: Settings) -> Mapping[str, Handler]:
+        return self.handlers_from_settings(settings) if self.handlers_from_settings else self.handlers
 
 
 @dataclass
@@ -108,11 +114,14 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.require_token_secret()
+    # Built now, not in the lifespan: a handler that needs a secret (audit's chain key) refuses to start
+    # the process here, with its message, instead of failing later inside the server.
+    handlers = definition.handlers_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(definition.name, settings.log_level, settings.log_format)
-        rt = await _start(definition, settings, clock or default_clock(settings))
+        rt = await _start(definition, settings, clock or default_clock(settings), handlers)
         app.state.runtime = rt
         rt.tasks = tasks = [asyncio.create_task(_supervise(name, coro), name=name) for name, coro in _tasks(rt)]
         log.info("service started", port=settings.port_of(definition.name))
@@ -146,11 +155,15 @@ def create_app(
     return app
 
 
-async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock) -> Runtime:
+async def _start(
+    definition: ServiceDefinition, settings: Settings, clock: Clock, handlers: Mapping[str, Handler]
+) -> Runtime:
     # Each concurrent consumer lane holds a connection for its transaction, beside the relay,
     # timers, workers and HTTP requests that share the pool.
     pool = await db.create_pool(
-        settings.database_url, definition.schema, max_size=settings.db_pool_size + definition.consumer_concurrency
+        settings.database_url_of(definition.name),
+        definition.schema,
+        max_size=settings.db_pool_size + definition.consumer_concurrency,
     )
     await db.migrate(
         pool, definition.schema, {"runtime": db.RUNTIME_MIGRATIONS, definition.name: definition.migrations}
@@ -176,7 +189,7 @@ async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock
         rt.consumer = Consumer(
             definition.name,
             definition.schema,
-            revocations.consumer_handlers(definition.topics, definition.handlers),
+            revocations.consumer_handlers(definition.topics, handlers),
             pool,
             producer,
             clock,

@@ -10,7 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIN_TOKEN_SECRET = 16
 
 
-class MissingTokenSecret(RuntimeError):
+class MissingSecret(RuntimeError):
+    """A secret the process must be given (never one it makes up): it refuses to start, saying which."""
+
+
+class MissingTokenSecret(MissingSecret):
     def __init__(self) -> None:
         super().__init__(
             "DONDOC_TOKEN_SECRET is not set: a service signs and checks agency tokens with it and will not start "
@@ -39,6 +43,18 @@ class Settings(BaseSettings):
 
     log_format: str = Field("auto", pattern="^(auto|json|console)$")
     log_level: str = "INFO"
+
+    # Keys the audit chain and signs its checkpoints (services/audit): held by the audit service and by
+    # inspectors, never by PostgreSQL, so someone who can write the database cannot forge a link. No
+    # default: the audit service refuses to start without it. `dondoc up` makes one per installation.
+    audit_key: str = ""
+    # The audit schema is written by its own database role (owner of that schema only), so no other
+    # service's credentials can write it; empty: database_url (a single-role external server).
+    audit_database_url: str = ""
+    # The audit service publishes a signed checkpoint (count, head hash, offsets) after this many events,
+    # and at least this often while events keep coming.
+    audit_checkpoint_every: int = Field(1000, ge=1)
+    audit_checkpoint_interval_s: float = Field(60.0, gt=0)
 
     # Consumers: a failing message is retried this many times, then dead-lettered.
     handler_attempts: int = Field(3, ge=1)
@@ -84,6 +100,10 @@ class Settings(BaseSettings):
 
     def url_of(self, service: str) -> str:
         return f"http://{self.http_host}:{self.port_of(service)}"
+
+    def database_url_of(self, service: str) -> str:
+        """The URL a service connects with: its own role's where one is set (audit), else the shared one."""
+        return str(getattr(self, f"{service}_database_url", "") or self.database_url)
 
 
 @lru_cache

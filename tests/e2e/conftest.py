@@ -26,6 +26,7 @@ from tests.e2e.browser import browser  # noqa: F401  (the headless Chromium fixt
 
 SERVICES = ("assignment", "progress", "alerts", "reporting", "audit")
 TOKEN_SECRET = "e2e-secret-" + uuid.uuid4().hex
+AUDIT_KEY = "e2e-audit-key-" + uuid.uuid4().hex  # the audit service refuses to start without one
 
 
 @dataclass
@@ -130,6 +131,7 @@ async def stack(infra: Any, tmp_path: Path, clock_offset_s: float) -> AsyncItera
         "DONDOC_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "DONDOC_DATABASE_URL": database_url,
         "DONDOC_TOKEN_SECRET": TOKEN_SECRET,
+        "DONDOC_AUDIT_KEY": AUDIT_KEY,
         "DONDOC_LOG_FORMAT": "json",
         "DONDOC_TIMER_POLL_INTERVAL_S": "0.2",
         "DONDOC_CLOCK_OFFSET_S": str(clock_offset_s),

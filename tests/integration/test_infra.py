@@ -133,6 +133,13 @@ async def test_local_kafka_and_postgres_lifecycle(servers: tuple[KafkaNode, Loca
     finally:
         await admin.close()
 
+    # A data dir of an older dondoc trusted every local connection: the next start asks for passwords.
+    await asyncio.to_thread(pg.stop)
+    (pg.pgdata / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+    assert await asyncio.to_thread(pg.start) == database_url
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(f"postgresql://postgres:wrong@127.0.0.1:{pg.port}/dondoc")
+
     await asyncio.to_thread(node.stop)
     await asyncio.to_thread(pg.stop)
     assert node.status()["running"] is False and node.status()["pid"] is None
@@ -192,6 +199,10 @@ async def test_stack_with_external_servers(
     assert node.is_running() and pg.is_running()
 
 
+def status_url() -> str:
+    return str(stack.infra_status()["postgres"]["url"])
+
+
 async def test_stack_local_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kafka_port, controller_port, pg_port = free_ports(3)
     monkeypatch.setenv("DONDOC_HOME", str(tmp_path / "home"))
@@ -204,7 +215,11 @@ async def test_stack_local_up_status_down(tmp_path: Path, monkeypatch: pytest.Mo
     try:
         endpoints = await asyncio.to_thread(stack.infra_up, messages.append)
         assert endpoints.kafka_bootstrap == f"127.0.0.1:{kafka_port}"
-        assert endpoints.database_url == f"postgresql://postgres@127.0.0.1:{pg_port}/dondoc"
+        pg = stack.local_postgres()
+        # The services' role and the audit service's own, each with this installation's password.
+        assert endpoints.database_url == pg.url == f"postgresql://dondoc:{pg.passwords()['dondoc']}@127.0.0.1:{pg_port}/dondoc"
+        assert endpoints.audit_database_url == pg.audit_url
+        assert "***" in status_url() and pg.passwords()["dondoc"] not in status_url()
         assert any("Topics:" in m for m in messages)
         status = stack.infra_status()
         assert status["kafka"]["running"] and status["postgres"]["running"]

@@ -358,7 +358,7 @@ async def test_audit_is_compared_per_event_and_its_chain_never_replaced(settings
         await caught_up(defn, settings, scenario.envelopes)
         code, printed = await run(defn, settings)
         assert code == 0, printed
-        assert "not compared: seq, prev_hash, hash, recorded_at" in printed
+        assert "not compared: seq, prev_hash, hash, version, recorded_at" in printed
 
         code, printed = await run(defn, settings, apply_it=True, service_url=url)
         assert code == 2

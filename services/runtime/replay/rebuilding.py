@@ -119,7 +119,8 @@ async def _feed(
     consumer = Consumer(
         definition.name,
         shadow,
-        revocations.consumer_handlers(definition.topics, definition.handlers),  # as the live consumer runs
+        # As the live consumer runs them.
+        revocations.consumer_handlers(definition.topics, definition.handlers_for(settings)),
         pool,
         cast(AIOKafkaProducer, HeldDeadLetters()),
         default_clock(settings),
