@@ -42,11 +42,17 @@ ALL_EVENTS = "*"
 
 # Not the message's fault: every consumer (this one, raw_consumer) retries these without end.
 INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
+    OSError,  # TimeoutError included: a pool or a command that timed out
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed, was refused or dropped
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+    # Class 57, operator intervention: the server shutting down (AdminShutdown, CrashShutdown), not
+    # accepting connections yet (CannotConnectNow), a cancelled query or session, a dropped database.
+    asyncpg.exceptions.OperatorInterventionError,
+    # Class 53: out of connections, memory or disk space.
+    asyncpg.exceptions.InsufficientResourcesError,
+    # A failover left us on a replica that is now read-only; a session the server ended for idling.
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.IdleInTransactionSessionTimeoutError,
     # Contention, not a property of the message: trying again is expected to succeed.
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
@@ -156,7 +162,11 @@ class Consumer:
                 metrics.DUPLICATES.labels(self.service, envelope.event_type).inc()
                 return "duplicate"
             uow = UnitOfWork(
-                conn, self.service, self.schema, self.clock, cause=envelope,
+                conn,
+                self.service,
+                self.schema,
+                self.clock,
+                cause=envelope,
                 position=Position(record.topic, record.partition, record.offset),
             )
             await handler(envelope, uow)
@@ -183,7 +193,13 @@ class Consumer:
                     await conn.execute(
                         """INSERT INTO dead_letters (topic, partition, "offset", key, value, error, attempts)
                            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-                        record.topic, record.partition, record.offset, record.key, record.value, error, attempts,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.key,
+                        record.value,
+                        error,
+                        attempts,
                     )
                 break
             except Exception as exc:
@@ -191,5 +207,6 @@ class Consumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, INFRA_BACKOFF_MAX_S)
         metrics.DEAD_LETTERED.labels(self.service, record.topic).inc()
-        log.error("message dead-lettered", topic=record.topic, partition=record.partition,
-                  offset=record.offset, error=error)
+        log.error(
+            "message dead-lettered", topic=record.topic, partition=record.partition, offset=record.offset, error=error
+        )

@@ -4,7 +4,11 @@ handled in which order, and which side by side."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
+
+import asyncpg
+import pytest
 
 from services.runtime.consuming import Consumer, Record
 from tests.conftest import eventually
@@ -34,23 +38,34 @@ async def test_one_lane_follows_send_time_across_partitions_and_keeps_each_parti
     consumer = Recording(concurrency=1)
     # As aiokafka hands them over: partition after partition.
     batch = [
-        rec(0, 10, 1000, "assigned"), rec(0, 11, 3000, "completed"),
-        rec(1, 5, 2000, "alert raised", topic="alerts"), rec(1, 6, 2500, "alert delivered", topic="alerts"),
+        rec(0, 10, 1000, "assigned"),
+        rec(0, 11, 3000, "completed"),
+        rec(1, 5, 2000, "alert raised", topic="alerts"),
+        rec(1, 6, 2500, "alert delivered", topic="alerts"),
         # A producer's clock may step back: the partition's own order still wins over the timestamp.
-        rec(2, 0, 2200, "second of partition 2 sent first?"), rec(2, 1, 2100, "later offset, earlier time"),
+        rec(2, 0, 2200, "second of partition 2 sent first?"),
+        rec(2, 1, 2100, "later offset, earlier time"),
     ]
     await consumer.handle_batch(batch)
     assert consumer.order == [
-        "assigned", "alert raised", "second of partition 2 sent first?", "later offset, earlier time",
-        "alert delivered", "completed",
+        "assigned",
+        "alert raised",
+        "second of partition 2 sent first?",
+        "later offset, earlier time",
+        "alert delivered",
+        "completed",
     ]
 
 
 async def test_lanes_keep_each_keys_order_and_a_held_key_does_not_hold_the_others() -> None:
     held = asyncio.Event()
     consumer = Recording(concurrency=4, held=held)
-    batch = [rec(0, 0, 1, "held a0", key=b"a"), rec(0, 1, 2, "b0", key=b"b"), rec(0, 2, 3, "a1", key=b"a"),
-             rec(0, 3, 4, "b1", key=b"b")]
+    batch = [
+        rec(0, 0, 1, "held a0", key=b"a"),
+        rec(0, 1, 2, "b0", key=b"b"),
+        rec(0, 2, 3, "a1", key=b"a"),
+        rec(0, 3, 4, "b1", key=b"b"),
+    ]
     handling = asyncio.create_task(consumer.handle_batch(batch))
 
     async def b_done() -> bool:
@@ -78,3 +93,54 @@ async def test_concurrency_never_exceeds_its_bound() -> None:
     consumer = Counting(concurrency=3)
     await consumer.handle_batch([rec(0, i, i, f"n{i}", key=f"k{i}".encode()) for i in range(12)])
     assert peak == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.AdminShutdownError("terminating connection due to administrator command"),
+        asyncpg.CrashShutdownError("terminating connection because of crash of another server process"),
+        asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"),
+        asyncpg.IdleInTransactionSessionTimeoutError("terminating connection due to idle-in-transaction timeout"),
+        asyncpg.QueryCanceledError("canceling statement due to user request"),
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+        ConnectionResetError("reset by peer"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+async def test_a_database_going_away_is_retried_until_it_works_and_never_dead_lettered(error: Exception) -> None:
+    failures_left = 5  # more than the handler's attempts: a message error would be dead-lettered by now
+    dead_lettered: list[str] = []
+
+    class Flaky(Consumer):
+        async def _handle_once(self, record: Record, envelope: Any, handler: Any) -> str:
+            nonlocal failures_left
+            if failures_left:
+                failures_left -= 1
+                raise error
+            return "handled"
+
+        async def _dead_letter(self, record: Record, error: str, *, attempts: int) -> None:
+            dead_lettered.append(error)
+
+    consumer = Flaky("test", "test", {}, pool=None, producer=None, clock=None, attempts=3, backoff_s=0.0)  # type: ignore[arg-type]
+    envelope = SimpleNamespace(event_type="TaskAssigned")
+    outcome = await consumer._handle_with_retries(rec(0, 0, 0, "x"), envelope, handler=None)  # type: ignore[arg-type]
+    assert (outcome, failures_left, dead_lettered) == ("handled", 0, [])
+
+
+async def test_a_handler_error_is_still_dead_lettered_after_its_attempts() -> None:
+    dead_lettered: list[str] = []
+
+    class Failing(Consumer):
+        async def _handle_once(self, record: Record, envelope: Any, handler: Any) -> str:
+            raise asyncpg.UniqueViolationError("duplicate key value violates unique constraint")
+
+        async def _dead_letter(self, record: Record, error: str, *, attempts: int) -> None:
+            dead_lettered.append(error)
+
+    consumer = Failing("test", "test", {}, pool=None, producer=None, clock=None, attempts=2, backoff_s=0.0)  # type: ignore[arg-type]
+    outcome = await consumer._handle_with_retries(rec(0, 0, 0, "x"), SimpleNamespace(event_type="T"), handler=None)  # type: ignore[arg-type]
+    assert outcome == "dead-lettered" and len(dead_lettered) == 1
