@@ -14,6 +14,12 @@ Invariants (tests/integration/test_consuming.py breaks each on purpose):
   fetched batch is split into lanes by (topic, partition, key); a lane runs in order, different lanes
   side by side (at most ``concurrency``). The batch's offsets are committed once, after every lane
   finished, so a crash mid-batch re-delivers the batch and the inbox drops what was already done.
+* A service with a ``BatchHandler`` gets runs of consecutive events of a partition (the types it
+  takes) in one transaction: one inbox statement for the run, the handler applies them in order. The
+  run commits whole or not at all; should it fail for any reason but the infrastructure, it is rolled
+  back and its events go one by one through the path above, so a bad event is retried and
+  dead-lettered alone and the good ones around it are applied. Partitions run side by side (at most
+  ``concurrency``); a key lives in one partition, so its order is kept.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -34,6 +40,8 @@ from events.topics import dead_letter_topic, is_compacted
 from services.runtime import inbox, metrics
 from services.runtime.logs import bound, get_logger
 from services.runtime.unit_of_work import Handler, Position, UnitOfWork
+
+BatchApply = Callable[[Sequence[tuple[Envelope, UnitOfWork]]], Awaitable[None]]
 
 log = get_logger(__name__)
 
@@ -71,6 +79,15 @@ class Record:
     """Kafka's record timestamp (ms): when the producer sent it."""
 
 
+@dataclass(frozen=True)
+class BatchHandler:
+    """Applies a run of events of ``event_types`` (each with its unit of work, all in one transaction)
+    as the single handlers would one after the other, in fewer round trips."""
+
+    event_types: frozenset[str]
+    apply: BatchApply
+
+
 @dataclass
 class Consumer:
     service: str
@@ -82,9 +99,13 @@ class Consumer:
     attempts: int = 3
     backoff_s: float = 0.2
     concurrency: int = 1
+    batch: BatchHandler | None = None
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
         """Handle a fetched batch; returns when every record is handled or dead-lettered."""
+        if self.batch is not None:
+            await self._handle_in_runs(records)
+            return
         if self.concurrency <= 1:
             # A batch comes partition after partition; merged by send time instead (each partition's
             # order kept), a single-lane reader such as the audit trail sees events as they were
@@ -110,6 +131,89 @@ class Consumer:
         async with asyncio.TaskGroup() as lanes_running:
             for lane in lanes.values():
                 lanes_running.create_task(run(lane))
+
+    async def _handle_in_runs(self, records: Sequence[Record]) -> None:
+        partitions: dict[tuple[str, int], list[Record]] = {}
+        for record in records:
+            partitions.setdefault((record.topic, record.partition), []).append(record)
+        gate = asyncio.Semaphore(max(1, self.concurrency))
+
+        async def run(partition: list[Record]) -> None:
+            async with gate:
+                await self._handle_partition(partition)
+
+        async with asyncio.TaskGroup() as running:
+            for partition in partitions.values():
+                running.create_task(run(partition))
+
+    async def _handle_partition(self, records: list[Record]) -> None:
+        """A partition's records in order: runs of batchable events together, any other record alone."""
+        assert self.batch is not None
+        run: list[tuple[Record, Envelope]] = []
+        for record in records:
+            envelope = self._batchable(record)
+            if envelope is not None:
+                run.append((record, envelope))
+                continue
+            await self._apply_run(run)
+            run = []
+            await self.handle(record)
+        await self._apply_run(run)
+
+    def _batchable(self, record: Record) -> Envelope | None:
+        assert self.batch is not None
+        if record.value is None:
+            return None
+        try:
+            envelope = decode(record.value)
+        except Exception:
+            return None  # handle() dead-letters it, alone
+        return envelope if envelope.event_type in self.batch.event_types else None
+
+    async def _apply_run(self, run: list[tuple[Record, Envelope]]) -> None:
+        if not run:
+            return
+        assert self.batch is not None
+        infra_failures = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                applied = await self._apply_run_once(run)
+                metrics.HANDLER_LATENCY.labels(self.service, "batch", "handled").observe(time.perf_counter() - started)
+                log.debug("run applied", events=len(run), applied=applied)
+                return
+            except INFRA_ERRORS as exc:
+                infra_failures += 1
+                delay = min(self.backoff_s * 2**infra_failures, INFRA_BACKOFF_MAX_S)
+                log.warning("infrastructure unavailable, will retry the run", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                # Rolled back whole: one by one, each event gets its own retries and, failing, its dead letter.
+                log.warning("a run failed; handling its events one by one", error=repr(exc), events=len(run))
+                for record, _ in run:
+                    await self.handle(record)
+                return
+
+    async def _apply_run_once(self, run: list[tuple[Record, Envelope]]) -> int:
+        assert self.batch is not None
+        first: dict[object, tuple[Record, Envelope]] = {}
+        for record, envelope in run:
+            first.setdefault(envelope.event_id, (record, envelope))  # the same event twice: the first counts
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await inbox.claim_many(
+                conn, [inbox.Claim(e, r.topic, r.partition, r.offset) for r, e in first.values()]
+            )
+            items: list[tuple[Envelope, UnitOfWork]] = []
+            for record, envelope in run:
+                if envelope.event_id in fresh and first[envelope.event_id][0] is record:
+                    position = Position(record.topic, record.partition, record.offset)
+                    uow = UnitOfWork(conn, self.service, self.schema, self.clock, cause=envelope, position=position)
+                    items.append((envelope, uow))
+                else:
+                    metrics.DUPLICATES.labels(self.service, envelope.event_type).inc()
+            if items:
+                await self.batch.apply(items)
+        return len(items)
 
     async def handle(self, record: Record) -> str:
         """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered."""

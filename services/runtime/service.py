@@ -28,7 +28,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
 from services.runtime import db, health, logs, revocations
-from services.runtime.consuming import Consumer, Record
+from services.runtime.consuming import BatchHandler, Consumer, Record
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
 from services.runtime.unit_of_work import Handler, UnitOfWork
@@ -54,6 +54,8 @@ class ServiceDefinition:
     # Keys (tasks, agencies, people) handled side by side within a fetched batch; each key's events
     # stay in order (consuming.py). 1 keeps the whole partition's order, which the audit chain needs.
     consumer_concurrency: int = 1
+    # Runs of these events applied together in one transaction (consuming.py); None: one by one.
+    batch_handler: BatchHandler | None = None
     # `dondoc replay` (runtime/replay): what a rebuild of this projection from the log compares and keeps;
     # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
     replay: ReplayPolicy | None = None
@@ -175,6 +177,7 @@ async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock
             attempts=settings.handler_attempts,
             backoff_s=settings.handler_retry_backoff_s,
             concurrency=definition.consumer_concurrency,
+            batch=definition.batch_handler,
         )
         rt.broker = _broker(rt)
         await rt.broker.start()
