@@ -160,8 +160,13 @@ async def apply_batch(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
     if not items:
         return
     events = [event for event, _ in items]
-    parents = (e.payload.parent_task_id for e in events if isinstance(e.payload, TaskAssigned))
-    batch = await TaskBatch.open(items[0][1].conn, (e.task_id for e in events if e.task_id), (p for p in parents if p))
+    assigned = [e for e in events if isinstance(e.payload, TaskAssigned) and e.task_id]
+    batch = await TaskBatch.open(
+        items[0][1].conn,
+        (e.task_id for e in events if e.task_id),
+        parents=(e.payload.parent_task_id for e in assigned if e.payload.parent_task_id),  # type: ignore[union-attr]
+        assigned=(e.task_id for e in assigned if e.task_id),
+    )
     for event in events:
         await APPLY[event.event_type](event, batch)
     await batch.flush()

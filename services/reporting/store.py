@@ -106,13 +106,31 @@ class TaskBatch:
         self.agencies: set[str] = set()
 
     @classmethod
-    async def open(cls, conn: asyncpg.Connection, task_ids: Iterable[str], parents: Iterable[str] = ()) -> TaskBatch:
+    async def open(
+        cls,
+        conn: asyncpg.Connection,
+        task_ids: Iterable[str],
+        parents: Iterable[str] = (),
+        assigned: Iterable[str] = (),
+    ) -> TaskBatch:
         """Read and lock these tasks (and the children waiting for one of them as their parent); learn
-        the lead of ``parents`` (the parent tasks the batch's TaskAssigned name)."""
+        the lead of ``parents`` (the parent tasks the batch's TaskAssigned name; ``assigned``: the tasks
+        they assign)."""
         batch = cls(conn)
         await conn.execute(LIVE_LOCK)
         task_ids = sorted(set(task_ids))
         parents = sorted(set(parents))
+        families = sorted(set(parents) | set(assigned))
+        if families:
+            # A child and its parent assigned side by side (other partitions, other replicas) would each
+            # miss the other, neither committed yet: the child would never learn its parent's lead. Both
+            # take the parent's family lock, in one order, so the later one sees the earlier one's rows.
+            await conn.execute(
+                """SELECT pg_advisory_xact_lock(k) FROM (
+                       SELECT DISTINCT hashtext(current_schema() || '.family.' || p)::bigint AS k
+                       FROM unnest($1::text[]) AS p ORDER BY k) AS keys""",
+                families,
+            )
         rows = await conn.fetch(
             f"""SELECT {_COLUMNS}, t.parent_task_id FROM tasks t
                 WHERE t.task_id = ANY($1::text[])
