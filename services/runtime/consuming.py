@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -86,6 +86,18 @@ class BatchHandler:
 
     event_types: frozenset[str]
     apply: BatchApply
+
+
+def in_one_transaction(handlers: Mapping[str, Handler], event_types: Iterable[str]) -> BatchHandler:
+    """A run of these events handled by their single handlers, in order, in the run's one transaction:
+    one commit and one inbox statement per run instead of per event, nothing else changed."""
+
+    async def apply(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+        for envelope, uow in items:
+            with bound(**envelope.log_context()):
+                await handlers[envelope.event_type](envelope, uow)
+
+    return BatchHandler(frozenset(event_types), apply)
 
 
 @dataclass
@@ -151,24 +163,28 @@ class Consumer:
         assert self.batch is not None
         run: list[tuple[Record, Envelope]] = []
         for record in records:
-            envelope = self._batchable(record)
-            if envelope is not None:
+            envelope = self._decoded(record)
+            if envelope is not None and envelope.event_type in self.batch.event_types:
                 run.append((record, envelope))
-                continue
-            await self._apply_run(run)
-            run = []
-            await self.handle(record)
+            elif envelope is not None and not self._handler_of(envelope):
+                continue  # another service's concern: no effect, so no reason to end the run
+            else:
+                await self._apply_run(run)
+                run = []
+                await self.handle(record)
         await self._apply_run(run)
 
-    def _batchable(self, record: Record) -> Envelope | None:
-        assert self.batch is not None
+    @staticmethod
+    def _decoded(record: Record) -> Envelope | None:
         if record.value is None:
             return None
         try:
-            envelope = decode(record.value)
+            return decode(record.value)
         except Exception:
             return None  # handle() dead-letters it, alone
-        return envelope if envelope.event_type in self.batch.event_types else None
+
+    def _handler_of(self, envelope: Envelope) -> Handler | None:
+        return self.handlers.get(envelope.event_type) or self.handlers.get(ALL_EVENTS)
 
     async def _apply_run(self, run: list[tuple[Record, Envelope]]) -> None:
         if not run:
@@ -224,7 +240,7 @@ class Consumer:
         except Exception as exc:  # a DecodeError, or anything else a hostile record provokes: never escapes
             await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=1)
             return "dead-lettered"
-        handler = self.handlers.get(envelope.event_type) or self.handlers.get(ALL_EVENTS)
+        handler = self._handler_of(envelope)
         if handler is None:
             return "ignored"  # another service's concern; no effect to record
         with bound(**envelope.log_context()):
