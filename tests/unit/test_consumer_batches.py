@@ -4,13 +4,20 @@ handled in which order, and which side by side."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import pytest
 
-from services.runtime.consuming import Consumer, Record
+from events.clock import VN_TZ
+from events.codec import encode_value
+from events.directory import AgencyChanged
+from events.envelope import Actor, new_envelope
+from events.tasks import ProgressReported, TaskWithdrawn
+from services.runtime.consuming import BatchHandler, Consumer, Record
 from tests.conftest import eventually
 
 
@@ -144,3 +151,69 @@ async def test_a_handler_error_is_still_dead_lettered_after_its_attempts() -> No
     consumer = Failing("test", "test", {}, pool=None, producer=None, clock=None, attempts=2, backoff_s=0.0)  # type: ignore[arg-type]
     outcome = await consumer._handle_with_retries(rec(0, 0, 0, "x"), SimpleNamespace(event_type="T"), handler=None)  # type: ignore[arg-type]
     assert outcome == "dead-lettered" and len(dead_lettered) == 1
+
+
+def _event(payload: Any, task_id: str) -> Record:
+    envelope = new_envelope(
+        payload,
+        event_id=uuid.uuid4(),
+        occurred_at=datetime(2031, 3, 2, 8, 0, tzinfo=VN_TZ),
+        producer="test",
+        actor=Actor(agency_id="cp"),
+        task_id=task_id,
+    )
+    return Record("dondoc.task-events", 0, 0, task_id.encode(), encode_value(envelope), 0)
+
+
+WITHDRAWN = TaskWithdrawn(withdrawn_by_agency_id="cp", reason="Không còn phù hợp")
+PROGRESS = ProgressReported(percent=10)
+AGENCY = AgencyChanged(agency_id="so-x", name="Sở X", level="so-nganh", parent_id=None, version=1)
+
+
+class Runs(Consumer):
+    """Batched consumer whose runs and lone records are only noted; a run may be told to fail."""
+
+    def __init__(self, fail: BaseException | None = None) -> None:
+        async def nothing(event: Any, uow: Any) -> None:
+            return None
+
+        batch = BatchHandler(frozenset({"TaskWithdrawn"}), apply=None)  # type: ignore[arg-type]
+        handlers = {"TaskWithdrawn": nothing, "AgencyChanged": nothing}
+        super().__init__("test", "test", handlers, pool=None, producer=None, clock=None, batch=batch, backoff_s=0.0)  # type: ignore[arg-type]
+        self.runs: list[list[str]] = []
+        self.alone: list[str] = []
+        self.fail = fail
+
+    async def _apply_run_once(self, run: list[tuple[Record, Any]]) -> int:
+        if self.fail is not None:
+            failure = self.fail
+            if isinstance(failure, asyncpg.PostgresConnectionError):
+                self.fail = None  # the database is back for the retry
+            raise failure
+        self.runs.append([r.key.decode() for r, _ in run if r.key])
+        return len(run)
+
+    async def handle(self, record: Record) -> str:
+        self.alone.append((record.key or b"").decode())
+        return "handled"
+
+
+async def test_a_run_goes_on_past_events_nobody_here_handles_and_stops_at_one_handled_alone() -> None:
+    consumer = Runs()
+    a, b = _event(WITHDRAWN, "a"), _event(WITHDRAWN, "b")
+    ignored = _event(PROGRESS, "p")
+    directory = _event(AGENCY, "so-x")
+    c = _event(WITHDRAWN, "c")
+    garbage = Record("dondoc.task-events", 0, 0, b"g", b"not an envelope", 0)
+    await consumer.handle_batch([a, ignored, b, directory, c, garbage])
+    assert consumer.runs == [["a", "b"], ["c"]]
+    assert consumer.alone == ["so-x", "g"]  # the directory event between the runs, the garbage to its dead letter
+
+
+async def test_a_failed_run_is_handled_again_one_by_one_and_an_unreachable_database_retries_the_run() -> None:
+    failing = Runs(fail=ValueError("a bad event somewhere in the run"))
+    await failing.handle_batch([_event(WITHDRAWN, "a"), _event(WITHDRAWN, "b")])
+    assert (failing.runs, failing.alone) == ([], ["a", "b"])
+    flaky = Runs(fail=asyncpg.ConnectionDoesNotExistError("connection was closed"))
+    await flaky.handle_batch([_event(WITHDRAWN, "a"), _event(WITHDRAWN, "b")])
+    assert (flaky.runs, flaky.alone) == ([["a", "b"]], [])
