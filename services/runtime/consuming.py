@@ -200,15 +200,18 @@ class Consumer:
                 return
             except INFRA_ERRORS as exc:
                 infra_failures += 1
-                delay = min(self.backoff_s * 2**infra_failures, INFRA_BACKOFF_MAX_S)
-                log.warning("infrastructure unavailable, will retry the run", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
+                await self._wait_for_infrastructure(exc, infra_failures)
             except Exception as exc:
                 # Rolled back whole: one by one, each event gets its own retries and, failing, its dead letter.
                 log.warning("a run failed; handling its events one by one", error=repr(exc), events=len(run))
                 for record, _ in run:
                     await self.handle(record)
                 return
+
+    async def _wait_for_infrastructure(self, exc: BaseException, failures: int) -> None:
+        delay = min(self.backoff_s * 2**failures, INFRA_BACKOFF_MAX_S)
+        log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
+        await asyncio.sleep(delay)
 
     async def _apply_run_once(self, run: list[tuple[Record, Envelope]]) -> int:
         assert self.batch is not None
@@ -258,9 +261,7 @@ class Consumer:
                 return outcome
             except INFRA_ERRORS as exc:
                 infra_failures += 1
-                delay = min(self.backoff_s * 2**infra_failures, INFRA_BACKOFF_MAX_S)
-                log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
+                await self._wait_for_infrastructure(exc, infra_failures)
             except Exception as exc:
                 attempt += 1
                 metrics.HANDLER_LATENCY.labels(self.service, envelope.event_type, "error").observe(
