@@ -28,12 +28,13 @@ from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
 from services.runtime import db, health, logs, revocations
-from services.runtime.consuming import BatchHandler, Consumer, Record
+from services.runtime.consuming import Consumer, Record
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 if TYPE_CHECKING:  # the replay package builds on this module: the type only, no import at run time
+    from services.runtime.consuming import BatchHandler
     from services.runtime.replay.policy import ReplayPolicy
 
 log = logs.get_logger(__name__)
