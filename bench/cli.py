@@ -24,7 +24,9 @@ def register(bench_app: typer.Typer) -> None:
 
 
 def bench_ingest(
-    events: Annotated[int, typer.Option(help="Events published before the services start.", min=100)] = 20_000,
+    events: Annotated[
+        int, typer.Option(help="Events published before the services start.", min=100, max=1_000_000)
+    ] = 20_000,
     service: Annotated[
         list[str] | None, typer.Option(help=f"Measure only these services (default: {', '.join(MEASURED)}).")
     ] = None,
