@@ -103,7 +103,13 @@ def bench_ingest(
             str(d.dead_letters),
             "[green]met[/]" if ratio >= RATIO_TARGET else "[red]missed[/]",
         )
-    out = Console()
+    if result.replay is not None:
+        r = result.replay
+        table.add_row(
+            "dondoc replay reporting", f"{r.per_s:,.0f}", f"{r.per_s / result.raw_consume_per_s:.3f}",
+            "", "", "", "", "", "identical to live" if r.identical else "[red]differs from live[/]",
+        )  # fmt: skip
+    out = Console() if sys.stdout.isatty() else Console(width=160)  # a file or a pipe: the table unsquashed
     out.print(table)
     out.print(f"  published at {result.publish_per_s:,.0f} events/s (idempotent producer)")
     out.print(

@@ -68,12 +68,26 @@ class Drain:
 
 
 @dataclass
+class Replay:
+    """``dondoc replay reporting`` over the same log, into its shadow schema, and its verdict."""
+
+    records: int
+    seconds: float
+    identical: bool
+
+    @property
+    def per_s(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+@dataclass
 class Result:
     events: int
     raw_consume_per_s: float = 0.0
     raw_copy_per_s: float = 0.0
     publish_per_s: float = 0.0
     drains: list[Drain] = field(default_factory=list)
+    replay: Replay | None = None
     load: str = ""
 
     def as_json(self) -> dict[str, Any]:
@@ -83,6 +97,14 @@ class Result:
             "raw_copy_per_s": round(self.raw_copy_per_s),
             "publish_per_s": round(self.publish_per_s),
             "load_average": self.load,
+            "replay_reporting": None
+            if self.replay is None
+            else {
+                "records": self.replay.records,
+                "events_per_s": round(self.replay.per_s, 1),
+                "ratio": round(self.replay.per_s / self.raw_consume_per_s, 4) if self.raw_consume_per_s else None,
+                "identical_to_live": self.replay.identical,
+            },
             "services": {
                 d.service: {
                     "records": d.records,
@@ -122,6 +144,8 @@ async def run(events: int, services: tuple[str, ...], home: Path | None, phase: 
         for name in services:
             drain = await _drain(name, consumers[name], settings, env, bench_home, phase)
             result.drains.append(drain)
+        if "reporting" in services:
+            result.replay = await _replay_reporting(settings, phase)
         result.load = load_average()
     return result
 
@@ -289,3 +313,16 @@ async def _committed(admin: AIOKafkaAdminClient, group: str, target: dict[TopicP
         meta = offsets.get(tp)
         done += min(end, meta.offset) if meta is not None and meta.offset >= 0 else 0
     return done
+
+
+async def _replay_reporting(settings: Settings, phase: Phase) -> Replay:
+    """What `dondoc replay reporting` does, timed: rebuild from the log, then compare with the live tables
+    the service just built (identical is expected: the same handlers, in batches both times)."""
+    from services.registry import definition
+    from services.runtime.replay.comparing import compare
+    from services.runtime.replay.rebuilding import rebuild
+
+    phase.start("replay reporting", 0)
+    rebuilt = await rebuild(definition("reporting"), settings, on_progress=lambda done, total: phase.advance(done))
+    comparison = await compare(rebuilt, settings)
+    return Replay(rebuilt.records, rebuilt.seconds, comparison.identical)
