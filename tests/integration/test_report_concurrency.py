@@ -44,8 +44,11 @@ async def pool(infra: Any) -> AsyncIterator[asyncpg.Pool]:
 
 def assigned(due: date) -> TaskAssigned:
     return TaskAssigned(
-        code="CONC#1", title="Nhiệm vụ kiểm tra ghi đồng thời", source_document=DOC,
-        assigning_agency_id="ubnd-conc", lead_agency_id="so-conc",
+        code="CONC#1",
+        title="Nhiệm vụ kiểm tra ghi đồng thời",
+        source_document=DOC,
+        assigning_agency_id="ubnd-conc",
+        lead_agency_id="so-conc",
         deadline=parse_deadline_or_date(due.isoformat(), DOC.issued_on),
     )
 
