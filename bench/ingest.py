@@ -126,6 +126,10 @@ def load_average() -> str:
 
 
 async def run(events: int, services: tuple[str, ...], home: Path | None, phase: Phase) -> Result:
+    from services.runtime import logs
+
+    # The replay runs in this process: its logs go to stderr and only warnings, so --json stays clean.
+    logs.configure("bench", "WARNING", "console")
     result = Result(events=events)
     consumers = _consumers()
     phase.start("starting Kafka and PostgreSQL", 0)
