@@ -90,6 +90,7 @@ def definition(config: AlertsConfig | None = None) -> ServiceDefinition:
         background=_background(config, hub),
         # The deadline burst path: many tasks' events at once, each task's in order (runtime/consuming.py).
         consumer_concurrency=8,
+        batch_handler=task_handlers.batch_handler(config),
         replay_refusal="alerts is a source of truth, not a projection: alerts are raised by its own timers on the "
         "clock, acknowledged over HTTP and delivered to people (email, webhook); none of that is in its input "
         "topics, and a replay would raise alerts again on today's clock. Restore its schema from a database backup "

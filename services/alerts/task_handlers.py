@@ -19,6 +19,7 @@ from services.alerts.config import AlertsConfig
 from services.alerts.domain import REPEATED_ROLES
 from services.alerts.raising import ESCALATE, REPEAT
 from services.runtime import timers
+from services.runtime.consuming import BatchHandler, in_one_transaction
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
@@ -133,3 +134,9 @@ def handlers(config: AlertsConfig) -> dict[str, Handler]:
         "TaskWithdrawn": on_task_withdrawn,
         "DeadlineExtended": on_deadline_extended,
     }
+
+
+def batch_handler(config: AlertsConfig) -> BatchHandler:
+    """Runs of task events in one transaction each (runtime/consuming.py): a bulk import commits once per run."""
+    own = handlers(config)
+    return in_one_transaction(own, own)

@@ -206,6 +206,11 @@ def _register_areas() -> None:
 
     replay_cli.register(app)
 
+    # The benchmarks' own package: only the command line reaches into it, no service does.
+    from bench import cli as bench_cli
+
+    bench_cli.register(bench_app)
+
 
 _register_areas()
 

@@ -48,6 +48,7 @@ def definition(config: ProgressConfig | None = None) -> ServiceDefinition:
         background=(_deadline_timers(config), raw_consumer(INTAKE, "intake", intake.build(config))),
         # The deadline burst path: many tasks' events at once, each task's in order (runtime/consuming.py).
         consumer_concurrency=8,
+        batch_handler=event_handlers.batch_handler(config),
         replay_refusal="progress is a source of truth, not a projection: task status comes from commands (HTTP and "
         "dondoc.intake), its handlers stamp the wall clock and its own deadline timers fire on it; a replay would "
         "re-arm those timers on today's clock instead of rebuilding what was. Restore its schema from a database "

@@ -9,6 +9,7 @@ from events.envelope import Envelope, EventPayload
 from events.tasks import TaskAssigned
 from services.progress import adapters, planning
 from services.progress.config import ProgressConfig
+from services.runtime.consuming import BatchHandler, in_one_transaction
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
@@ -59,6 +60,12 @@ def handlers(config: ProgressConfig) -> dict[str, Handler]:
         "DeadlineExtended": on_deadline_extended,
         "TaskWithdrawn": on_task_withdrawn,
     }
+
+
+def batch_handler(config: ProgressConfig) -> BatchHandler:
+    """Runs of task events in one transaction each (runtime/consuming.py): a bulk import commits once per run."""
+    own = handlers(config)
+    return in_one_transaction(own, own)
 
 
 async def _task(event: Envelope, uow: UnitOfWork) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from events.topics import DIRECTORY, TASK_EVENTS
 from services.reporting.dashboard import router as dashboard_router
 from services.reporting.directory_handlers import DIRECTORY_HANDLERS
-from services.reporting.handlers import EVENT_HANDLERS
+from services.reporting.handlers import BATCH_HANDLER, EVENT_HANDLERS
 from services.reporting.live import keep_live_day
 from services.reporting.monthly import monthly_reports
 from services.reporting.replay_policy import REPLAY_POLICY
@@ -20,6 +20,9 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     topics=(TASK_EVENTS, DIRECTORY),
     handlers={**EVENT_HANDLERS, **DIRECTORY_HANDLERS},
+    batch_handler=BATCH_HANDLER,
+    # Tasks' partitions side by side: every journal writer locks in one order (store.py).
+    consumer_concurrency=4,
     routers=(router, dashboard_router),
     background=(keep_live_day, monthly_reports),
     replay=REPLAY_POLICY,

@@ -34,6 +34,9 @@ async def upsert_agency(
     successor_id: str | None = None,
 ) -> bool:
     """Store an agency's full state; an older version than the one held is ignored (returns False)."""
+    # Before any row: a move of the tree rewrites the journal of the tasks it moves, so it waits for the
+    # task batches writing now (they hold the lock shared from their first statement) and they for it.
+    await conn.execute(store.LIVE_LOCK_ALONE)
     current = await conn.fetchrow(
         "SELECT parent_id, version FROM agencies WHERE agency_id = $1 FOR UPDATE", agency_id
     )

@@ -3,28 +3,32 @@
 When a change happens is the event's ``occurred_at`` (the domain clock of the producer), not the
 time the reporting service got to it: a replay, or a service that was down for a day, builds the
 same history, so an as_of summary is the same whenever it is asked.
+
+Each move is made in memory on a ``TaskBatch`` (store.py) and written by its flush: the consumer hands
+a run of task events to ``apply_batch`` in one transaction; one event alone (a retry, the fallback
+after a failed batch) is a batch of one (``EVENT_HANDLERS``), so both paths run the same code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 
-from events.clock import VN_TZ
 from events.envelope import Envelope
 from events.progress import CompletionReported, CompletionReturned
 from events.tasks import ProgressReported, TaskAssigned, TaskCompleted
-from services.reporting import store
 from services.reporting.domain import bucket_of
-from services.reporting.store import TaskState
+from services.reporting.store import TaskBatch, TaskState
+from services.runtime.consuming import BatchHandler
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 log = get_logger(__name__)
 
 
-async def _task(event: Envelope, uow: UnitOfWork) -> TaskState | None:
+def _task(event: Envelope, batch: TaskBatch) -> TaskState | None:
     assert event.task_id, f"{event.event_type} without a task id"
-    state = await store.load(uow.conn, event.task_id)
+    state = batch.load(event.task_id)
     if state is None:
         # Task events are keyed by task id, so TaskAssigned is always read first; a task we never saw
         # assigned is one whose TaskAssigned was dead-lettered. Nothing to move; the log says so.
@@ -36,34 +40,32 @@ def _has_deadline(state: TaskState) -> bool:
     return state.bucket not in ("nodl_open", "nodl_done")
 
 
-async def on_task_assigned(event: Envelope, uow: UnitOfWork) -> None:
+async def on_task_assigned(event: Envelope, batch: TaskBatch) -> None:
     assert isinstance(event.payload, TaskAssigned) and event.task_id
-    assigned_on = event.occurred_at.astimezone(VN_TZ).date()
-    await store.insert_task(uow.conn, event.task_id, event.payload, event.occurred_at, assigned_on)
+    batch.insert_task(event.task_id, event.payload, event.occurred_at)
 
 
-async def on_progress_reported(event: Envelope, uow: UnitOfWork) -> None:
+async def on_progress_reported(event: Envelope, batch: TaskBatch) -> None:
     assert isinstance(event.payload, ProgressReported)
-    state = await _task(event, uow)
+    state = _task(event, batch)
     if state is None or state.bucket not in ("new", "started", "nodl_open"):
         return  # progress on a completed or withdrawn task changes no figure
-    await store.update_task(uow.conn, state.task_id, percent=event.payload.percent)
+    batch.update_task(state.task_id, percent=event.payload.percent)
     if state.bucket == "new":
         # Any progress report, even 0 %, means work has begun: the tracker's grey turns blue.
-        await store.move(uow.conn, state, event.occurred_at, bucket="started")
+        batch.move(state, event.occurred_at, bucket="started")
 
 
 async def _complete(
-    event: Envelope, uow: UnitOfWork, *, reported_on: date, on_time: bool | None, confirmed: bool
+    event: Envelope, batch: TaskBatch, *, reported_on: date, on_time: bool | None, confirmed: bool
 ) -> None:
-    state = await _task(event, uow)
+    state = _task(event, batch)
     if state is None or state.bucket == "withdrawn":
         return
     bucket = bucket_of(
         withdrawn=False, has_deadline=_has_deadline(state), completed=True, on_time=on_time, started=True
     )
-    await store.update_task(
-        uow.conn,
+    batch.update_task(
         state.task_id,
         status="completed",
         percent=100,
@@ -71,42 +73,37 @@ async def _complete(
         on_time=on_time,
         completion_confirmed=confirmed,
     )
-    await store.move(uow.conn, state, event.occurred_at, bucket=bucket)
+    batch.move(state, event.occurred_at, bucket=bucket)
 
 
-async def on_completion_reported(event: Envelope, uow: UnitOfWork) -> None:
+async def on_completion_reported(event: Envelope, batch: TaskBatch) -> None:
     """Counted as completed from the day it is reported: on time or late compares that day with the
     deadline in force (DESIGN §4); the assigner's confirmation later changes no figure."""
     assert isinstance(event.payload, CompletionReported)
-    await _complete(
-        event, uow, reported_on=event.payload.reported_on, on_time=event.payload.on_time, confirmed=False
-    )
+    await _complete(event, batch, reported_on=event.payload.reported_on, on_time=event.payload.on_time, confirmed=False)
 
 
-async def on_completion_returned(event: Envelope, uow: UnitOfWork) -> None:
+async def on_completion_returned(event: Envelope, batch: TaskBatch) -> None:
     assert isinstance(event.payload, CompletionReturned)
-    state = await _task(event, uow)
+    state = _task(event, batch)
     if state is None or state.bucket == "withdrawn":
         return
     bucket = "started" if _has_deadline(state) else "nodl_open"
-    await store.update_task(
-        uow.conn, state.task_id, status="open", completed_on=None, on_time=None, completion_confirmed=False
-    )
-    await store.move(uow.conn, state, event.occurred_at, bucket=bucket)
+    batch.update_task(state.task_id, status="open", completed_on=None, on_time=None, completion_confirmed=False)
+    batch.move(state, event.occurred_at, bucket=bucket)
 
 
-async def on_task_completed(event: Envelope, uow: UnitOfWork) -> None:
+async def on_task_completed(event: Envelope, batch: TaskBatch) -> None:
     """The assigner's confirmation; for a recurring task, the occurrence is done and the next one runs."""
     assert isinstance(event.payload, TaskCompleted)
     done = event.payload
     if done.next_due is None:
-        await _complete(event, uow, reported_on=done.reported_on, on_time=done.on_time, confirmed=True)
+        await _complete(event, batch, reported_on=done.reported_on, on_time=done.on_time, confirmed=True)
         return
-    state = await _task(event, uow)
+    state = _task(event, batch)
     if state is None or state.bucket == "withdrawn":
         return
-    await store.update_task(
-        uow.conn,
+    batch.update_task(
         state.task_id,
         status="open",
         percent=0,
@@ -114,16 +111,16 @@ async def on_task_completed(event: Envelope, uow: UnitOfWork) -> None:
         on_time=done.on_time,
         completion_confirmed=True,
     )
-    await store.move(uow.conn, state, event.occurred_at, bucket="new", due=done.next_due, due_changed=True)
+    batch.move(state, event.occurred_at, bucket="new", due=done.next_due, due_changed=True)
 
 
-async def on_deadline_extended(event: Envelope, uow: UnitOfWork) -> None:
+async def on_deadline_extended(event: Envelope, batch: TaskBatch) -> None:
     """The deadline in force changes on approval; the original one stays in ``original_due``."""
-    state = await _task(event, uow)
+    state = _task(event, batch)
     new_due = _new_due(event)
     if state is None or new_due is None:
         return
-    await store.move(uow.conn, state, event.occurred_at, due=new_due, due_changed=True)
+    batch.move(state, event.occurred_at, due=new_due, due_changed=True)
 
 
 def _new_due(event: Envelope) -> date | None:
@@ -137,15 +134,17 @@ def _new_due(event: Envelope) -> date | None:
     return due if isinstance(due, date) else None
 
 
-async def on_task_withdrawn(event: Envelope, uow: UnitOfWork) -> None:
-    state = await _task(event, uow)
+async def on_task_withdrawn(event: Envelope, batch: TaskBatch) -> None:
+    state = _task(event, batch)
     if state is None:
         return
-    await store.update_task(uow.conn, state.task_id, status="withdrawn", withdrawn_at=event.occurred_at)
-    await store.move(uow.conn, state, event.occurred_at, bucket="withdrawn")
+    batch.update_task(state.task_id, status="withdrawn", withdrawn_at=event.occurred_at)
+    batch.move(state, event.occurred_at, bucket="withdrawn")
 
 
-EVENT_HANDLERS: dict[str, Handler] = {
+Apply = Callable[[Envelope, TaskBatch], Awaitable[None]]
+
+APPLY: dict[str, Apply] = {
     "TaskAssigned": on_task_assigned,
     "ProgressReported": on_progress_reported,
     "CompletionReported": on_completion_reported,
@@ -154,3 +153,32 @@ EVENT_HANDLERS: dict[str, Handler] = {
     "DeadlineExtended": on_deadline_extended,
     "TaskWithdrawn": on_task_withdrawn,
 }
+
+
+async def apply_batch(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+    """Task events in the order the consumer read them, in the transaction of their units of work."""
+    if not items:
+        return
+    events = [event for event, _ in items]
+    assigned = [e for e in events if isinstance(e.payload, TaskAssigned) and e.task_id]
+    batch = await TaskBatch.open(
+        items[0][1].conn,
+        (e.task_id for e in events if e.task_id),
+        parents=(e.payload.parent_task_id for e in assigned if e.payload.parent_task_id),  # type: ignore[union-attr]
+        assigned=(e.task_id for e in assigned if e.task_id),
+    )
+    for event in events:
+        await APPLY[event.event_type](event, batch)
+    await batch.flush()
+
+
+def _alone(apply: Apply) -> Handler:
+    async def handler(event: Envelope, uow: UnitOfWork) -> None:
+        await apply_batch([(event, uow)])
+
+    handler.__name__ = apply.__name__
+    return handler
+
+
+EVENT_HANDLERS: dict[str, Handler] = {event_type: _alone(apply) for event_type, apply in APPLY.items()}
+BATCH_HANDLER = BatchHandler(frozenset(APPLY), apply_batch)

@@ -14,6 +14,12 @@ Invariants (tests/integration/test_consuming.py breaks each on purpose):
   fetched batch is split into lanes by (topic, partition, key); a lane runs in order, different lanes
   side by side (at most ``concurrency``). The batch's offsets are committed once, after every lane
   finished, so a crash mid-batch re-delivers the batch and the inbox drops what was already done.
+* A service with a ``BatchHandler`` gets runs of consecutive events of a partition (the types it
+  takes) in one transaction: one inbox statement for the run, the handler applies them in order. The
+  run commits whole or not at all; should it fail for any reason but the infrastructure, it is rolled
+  back and its events go one by one through the path above, so a bad event is retried and
+  dead-lettered alone and the good ones around it are applied. Partitions run side by side (at most
+  ``concurrency``); a key lives in one partition, so its order is kept.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -35,6 +41,8 @@ from services.runtime import inbox, limits, metrics
 from services.runtime.logs import bound, get_logger
 from services.runtime.unit_of_work import Handler, Position, UnitOfWork
 
+BatchApply = Callable[[Sequence[tuple[Envelope, UnitOfWork]]], Awaitable[None]]
+
 log = get_logger(__name__)
 
 ALL_EVENTS = "*"
@@ -42,11 +50,17 @@ ALL_EVENTS = "*"
 
 # Not the message's fault: every consumer (this one, raw_consumer) retries these without end.
 INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
+    OSError,  # TimeoutError included: a pool or a command that timed out
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed, was refused or dropped
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+    # Class 57, operator intervention: the server shutting down (AdminShutdown, CrashShutdown), not
+    # accepting connections yet (CannotConnectNow), a cancelled query or session, a dropped database.
+    asyncpg.exceptions.OperatorInterventionError,
+    # Class 53: out of connections, memory or disk space.
+    asyncpg.exceptions.InsufficientResourcesError,
+    # A failover left us on a replica that is now read-only; a session the server ended for idling.
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.IdleInTransactionSessionTimeoutError,
     # Contention, not a property of the message: trying again is expected to succeed.
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
@@ -65,6 +79,27 @@ class Record:
     """Kafka's record timestamp (ms): when the producer sent it."""
 
 
+@dataclass(frozen=True)
+class BatchHandler:
+    """Applies a run of events of ``event_types`` (each with its unit of work, all in one transaction)
+    as the single handlers would one after the other, in fewer round trips."""
+
+    event_types: frozenset[str]
+    apply: BatchApply
+
+
+def in_one_transaction(handlers: Mapping[str, Handler], event_types: Iterable[str]) -> BatchHandler:
+    """A run of these events handled by their single handlers, in order, in the run's one transaction:
+    one commit and one inbox statement per run instead of per event, nothing else changed."""
+
+    async def apply(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+        for envelope, uow in items:
+            with bound(**envelope.log_context()):
+                await handlers[envelope.event_type](envelope, uow)
+
+    return BatchHandler(frozenset(event_types), apply)
+
+
 @dataclass
 class Consumer:
     service: str
@@ -76,9 +111,13 @@ class Consumer:
     attempts: int = 3
     backoff_s: float = 0.2
     concurrency: int = 1
+    batch: BatchHandler | None = None
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
         """Handle a fetched batch; returns when every record is handled or dead-lettered."""
+        if self.batch is not None:
+            await self._handle_in_runs(records)
+            return
         if self.concurrency <= 1:
             # A batch comes partition after partition; merged by send time instead (each partition's
             # order kept), a single-lane reader such as the audit trail sees events as they were
@@ -105,6 +144,96 @@ class Consumer:
             for lane in lanes.values():
                 lanes_running.create_task(run(lane))
 
+    async def _handle_in_runs(self, records: Sequence[Record]) -> None:
+        partitions: dict[tuple[str, int], list[Record]] = {}
+        for record in records:
+            partitions.setdefault((record.topic, record.partition), []).append(record)
+        gate = asyncio.Semaphore(max(1, self.concurrency))
+
+        async def run(partition: list[Record]) -> None:
+            async with gate:
+                await self._handle_partition(partition)
+
+        async with asyncio.TaskGroup() as running:
+            for partition in partitions.values():
+                running.create_task(run(partition))
+
+    async def _handle_partition(self, records: list[Record]) -> None:
+        """A partition's records in order: runs of batchable events together, any other record alone."""
+        assert self.batch is not None
+        run: list[tuple[Record, Envelope]] = []
+        for record in records:
+            envelope = self._decoded(record)
+            if envelope is not None and envelope.event_type in self.batch.event_types:
+                run.append((record, envelope))
+            elif envelope is not None and not self._handler_of(envelope):
+                continue  # another service's concern: no effect, so no reason to end the run
+            else:
+                await self._apply_run(run)
+                run = []
+                await self.handle(record)
+        await self._apply_run(run)
+
+    @staticmethod
+    def _decoded(record: Record) -> Envelope | None:
+        if record.value is None:
+            return None
+        try:
+            return decode(record.value)
+        except Exception:
+            return None  # handle() dead-letters it, alone
+
+    def _handler_of(self, envelope: Envelope) -> Handler | None:
+        return self.handlers.get(envelope.event_type) or self.handlers.get(ALL_EVENTS)
+
+    async def _apply_run(self, run: list[tuple[Record, Envelope]]) -> None:
+        if not run:
+            return
+        assert self.batch is not None
+        infra_failures = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                applied = await self._apply_run_once(run)
+                metrics.HANDLER_LATENCY.labels(self.service, "batch", "handled").observe(time.perf_counter() - started)
+                log.debug("run applied", events=len(run), applied=applied)
+                return
+            except INFRA_ERRORS as exc:
+                infra_failures += 1
+                await self._wait_for_infrastructure(exc, infra_failures)
+            except Exception as exc:
+                # Rolled back whole: one by one, each event gets its own retries and, failing, its dead letter.
+                log.warning("a run failed; handling its events one by one", error=repr(exc), events=len(run))
+                for record, _ in run:
+                    await self.handle(record)
+                return
+
+    async def _wait_for_infrastructure(self, exc: BaseException, failures: int) -> None:
+        delay = min(self.backoff_s * 2**failures, INFRA_BACKOFF_MAX_S)
+        log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
+        await asyncio.sleep(delay)
+
+    async def _apply_run_once(self, run: list[tuple[Record, Envelope]]) -> int:
+        assert self.batch is not None
+        first: dict[object, tuple[Record, Envelope]] = {}
+        for record, envelope in run:
+            first.setdefault(envelope.event_id, (record, envelope))  # the same event twice: the first counts
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await inbox.claim_many(
+                conn, [inbox.Claim(e, r.topic, r.partition, r.offset) for r, e in first.values()]
+            )
+            items: list[tuple[Envelope, UnitOfWork]] = []
+            for record, envelope in run:
+                if envelope.event_id in fresh and first[envelope.event_id][0] is record:
+                    position = Position(record.topic, record.partition, record.offset)
+                    uow = UnitOfWork(conn, self.service, self.schema, self.clock, cause=envelope, position=position)
+                    items.append((envelope, uow))
+                else:
+                    metrics.DUPLICATES.labels(self.service, envelope.event_type).inc()
+            if items:
+                await self.batch.apply(items)
+        return len(items)
+
     async def handle(self, record: Record) -> str:
         """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered."""
         if record.value is None and is_compacted(record.topic):
@@ -114,7 +243,7 @@ class Consumer:
         except Exception as exc:  # a DecodeError, or anything else a hostile record provokes: never escapes
             await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=1)
             return "dead-lettered"
-        handler = self.handlers.get(envelope.event_type) or self.handlers.get(ALL_EVENTS)
+        handler = self._handler_of(envelope)
         if handler is None:
             return "ignored"  # another service's concern; no effect to record
         with bound(**envelope.log_context()):
@@ -132,9 +261,7 @@ class Consumer:
                 return outcome
             except INFRA_ERRORS as exc:
                 infra_failures += 1
-                delay = min(self.backoff_s * 2**infra_failures, INFRA_BACKOFF_MAX_S)
-                log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
+                await self._wait_for_infrastructure(exc, infra_failures)
             except Exception as exc:
                 attempt += 1
                 metrics.HANDLER_LATENCY.labels(self.service, envelope.event_type, "error").observe(

@@ -37,6 +37,7 @@ from services.runtime.unit_of_work import Handler, UnitOfWork
 
 if TYPE_CHECKING:  # the replay package builds on this module: the type only, no import at run time
     from services.runtime.auth import TokenStanding
+    from services.runtime.consuming import BatchHandler
     from services.runtime.replay.policy import ReplayPolicy
 
 log = logs.get_logger(__name__)
@@ -60,6 +61,8 @@ class ServiceDefinition:
     # Keys (tasks, agencies, people) handled side by side within a fetched batch; each key's events
     # stay in order (consuming.py). 1 keeps the whole partition's order, which the audit chain needs.
     consumer_concurrency: int = 1
+    # Runs of these events applied together in one transaction (consuming.py); None: one by one.
+    batch_handler: BatchHandler | None = None
     # `dondoc replay` (runtime/replay): what a rebuild of this projection from the log compares and keeps;
     # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
     replay: ReplayPolicy | None = None
@@ -196,6 +199,7 @@ async def _start(
             attempts=settings.handler_attempts,
             backoff_s=settings.handler_retry_backoff_s,
             concurrency=definition.consumer_concurrency,
+            batch=definition.batch_handler,
         )
         rt.broker = _broker(rt)
         await rt.broker.start()

@@ -1,6 +1,7 @@
 """Journal writers side by side (services/reporting/store.py): two transactions changing different
 tasks must never deadlock on the journal, whatever days and scopes their changes touch (replicas of
-the reporting service, or a consumer handling several tasks at once, do exactly that)."""
+the reporting service, or a consumer applying several partitions' batches at once, do exactly that),
+nor with a reorganisation of the agency tree."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from events.clock import VN_TZ
 from events.deadlines import parse_deadline_or_date
 from events.tasks import SourceDocument, TaskAssigned
 from services.reporting import store
+from services.reporting.domain import STATES
 from services.runtime import db
 
 pytestmark = pytest.mark.integration
@@ -42,8 +44,11 @@ async def pool(infra: Any) -> AsyncIterator[asyncpg.Pool]:
 
 def assigned(due: date) -> TaskAssigned:
     return TaskAssigned(
-        code="CONC#1", title="Nhiệm vụ kiểm tra ghi đồng thời", source_document=DOC,
-        assigning_agency_id="ubnd-conc", lead_agency_id="so-conc",
+        code="CONC#1",
+        title="Nhiệm vụ kiểm tra ghi đồng thời",
+        source_document=DOC,
+        assigning_agency_id="ubnd-conc",
+        lead_agency_id="so-conc",
         deadline=parse_deadline_or_date(due.isoformat(), DOC.issued_on),
     )
 
@@ -52,24 +57,29 @@ async def test_writers_of_different_tasks_never_deadlock_on_the_journal(pool: as
     rng = random.Random(7)
     tasks = [f"conc-{i}" for i in range(40)]
     async with pool.acquire() as conn, conn.transaction():
+        batch = await store.TaskBatch.open(conn, tasks)
         for i, task_id in enumerate(tasks):
-            await store.insert_task(conn, task_id, assigned(date(2024, 2, 1) + timedelta(days=i % 9)), START,
-                                    START.date())
+            batch.insert_task(task_id, assigned(date(2024, 2, 1) + timedelta(days=i % 9)), START)
+        await batch.flush()
     deadlocks = 0
 
     async def writer(n: int) -> None:
         nonlocal deadlocks
         for step in range(12):
-            task_id = rng.choice(tasks)
+            # A batch of a few tasks, as a consumer lane or a replica applies them.
+            chosen = rng.sample(tasks, rng.randint(1, 4))
             at = START + timedelta(days=1 + step, minutes=n)
-            new_due = date(2024, 2, 1) + timedelta(days=rng.randrange(0, 60))
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    state = await store.load(conn, task_id)
-                    assert state is not None
-                    # An extension and progress: the journal is taken out and put back, twice.
-                    state = await store.move(conn, state, at, due=new_due, due_changed=True)
-                    await store.move(conn, state, at + timedelta(seconds=1), bucket="started")
+                    batch = await store.TaskBatch.open(conn, chosen)
+                    for task_id in chosen:
+                        state = batch.load(task_id)
+                        assert state is not None
+                        # An extension and progress: two moves of the history in one batch.
+                        new_due = date(2024, 2, 1) + timedelta(days=rng.randrange(0, 60))
+                        state = batch.move(state, at, due=new_due, due_changed=True)
+                        batch.move(state, at + timedelta(seconds=1), bucket="started")
+                    await batch.flush()
             except asyncpg.DeadlockDetectedError:
                 deadlocks += 1
 
@@ -80,6 +90,7 @@ async def test_writers_of_different_tasks_never_deadlock_on_the_journal(pool: as
             moved = rng.sample(tasks, 25)
             try:
                 async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute(store.LIVE_LOCK_ALONE)
                     await store.journal(conn, moved, -1)
                     await store.journal(conn, moved, +1)
             except asyncpg.DeadlockDetectedError:
@@ -87,3 +98,12 @@ async def test_writers_of_different_tasks_never_deadlock_on_the_journal(pool: as
 
     await asyncio.gather(*(writer(n) for n in range(6)), reorganiser(), reorganiser())
     assert deadlocks == 0
+    # And the journal is still the history's.
+    async with pool.acquire() as conn:
+        nonzero = " OR ".join(f"{c} <> 0" for c in STATES)
+        kept = sorted(tuple(r) for r in await conn.fetch(f"SELECT * FROM journal WHERE {nonzero}"))
+        async with conn.transaction():
+            await conn.execute("TRUNCATE journal")
+            await conn.execute("SELECT journal_apply(NULL, 1)")
+            rebuilt = sorted(tuple(r) for r in await conn.fetch(f"SELECT * FROM journal WHERE {nonzero}"))
+    assert kept == rebuilt

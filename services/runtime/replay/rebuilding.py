@@ -127,6 +127,7 @@ async def _feed(
         attempts=settings.handler_attempts,
         backoff_s=settings.handler_retry_backoff_s,
         concurrency=definition.consumer_concurrency,
+        batch=definition.batch_handler,
     )
     records = 0
     async with LogReader(
