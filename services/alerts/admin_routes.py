@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from events.roles import Action
 from services.alerts import operators
-from services.runtime.auth import CurrentAgency
+from services.runtime.auth import CurrentAgency, needs
 from services.runtime.logs import get_logger
 from services.runtime.service import runtime_of
 
@@ -30,7 +31,7 @@ def build_router() -> APIRouter:
         rows = await operators.of_agency(runtime_of(request).pool, agency.agency_id, (status,), limit)
         return {"agency_id": agency.agency_id, "status": status, "deliveries": rows}
 
-    @router.post("/{delivery_id}/retry")
+    @router.post("/{delivery_id}/retry", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
     async def retry(delivery_id: uuid.UUID, request: Request, agency: CurrentAgency) -> dict[str, Any]:
         """Gửi lại: a failed delivery goes back to its worker now, attempts reset. Idempotent."""
         async with runtime_of(request).pool.acquire() as conn, conn.transaction():

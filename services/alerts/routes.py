@@ -12,12 +12,13 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
 from events.limits import EMAIL_MAX, LINK_MAX
+from events.roles import Action
 from services.alerts import access, adapters, commands, directory_store
 from services.alerts.channels.targets import TargetPolicy
 from services.alerts.config import AlertsConfig
 from services.alerts.stream import Recheck, StreamHub
 from services.runtime import auth
-from services.runtime.auth import CurrentAgency
+from services.runtime.auth import CurrentAgency, needs
 from services.runtime.refusals import Refused
 from services.runtime.service import runtime_of
 
@@ -118,13 +119,13 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @router.post("/{alert_id}/ack")
+    @router.post("/{alert_id}/ack", dependencies=[needs(Action.ACKNOWLEDGE_ALERT)])
     async def acknowledge(alert_id: uuid.UUID, request: Request, agency: CurrentAgency) -> dict[str, Any]:
         """Đã nhận: the recipient's agency acknowledges; overdue reminders to them stop."""
         async with runtime_of(request).unit_of_work() as uow:
             return await commands.acknowledge(alert_id, agency.agency_id, uow)
 
-    @router.put("/webhook", status_code=status.HTTP_200_OK)
+    @router.put("/webhook", status_code=status.HTTP_200_OK, dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
     async def register_webhook(body: WebhookRegistration, request: Request, agency: CurrentAgency) -> dict[str, str]:
         """The calling agency's system receives its people's alerts here, signed with the secret."""
         await TargetPolicy(config.webhook_allowed_networks).check(str(body.url))  # TargetRefused: a 422 Refused
@@ -132,7 +133,7 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
         await directory_store.set_webhook(runtime_of(request).pool, agency.agency_id, str(body.url), secret)
         return {"agency_id": agency.agency_id, "url": str(body.url), "secret": secret}
 
-    @router.put("/contacts/{person_id}/email")
+    @router.put("/contacts/{person_id}/email", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
     async def set_email(person_id: str, body: EmailContact, request: Request, agency: CurrentAgency) -> dict[str, str]:
         """Where a person of the calling agency receives alerts by e-mail (the directory may also say). The
         same rule as reading their alerts (access.py): only the person's own agency, and a person whose agency

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 
 from events.envelope import Envelope
+from events.roles import Action
 from services.progress import adapters, command_handlers
 from services.progress.commands import (
     AddNote,
@@ -20,7 +21,7 @@ from services.progress.commands import (
 )
 from services.progress.config import ProgressConfig
 from services.runtime.access import may_see, viewer_of
-from services.runtime.auth import CurrentAgency, OptionalAgency
+from services.runtime.auth import CurrentAgency, OptionalAgency, needs
 from services.runtime.refusals import not_found
 from services.runtime.service import runtime_of
 from services.runtime.unit_of_work import UnitOfWork
@@ -43,21 +44,21 @@ def build_router(config: ProgressConfig) -> APIRouter:
     accepted = status.HTTP_202_ACCEPTED
     h = command_handlers
 
-    @router.post("/{task_id}/progress", status_code=accepted)
+    @router.post("/{task_id}/progress", status_code=accepted, dependencies=[needs(Action.REPORT_PROGRESS)])
     async def report_progress(
         task_id: str, command: ReportProgress, request: Request, agency: CurrentAgency
     ) -> dict[str, Any]:
         """Báo cáo tiến độ: percent and a note (lead agency only)."""
         return await _run(request, lambda uow: h.report_progress(task_id, command, agency.agency_id, uow))
 
-    @router.post("/{task_id}/complete", status_code=accepted)
+    @router.post("/{task_id}/complete", status_code=accepted, dependencies=[needs(Action.REPORT_COMPLETION)])
     async def report_completion(
         task_id: str, command: ReportCompletion, request: Request, agency: CurrentAgency
     ) -> dict[str, Any]:
         """Báo cáo hoàn thành with its product and evidence (lead agency only); awaits confirmation."""
         return await _run(request, lambda uow: h.report_completion(task_id, command, agency.agency_id, uow))
 
-    @router.post("/{task_id}/confirm", status_code=accepted)
+    @router.post("/{task_id}/confirm", status_code=accepted, dependencies=[needs(Action.CONFIRM_COMPLETION)])
     async def confirm_completion(
         task_id: str, request: Request, agency: CurrentAgency, command: ConfirmCompletion | None = None
     ) -> dict[str, Any]:
@@ -65,19 +66,19 @@ def build_router(config: ProgressConfig) -> APIRouter:
         cmd = command or ConfirmCompletion()
         return await _run(request, lambda uow: h.confirm_completion(task_id, cmd, agency.agency_id, uow, config))
 
-    @router.post("/{task_id}/return", status_code=accepted)
+    @router.post("/{task_id}/return", status_code=accepted, dependencies=[needs(Action.RETURN_COMPLETION)])
     async def return_completion(
         task_id: str, command: ReturnCompletion, request: Request, agency: CurrentAgency
     ) -> dict[str, Any]:
         """Trả lại báo cáo hoàn thành with a reason (assigning agency only): back to in progress."""
         return await _run(request, lambda uow: h.return_completion(task_id, command, agency.agency_id, uow, config))
 
-    @router.post("/{task_id}/notes", status_code=accepted)
+    @router.post("/{task_id}/notes", status_code=accepted, dependencies=[needs(Action.REPORT_PROGRESS)])
     async def add_note(task_id: str, command: AddNote, request: Request, agency: CurrentAgency) -> dict[str, Any]:
         """Ghi chú: the lead or a coordinating agency notes progress on its part."""
         return await _run(request, lambda uow: h.add_note(task_id, command, agency.agency_id, uow))
 
-    @router.put("/{task_id}/reminders", status_code=accepted)
+    @router.put("/{task_id}/reminders", status_code=accepted, dependencies=[needs(Action.ASSIGN)])
     async def set_lead_times(
         task_id: str, command: SetLeadTimes, request: Request, agency: CurrentAgency
     ) -> dict[str, Any]:

@@ -22,6 +22,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from events.roles import PERMISSIONS, Action, may
+from services.runtime.refusals import Refused
+
 PUBLIC_CLASSIFICATIONS = ("cong-khai", "noi-bo")
 """The classifications shown to anyone; every other value, and none, is secret."""
 
@@ -80,3 +83,18 @@ def beyond_authority(
     not assign to itself: authority granted never exceeds the granter's own. ``chains``: each granted
     agency's chain up to the root (an unknown one counts as beyond)."""
     return [g for g in granted if not (g in chains and may_assign(granter, chains[g], granter_edges))]
+
+
+def require(principal: Principal, action: Action) -> None:
+    """A person may take ``action`` only with a role that allows it (events/roles.py); a machine caller
+    (agency token, no person) acts for its agency as a whole, as before people signed in. The agency's
+    own authority over the task is judged apart, by the route's rules."""
+    if principal.person_id is None or may(principal.roles, action):
+        return
+    needed = ", ".join(sorted(PERMISSIONS[action]))
+    raise Refused(
+        "role-required",
+        f"your role does not allow '{action}' (it needs one of: {needed})",
+        f"Vai trò của bạn không được phép thực hiện thao tác này (cần một trong các vai trò: {needed})",
+        403,
+    )

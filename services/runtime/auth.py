@@ -22,20 +22,26 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.runtime import revocations
-from services.runtime.access import Principal, viewer_of
+from events.roles import Action
+from services.runtime import people, revocations
+from services.runtime.access import Principal, require, viewer_of
+from services.runtime.oidc import ProviderUnavailable, TokenRefused
 from services.runtime.refusals import Refused, unauthorized
 
 PREFIX = "dd1"
 DEFAULT_TTL = timedelta(days=90)
 MAX_TOKEN_CHARS = 1024  # a real one is ~150; anything longer is not ours and is not hashed or decoded
-_bearer = HTTPBearer(auto_error=False, description="Agency token from `dondoc token issue AGENCY_ID`")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A person's OpenID Connect access token, or an agency token (`dondoc token issue AGENCY_ID`) "
+    "for machine callers",
+)
 
 AgencyPrincipal = Principal  # the name callers knew; a principal is an agency until person sign-in
 
@@ -100,6 +106,14 @@ class InactiveAgency(RevokedToken):
         self.message_vi = f"Cơ quan {agency} đã ngừng hoạt động (giải thể hoặc sáp nhập); cơ quan kế thừa thực hiện"
 
 
+class PersonTokenRefused(InvalidToken):
+    """A person's access token that does not verify (expired, wrong audience or issuer, unknown key…)."""
+
+    def __init__(self, refused: TokenRefused) -> None:
+        super().__init__(refused.en)
+        self.message_vi = refused.vi
+
+
 class UnissuedToken(RevokedToken):
     def __init__(self, principal: Principal) -> None:
         InvalidToken.__init__(self, "the token was not issued by this installation, or was revoked")
@@ -154,8 +168,28 @@ async def verify_unrevoked(
 
 
 async def principal_of(request: Request, token: str) -> Principal:
-    """The token's principal as this service judges it now; ``InvalidToken`` if it does not count."""
+    """The token's principal as this service judges it now; ``InvalidToken`` if it does not count.
+
+    An agency token (``dd1.…``) is a machine caller's; any other bearer token is taken for a person's
+    OpenID Connect access token when the installation names a provider (people.py)."""
     rt = request.app.state.runtime
+    if not token.startswith(f"{PREFIX}.") and rt.settings.oidc_issuer:
+        try:
+            principal = await people.principal_of(request.app, rt.settings, token)
+        except TokenRefused as exc:
+            raise PersonTokenRefused(exc) from exc
+        except ProviderUnavailable as exc:
+            raise Refused(
+                "identity-provider-unavailable",
+                "the identity provider cannot be reached to check this sign-in; try again shortly",
+                "Không kết nối được hệ thống đăng nhập để kiểm tra phiên làm việc; hãy thử lại sau ít phút",
+                503,
+                {"Retry-After": "30"},
+            ) from exc
+        if reason := await revocations_standing(rt.pool, token, principal):
+            raise reason
+        people.acting_person.set(principal)
+        return principal
     standing = rt.definition.token_standing
     return await verify_unrevoked(rt.settings.token_secret, rt.pool, token, rt.clock.now(), standing)
 
@@ -176,6 +210,16 @@ async def current_agency(
 
 
 CurrentAgency = Annotated[Principal, Depends(current_agency)]
+
+
+def needs(action: Action) -> Any:
+    """A route dependency: the caller's principal (as ``CurrentAgency``, verified once per request) must be
+    allowed ``action`` by its roles (access.require); used as ``dependencies=[needs(Action.X)]``."""
+
+    async def check(principal: CurrentAgency) -> None:
+        require(principal, action)
+
+    return Depends(check)
 
 
 async def optional_agency(

@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     token_secret: str = Field("", description="DONDOC_TOKEN_SECRET, at least 16 characters")
     token_ttl_days: int = Field(90, ge=1, le=3650, description="How long an issued agency token works")
 
+    # People sign in with an OpenID Connect provider (Keycloak in the local stack, any provider in
+    # production): services accept its access tokens, verified against its published keys. Empty: only
+    # agency tokens (machine callers) are accepted.
+    oidc_issuer: str = ""
+    oidc_audience: str = "dondoc"
+    oidc_client_id: str = "dondoc-dashboard"
+
     # Shifts the domain clock by this many seconds, the same in every process, so an end-to-end
     # run can "live" just before a deadline. Never set in production.
     clock_offset_s: float = 0.0

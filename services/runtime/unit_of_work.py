@@ -9,7 +9,7 @@ import asyncpg
 
 from events.clock import Clock
 from events.envelope import Actor, Envelope, EventPayload, deterministic_id, new_envelope
-from services.runtime import outbox
+from services.runtime import outbox, people
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class UnitOfWork:
         """
         if self.cause is None and not id_parts:
             raise ValueError("an event with no cause needs id_parts that identify the command")
+        actor = _with_person(actor)
         origin: tuple[object, ...] = (self.cause.event_id,) if self.cause else (self.service,)
         event_id = deterministic_id(*origin, payload.event_type, task_id, *id_parts)
         envelope = new_envelope(
@@ -81,3 +82,13 @@ class NotEnqueued(RuntimeError):
 
 
 Handler = Callable[[Envelope, UnitOfWork], Awaitable[None]]
+
+
+def _with_person(actor: Actor) -> Actor:
+    """A person signed in acts for their agency: what a request of theirs causes for that agency names
+    them (the source documents' "cá thể hóa trách nhiệm"). Set once, by the auth dependency, for the
+    request; a consumer or timer has no acting person."""
+    person = people.acting_person.get()
+    if person is None or actor.person_id is not None or person.agency_id != actor.agency_id:
+        return actor
+    return actor.model_copy(update={"person_id": person.person_id})

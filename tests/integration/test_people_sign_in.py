@@ -7,24 +7,34 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from deploy.keycloak import KeycloakNode
 from deploy.realm import DASHBOARD_CLIENT, REALM, Account, RealmAdmin, accounts_from_directory, realm_document
+from services import registry
 from services.runtime.oidc import OidcVerifier
-from tests.conftest import free_port
+from tests.conftest import free_port, running, unique
 from tests.integration.oidc_login import sign_in
+from tests.integration.test_assignment_support import body, clock, outbox_events, prepared
 
 pytestmark = pytest.mark.integration
 
 REDIRECT = "http://127.0.0.1:8000/"
 SEED = Path(__file__).resolve().parents[2] / "services" / "assignment" / "seed" / "directory.json"
-PEOPLE = ("p-bd-sgddt-head", "p-bd-sgddt-officer-1", "p-bd-thpt-binh-duong-officer-1", "p-bd-thpt-binh-duong-head")
+PEOPLE = (
+    "p-bd-sgddt-head",
+    "p-bd-sgddt-officer-1",
+    "p-bd-thpt-binh-duong-officer-1",
+    "p-bd-thpt-binh-duong-head",
+    "p-ubnd-bd-head",
+)
 
 
 @dataclass(frozen=True)
@@ -133,3 +143,49 @@ def test_the_provider_publishes_its_signing_keys_and_issuer(identity: Identity) 
     assert discovery["issuer"] == identity.issuer
     assert re.search(r"/protocol/openid-connect/certs$", discovery["jwks_uri"])
     assert "S256" in discovery["code_challenge_methods_supported"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def assignment(identity: Identity, settings: Any) -> AsyncIterator[Any]:
+    """The assignment service accepting people's access tokens from the provider."""
+    await prepared(settings, "ubnd-bd", "bd-sgddt")
+    with_people = settings.model_copy(update={"oidc_issuer": identity.issuer})
+    async with running(registry.definition("assignment"), with_people, clock()) as http:
+        yield http
+
+
+async def _bearer_of(identity: Identity, person: str) -> dict[str, str]:
+    tokens = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def test_a_head_assigns_and_the_event_names_them_as_well_as_their_agency(
+    identity: Identity, assignment: Any, settings: Any
+) -> None:
+    key = unique("k")
+    response = await assignment.post(
+        "/v1/tasks", json=body(key=key), headers=await _bearer_of(identity, "p-ubnd-bd-head")
+    )
+    assert response.status_code == 201, response.text
+    events = await outbox_events(settings.database_url, response.json()["task_id"])
+    assert events[0]["actor"] == {"agency_id": "ubnd-bd", "person_id": "p-ubnd-bd-head"}
+
+
+async def test_an_officer_may_not_assign_for_the_agency(identity: Identity, assignment: Any) -> None:
+    response = await assignment.post(
+        "/v1/tasks", json=body(key=unique("k")), headers=await _bearer_of(identity, "p-bd-sgddt-officer-1")
+    )
+    assert response.status_code == 403
+    detail = response.json()["detail"]
+    assert detail["code"] == "role-required" and "head" in detail["message"] and detail["message_vi"]
+
+
+async def test_a_token_that_is_neither_an_agency_token_nor_the_providers_is_401(
+    identity: Identity, assignment: Any
+) -> None:
+    forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."  # alg: none
+    response = await assignment.post(
+        "/v1/tasks", json=body(key=unique("k")), headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert response.status_code == 401
+    assert "algorithm" in response.json()["detail"]["message"]

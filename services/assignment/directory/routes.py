@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from events.envelope import Actor
+from events.roles import Action
 from services.assignment.directory import adapters, handlers
 from services.assignment.directory.handlers import Change
 from services.assignment.directory.model import (
@@ -31,6 +32,7 @@ from services.assignment.directory.model import PersonRecord as Person
 from services.assignment.errors import forbidden, not_found
 from services.assignment.tokens import ActingAgency, ReadingAgency
 from services.runtime.access import beyond_authority
+from services.runtime.auth import needs
 from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/directory", tags=["directory"])
@@ -72,7 +74,7 @@ async def _apply(request: Request, admin: str, work: Any, record: Any) -> dict[s
     return {"changed": change.changed, "version": change.version, "record": record.model_dump(mode="json")}
 
 
-@router.put("/agencies/{agency_id}")
+@router.put("/agencies/{agency_id}", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
 async def put_agency(agency_id: str, fields: AgencyFields, agency: ActingAgency,
                      request: Request) -> dict[str, Any]:
     """Create or change an agency; published as AgencyChanged on dondoc.directory."""
@@ -91,7 +93,7 @@ async def put_agency(agency_id: str, fields: AgencyFields, agency: ActingAgency,
     return await _apply(request, agency.agency_id, handlers.set_agency, record)
 
 
-@router.put("/people/{person_id}")
+@router.put("/people/{person_id}", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
 async def put_person(person_id: str, fields: PersonFields, agency: ActingAgency,
                      request: Request) -> dict[str, Any]:
     """Create or change a person (head, deputy, officer); published as PersonChanged."""
@@ -102,7 +104,7 @@ async def put_person(person_id: str, fields: PersonFields, agency: ActingAgency,
     return await _apply(request, agency.agency_id, handlers.set_person, record)
 
 
-@router.put("/groups/{group_id}")
+@router.put("/groups/{group_id}", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
 async def put_group(group_id: str, fields: GroupFields, agency: ActingAgency,
                     request: Request) -> dict[str, Any]:
     record = GroupRecord(group_id=group_id, **fields.model_dump())

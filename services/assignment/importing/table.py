@@ -79,7 +79,7 @@ def read_file(path: Path) -> Table:
 
 
 def _docx(path: Path) -> Table:
-    """Every table of the document with a Danh mục header, read as one list (services/.../word.py).
+    """Every table of the document with a Danh mục header, read as one list (importing/word.py).
 
     Rows are numbered through the tables in order, as one long sheet would be. When several tables
     each number their tasks from 1, the tasks of the second and later are told apart as "PL2/1", …

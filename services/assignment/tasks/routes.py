@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from events.roles import Action
 from services.assignment.errors import not_found
 from services.assignment.tasks import adapters
 from services.assignment.tasks import extension_store as extensions
@@ -22,6 +23,7 @@ from services.assignment.tasks.delegate import delegate_task
 from services.assignment.tasks.extend import decide_extension, request_extension
 from services.assignment.tasks.withdraw import withdraw_task
 from services.assignment.tokens import ActingAgency, ReadingAgency
+from services.runtime.auth import needs
 from services.runtime.service import runtime_of
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -40,7 +42,7 @@ def _retried(response: Response, created: bool) -> None:
         response.status_code = status.HTTP_200_OK  # the same command again: nothing new was made
 
 
-@router.post("/tasks", status_code=status.HTTP_201_CREATED)
+@router.post("/tasks", status_code=status.HTTP_201_CREATED, dependencies=[needs(Action.ASSIGN)])
 async def assign(command: AssignTask, agency: ActingAgency, request: Request,
                  response: Response) -> dict[str, Any]:
     """Giao nhiệm vụ. The assigner is the token's agency; its authority over every agency named is checked."""
@@ -74,7 +76,7 @@ async def _view(request: Request, task_id: str, agency_id: str | None) -> dict[s
     return row
 
 
-@router.post("/tasks/{task_id}/delegations", status_code=status.HTTP_201_CREATED)
+@router.post("/tasks/{task_id}/delegations", status_code=status.HTTP_201_CREATED, dependencies=[needs(Action.DELEGATE)])
 async def delegate(task_id: str, command: DelegateTask, agency: ActingAgency, request: Request,
                    response: Response) -> dict[str, Any]:
     """Giao tiếp: hand all or part of the task down; each part becomes a child task."""
@@ -85,7 +87,11 @@ async def delegate(task_id: str, command: DelegateTask, agency: ActingAgency, re
     return {"delegation_id": result.delegation_id, "parent_task_id": task_id, "children": children}
 
 
-@router.post("/tasks/{task_id}/extensions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/tasks/{task_id}/extensions",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[needs(Action.REQUEST_EXTENSION)],
+)
 async def ask_extension(task_id: str, command: RequestExtension, agency: ActingAgency, request: Request,
                         response: Response) -> dict[str, Any]:
     """Đề nghị gia hạn (lead agency)."""
@@ -101,7 +107,7 @@ async def list_extensions(task_id: str, request: Request, agency: ReadingAgency)
     return {"extensions": await extensions.of_task(runtime_of(request).pool, task_id)}
 
 
-@router.post("/tasks/{task_id}/extensions/{request_id}/decision")
+@router.post("/tasks/{task_id}/extensions/{request_id}/decision", dependencies=[needs(Action.DECIDE_EXTENSION)])
 async def decide(task_id: str, request_id: str, command: DecideExtension, agency: ActingAgency,
                  request: Request) -> dict[str, Any]:
     """Quyết định gia hạn (assigning agency): approve with a date, or reject with a reason."""
@@ -117,7 +123,7 @@ async def _extension(request: Request, request_id: str) -> dict[str, Any]:
     return extensions.view(row)
 
 
-@router.post("/tasks/{task_id}/withdrawal")
+@router.post("/tasks/{task_id}/withdrawal", dependencies=[needs(Action.WITHDRAW)])
 async def withdraw(task_id: str, command: WithdrawTask, agency: ActingAgency,
                    request: Request) -> dict[str, Any]:
     """Rút nhiệm vụ (assigning agency), with its delegated children."""
