@@ -26,7 +26,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.runtime import logs
 from services.runtime.consuming import INFRA_BACKOFF_MAX_S, INFRA_ERRORS
-from services.runtime.service import BackgroundTask, Runtime
+from services.runtime.service import BackgroundTask, Runtime, tolerant_parser
 
 log = logs.get_logger(__name__)
 
@@ -70,8 +70,10 @@ def raw_consumer(topic: str, name: str, build: Callable[[Runtime], RawConsumer])
                              client_id=f"dondoc-{rt.service}-{name}", graceful_timeout=30.0,
                              log_level=10)  # DEBUG: the per-record line is ours, with ids bound
 
+        # tolerant_parser: FastStream's own parser fails on a header that is not UTF-8 and the record is
+        # acked unanswered; an agency system (or anyone) may send such a header (test_fuzz_intake.py).
         @broker.subscriber(topic, group_id=f"dondoc.{rt.service}.{name}", auto_offset_reset="earliest",
-                           ack_policy=AckPolicy.ACK, max_poll_records=100)
+                           ack_policy=AckPolicy.ACK, max_poll_records=100, parser=tolerant_parser)
         async def on_message(msg: KafkaMessage) -> None:
             raw = msg.raw_message
             assert not isinstance(raw, tuple), "a single-record subscriber, not a batch one"
