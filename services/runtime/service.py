@@ -31,7 +31,7 @@ from services.runtime import db, health, logs, revocations
 from services.runtime.consuming import Consumer, Record
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
-from services.runtime.spec_refusals import document as document_refusals
+from services.runtime.spec_refusals import install as install_refusals
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 if TYPE_CHECKING:  # the replay package builds on this module: the type only, no import at run time
@@ -136,7 +136,7 @@ def create_app(
     app.include_router(health.router)
     for router in definition.routers:
         app.include_router(router)
-    document_refusals(app)  # the refusals no route declares, in every route's OpenAPI (401, 404, 409…)
+    install_refusals(app)  # the framework's refusals bilingual too; all refusals in every route's OpenAPI
     return app
 
 

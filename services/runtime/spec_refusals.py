@@ -1,4 +1,5 @@
-"""The refusals every service may answer, written into its OpenAPI document once for all routes.
+"""The refusals every service may answer: in its OpenAPI document once for all routes, and in the one
+bilingual body even when the framework itself refuses (an unreadable body, an unknown path or method).
 
 FastAPI documents what a route returns and its 422; the shared machinery adds refusals no route declares:
 the token check (401/403), a lookup that finds nothing (404), a conflicting write (409), an unreadable
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 REFUSAL = "Refusal"
 _REFUSAL_SCHEMA = {
@@ -57,6 +61,40 @@ def refusals_of(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     return sorted(set(codes))
 
 
+_FRAMEWORK = {
+    400: (
+        "unreadable-body",
+        "the request body is not readable JSON (UTF-8 expected)",
+        "Không đọc được nội dung yêu cầu: cần JSON mã hóa UTF-8",
+    ),
+    404: ("no-such-path", "no such path", "Không có địa chỉ này"),
+    405: (
+        "method-not-allowed",
+        "this method is not accepted on this path",
+        "Phương thức này không được chấp nhận tại địa chỉ này",
+    ),
+}
+
+
+async def framework_refusal(request: Request, exc: Exception) -> Response:
+    """FastAPI's and Starlette's own refusals carry an English string; said in the one body, both languages.
+    A refusal raised with a structured detail by the code is passed on as it is."""
+    assert isinstance(exc, HTTPException)
+    if not isinstance(exc.detail, str):
+        return await http_exception_handler(request, exc)
+    code, message, message_vi = _FRAMEWORK.get(
+        exc.status_code, (f"http-{exc.status_code}", exc.detail, "Yêu cầu bị từ chối")
+    )
+    return JSONResponse(
+        {"detail": {"code": code, "message": message, "message_vi": message_vi}}, exc.status_code, headers=exc.headers
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, framework_refusal)
+    document(app)
+
+
 def document(app: FastAPI) -> None:
     """Add the shared refusals to every operation of ``app``'s OpenAPI document (generated once, cached)."""
     generate = app.openapi
@@ -70,7 +108,7 @@ def document(app: FastAPI) -> None:
         for path, operations in spec.get("paths", {}).items():
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
-                codes = refusals_of(path, method, operation) + (["422"] if "422" in responses else [])
+                codes = set(refusals_of(path, method, operation)) | ({"422"} & set(responses))
                 for code in codes:
                     documented = responses.setdefault(code, {"description": _WHY[code], "content": refusal})
                     own = documented.get("content", {}).get("application/json", {}).get("schema")

@@ -2,9 +2,10 @@
 
 Each of the five services runs in this process (``tests.conftest.running``) on the real broker and
 database. For every operation schemathesis draws requests that fit the schema (positive) and requests
-that do not (negative), each sent without a token and with a valid agency token, and — where the path
-names a task, agency or person — also at one that exists, so the authenticated paths behind the
-lookups run too. The rules checked on every response:
+that do not (negative), each sent without a token or with the token of an agency made for the run (it
+leads a seeded task, so its writes are allowed and land on nothing another test reads), and — where the
+path names a task, agency or person — also at one that exists, so the paths behind the lookups and the
+authority checks run too. The rules checked on every response:
 
 * no ``5xx`` (ST101 and its relatives);
 * the status code is one the operation documents, the content type and the body match the document.
@@ -12,8 +13,8 @@ lookups run too. The rules checked on every response:
 Every failure of a service is collected, not just the first, and the test fails listing each distinct
 one (operation, check, status) with a curl line that reproduces it: the list is the finding.
 
-Bounded: ``DONDOC_FUZZ_HTTP_EXAMPLES`` examples per operation and generation mode (default 12: the five
-services take about two minutes on a loaded 2-core machine). Excluded, with the reason: the SSE streams,
+Bounded: twice ``DONDOC_FUZZ_HTTP_EXAMPLES`` requests per operation, mixing the modes, tokens and ids
+(default 12: the five services take about two and a half minutes on a loaded 2-core machine). Excluded, with the reason: the SSE streams,
 which answer with a response that never ends (their refusals are proved in test_alerts_access.py).
 """
 
@@ -42,14 +43,14 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services import registry
+from services.assignment import provision
 from tests.conftest import eventually, running, unique
 from tests.integration.test_assignment_support import bearer, body, clock, prepared
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = int(os.environ.get("DONDOC_FUZZ_HTTP_EXAMPLES", "12"))
-AGENCY = "ubnd-bd"  # the province: it may assign and edit most of the seed directory, so writes get far
-LEAD = "bd-sgddt"
+PROVINCE = "ubnd-bd"  # assigns the task the fuzzing agency leads
 OFFICER = "p-bd-sgddt-officer-1"  # of the seed directory that `prepared` loads
 EXCLUDED = {
     "GET /v1/alerts/stream": "server-sent events: the response never ends (test_alerts_access.py covers it)",
@@ -74,24 +75,35 @@ class Finding:
 
 @dataclass
 class World:
-    """What exists to aim at: the seeded agency's token and a task it assigned."""
+    """What exists to aim at: a fresh agency of this run (so fuzzed writes — webhooks, contacts, directory
+    edits — land on it, not on the seed other tests read), its token, and a task it leads."""
 
     assignment: httpx.AsyncClient
+    agency: str
     token: dict[str, str]
     task_id: str
 
     @property
     def known_ids(self) -> dict[str, str]:
-        return {"task_id": self.task_id, "agency_id": LEAD, "person_id": OFFICER}
+        return {"task_id": self.task_id, "agency_id": self.agency, "person_id": OFFICER}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def world(settings: Any) -> AsyncIterator[World]:
     async with running(registry.definition("assignment"), settings, clock()) as assignment:
-        token = bearer((await prepared(settings, AGENCY))[AGENCY])
-        created = await assignment.post("/v1/tasks", json=body(LEAD, key=unique("fuzz")), headers=token)
+        province = bearer((await prepared(settings, PROVINCE))[PROVINCE])
+        agency = unique("so-fuzz")
+        made = await assignment.put(
+            f"/v1/directory/agencies/{agency}",
+            json={"name": f"Sở thử nghiệm {agency}", "level": "so-nganh", "parent_id": PROVINCE},
+            headers=province,
+        )
+        assert made.status_code == 200, made.text
+        async with provision.assignment_db(settings.database_url) as pool:
+            token = bearer(await provision.issue(pool, clock(), agency, settings.token_secret, label="fuzz"))
+        created = await assignment.post("/v1/tasks", json=body(agency, key=unique("fuzz")), headers=province)
         assert created.status_code == 201, created.text
-        yield World(assignment, token, created.json()["task_id"])
+        yield World(assignment, agency, token, created.json()["task_id"])
 
 
 def strategy(operation: Any, known: dict[str, str]) -> st.SearchStrategy[tuple[Any, bool]]:
