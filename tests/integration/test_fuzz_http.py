@@ -14,8 +14,9 @@ Every failure of a service is collected, not just the first, and the test fails 
 one (operation, check, status) with a curl line that reproduces it: the list is the finding.
 
 Bounded: twice ``DONDOC_FUZZ_HTTP_EXAMPLES`` requests per operation, mixing the modes, tokens and ids
-(default 12: the five services take about two and a half minutes on a loaded 2-core machine). Excluded, with the reason: the SSE streams,
-which answer with a response that never ends (their refusals are proved in test_alerts_access.py).
+(default 12: the five services take about a minute and a half on a loaded 2-core machine). Excluded,
+with the reason, in ``EXCLUDED``: the SSE streams, which answer with a response that never ends (their
+refusals are proved in test_alerts_access.py).
 """
 
 from __future__ import annotations
