@@ -14,7 +14,9 @@ from services import registry
 from services.runtime.service import create_app
 from services.runtime.settings import Settings
 
-SETTINGS = Settings(kafka_bootstrap="localhost:1", database_url="postgresql://localhost:1/none")
+SETTINGS = Settings(
+    kafka_bootstrap="localhost:1", database_url="postgresql://localhost:1/none", token_secret="a-secret-of-sixteen+"
+)
 
 
 def spec(service: str) -> dict[str, Any]:
