@@ -2,8 +2,9 @@
 
 Each of the five services runs in this process (``tests.conftest.running``) on the real broker and
 database. For every operation schemathesis draws requests that fit the schema (positive) and requests
-that do not (negative), each sent without a token or with the token of an agency made for the run (it
-leads a seeded task, so its writes are allowed and land on nothing another test reads), and — where the
+that do not (negative), each sent without a token, with a bearer that is no token (non-ASCII, malformed),
+or with the token of an agency made for the run (it leads a seeded task, so its writes are allowed and
+land on nothing another test reads), and — where the
 path names a task, agency or person — also at one that exists, so the paths behind the lookups and the
 authority checks run too. The rules checked on every response:
 
@@ -107,7 +108,13 @@ async def world(settings: Any) -> AsyncIterator[World]:
         yield World(assignment, agency, token, created.json()["task_id"])
 
 
-def strategy(operation: Any, known: dict[str, str]) -> st.SearchStrategy[tuple[Any, bool]]:
+# Who calls: nobody (the case's own headers, which may hold a generated Authorization), the run's agency,
+# or a bearer that is no token at all — non-ASCII, malformed — sent as UTF-8 bytes, as any client may.
+GARBAGE_BEARER = st.text(st.characters(exclude_categories=["Cc", "Cs"]), min_size=1, max_size=60)
+Caller = str | None  # None: no token; "agency": the run's token; else the garbage bearer itself
+
+
+def strategy(operation: Any, known: dict[str, str]) -> st.SearchStrategy[tuple[Any, Caller]]:
     """Cases of both generation modes, with or without the agency token; half of them at existing ids
     when the path names one (read routes only: fuzzed writes go to fresh ids, the seed stays intact)."""
     modes = [operation.as_strategy(mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
@@ -115,12 +122,13 @@ def strategy(operation: Any, known: dict[str, str]) -> st.SearchStrategy[tuple[A
     fixed = {name: value for name, value in known.items() if name in names}
     if fixed and operation.method.upper() in ("GET", "POST"):
         modes += [operation.as_strategy(mode, path_parameters=fixed) for mode in GenerationMode]
-    return st.tuples(st.one_of(modes), st.booleans())
+    callers = st.one_of(st.none(), st.just("agency"), GARBAGE_BEARER.map(lambda t: f"Bearer {t}"))
+    return st.tuples(st.one_of(modes), callers)
 
 
-def draw_cases(operation: Any, known: dict[str, str]) -> list[tuple[Any, bool]]:
+def draw_cases(operation: Any, known: dict[str, str]) -> list[tuple[Any, Caller]]:
     """A fixed, bounded set of cases (derandomized: the same on every run, so a finding reproduces)."""
-    drawn: list[tuple[Any, bool]] = []
+    drawn: list[tuple[Any, Caller]] = []
 
     @hypothesis_settings(
         max_examples=EXAMPLES * 2,
@@ -131,7 +139,7 @@ def draw_cases(operation: Any, known: dict[str, str]) -> list[tuple[Any, bool]]:
         suppress_health_check=list(HealthCheck),
     )
     @given(strategy(operation, known))
-    def collect(case: tuple[Any, bool]) -> None:
+    def collect(case: tuple[Any, Caller]) -> None:
         drawn.append(case)
 
     collect()
@@ -139,11 +147,11 @@ def draw_cases(operation: Any, known: dict[str, str]) -> list[tuple[Any, bool]]:
 
 
 def as_httpx(case: Any, token: dict[str, str] | None) -> dict[str, Any]:
-    """The request as schemathesis serializes it for `requests`, in httpx's terms; header values as bytes
-    (latin-1, as on the wire), since fuzzed headers are not all ASCII."""
+    """The request as schemathesis serializes it for `requests`, in httpx's terms; header values as bytes,
+    since fuzzed headers are not all ASCII: schemathesis' in latin-1 (as `requests` sends them), ours in UTF-8."""
     kwargs = case.as_transport_kwargs(base_url="http://test")
     headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if not (token and k.lower() == "authorization")}
-    headers.update(token or {})
+    headers.update({k: v.encode() for k, v in (token or {}).items()})  # UTF-8, as a client may send it
     request: dict[str, Any] = {
         "method": kwargs["method"],
         "url": kwargs["url"],
@@ -168,13 +176,16 @@ async def fuzz(client: httpx.AsyncClient, world: World) -> list[Finding]:
         if operation.label in EXCLUDED:
             continue
         # Drawing is CPU work: off the event loop, so the service's consumers keep their heartbeats.
-        for case, with_token in await asyncio.to_thread(draw_cases, operation, world.known_ids):
-            token = world.token if with_token else None
-            who = "agency token" if with_token else "no token"
+        for case, caller in await asyncio.to_thread(draw_cases, operation, world.known_ids):
+            token = world.token if caller == "agency" else {"Authorization": caller} if caller else None
+            who = "agency token" if caller == "agency" else "garbage bearer" if caller else "no token"
+            sent = f" (Authorization: {caller!r})" if who == "garbage bearer" else ""  # the curl line hides it
             try:
                 response = await client.request(**as_httpx(case, token))
+            except httpx.HTTPError:
+                raise  # the client could not send it: the test's fault, not the service's
             except Exception as exc:  # the ASGI transport re-raises what the app let escape: a 500 on the wire
-                title = f"unhandled {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+                title = f"unhandled {type(exc).__name__}: {str(exc).splitlines()[0][:160]}{sent}"
                 findings.setdefault(
                     (operation.label, "crash", who, 500),
                     Finding(operation.label, who, "crash", title, 500, case.as_curl_command(token)),
@@ -191,7 +202,7 @@ async def fuzz(client: httpx.AsyncClient, world: World) -> list[Finding]:
                             operation.label,
                             who,
                             failure.code,
-                            failure.title,
+                            failure.title + sent,
                             response.status_code,
                             case.as_curl_command(token),
                         ),
