@@ -96,15 +96,16 @@ def for_progress(judged: Command | Refusal) -> TypeGuard[Command]:
 
 
 def claimed_agency(record: IntakeRecord) -> str | None:
-    """Who the record says sent it (unverified): the header, else the Kafka key. Answers are keyed by it."""
-    if agency := record.header(AGENCY_HEADER):
-        return agency
-    return record.key.decode("utf-8", "replace") if record.key else None
+    """Who the record says sent it (unverified): the header, else the Kafka key. Answers are keyed by it,
+    so it is made storable (no U+0000, which PostgreSQL text refuses) and at most MAX_COMMAND_ID long: a
+    refusal of a record whose claim is garbage must still commit, or the partition stalls on it."""
+    claimed = record.header(AGENCY_HEADER) or (record.key.decode("utf-8", "replace") if record.key else None)
+    return claimed.replace("\x00", "\ufffd")[:MAX_COMMAND_ID] if claimed else None
 
 
 def _stale(stamp: str, appended_ms: int | None) -> Refusal | None:
     if not _UNIX_SECONDS.fullmatch(stamp):
-        return Refusal("timestamp-out-of-window", f"timestamp {stamp!r} is not Unix seconds",
+        return Refusal("timestamp-out-of-window", f"timestamp {_shown(stamp)} is not Unix seconds",
                        "Thời điểm ký không hợp lệ (cần số giây Unix)")
     if appended_ms is None or appended_ms < 0:
         return Refusal("timestamp-out-of-window", "the record has no broker timestamp to judge its timestamp by",
@@ -130,11 +131,15 @@ def _command(value: bytes, agency: str, key_id: str) -> Command | Refusal:
     if not isinstance(raw, dict):
         return Refusal("malformed-json", f"the body is a JSON {type(raw).__name__}, not an object",
                        "Nội dung lệnh phải là một đối tượng JSON")
+    if unstorable := _unstorable_text(raw):
+        return Refusal("malformed-json", f"the body holds {unstorable}, which no text field accepts",
+                       "Nội dung lệnh chứa ký tự không hợp lệ (U+0000 hoặc nửa cặp thay thế UTF-16)")
     command_type, command_id, payload = raw.get("command_type"), raw.get("command_id"), raw.get("payload")
     known = (*ASSIGNMENT_COMMANDS, *PROGRESS_COMMANDS)
     if not isinstance(command_type, str) or command_type not in known:
-        return Refusal("unknown-command-type", f"unknown command_type {command_type!r}; known: {', '.join(known)}",
-                       f"Loại lệnh {command_type!r} không được hỗ trợ")
+        shown = _shown(command_type)
+        return Refusal("unknown-command-type", f"unknown command_type {shown}; known: {', '.join(known)}",
+                       f"Loại lệnh {shown} không được hỗ trợ")
     if not isinstance(command_id, str) or not 0 < len(command_id) <= MAX_COMMAND_ID:
         return Refusal("invalid-command",
                        f"command_id must be a non-empty string of at most {MAX_COMMAND_ID} characters",
@@ -142,3 +147,31 @@ def _command(value: bytes, agency: str, key_id: str) -> Command | Refusal:
     if not isinstance(payload, dict):
         return Refusal("invalid-command", "payload must be a JSON object", "Thiếu nội dung lệnh (payload)")
     return Command(agency, key_id, command_type, command_id, payload)
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """A sender's value, quoted back in a refusal: clipped, so a refusal never carries a large record back."""
+    text = repr(value).replace("\x00", "\\x00")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _unstorable_text(document: Any) -> str | None:
+    """What in a parsed body no UTF-8 text column can hold: a lone surrogate (JSON may escape one, as
+    ``\\ud800``) or U+0000. Found here, the record is refused like any malformed body; missed, it reaches
+    the database and fails there on every retry. Iterative: the body may nest as deep as JSON parsed it."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "U+0000 (NUL) in a string"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a lone UTF-16 surrogate in a string"
+    return None

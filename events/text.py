@@ -26,4 +26,19 @@ def strip_diacritics(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-NFCStr = Annotated[str, AfterValidator(nfc)]
+def storable(text: str) -> str:
+    """NFC, and refused when a UTF-8 text column could not hold it: U+0000, or a lone UTF-16 surrogate
+    (JSON may escape one as ``\\ud800``). Refused here it is a 422 or an invalid-command saying why;
+    let through, it fails in PostgreSQL as a 500 or a command that crashes on every retry."""
+    if "\x00" in text:
+        raise ValueError("U+0000 (NUL) is not accepted in text / không chấp nhận ký tự U+0000 trong văn bản")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "a lone UTF-16 surrogate is not text / văn bản chứa nửa cặp thay thế UTF-16 không hợp lệ"
+        ) from None
+    return nfc(text)
+
+
+NFCStr = Annotated[str, AfterValidator(storable)]

@@ -33,6 +33,7 @@ from services.runtime.refusals import Refused
 from services.runtime.refusals import handler as refusal_handler
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
+from services.runtime.spec_refusals import install as install_refusals
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 if TYPE_CHECKING:  # the replay package builds on this module: the type only, no import at run time
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(health.router)
     for router in definition.routers:
         app.include_router(router)
+    install_refusals(app)  # the framework's refusals bilingual too; all refusals in every route's OpenAPI
     return app
 
 

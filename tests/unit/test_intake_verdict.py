@@ -174,3 +174,33 @@ def test_the_submitting_agency_comes_from_the_header_else_the_key() -> None:
     assert claimed_agency(record()) == "bd-sgddt"
     assert claimed_agency(record(headers=[], key=b"bd-stc")) == "bd-stc"
     assert claimed_agency(record(headers=[], key=None)) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"command_type": "AssignTask", "command_id": "\\ud800", "payload": {}}',  # an escaped lone surrogate
+        b'{"command_type": "AssignTask", "command_id": "c", "payload": {"title": ["\\udfff"]}}',
+        b'{"command_type": "AddNote", "command_id": "c", "payload": {"\\ud83d": 1}}',  # in a key
+        b'{"command_type": "AssignTask", "command_id": "c\\u0000", "payload": {}}',
+        b'{"command_type": "AddNote", "command_id": "c", "payload": {"note": "a\\u0000b"}}',
+    ],
+)
+def test_text_no_database_can_store_is_refused_by_the_verdict_not_crashed_on_later(body: bytes) -> None:
+    # Found by tests/integration/test_fuzz_intake.py: such a body reached PostgreSQL, failed on every retry
+    # and was answered 'internal-error'.
+    judged = verdict(record(body), SECRET)
+    assert refused(judged) == "malformed-json" and not for_progress(judged)
+
+
+def test_a_claimed_agency_is_storable_and_bounded_whatever_the_header_holds() -> None:
+    garbage = [(AGENCY_HEADER, b"bd\x00" + b"x" * 10_000)]
+    claimed = claimed_agency(record(headers=garbage))
+    assert claimed is not None and "\x00" not in claimed and len(claimed) <= 200
+
+
+def test_a_refusal_quotes_a_large_value_back_clipped() -> None:
+    huge = json.dumps({"command_type": "ạ" * 50_000, "command_id": "c", "payload": {}}).encode()
+    judged = verdict(record(huge), SECRET)
+    assert isinstance(judged, Refusal) and judged.code == "unknown-command-type"
+    assert len(judged.message_en) < 500 and len(judged.message_vi) < 300
