@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.limits import (
@@ -145,9 +147,30 @@ async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(refusal_of(list(exc.errors())), status_code=422)
 
 
+async def _invalid_record(_request: Request, exc: Exception) -> JSONResponse:
+    """A record a route builds from the path and the body (e.g. a directory id in the path that is not an
+    id) is refused like the body itself would be, not answered with a 500."""
+    assert isinstance(exc, ValidationError)
+    return JSONResponse(refusal_of(list(exc.errors())), status_code=422)
+
+
+async def _unstorable_text(_request: Request, exc: Exception) -> JSONResponse:
+    """Text PostgreSQL cannot store (U+0000, an unpaired surrogate) that no model refused earlier: the
+    sender's fault, said as such, never a 500."""
+    refused = Refused(
+        "unstorable-text",
+        "a text in the request holds a character that cannot be stored (U+0000 or an unpaired surrogate)",
+        "Nội dung yêu cầu chứa ký tự không lưu được (U+0000 hoặc ký tự thay thế đơn lẻ)",
+    )
+    return JSONResponse({"detail": refused.detail()}, status_code=refused.status_code)
+
+
 def install(app: FastAPI, max_body_bytes: int = HTTP_BODY_MAX_BYTES) -> None:
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(ValidationError, _invalid_record)
+    app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
+    app.add_exception_handler(asyncpg.UntranslatableCharacterError, _unstorable_text)
 
 
 def check_event_size(event_type: str, value: bytes) -> None:
