@@ -63,8 +63,12 @@ async def asset(name: str) -> FileResponse:
 
 @router.get("/v1/reports/config")
 async def config(request: Request) -> dict[str, Any]:
+    """What the page needs to start: where alerts live, the domain clock, and where people sign in (the
+    installation's OpenID Connect provider and the dashboard's public client; public by nature)."""
     rt = runtime_of(request)
-    return {"alerts_url": rt.settings.url_of("alerts"), "now": rt.clock.now().isoformat()}
+    s = rt.settings
+    sign_in = {"enabled": bool(s.oidc_issuer), "issuer": s.oidc_issuer.rstrip("/"), "client_id": s.oidc_client_id}
+    return {"alerts_url": s.url_of("alerts"), "now": rt.clock.now().isoformat(), "sign_in": sign_in}
 
 
 def _event(kind: str, data: dict[str, Any]) -> bytes:

@@ -302,7 +302,9 @@ function watchAlerts(personId) {
     return;
   }
   localStorage.setItem("dondoc.person", personId);
-  const token = sessionStorage.getItem(TOKEN_KEY) || "";
+  // A signed-in person reads with their own access token; an agency token pasted here is the fallback
+  // for machine-like use of the page (and installations without sign-in).
+  const token = dondocAuth.bearer() || sessionStorage.getItem(TOKEN_KEY) || "";
   if (!token) {
     setAlertsStatus("need-token", "Cần nhập mã xác thực của cơ quan để xem cảnh báo: cảnh báo của một cán bộ " +
       "chỉ hiển thị cho chính cơ quan của người đó.");
@@ -490,3 +492,29 @@ if (savedPerson) {
   document.getElementById("alerts-person").value = savedPerson;
   watchAlerts(savedPerson);
 }
+
+// --- people signed in: "Việc của tôi" --------------------------------------------------------------
+// A signed-in person's own alerts follow them live; the agency token form is for installations without
+// sign-in (or machine-like use) and is hidden while someone is signed in.
+function showAccount(message) {
+  const box = document.getElementById("account");
+  box.hidden = !dondocAuth.enabled();
+  const who = dondocAuth.person();
+  document.getElementById("sign-in").hidden = Boolean(who);
+  document.getElementById("sign-out").hidden = !who;
+  document.getElementById("account-name").textContent = who ? `${who.name || who.person_id} · ${who.agency_id}` : "";
+  document.getElementById("account-note").textContent = message || "";
+  document.getElementById("alerts-form").hidden = Boolean(who);
+  document.getElementById("alerts-title").textContent = who ? "Việc của tôi — cảnh báo trực tiếp" : "Cảnh báo trực tiếp";
+  if (who) {
+    document.getElementById("alerts-person").value = who.person_id;
+    watchAlerts(who.person_id);
+  }
+}
+dondocAuth.onChange(showAccount);
+document.getElementById("sign-in").addEventListener("click", () => dondocAuth.signIn());
+document.getElementById("sign-out").addEventListener("click", () => {
+  stopAlerts();
+  dondocAuth.signOut();
+});
+dondocAuth.start();
