@@ -67,8 +67,8 @@ def ensure_distribution(on_progress: Progress = None) -> Path:
 
 def _resolve_archive(on_progress: Progress) -> Path:
     m2 = Path(os.environ.get("MAVEN_REPOSITORY", Path.home() / ".m2" / "repository"))
-    archive = m2 / "org/keycloak/keycloak-quarkus-dist" / KEYCLOAK_VERSION / (
-        f"keycloak-quarkus-dist-{KEYCLOAK_VERSION}.zip"
+    archive = (
+        m2 / "org/keycloak/keycloak-quarkus-dist" / KEYCLOAK_VERSION / (f"keycloak-quarkus-dist-{KEYCLOAK_VERSION}.zip")
     )
     if archive.exists():
         return archive

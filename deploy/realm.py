@@ -206,6 +206,7 @@ class RealmAdmin:
             self._check(self._send("PUT", f"/{REALM}", json=settings), "updating the realm")
             self._partial_import({"clients": document["clients"], "roles": document["roles"]})
         self._allow_directory_attributes()
+        self._profile_is_the_directorys()
         self._check(
             self._send("POST", f"/{REALM}/localization/vi", json=LOGIN_TEXTS_VI),
             "setting the Vietnamese login texts",
@@ -219,6 +220,14 @@ class RealmAdmin:
         if profile.get("unmanagedAttributePolicy") != "ADMIN_EDIT":
             profile["unmanagedAttributePolicy"] = "ADMIN_EDIT"
             self._check(self._send("PUT", path, json=profile), "updating the user profile")
+
+    def _profile_is_the_directorys(self) -> None:
+        """People do not edit their profile at the provider (their name, agency and e-mail are the
+        directory's), so signing in never stops at a "complete your profile" page."""
+        path = f"/{REALM}/authentication/required-actions/VERIFY_PROFILE"
+        action = self._check(self._send("GET", path), "reading the profile check").json()
+        if action.get("enabled"):
+            self._check(self._send("PUT", path, json={**action, "enabled": False}), "turning the profile check off")
 
     def sync_accounts(self, accounts: Iterable[Account], password_of: Mapping[str, str] | None = None) -> int:
         """Create or overwrite every account (a person who moved agency gets their new claims and roles;

@@ -27,7 +27,8 @@ fi
 stamp=.venv/.dondoc-installed
 want=$(cat "$lock" requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$lock"
+  # --require-hashes: every file must match the hash the lock holds (deploy/lock.sh made them).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi

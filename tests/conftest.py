@@ -19,6 +19,9 @@ import pytest
 
 T = TypeVar("T")
 
+# The session's identity provider (a real Keycloak), for the tests of people signing in.
+pytest_plugins = ["tests.identity_kit"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -51,24 +51,21 @@ ReadablePerson = Annotated[str, Depends(readable_person)]
 
 def still_readable(request: Request, person_id: str) -> Recheck:
     """An open stream's re-check (stream.py): what the opening checked, asked again. The token still
-    unrevoked and its agency active (auth.verify_unrevoked), and that agency still the person's
+    unrevoked and unexpired and its agency active (auth.principal_of), and that agency still the person's
     (access.py; people move). A refusal is what the opening would answer now, with its HTTP status."""
     rt = runtime_of(request)
     # The token CurrentAgency accepted when the stream opened.
     _scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
 
     async def refusal() -> dict[str, Any] | None:
-        async with rt.pool.acquire() as conn:
+        try:
             try:
-                try:
-                    reader = await auth.verify_unrevoked(
-                        rt.settings.token_secret, conn, token, rt.clock.now(), rt.definition.token_standing
-                    )
-                except auth.InvalidToken as exc:
-                    raise exc.refusal() from exc
-                access.check_read(reader.agency_id, person_id, await access.agency_of(conn, person_id))
-            except Refused as exc:
-                return {"status": exc.status_code, **exc.detail()}
+                reader = await auth.principal_of(request, token)  # agency token or a person's, as at opening
+            except auth.InvalidToken as exc:
+                raise exc.refusal() from exc
+            access.check_read(reader.agency_id, person_id, await access.agency_of(rt.pool, person_id))
+        except Refused as exc:
+            return {"status": exc.status_code, **exc.detail()}
         return None
 
     return refusal

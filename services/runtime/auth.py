@@ -37,6 +37,7 @@ from services.runtime.refusals import Refused, unauthorized
 PREFIX = "dd1"
 DEFAULT_TTL = timedelta(days=90)
 MAX_TOKEN_CHARS = 1024  # a real one is ~150; anything longer is not ours and is not hashed or decoded
+MAX_BEARER_CHARS = 16 * 1024  # any bearer: a person's access token (a JWT) is a kilobyte or two
 _bearer = HTTPBearer(
     auto_error=False,
     description="A person's OpenID Connect access token, or an agency token (`dondoc token issue AGENCY_ID`) "
@@ -253,8 +254,8 @@ async def bearer_token(
     if credentials is None:
         return None
     token = credentials.credentials
-    if len(token) > MAX_TOKEN_CHARS or not token.isascii():
-        raise InvalidToken("the token is not a dondoc agency token (it is not short ASCII text)").refusal()
+    if len(token) > MAX_BEARER_CHARS or not token.isascii():
+        raise InvalidToken("the bearer token is not a token (it is not short ASCII text)").refusal()
     return token
 
 

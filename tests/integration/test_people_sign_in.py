@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,16 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from deploy.keycloak import KeycloakNode
-from deploy.realm import DASHBOARD_CLIENT, REALM, Account, RealmAdmin, accounts_from_directory, realm_document
+from deploy.realm import DASHBOARD_CLIENT, accounts_from_directory
 from services import registry
 from services.runtime.oidc import OidcVerifier
-from tests.conftest import free_port, running, unique
+from tests.conftest import running, unique
+from tests.identity_kit import REDIRECT, Identity, settings_with_sign_in
 from tests.integration.oidc_login import sign_in
 from tests.integration.test_assignment_support import body, clock, outbox_events, prepared
 
 pytestmark = pytest.mark.integration
 
-REDIRECT = "http://127.0.0.1:8000/"
 SEED = Path(__file__).resolve().parents[2] / "services" / "assignment" / "seed" / "directory.json"
 PEOPLE = (
     "p-bd-sgddt-head",
@@ -37,59 +35,40 @@ PEOPLE = (
 )
 
 
-@dataclass(frozen=True)
-class Identity:
-    url: str
-    issuer: str
-    passwords: dict[str, str]
-    accounts: dict[str, Account]
-    admin: RealmAdmin
-
-
 @pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Identity]:
-    node = KeycloakNode(tmp_path_factory.mktemp("keycloak"), port=free_port(), management_port=free_port())
-    node.start(300)
-    try:
-        admin = RealmAdmin(node.url, *node.admin_credentials())
-        admin.ensure_realm(realm_document([REDIRECT]))
-        directory = json.loads(SEED.read_text(encoding="utf-8"))
-        accounts = {a.person_id: a for a in accounts_from_directory(directory) if a.person_id in PEOPLE}
-        passwords = {pid: secrets.token_urlsafe(12) for pid in accounts}
-        admin.sync_accounts(accounts.values(), passwords)
-        yield Identity(node.url, f"{node.url}/realms/{REALM}", passwords, accounts, admin)
-        admin.close()
-    finally:
-        node.stop()
+def people(identity: Identity) -> Identity:
+    directory = json.loads(SEED.read_text(encoding="utf-8"))
+    identity.add(a for a in accounts_from_directory(directory) if a.person_id in PEOPLE)
+    return identity
 
 
-async def test_an_officer_signs_in_and_the_token_names_them_their_agency_and_role(identity: Identity) -> None:
+async def test_an_officer_signs_in_and_the_token_names_them_their_agency_and_role(people: Identity) -> None:
     person = "p-bd-thpt-binh-duong-officer-1"
-    tokens = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
-    claims = await OidcVerifier(identity.issuer, "dondoc").verify(tokens["access_token"])
+    tokens = await sign_in(people.url, person, people.passwords[person], REDIRECT)
+    claims = await OidcVerifier(people.issuer, "dondoc").verify(tokens["access_token"])
     assert (claims.person_id, claims.agency_id) == (person, "bd-thpt-binh-duong")
     assert "officer" in claims.roles and "head" not in claims.roles
     assert claims.name == "Lâm Thị Thu Phương"
 
 
-async def test_a_head_carries_the_head_role(identity: Identity) -> None:
+async def test_a_head_carries_the_head_role(people: Identity) -> None:
     person = "p-bd-sgddt-head"
-    tokens = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
-    claims = await OidcVerifier(identity.issuer, "dondoc").verify(tokens["access_token"])
+    tokens = await sign_in(people.url, person, people.passwords[person], REDIRECT)
+    claims = await OidcVerifier(people.issuer, "dondoc").verify(tokens["access_token"])
     assert "head" in claims.roles
 
 
-async def test_the_id_token_is_not_accepted_as_an_access_token(identity: Identity) -> None:
+async def test_the_id_token_is_not_accepted_as_an_access_token(people: Identity) -> None:
     """The id token is for the dashboard, not for dondoc's services: its audience is the client."""
     person = "p-bd-sgddt-officer-1"
-    tokens = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+    tokens = await sign_in(people.url, person, people.passwords[person], REDIRECT)
     with pytest.raises(Exception, match="not for this system"):
-        await OidcVerifier(identity.issuer, "dondoc").verify(tokens["id_token"])
+        await OidcVerifier(people.issuer, "dondoc").verify(tokens["id_token"])
 
 
-def _login_page(identity: Identity) -> str:
+def _login_page(people: Identity) -> str:
     response = httpx.get(
-        f"{identity.issuer}/protocol/openid-connect/auth",
+        f"{people.issuer}/protocol/openid-connect/auth",
         params={
             "client_id": DASHBOARD_CLIENT,
             "response_type": "code",
@@ -103,77 +82,77 @@ def _login_page(identity: Identity) -> str:
     return response.text
 
 
-def test_the_login_page_speaks_vietnamese(identity: Identity) -> None:
-    page = _login_page(identity)
+def test_the_login_page_speaks_vietnamese(people: Identity) -> None:
+    page = _login_page(people)
     assert 'lang="vi"' in page
     assert "Mật khẩu" in page and "Tên đăng nhập" in page
 
 
-def test_the_dashboard_client_has_no_password_grant(identity: Identity) -> None:
+def test_the_dashboard_client_has_no_password_grant(people: Identity) -> None:
     """People sign in on the provider's page only; a client that posts passwords itself is refused."""
     person = "p-bd-sgddt-officer-1"
     response = httpx.post(
-        f"{identity.issuer}/protocol/openid-connect/token",
+        f"{people.issuer}/protocol/openid-connect/token",
         data={
             "grant_type": "password",
             "client_id": DASHBOARD_CLIENT,
             "username": person,
-            "password": identity.passwords[person],
+            "password": people.passwords[person],
         },
     )
     assert response.status_code in (400, 401)
     assert "access_token" not in response.text
 
 
-async def test_a_wrong_password_is_refused_on_the_login_page(identity: Identity) -> None:
+async def test_a_wrong_password_is_refused_on_the_login_page(people: Identity) -> None:
     with pytest.raises(AssertionError, match="sign-in refused"):
-        await sign_in(identity.url, "p-bd-sgddt-officer-1", "not-the-password", REDIRECT)
+        await sign_in(people.url, "p-bd-sgddt-officer-1", "not-the-password", REDIRECT)
 
 
-async def test_a_person_who_left_the_directory_can_no_longer_sign_in(identity: Identity) -> None:
+async def test_a_person_who_left_the_directory_can_no_longer_sign_in(people: Identity) -> None:
     person = "p-bd-thpt-binh-duong-head"
-    await sign_in(identity.url, person, identity.passwords[person], REDIRECT)  # works while active
-    identity.admin.sync_accounts([replace(identity.accounts[person], enabled=False)], identity.passwords)
+    await sign_in(people.url, person, people.passwords[person], REDIRECT)  # works while active
+    people.admin.sync_accounts([replace(people.accounts[person], enabled=False)], people.passwords)
     with pytest.raises(AssertionError, match="sign-in refused"):
-        await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+        await sign_in(people.url, person, people.passwords[person], REDIRECT)
 
 
-def test_the_provider_publishes_its_signing_keys_and_issuer(identity: Identity) -> None:
-    discovery = httpx.get(f"{identity.issuer}/.well-known/openid-configuration").json()
-    assert discovery["issuer"] == identity.issuer
+def test_the_provider_publishes_its_signing_keys_and_issuer(people: Identity) -> None:
+    discovery = httpx.get(f"{people.issuer}/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == people.issuer
     assert re.search(r"/protocol/openid-connect/certs$", discovery["jwks_uri"])
     assert "S256" in discovery["code_challenge_methods_supported"]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def assignment(identity: Identity, settings: Any) -> AsyncIterator[Any]:
+async def assignment(people: Identity, settings: Any) -> AsyncIterator[Any]:
     """The assignment service accepting people's access tokens from the provider."""
     await prepared(settings, "ubnd-bd", "bd-sgddt")
-    with_people = settings.model_copy(update={"oidc_issuer": identity.issuer})
+    with_people = settings_with_sign_in(settings, people)
     async with running(registry.definition("assignment"), with_people, clock()) as http:
         yield http
 
 
-async def _bearer_of(identity: Identity, person: str) -> dict[str, str]:
-    tokens = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+async def _bearer_of(people: Identity, person: str) -> dict[str, str]:
+    tokens = await sign_in(people.url, person, people.passwords[person], REDIRECT)
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 async def test_a_head_assigns_and_the_event_names_them_as_well_as_their_agency(
-    identity: Identity, assignment: Any, settings: Any
+    people: Identity, assignment: Any, settings: Any
 ) -> None:
     key = unique("k")
     response = await assignment.post(
-        "/v1/tasks", json=body(key=key), headers=await _bearer_of(identity, "p-ubnd-bd-head")
+        "/v1/tasks", json=body(key=key), headers=await _bearer_of(people, "p-ubnd-bd-head")
     )
     assert response.status_code == 201, response.text
     events = await outbox_events(settings.database_url, response.json()["task_id"])
     assert events[0]["actor"] == {"agency_id": "ubnd-bd", "person_id": "p-ubnd-bd-head"}
 
 
-async def test_an_officer_may_not_assign_for_the_agency(identity: Identity, assignment: Any) -> None:
+async def test_an_officer_may_not_assign_for_the_agency(people: Identity, assignment: Any) -> None:
     response = await assignment.post(
-        "/v1/tasks", json=body(key=unique("k")), headers=await _bearer_of(identity, "p-bd-sgddt-officer-1")
+        "/v1/tasks", json=body(key=unique("k")), headers=await _bearer_of(people, "p-bd-sgddt-officer-1")
     )
     assert response.status_code == 403
     detail = response.json()["detail"]
@@ -181,7 +160,7 @@ async def test_an_officer_may_not_assign_for_the_agency(identity: Identity, assi
 
 
 async def test_a_token_that_is_neither_an_agency_token_nor_the_providers_is_401(
-    identity: Identity, assignment: Any
+    people: Identity, assignment: Any
 ) -> None:
     forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."  # alg: none
     response = await assignment.post(

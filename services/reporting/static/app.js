@@ -319,8 +319,11 @@ async function follow(personId, token, controller, cursor) {
   if (document.getElementById("alerts-status").dataset.state !== "unavailable") {
     setAlertsStatus("connecting", "Đang kết nối dịch vụ cảnh báo…");
   }
+  // A signed-in person's access token is short-lived and refreshed: each (re)connection takes the
+  // current one; an agency token stays as given.
+  const bearer = dondocAuth.bearer() || token;
   try {
-    const headers = { Accept: "text/event-stream", Authorization: `Bearer ${token}` };
+    const headers = { Accept: "text/event-stream", Authorization: `Bearer ${bearer}` };
     if (cursor.lastEventId) headers["Last-Event-ID"] = cursor.lastEventId;
     const response = await fetch(`/v1/reports/alerts/stream?person_id=${encodeURIComponent(personId)}`,
       { headers, signal: controller.signal, cache: "no-store" });
@@ -330,7 +333,12 @@ async function follow(personId, token, controller, cursor) {
     }
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
     await readEvents(response.body, cursor, (event) => cursor.refused || onAlertEvent(personId, event, cursor));
-    if (cursor.refused) return; // refused while open (token revoked, person moved…): not retried either
+    if (cursor.refused && dondocAuth.bearer() && dondocAuth.bearer() !== bearer) {
+      cursor.refused = false; // the access token it opened with expired and was refreshed: go on with the new one
+      setAlertsStatus("connecting", "Đang kết nối lại với phiên đăng nhập mới…");
+    } else if (cursor.refused) {
+      return; // refused while open (token revoked, person moved…): not retried either
+    }
     if (document.getElementById("alerts-status").dataset.state !== "unavailable") {
       setAlertsStatus("broken", "Mất kết nối dịch vụ cảnh báo; đang thử lại…");
     }
