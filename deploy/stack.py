@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from deploy import credentials
 from deploy._aio import run_sync
 from deploy._proc import port_in_use
+from deploy.acls import sync_service_access
 from deploy.errors import InfraError, PostgresError
 from deploy.kafka import KafkaNode, kafka_hosts, wait_until_ready
 from deploy.postgres import LocalPostgres
 from deploy.topics import ensure_topics
+from events.kafka_access import ADMIN_PRINCIPAL, SERVICE_PRINCIPALS
+from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +55,18 @@ def token_secret() -> str:
     installation and kept (0600) in the state folder, so tokens survive restarts."""
     if env := os.environ.get("DONDOC_TOKEN_SECRET"):
         return env
-    path = state_home() / "token-secret"
+    return private_secret(state_home() / "token-secret")
+
+
+def private_secret(path: Path) -> str:
+    """A random secret kept (0600) at ``path``, made on first use."""
     if not path.exists():
         import secrets
 
         # Several dondoc commands may start at once: the secret is written whole to a private file,
         # then linked into place atomically; whoever loses the race reads the winner's secret.
         path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".token-secret.{os.getpid()}")
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32))
@@ -97,7 +105,14 @@ def kafka_node() -> KafkaNode:
         state_home() / "kafka",
         port=_env_port("DONDOC_KAFKA_PORT", 9092),
         controller_port=_env_port("DONDOC_KAFKA_CONTROLLER_PORT", 9093),
+        admin_password=credentials.password_of(ADMIN_PRINCIPAL),
+        tls=credentials.tls_enabled(),
     )
+
+
+def kafka_admin(bootstrap: str | None = None) -> Settings:
+    """The admin principal's settings for this installation's broker (external or local)."""
+    return credentials.admin_settings(bootstrap or external_kafka() or kafka_node().bootstrap)
 
 
 def local_postgres() -> LocalPostgres:
@@ -154,14 +169,18 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
     bootstrap = external_kafka()
     if bootstrap:
         _say(on_progress, f"Kafka: using external broker {bootstrap}")
-        run_sync(wait_until_ready(bootstrap, KAFKA_READY_TIMEOUT))
+        run_sync(wait_until_ready(kafka_admin(bootstrap), KAFKA_READY_TIMEOUT))
     else:
         bootstrap = kafka_node().start(KAFKA_READY_TIMEOUT, on_progress=on_progress)
         _say(on_progress, f"Kafka ready: {bootstrap}")
 
+    admin = kafka_admin(bootstrap)
     replication = _env_replication_factor()
-    created = run_sync(ensure_topics(bootstrap, replication))
+    created = run_sync(ensure_topics(admin, replication))
     _say(on_progress, f"Topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
+    # The ACL job: each service's user and exactly its grants (events/kafka_access.py).
+    changes = sync_service_access(admin, {p: credentials.password_of(p) for p in SERVICE_PRINCIPALS})
+    _say(on_progress, f"Kafka access: {len(SERVICE_PRINCIPALS)} service principals, {len(changes)} ACL changes")
     return InfraEndpoints(kafka_bootstrap=bootstrap, database_url=database_url)
 
 
