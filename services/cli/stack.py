@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from deploy.credentials import service_env
 from events.clock import VN_TZ
 from events.topics import SERVICES
 from services.runtime.settings import get_settings
@@ -30,8 +31,10 @@ def start_services(env: dict[str, str], log_dir: Path) -> dict[str, subprocess.P
     procs = {}
     for name in SERVICES:
         log_file = (log_dir / f"{name}.log").open("ab")
+        # Each service gets its own Kafka principal, and only its own password (deploy/credentials.py).
+        own = {**env, **service_env(name)}
         procs[name] = subprocess.Popen(
-            service_command(name), env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            service_command(name), env=own, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
     return procs
 

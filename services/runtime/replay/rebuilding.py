@@ -128,9 +128,7 @@ async def _feed(
         concurrency=definition.consumer_concurrency,
     )
     records = 0
-    async with LogReader(
-        settings.kafka_bootstrap, definition.topics, client_id=f"dondoc-replay-{definition.name}"
-    ) as reader:
+    async with LogReader(settings, definition.topics, client_id=f"dondoc-replay-{definition.name}") as reader:
         total = reader.total
         if on_progress:
             on_progress(0, total)
