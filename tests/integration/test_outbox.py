@@ -24,7 +24,9 @@ from events.envelope import Actor, Envelope, deterministic_id, new_envelope
 from events.tasks import ProgressReported
 from services.runtime import db, outbox
 from services.runtime.consuming import Consumer, Record
+from services.runtime.kafka_config import producer_options
 from services.runtime.relay import OutboxRelay
+from services.runtime.settings import Settings
 from services.runtime.unit_of_work import UnitOfWork
 from tests.conftest import eventually
 from tests.integration.kafka_tools import TopicReader, create_topic, unique_topic
@@ -98,7 +100,7 @@ class DiesAfterAck(CountingProducer):
 class Outbox:
     """One service schema with the runtime's tables, and the relays started on it."""
 
-    bootstrap: str
+    kafka: Settings
     database_url: str
     schema: str
     pool: asyncpg.Pool
@@ -107,7 +109,7 @@ class Outbox:
 
     async def producer(self, cls: type[CountingProducer] = CountingProducer, **kw: Any) -> CountingProducer:
         producer = cls(
-            bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all", linger_ms=5, **kw
+            **producer_options(self.kafka), enable_idempotence=True, acks="all", linger_ms=5, **kw
         )
         await producer.start()
         self.closing.append(producer.stop)
@@ -137,7 +139,7 @@ class Outbox:
 
 @pytest.fixture(scope="module")
 async def topic(infra: Any) -> str:
-    return await create_topic(infra.kafka_bootstrap, TOPIC, PARTITIONS)
+    return await create_topic(infra.kafka, TOPIC, PARTITIONS)
 
 
 @pytest.fixture
@@ -146,7 +148,7 @@ async def box(infra: Any, topic: str) -> AsyncIterator[Outbox]:
     pool = await db.create_pool(infra.database_url, schema, min_size=1, max_size=6)
     await db.migrate(pool, schema, {"runtime": db.RUNTIME_MIGRATIONS})
     await pool.execute("CREATE TABLE probe_state (task_id text PRIMARY KEY, seq int NOT NULL)")
-    box = Outbox(infra.kafka_bootstrap, infra.database_url, schema, pool)
+    box = Outbox(infra.kafka, infra.database_url, schema, pool)
     try:
         yield box
     finally:
@@ -161,7 +163,7 @@ async def box(infra: Any, topic: str) -> AsyncIterator[Outbox]:
 
 @pytest.fixture
 async def topic_reader(infra: Any, topic: str) -> AsyncIterator[TopicReader]:
-    async with TopicReader(infra.kafka_bootstrap, topic, PARTITIONS) as reader:
+    async with TopicReader(infra.kafka, topic, PARTITIONS) as reader:
         yield reader
 
 
