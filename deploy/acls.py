@@ -184,3 +184,15 @@ def scram_users(admin: Settings) -> list[str]:
 
 def agency_users(admin: Settings) -> list[str]:
     return [u for u in scram_users(admin) if u.startswith(AGENCY_PRINCIPAL_PREFIX)]
+
+
+def revoke_inactive(admin: Settings, standing: dict[str, bool]) -> list[str]:
+    """Revoke every agency user whose agency the directory (``standing``: id -> active) does not list as
+    active; return the agency ids revoked."""
+    revoked = []
+    for user in agency_users(admin):
+        agency = user.removeprefix(AGENCY_PRINCIPAL_PREFIX)
+        if not standing.get(agency, False):
+            revoke_agency(admin, agency)
+            revoked.append(agency)
+    return revoked

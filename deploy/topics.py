@@ -17,7 +17,7 @@ from aiokafka.errors import NoError, TopicAlreadyExistsError, for_code
 
 from deploy.errors import TopicError
 from deploy.topic_config import align_configs
-from events.topics import TOPICS, TopicSpec
+from events.topics import TOPICS, TopicSpec, with_durability
 from services.runtime.kafka_config import client_options
 from services.runtime.settings import Settings
 
@@ -69,13 +69,6 @@ async def ensure_topics(
     return created
 
 
-def _with_durability(config: dict[str, str], replication_factor: int) -> dict[str, str]:
-    """With three replicas or more, a write needs two of them: acks=all then survives a broker loss."""
-    if replication_factor >= 3:
-        return {"min.insync.replicas": "2", **config}
-    return dict(config)
-
-
 async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int) -> list[str]:
     response = await admin.create_topics(
         [
@@ -83,7 +76,7 @@ async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replicatio
                 name=spec.name,
                 num_partitions=spec.partitions,
                 replication_factor=replication_factor,
-                topic_configs=_with_durability(spec.config, replication_factor),
+                topic_configs=with_durability(spec.config, replication_factor),
             )
             for spec in specs
         ]

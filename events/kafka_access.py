@@ -146,3 +146,24 @@ def agency_grants(agency_id: str) -> tuple[Grant, ...]:
 
 def grants_of(principal: str) -> tuple[Grant, ...]:
     return tuple(g for g in SERVICE_GRANTS if g.principal == principal)
+
+
+def render_markdown() -> str:
+    """The table as docs/kafka-security.md shows it (``dondoc kafka acls --markdown``)."""
+    lines = [
+        "| principal | operation | resource | name | pattern | why |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| `{g.principal}` | {g.operation.upper()} | {g.resource} | `{g.name}` | {g.pattern} | {g.why} |"
+            for g in SERVICE_GRANTS
+        ),
+        *(
+            f"| `agency-<id>` | {g.operation.upper()} | {g.resource} | `{g.name.replace(_EXAMPLE, '<id>')}` "
+            f"| {g.pattern} | {g.why} |"
+            for g in agency_grants(_EXAMPLE)
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_EXAMPLE = "example-agency"

@@ -55,6 +55,13 @@ def agency_rejections_spec(agency_id: str) -> TopicSpec:
     )
 
 
+def with_durability(config: dict[str, str], replication_factor: int) -> dict[str, str]:
+    """With three replicas or more, a write needs two of them: acks=all then survives a broker loss."""
+    if replication_factor >= 3:
+        return {"min.insync.replicas": "2", **config}
+    return dict(config)
+
+
 def max_message_bytes(topic: str) -> int:
     """The largest record ``topic`` accepts (its declared ``max.message.bytes``; the broker default else)."""
     if topic.startswith(AGENCY_REJECTIONS_PREFIX):

@@ -187,9 +187,10 @@ def _register_areas() -> None:
     for area in (assignment_cli, progress_cli, reporting_cli, alerts_cli):
         area.register(app, bench_app)
 
-    from services.cli import replay_cli
+    from services.cli import kafka_cli, replay_cli
 
     replay_cli.register(app)
+    kafka_cli.register(app)
 
 
 _register_areas()

@@ -28,6 +28,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
 from services.runtime import db, health, logs, revocations
+from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.consuming import Consumer, Record
 from services.runtime.kafka_config import broker_options, producer_options
 from services.runtime.kafka_readiness import access_problems
@@ -170,6 +171,7 @@ async def _start(definition: ServiceDefinition, settings: Settings, clock: Clock
         definition.schema,
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
+        agency_topics=AgencyTopics(settings),
     )
     rt = Runtime(definition, settings, clock, pool, producer, relay)
     if definition.topics:
