@@ -156,6 +156,11 @@ def grant_agency(admin: Settings, agency_id: str, replication_factor: int = 1) -
     _upsert_users(client, {agency_principal(agency_id): password})
     present = broker_acls(admin)
     _create_acls(client, [g for g in grants if g.binding not in present])
+    from deploy.credentials import with_identity
+    from deploy.stack import wait_for_logins
+
+    # Printed settings work at once: the broker applies a new credential a moment after taking it.
+    run_sync(wait_for_logins([with_identity(admin, agency_principal(agency_id), password)]))
     return password
 
 

@@ -79,6 +79,10 @@ def as_principal(settings: Settings, principal: str) -> Settings:
     )
 
 
+def with_identity(settings: Settings, username: str, password: str) -> Settings:
+    return settings.model_copy(update={"kafka_username": username, "kafka_password": password})
+
+
 def admin_settings(bootstrap: str) -> Settings:
     """Settings of the admin principal for ``bootstrap`` (deploy tools, CLI operator commands)."""
     return as_principal(Settings(kafka_bootstrap=bootstrap), ADMIN_PRINCIPAL)

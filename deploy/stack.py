@@ -180,8 +180,30 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
     _say(on_progress, f"Topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
     # The ACL job: each service's user and exactly its grants (events/kafka_access.py).
     changes = sync_service_access(admin, {p: credentials.password_of(p) for p in SERVICE_PRINCIPALS})
+    # The broker applies new credentials from its metadata log a moment later: a service started at once
+    # must not be refused.
+    run_sync(wait_for_logins([credentials.as_principal(admin, p) for p in SERVICE_PRINCIPALS]))
     _say(on_progress, f"Kafka access: {len(SERVICE_PRINCIPALS)} service principals, {len(changes)} ACL changes")
     return InfraEndpoints(kafka_bootstrap=bootstrap, database_url=database_url)
+
+
+async def wait_for_logins(principals: list[Settings], timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    """Until the broker takes each principal's login (credentials are applied asynchronously)."""
+    import asyncio
+    import time
+
+    from services.runtime.kafka_config import KafkaLoginRefused, check_login
+
+    deadline = time.monotonic() + timeout
+    for settings in principals:
+        while True:
+            try:
+                await check_login(settings)
+                break
+            except KafkaLoginRefused:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
 
 def infra_down(on_progress: Progress = None) -> None:
