@@ -7,8 +7,9 @@ knows the secret; each service process is handed its own principal's password al
 (``DONDOC_KAFKA_USERNAME`` / ``DONDOC_KAFKA_PASSWORD``). Agencies' passwords are random and are not
 derived (deploy/agency_credentials.py).
 
-Against an external broker (``DONDOC_KAFKA_BOOTSTRAP`` with ``DONDOC_KAFKA_ADMIN_PASSWORD``), the same
-derivation gives the service passwords the ACL job sets, so the deployment's secret is all it needs.
+Against an external broker (``DONDOC_KAFKA_BOOTSTRAP`` with ``DONDOC_KAFKA_ADMIN_PASSWORD``), the ACL job
+(``dondoc infra up``) sets each service's password from ``DONDOC_KAFKA_PASSWORD_<PRINCIPAL>`` if given
+(deploy/production keeps one Kubernetes secret per service), else from the same derivation.
 """
 
 from __future__ import annotations
@@ -41,8 +42,16 @@ def password_of(principal: str) -> str:
     """The password of ``principal`` (admin or a service) in this installation."""
     if principal == ADMIN_PRINCIPAL and (env := os.environ.get("DONDOC_KAFKA_ADMIN_PASSWORD")):
         return env
+    # A deployment that keeps each password in its own secret store entry (deploy/production) names it.
+    if env := os.environ.get(password_variable(principal)):
+        return env
     digest = hmac.new(kafka_secret().encode(), f"kafka-principal:{principal}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def password_variable(principal: str) -> str:
+    """``DONDOC_KAFKA_PASSWORD_DONDOC_ASSIGNMENT`` for ``dondoc-assignment``: read by the ACL job."""
+    return "DONDOC_KAFKA_PASSWORD_" + principal.upper().replace("-", "_")
 
 
 def tls_enabled() -> bool:

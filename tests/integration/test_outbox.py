@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from events.clock import VN_TZ, ManualClock
 from events.envelope import Actor, Envelope, deterministic_id, new_envelope
@@ -361,3 +362,26 @@ async def test_a_graceful_stop_publishes_what_is_committed_and_leaves_nothing_to
     assert await box.all_marked_published()
     seen = await published(topic_reader, *events)
     assert all(seen[str(e.event_id)] == 1 for e in events)  # nothing left for a restart to re-publish
+
+
+async def test_an_oversized_row_is_parked_and_later_events_still_reach_kafka(
+    box: Outbox, topic_reader: TopicReader
+) -> None:
+    """A 5 MB row (say a task whose description slipped past every other limit) is set aside with its
+    reason; the events committed after it — a token revocation, any agency's — are published."""
+    task = new_task()
+    huge = event(task, 1)
+    async with box.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, '[]')",
+            huge.event_id, TOPIC, task, b"x" * (5 * 1024 * 1024),
+        )  # fmt: skip
+    after = event(task, 2)
+    await box.commit(after)
+    await box.start_relay()
+
+    await published(topic_reader, after)
+    parked = await box.pool.fetchrow("SELECT parked_at, park_reason FROM outbox WHERE event_id = $1", huge.event_id)
+    assert parked["parked_at"] is not None and "bytes" in parked["park_reason"]
+    assert str(huge.event_id) not in ids_on(topic_reader)
+    assert REGISTRY.get_sample_value("dondoc_outbox_parked", {"schema": box.schema}) == 1
