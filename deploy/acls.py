@@ -40,7 +40,8 @@ Binding = tuple[str, str, str, str, str]  # principal (no "User:"), resource, na
 def _admin(admin: Settings) -> Any:
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({**librdkafka_config(admin), "socket.timeout.ms": int(REQUEST_TIMEOUT_S * 1000)})
+    # Its own log lines go through logging, not straight to stderr (librdkafka's default).
+    return AdminClient({**librdkafka_config(admin), "socket.timeout.ms": int(REQUEST_TIMEOUT_S * 1000)}, logger=log)
 
 
 def _wait(futures: Iterable[Any], what: str) -> list[Any]:

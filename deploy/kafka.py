@@ -479,7 +479,7 @@ class KafkaNode:
         self.write_config(secure=False)
         self._launch(lib)
         try:
-            admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=log)
             upsert = UserScramCredentialUpsertion(
                 ADMIN_PRINCIPAL, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), self.admin_password.encode()
             )

@@ -381,7 +381,12 @@ async def test_an_oversized_row_is_parked_and_later_events_still_reach_kafka(
     await box.start_relay()
 
     await published(topic_reader, after)
-    parked = await box.pool.fetchrow("SELECT parked_at, park_reason FROM outbox WHERE event_id = $1", huge.event_id)
-    assert parked["parked_at"] is not None and "bytes" in parked["park_reason"]
+
+    async def parked() -> Any:
+        return await box.pool.fetchrow(
+            "SELECT park_reason FROM outbox WHERE event_id = $1 AND parked_at IS NOT NULL", huge.event_id
+        )
+
+    assert "bytes" in (await eventually(parked, what="the oversized row to be parked"))["park_reason"]
     assert str(huge.event_id) not in ids_on(topic_reader)
     assert REGISTRY.get_sample_value("dondoc_outbox_parked", {"schema": box.schema}) == 1
