@@ -39,10 +39,12 @@ class AgencyTopics:
         self._settings = settings
         self._known: set[str] = set()
 
-    async def ensure(self, topics: set[str]) -> None:
+    async def ensure(self, topics: set[str]) -> dict[str, str]:
+        """Make the agencies' topics among ``topics`` that are not known yet; return those that could not be
+        made, with why (their rows are parked: waiting would only stall the relay)."""
         wanted = {t for t in topics if t.startswith(AGENCY_REJECTIONS_PREFIX)} - self._known
         if not wanted:
-            return
+            return {}
         admin = AIOKafkaAdminClient(**client_options(self._settings))
         try:
             await admin.start()
@@ -56,6 +58,11 @@ class AgencyTopics:
             )
         finally:
             await admin.close()
+        failed: dict[str, str] = {}
         for entry in response.to_object()["topic_errors"]:
-            if for_code(entry["error_code"]) in (NoError, TopicAlreadyExistsError):
+            error = for_code(entry["error_code"])
+            if error in (NoError, TopicAlreadyExistsError):
                 self._known.add(entry["topic"])
+            else:
+                failed[entry["topic"]] = f"{error.__name__}: {entry.get('error_message') or error.description}"
+        return failed

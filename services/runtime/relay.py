@@ -126,10 +126,12 @@ class OutboxRelay:
         if not rows:
             metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
             return 0
-        if self._agency_topics is not None:
-            await self._agency_topics.ensure({r["topic"] for r in rows})
+        unmade = await self._agency_topics.ensure({r["topic"] for r in rows}) if self._agency_topics else {}
         # send() only queues; awaiting all the futures afterwards lets the producer batch them.
-        sent = [await self._send(row) for row in rows]
+        sent = [
+            TopicNotMade(f"{row['topic']}: {unmade[row['topic']]}") if row["topic"] in unmade else await self._send(row)
+            for row in rows
+        ]
         delivered = iter(
             await asyncio.gather(*(s for s in sent if isinstance(s, asyncio.Future)), return_exceptions=True)
         )
@@ -177,9 +179,14 @@ class RecordTooLarge(Exception):
     """The row is larger than its topic accepts (events/topics.py): no broker will ever take it."""
 
 
+class TopicNotMade(Exception):
+    """The row's topic (an agency's rejections) does not exist and could not be made."""
+
+
 # Refusals that retrying cannot cure; anything else (a broker away, a leader moving) is retried.
 _UNSENDABLE = (
     RecordTooLarge,
+    TopicNotMade,
     MessageSizeTooLargeError,
     RecordTooLargeError,
     InvalidTopicError,
