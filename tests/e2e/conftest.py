@@ -128,7 +128,7 @@ async def stack(infra: Any, tmp_path: Path, clock_offset_s: float) -> AsyncItera
     database_url = await _fresh_database(infra.database_url)
     env = {
         **os.environ,
-        "DONDOC_KAFKA_BOOTSTRAP": infra.kafka,
+        "DONDOC_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "DONDOC_DATABASE_URL": database_url,
         "DONDOC_TOKEN_SECRET": TOKEN_SECRET,
         "DONDOC_LOG_FORMAT": "json",

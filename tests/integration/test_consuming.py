@@ -20,8 +20,10 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
+from deploy.credentials import principal_env
 from events.codec import encode_value, key_for
 from events.envelope import Envelope
+from events.kafka_access import ADMIN_PRINCIPAL
 from events.topics import dead_letter_topic
 from services.runtime.kafka_config import producer_options
 from tests.conftest import REPO, eventually, running
@@ -339,7 +341,8 @@ async def probe_process(harness: Harness, tmp_path: Path) -> AsyncIterator[async
             harness.probe.topic,
             "--hang",
             cwd=REPO,
-            env=os.environ.copy(),
+            # The probe is test scaffolding, not a service of the table: it runs as the admin.
+            env={**os.environ, **principal_env(ADMIN_PRINCIPAL)},
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )
