@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 from typing import Annotated, Any
@@ -45,9 +46,16 @@ def _fail(vi: str, en: str, code: int = 1) -> typer.Exit:
 
 
 def _settings() -> Any:
+    """This process's settings; without DONDOC_KAFKA_BOOTSTRAP, the local broker of `dondoc infra up`
+    (on DONDOC_KAFKA_PORT)."""
     from services.runtime.settings import get_settings
 
-    return get_settings()
+    settings = get_settings()
+    if not os.environ.get("DONDOC_KAFKA_BOOTSTRAP"):
+        from deploy.stack import kafka_node
+
+        settings = settings.model_copy(update={"kafka_bootstrap": kafka_node().bootstrap})
+    return settings
 
 
 def _admin() -> Any:
@@ -296,7 +304,16 @@ def parked(
 
     if service not in SERVICES:
         raise _fail(f"Không có dịch vụ {service!r}", f"no service {service!r}; one of: {', '.join(SERVICES)}", 2)
-    rows = asyncio.run(_parked(service, retry))
+    import asyncpg
+
+    try:
+        rows = asyncio.run(_parked(service, retry))
+    except asyncpg.UndefinedTableError as exc:
+        raise _fail(f"Dịch vụ {service} chưa chạy lần nào (chưa có outbox)", f"{service} has no outbox yet", 1) from exc
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise _fail(
+            "Không kết nối được PostgreSQL (chạy `dondoc infra up`?)", f"cannot read the outbox: {exc}", 2
+        ) from exc
     if retry is not None:
         if not rows:
             raise _fail(f"Không có dòng chờ {retry} trong {service}", f"no parked row {retry} in {service}", 1)

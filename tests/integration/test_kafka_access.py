@@ -212,7 +212,8 @@ def test_the_cli_says_in_one_line_that_kafka_refused_a_credentials_file(infra: A
     path.write_text(json.dumps(client_settings(infra.kafka, agency.kafka_username, "wrong-password")))
     result = subprocess.run(
         [sys.executable, "-m", "services.cli.main", "kafka", "check", str(path)],
-        capture_output=True, text=True, cwd=REPO, check=False, env={"PATH": "/usr/bin:/bin", "COLUMNS": "400"},
+        capture_output=True, text=True, cwd=REPO, check=False,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "400", "DONDOC_HOME": str(tmp_path / "home")},
     )  # fmt: skip
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
