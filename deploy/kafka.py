@@ -261,11 +261,22 @@ class KafkaNode:
     """One KRaft broker+controller on loopback, its state under ``home``."""
 
     def __init__(
-        self, home: Path, port: int = 9092, controller_port: int = 9093, *, admin_password: str, tls: bool = False
+        self,
+        home: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        *,
+        admin_password: str,
+        tls: bool = False,
+        node_id: int = 1,
+        voters: str = "",
     ) -> None:
         self.home = Path(home).resolve()
         self.port = port
         self.controller_port = controller_port
+        # One node of a cluster: its id and every voter (``1@host:port,2@…``); alone, itself.
+        self.node_id = node_id
+        self.voters = voters or f"{node_id}@127.0.0.1:{controller_port}"
         self.host = "127.0.0.1"
         self.admin_password = admin_password
         self.tls = tls
@@ -324,10 +335,10 @@ class KafkaNode:
         h, p, c = self.host, self.port, self.controller_port
         common = {
             "process.roles": "broker,controller",
-            "node.id": "1",
+            "node.id": str(self.node_id),
             # Static voters rather than --standalone: the voter set is then read from this file at
             # each start instead of being frozen in the metadata log, so changing ports is harmless.
-            "controller.quorum.voters": f"1@{h}:{c}",
+            "controller.quorum.voters": self.voters,
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(self.data_dir),
             # Topics come from events.topics via deploy.topics; a typo must fail, not create a topic.

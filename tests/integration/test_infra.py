@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,12 +24,12 @@ from aiokafka.errors import UnknownTopicOrPartitionError
 
 from deploy import stack
 from deploy.errors import TopicError
-from deploy.kafka import KAFKA_VERSION, KafkaNode
+from deploy.kafka import KAFKA_VERSION, KafkaNode, ensure_jars, new_cluster_id
 from deploy.postgres import LocalPostgres
 from deploy.topic_config import align_configs
 from deploy.topics import ensure_topics
 from events.topics import DIRECTORY, INTAKE, TASK_EVENTS, TOPICS, TopicSpec
-from services.runtime.kafka_config import client_options
+from services.runtime.kafka_config import KafkaLoginRefused, check_login, client_options
 from services.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -224,3 +225,25 @@ async def test_stack_local_up_status_down(tmp_path: Path, monkeypatch: pytest.Mo
         await asyncio.to_thread(stack.infra_down)
     status = stack.infra_status()
     assert not status["kafka"]["running"] and not status["postgres"]["running"]
+
+
+async def test_storage_formatted_before_authentication_gets_the_admin_credential_and_keeps_its_data(
+    servers: tuple[KafkaNode, LocalPostgres],
+) -> None:
+    """A `.dondoc/kafka` from before the secure profile: formatted without any SCRAM credential."""
+    node, _ = servers
+    lib = ensure_jars()
+    node.write_config(secure=False)
+    node.data_dir.mkdir(parents=True, exist_ok=True)
+    config = str(node.config_file)
+    fmt = [*node._java_cmd(lib), "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", config]
+    formatted = await asyncio.to_thread(subprocess.run, fmt, capture_output=True, text=True, check=False)
+    assert formatted.returncode == 0, formatted.stderr
+    meta = (node.data_dir / "meta.properties").read_text()
+
+    await asyncio.to_thread(node.start)
+
+    assert (node.data_dir / "meta.properties").read_text() == meta  # the same storage, not a new one
+    await check_login(node.admin_settings())  # the secure broker takes the admin's login
+    with pytest.raises(KafkaLoginRefused):
+        await check_login(node.admin_settings().model_copy(update={"kafka_password": "not-it"}))
