@@ -55,7 +55,12 @@ def body(
 async def outbox_events(database_url: str, key: str) -> list[dict[str, Any]]:
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch("SELECT value FROM assignment.outbox WHERE key = $1 ORDER BY id", key)
+        # Not the agencies' own copies of rejections (services/runtime/agency_rejections.py): one answer each.
+        rows = await conn.fetch(
+            "SELECT value FROM assignment.outbox WHERE key = $1 AND topic NOT LIKE 'dondoc.intake.rejected.%' "
+            "ORDER BY id",
+            key,
+        )
     finally:
         await conn.close()
     return [json.loads(bytes(r["value"])) for r in rows]
