@@ -219,7 +219,8 @@ def list_credentials() -> None:
     table = Table("agency", "principal", "directory")
     for user in users:
         agency = user.removeprefix(AGENCY_PRINCIPAL_PREFIX)
-        state = {True: "active", False: "[red]inactive[/]"}.get(standing.get(agency), "[yellow]unknown[/]")  # type: ignore[call-overload]
+        active = standing.get(agency)
+        state = "[yellow]unknown[/]" if active is None else "active" if active else "[red]inactive[/]"
         table.add_row(agency, user, state)
     out.print(table)
 
