@@ -94,7 +94,9 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
                 os.environ[k] = v
 
 
-KAFKA_IDENTITY_ENV = ("DONDOC_KAFKA_USERNAME", "DONDOC_KAFKA_PASSWORD", "DONDOC_KAFKA_TLS", "DONDOC_KAFKA_CA_FILE")
+# A developer's own Kafka identity never leaks into the session; DONDOC_KAFKA_TLS=1 is kept: the session's
+# broker then listens with SASL_SSL, its CA made for the session.
+KAFKA_IDENTITY_ENV = ("DONDOC_KAFKA_USERNAME", "DONDOC_KAFKA_PASSWORD", "DONDOC_KAFKA_CA_FILE")
 
 
 @pytest.fixture(scope="session")

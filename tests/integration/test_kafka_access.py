@@ -14,6 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+from aiokafka.helpers import create_ssl_context
 
 from deploy.acls import broker_acls, grant_agency, revoke_agency
 from deploy.credentials import as_principal, with_identity
@@ -164,7 +165,9 @@ async def test_an_agency_sends_a_command_and_reads_its_own_rejection_but_not_ano
     tokens = await prepared(settings, "ubnd-bd", "bd-sgddt")
     sender, other = agency_kafka(infra, "ubnd-bd"), agency_kafka(infra, "bd-sgddt")
     # The settings an agency is given are aiokafka's keyword arguments, as printed.
-    printed = client_settings(infra.kafka, sender.kafka_username, sender.kafka_password)
+    printed: dict[str, Any] = client_settings(infra.kafka, sender.kafka_username, sender.kafka_password)
+    if cafile := printed.pop("ssl_cafile", None):  # with DONDOC_KAFKA_TLS=1, as the README shows
+        printed["ssl_context"] = create_ssl_context(cafile=cafile)
     producer = AIOKafkaProducer(**printed, enable_idempotence=True)
     await producer.start()
     try:
