@@ -116,7 +116,7 @@ def client_settings(settings: Any, username: str, password: str) -> dict[str, st
     from services.runtime.kafka_config import SASL_MECHANISM, security_protocol
 
     found = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": settings.kafka_agency_bootstrap or settings.kafka_bootstrap,
         "security_protocol": security_protocol(settings),
         "sasl_mechanism": SASL_MECHANISM,
         "sasl_plain_username": username,

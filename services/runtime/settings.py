@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # SASL_SSL instead of SASL_PLAINTEXT; the CA that signed the broker's certificate.
     kafka_tls: bool = False
     kafka_ca_file: str = ""
+    # The address agency systems reach the brokers at, printed by `dondoc kafka credentials issue` (a cluster's
+    # public listener); empty: kafka_bootstrap.
+    kafka_agency_bootstrap: str = ""
     # Replicas of the topics dondoc makes at run time (agencies' rejection topics): 3 on a production cluster.
     topic_replication_factor: int = Field(1, ge=1)
     database_url: str = "postgresql://postgres@127.0.0.1:55432/dondoc"
