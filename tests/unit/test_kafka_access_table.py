@@ -40,3 +40,9 @@ def test_an_agency_may_write_intake_and_read_only_its_own_rejections() -> None:
 
 def test_no_service_can_manage_the_cluster() -> None:
     assert not [g for s in SERVICES for g in grants_of(service_principal(s)) if g.resource not in ("topic", "group")]
+
+
+def test_each_topic_is_declared_once_with_a_size_limit() -> None:
+    names = [spec.name for spec in TOPICS]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert all("max.message.bytes" in spec.config for spec in TOPICS)
