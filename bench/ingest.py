@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.mix import backlog
+from deploy import stack
 from events.codec import decode, to_record
 from events.topics import DIRECTORY, TASK_EVENTS, TOPICS
 from services.alerts.bench import Service, isolated_infra
@@ -134,7 +135,7 @@ async def run(events: int, services: tuple[str, ...], home: Path | None, phase: 
     consumers = _consumers()
     phase.start("starting Kafka and PostgreSQL", 0)
     with isolated_infra(home) as (bootstrap, database_url, bench_home):
-        settings = Settings(kafka_bootstrap=bootstrap, database_url=database_url)
+        settings = stack.kafka_admin(bootstrap).model_copy(update={"database_url": database_url})
         env = {
             **os.environ,
             "DONDOC_KAFKA_BOOTSTRAP": bootstrap,

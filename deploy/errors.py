@@ -25,3 +25,11 @@ class PostgresError(InfraError):
 
 class TopicError(InfraError):
     """A topic exists with a layout that contradicts its declaration."""
+
+
+class KafkaAuthError(InfraError):
+    """The broker refused a principal's credentials (unknown user, wrong or revoked password)."""
+
+
+class KafkaAccessError(InfraError):
+    """Users or ACLs could not be created, read or removed."""

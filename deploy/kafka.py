@@ -24,7 +24,11 @@ from typing import Any
 
 from deploy._aio import run_sync
 from deploy._proc import pid_alive, port_in_use, read_pid, tail, wait_until
-from deploy.errors import JarResolutionError, KafkaNotReadyError, KafkaStartError
+from deploy.errors import JarResolutionError, KafkaAuthError, KafkaNotReadyError, KafkaStartError
+from deploy.tls import TlsFiles, ensure_tls
+from events.kafka_access import ADMIN_PRINCIPAL
+from services.runtime.kafka_config import KafkaLoginRefused, check_login, client_options
+from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +143,11 @@ def new_cluster_id() -> str:
             return cid
 
 
-async def _metadata_once(bootstrap: str, request_timeout: float) -> int:
+async def _metadata_once(settings: Settings, request_timeout: float) -> int:
     """Number of brokers the cluster reports; raises if the bootstrap servers do not answer."""
     from aiokafka import AIOKafkaClient
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(request_timeout * 1000))
+    client = AIOKafkaClient(**client_options(settings), request_timeout_ms=int(request_timeout * 1000))
     try:
         await client.bootstrap()
         return len(client.cluster.brokers())
@@ -174,15 +178,18 @@ async def _any_port_open(bootstrap: str) -> bool:
 # A timeout parameter rather than asyncio.timeout(): callers without an event loop pass it through
 # run_sync, and the deadline also ends in a message saying what was still missing.
 async def wait_until_ready(
-    bootstrap: str,
+    settings: Settings,
     timeout: float,  # noqa: ASYNC109
     *,
     check: Callable[[], None] | None = None,
 ) -> None:
-    """Poll until a broker at ``bootstrap`` answers a metadata request listing at least one broker.
+    """Poll until a broker answers a metadata request listing at least one broker, asked as the principal
+    of ``settings``.
 
     ``check`` runs before each attempt and may raise to abort early (e.g. the broker process died).
+    A refused login ends the wait at once (``KafkaAuthError``): it will not pass by waiting.
     """
+    bootstrap = settings.kafka_bootstrap
     deadline = time.monotonic() + timeout
     last_error = "nothing listens on the port yet"
     while True:
@@ -193,9 +200,12 @@ async def wait_until_ready(
         if await _any_port_open(bootstrap):
             remaining = max(1.0, min(10.0, deadline - time.monotonic()))
             try:
-                if await _metadata_once(bootstrap, remaining) > 0:
+                await check_login(settings, remaining)
+                if await _metadata_once(settings, remaining) > 0:
                     return
                 last_error = "metadata lists no broker yet"
+            except KafkaLoginRefused as err:
+                raise KafkaAuthError(str(err)) from err
             except Exception as err:  # aiokafka raises several unrelated types while a broker boots
                 last_error = f"{type(err).__name__}: {err}"
         if time.monotonic() >= deadline:
@@ -203,15 +213,93 @@ async def wait_until_ready(
         await asyncio.sleep(0.2)
 
 
+def secure_listeners(
+    host: str, port: int, controller_port: int, admin_password: str, tls: TlsFiles | None
+) -> dict[str, str]:
+    """The secure profile's listeners and authorizer, the same for one broker or several.
+
+    * CLIENT (clients and inter-broker): SASL SCRAM-SHA-512, over TLS when ``tls`` is given. Brokers log
+      in to each other as the admin, whose credential the storage was formatted with.
+    * CONTROLLER: SASL PLAIN with the admin's name and password from this file. SCRAM cannot serve it
+      (its credentials live in the metadata the controllers themselves serve), and a PLAINTEXT controller
+      listener would make its unauthenticated callers ``User:ANONYMOUS`` — which would then have to be a
+      super-user. This way the admin is the only super-user.
+    * StandardAuthorizer, nothing allowed without an ACL (events/kafka_access.py).
+    """
+    client_protocol = "SASL_SSL" if tls else "SASL_PLAINTEXT"
+    jaas_user = f'username="{ADMIN_PRINCIPAL}" password="{admin_password}"'
+    props = {
+        "listeners": f"CLIENT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"CLIENT://{host}:{port}",
+        "inter.broker.listener.name": "CLIENT",
+        "listener.security.protocol.map": f"CLIENT:{client_protocol},CONTROLLER:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.client.scram-sha-512.sasl.jaas.config":
+            f"org.apache.kafka.common.security.scram.ScramLoginModule required {jaas_user};",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config":
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {jaas_user} "
+            f'user_{ADMIN_PRINCIPAL}="{admin_password}";',
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{ADMIN_PRINCIPAL}",
+    }  # fmt: skip
+    if tls:
+        props |= {
+            "listener.name.client.ssl.keystore.type": "PEM",
+            "listener.name.client.ssl.keystore.location": str(tls.keystore),
+            "listener.name.client.ssl.truststore.type": "PEM",
+            "listener.name.client.ssl.truststore.location": str(tls.ca),
+        }
+    return props
+
+
 class KafkaNode:
     """One KRaft broker+controller on loopback, its state under ``home``."""
 
-    def __init__(self, home: Path, port: int = 9092, controller_port: int = 9093) -> None:
+    def __init__(
+        self,
+        home: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        *,
+        admin_password: str,
+        tls: bool = False,
+        node_id: int = 1,
+        voters: str = "",
+    ) -> None:
         self.home = Path(home).resolve()
         self.port = port
         self.controller_port = controller_port
+        # One node of a cluster: its id and every voter (``1@host:port,2@…``); alone, itself.
+        self.node_id = node_id
+        self.voters = voters or f"{node_id}@127.0.0.1:{controller_port}"
         self.host = "127.0.0.1"
+        self.admin_password = admin_password
+        self.tls = tls
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def tls_files(self) -> TlsFiles:
+        return ensure_tls(self.home / "tls")
+
+    def admin_settings(self) -> Settings:
+        """The admin principal's client settings for this broker."""
+        return Settings(
+            kafka_bootstrap=self.bootstrap,
+            kafka_username=ADMIN_PRINCIPAL,
+            kafka_password=self.admin_password,
+            kafka_tls=self.tls,
+            kafka_ca_file=str(self.tls_files.ca) if self.tls else "",
+        )
+
+    @property
+    def _scram_marker(self) -> Path:
+        """Present once the storage holds the admin's SCRAM credential (formatted so, or upgraded)."""
+        return self.home / "scram-admin"
 
     @property
     def bootstrap(self) -> str:
@@ -241,19 +329,17 @@ class KafkaNode:
     def out_file(self) -> Path:
         return self.logs_dir / "kafka.out"
 
-    def server_properties(self) -> dict[str, str]:
+    def server_properties(self, *, secure: bool = True) -> dict[str, str]:
+        """The broker's configuration: the secure profile (docs/kafka-security.md), or with ``secure=False``
+        the pre-SASL one, used only for a moment to add the admin credential to old storage."""
         h, p, c = self.host, self.port, self.controller_port
-        return {
+        common = {
             "process.roles": "broker,controller",
-            "node.id": "1",
+            "node.id": str(self.node_id),
             # Static voters rather than --standalone: the voter set is then read from this file at
             # each start instead of being frozen in the metadata log, so changing ports is harmless.
-            "controller.quorum.voters": f"1@{h}:{c}",
-            "listeners": f"PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
-            "advertised.listeners": f"PLAINTEXT://{h}:{p}",
+            "controller.quorum.voters": self.voters,
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.data_dir),
             # Topics come from events.topics via deploy.topics; a typo must fail, not create a topic.
             "auto.create.topics.enable": "false",
@@ -270,13 +356,31 @@ class KafkaNode:
             # Consumer groups start at once instead of waiting 3 s for more members (tests, dev).
             "group.initial.rebalance.delay.ms": "0",
         }
+        if not secure:
+            return {
+                **common,
+                "listeners": f"PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
+                "advertised.listeners": f"PLAINTEXT://{h}:{p}",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            }
+        return {
+            **common,
+            **secure_listeners(
+                self.host, self.port, self.controller_port, self.admin_password, self.tls_files if self.tls else None
+            ),
+        }
 
-    def write_config(self) -> Path:
-        """(Re)generate server.properties, so a port change takes effect at the next start."""
+    def write_config(self, *, secure: bool = True) -> Path:
+        """(Re)generate server.properties, so a port change takes effect at the next start. It holds the
+        admin's password (the brokers' own logins): private to the owner."""
         self.home.mkdir(parents=True, exist_ok=True)
         lines = ["# Generated by deploy/kafka.py at each start; edits are overwritten."]
-        lines += [f"{key}={value}" for key, value in self.server_properties().items()]
-        self.config_file.write_text("\n".join(lines) + "\n")
+        lines += [f"{key}={value}" for key, value in self.server_properties(secure=secure).items()]
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("\n".join(lines) + "\n")
+        os.chmod(self.config_file, 0o600)  # a file from before the secure profile was world-readable
         return self.config_file
 
     def pid(self) -> int | None:
@@ -314,10 +418,13 @@ class KafkaNode:
                     f"The Kafka of {self.home} already runs at {running}, not {self.bootstrap}: "
                     "stop it first to change its ports"
                 )
-            try:
-                run_sync(wait_until_ready(self.bootstrap, timeout, check=self._check_alive))
-            except KafkaNotReadyError as err:
-                raise KafkaStartError(f"{err}\n{self._log_tail()}") from err
+            if not self._scram_marker.exists():
+                raise KafkaStartError(
+                    f"The Kafka of {self.home} was started before dondoc required authentication (SASL) and "
+                    "still runs without it: stop it (dondoc infra down) and start again — its data is kept "
+                    "and the admin credential added"
+                )
+            self._wait_ready(timeout, stop_on_failure=False)
             return self.bootstrap
 
         lib = ensure_jars(on_progress)
@@ -327,13 +434,21 @@ class KafkaNode:
                     f"port {port} is already in use by another process; stop it or choose other "
                     "ports (DONDOC_KAFKA_PORT / DONDOC_KAFKA_CONTROLLER_PORT)"
                 )
-        self.write_config()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        if (self.data_dir / "meta.properties").exists() and not self._scram_marker.exists():
+            self._add_admin_to_old_storage(lib, timeout, on_progress)
+        self.write_config()
         self._format_storage(lib, on_progress)
 
         _say(on_progress, f"Starting Kafka {KAFKA_VERSION} on {self.bootstrap}")
         started = time.monotonic()
+        self._launch(lib)
+        self._wait_ready(timeout)
+        _say(on_progress, f"Kafka ready on {self.bootstrap} in {time.monotonic() - started:.1f}s")
+        return self.bootstrap
+
+    def _launch(self, lib: Path) -> None:
         with self.out_file.open("ab") as out:
             # A new session keeps the broker alive after the CLI exits and out of its Ctrl-C.
             self._proc = subprocess.Popen(
@@ -345,13 +460,54 @@ class KafkaNode:
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{self._proc.pid}\n")
+
+    def _wait_ready(self, timeout: float, *, stop_on_failure: bool = True) -> None:
         try:
-            run_sync(wait_until_ready(self.bootstrap, timeout, check=self._check_alive))
+            run_sync(wait_until_ready(self.admin_settings(), timeout, check=self._check_alive))
         except KafkaNotReadyError as err:
-            self.stop()
+            if stop_on_failure:
+                self.stop()
             raise KafkaStartError(f"{err}\n{self._log_tail()}") from err
-        _say(on_progress, f"Kafka ready on {self.bootstrap} in {time.monotonic() - started:.1f}s")
-        return self.bootstrap
+        except KafkaAuthError as err:
+            if stop_on_failure:
+                self.stop()
+            raise KafkaStartError(
+                f"{err}. The broker's storage in {self.data_dir} holds another admin password than this "
+                "installation's (.dondoc/kafka-secret or DONDOC_KAFKA_SECRET changed?)"
+            ) from err
+
+    def _add_admin_to_old_storage(self, lib: Path, timeout: float, on_progress: Progress) -> None:
+        """Storage formatted before the secure profile has no admin credential, and SCRAM credentials live
+        in the cluster's metadata: the broker runs once without authentication, on loopback only, long
+        enough to add it. The data is kept."""
+        _say(
+            on_progress,
+            f"Kafka data in {self.data_dir} predates authentication: adding the admin's SCRAM "
+            "credential (the broker runs unauthenticated on 127.0.0.1 for a moment; data kept)",
+        )
+        from confluent_kafka.admin import AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+
+        self.write_config(secure=False)
+        self._launch(lib)
+        try:
+            admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=log)
+            upsert = UserScramCredentialUpsertion(
+                ADMIN_PRINCIPAL, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), self.admin_password.encode()
+            )
+            deadline = time.monotonic() + timeout
+            while True:
+                self._check_alive()
+                try:
+                    for future in admin.alter_user_scram_credentials([upsert], request_timeout=10).values():
+                        future.result()
+                    break
+                except Exception as err:  # the broker may still be booting
+                    if time.monotonic() >= deadline:
+                        raise KafkaStartError(f"Could not add the admin credential to old storage: {err}") from err
+                    time.sleep(0.5)
+        finally:
+            self.stop()
+        self._scram_marker.write_text("added to storage formatted before SASL\n")
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM (a clean shutdown flushes the logs), then SIGKILL after ``timeout``; idempotent."""
@@ -411,13 +567,16 @@ class KafkaNode:
             "-t", self._cluster_id(),
             "-c", str(self.config_file),
             "-g",  # a formatted directory is not an error (e.g. meta.properties lost elsewhere)
+            # SCRAM credentials live in the metadata log: the admin's must be there before anyone can log in.
+            "--add-scram", f"SCRAM-SHA-512=[name={ADMIN_PRINCIPAL},password={self.admin_password}]",
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise KafkaStartError(
                 f"Formatting Kafka storage failed (exit code {result.returncode}):\n"
-                f"{result.stdout}\n{result.stderr}".strip()
+                f"{result.stdout}\n{result.stderr}".replace(self.admin_password, "***").strip()
             )
+        self._scram_marker.write_text("formatted with the admin's SCRAM credential\n")
 
     def _check_alive(self) -> None:
         """Abort the wait for readiness as soon as the broker process has died.

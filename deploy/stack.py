@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from deploy import credentials
 from deploy._aio import run_sync
 from deploy._proc import port_in_use
 from deploy._secrets import made_once
+from deploy.acls import sync_service_access
 from deploy.errors import InfraError, PostgresError
 from deploy.kafka import KafkaNode, kafka_hosts, wait_until_ready
 from deploy.postgres import LocalPostgres
 from deploy.topics import ensure_topics
+from events.kafka_access import ADMIN_PRINCIPAL, SERVICE_PRINCIPALS
+from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +66,14 @@ def audit_key() -> str:
 
 
 def _installation_secret(name: str) -> str:
+    return private_secret(state_home() / name)
+
+
+def private_secret(path: Path) -> str:
+    """A random secret kept (0600) at ``path``, made on first use (deploy/_secrets.py)."""
     import secrets
 
-    return made_once(state_home() / name, lambda: secrets.token_urlsafe(32)).strip()
+    return made_once(path, lambda: secrets.token_urlsafe(32)).strip()
 
 
 def _env_port(name: str, default: int) -> int:
@@ -93,7 +102,14 @@ def kafka_node() -> KafkaNode:
         state_home() / "kafka",
         port=_env_port("DONDOC_KAFKA_PORT", 9092),
         controller_port=_env_port("DONDOC_KAFKA_CONTROLLER_PORT", 9093),
+        admin_password=credentials.password_of(ADMIN_PRINCIPAL),
+        tls=credentials.tls_enabled(),
     )
+
+
+def kafka_admin(bootstrap: str | None = None) -> Settings:
+    """The admin principal's settings for this installation's broker (external or local)."""
+    return credentials.admin_settings(bootstrap or external_kafka() or kafka_node().bootstrap)
 
 
 def local_postgres() -> LocalPostgres:
@@ -157,15 +173,41 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
     bootstrap = external_kafka()
     if bootstrap:
         _say(on_progress, f"Kafka: using external broker {bootstrap}")
-        run_sync(wait_until_ready(bootstrap, KAFKA_READY_TIMEOUT))
+        run_sync(wait_until_ready(kafka_admin(bootstrap), KAFKA_READY_TIMEOUT))
     else:
         bootstrap = kafka_node().start(KAFKA_READY_TIMEOUT, on_progress=on_progress)
         _say(on_progress, f"Kafka ready: {bootstrap}")
 
+    admin = kafka_admin(bootstrap)
     replication = _env_replication_factor()
-    created = run_sync(ensure_topics(bootstrap, replication))
+    created = run_sync(ensure_topics(admin, replication))
     _say(on_progress, f"Topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
+    # The ACL job: each service's user and exactly its grants (events/kafka_access.py).
+    changes = sync_service_access(admin, {p: credentials.password_of(p) for p in SERVICE_PRINCIPALS})
+    # The broker applies new credentials from its metadata log a moment later: a service started at once
+    # must not be refused.
+    run_sync(wait_for_logins([credentials.as_principal(admin, p) for p in SERVICE_PRINCIPALS]))
+    _say(on_progress, f"Kafka access: {len(SERVICE_PRINCIPALS)} service principals, {len(changes)} ACL changes")
     return InfraEndpoints(bootstrap, database_url, audit_database_url)
+
+
+async def wait_for_logins(principals: list[Settings], timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    """Until the broker takes each principal's login (credentials are applied asynchronously)."""
+    import asyncio
+    import time
+
+    from services.runtime.kafka_config import KafkaLoginRefused, check_login
+
+    deadline = time.monotonic() + timeout
+    for settings in principals:
+        while True:
+            try:
+                await check_login(settings)
+                break
+            except KafkaLoginRefused:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
 
 def infra_down(on_progress: Progress = None) -> None:

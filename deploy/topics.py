@@ -17,20 +17,22 @@ from aiokafka.errors import NoError, TopicAlreadyExistsError, for_code
 
 from deploy.errors import TopicError
 from deploy.topic_config import align_configs
-from events.topics import TOPICS, TopicSpec
+from events.topics import TOPICS, TopicSpec, with_durability
+from services.runtime.kafka_config import client_options
+from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 async def ensure_topics(
-    bootstrap: str,
+    admin_settings: Settings,
     replication_factor: int = 1,
     *,
     topics: Iterable[TopicSpec] = TOPICS,
     timeout: float = 30,  # noqa: ASYNC109 (also the admin client's request timeout)
 ) -> list[str]:
-    """Create the declared topics that are missing, set the declared config on those that exist
-    (deploy/topic_config.py); return the names created.
+    """As the admin principal (``admin_settings``), create the declared topics that are missing, set the
+    declared config on those that exist (deploy/topic_config.py); return the names created.
 
     Returns once every declared topic is visible in the metadata with all partitions led, so a
     producer started next does not race the creation. Raises ``TopicError`` if a topic exists with
@@ -39,7 +41,7 @@ async def ensure_topics(
     """
     specs = list(topics)
     deadline = time.monotonic() + timeout
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(**client_options(admin_settings), request_timeout_ms=int(timeout * 1000))
     try:
         await admin.start()  # inside the try: a failed bootstrap still closes the client's connections
         existing = set(await admin.list_topics())
@@ -67,13 +69,6 @@ async def ensure_topics(
     return created
 
 
-def _with_durability(config: dict[str, str], replication_factor: int) -> dict[str, str]:
-    """With three replicas or more, a write needs two of them: acks=all then survives a broker loss."""
-    if replication_factor >= 3:
-        return {"min.insync.replicas": "2", **config}
-    return dict(config)
-
-
 async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int) -> list[str]:
     response = await admin.create_topics(
         [
@@ -81,7 +76,7 @@ async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replicatio
                 name=spec.name,
                 num_partitions=spec.partitions,
                 replication_factor=replication_factor,
-                topic_configs=_with_durability(spec.config, replication_factor),
+                topic_configs=with_durability(spec.config, replication_factor),
             )
             for spec in specs
         ]

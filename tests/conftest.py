@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,9 +53,21 @@ def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+@dataclass(frozen=True)
+class Infra:
+    """The session's servers. ``kafka`` is the admin principal's settings: test scaffolding publishes and
+    reads topics as an operator would; the services under test run as their own principals (``running``),
+    so the broker enforces the ACL table on them as in production."""
+
+    kafka_bootstrap: str
+    database_url: str
+    kafka: Any
+    audit_database_url: str = ""  # the audit service's own role (it alone writes the audit schema)
+
+
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Real Kafka (KRaft) and PostgreSQL for the whole session, on free ports."""
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    """Real Kafka (KRaft, SASL + ACLs on, as always) and PostgreSQL for the whole session, on free ports."""
     from deploy import stack
 
     home = tmp_path_factory.mktemp("dondoc-home")
@@ -66,13 +79,21 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         # One installation per session: services refuse to start without a token secret.
         "DONDOC_TOKEN_SECRET": os.environ.get("DONDOC_TOKEN_SECRET") or "test-" + uuid.uuid4().hex,
     }
-    saved = {k: os.environ.get(k) for k in [*env, "DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL"]}
+    overridden = [*env, "DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL", *KAFKA_IDENTITY_ENV]
+    saved = {k: os.environ.get(k) for k in overridden}
     os.environ.update(env)
+    for k in ("DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL", *KAFKA_IDENTITY_ENV):
+        os.environ.pop(k, None)  # a developer's own settings must not leak into the session's servers
     endpoints = stack.infra_up()
     os.environ["DONDOC_KAFKA_BOOTSTRAP"] = endpoints.kafka_bootstrap
     os.environ["DONDOC_DATABASE_URL"] = endpoints.database_url
     try:
-        yield endpoints
+        yield Infra(
+            endpoints.kafka_bootstrap,
+            endpoints.database_url,
+            stack.kafka_admin(endpoints.kafka_bootstrap),
+            endpoints.audit_database_url,
+        )
     finally:
         for k in ("DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL"):
             os.environ.pop(k, None)
@@ -84,18 +105,32 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 os.environ[k] = v
 
 
-@pytest.fixture(scope="session")
-def settings(infra: Any) -> Any:
-    from services.runtime.settings import Settings
+# A developer's own Kafka identity never leaks into the session; DONDOC_KAFKA_TLS=1 is kept: the session's
+# broker then listens with SASL_SSL, its CA made for the session.
+KAFKA_IDENTITY_ENV = ("DONDOC_KAFKA_USERNAME", "DONDOC_KAFKA_PASSWORD", "DONDOC_KAFKA_CA_FILE")
 
-    return Settings(
-        kafka_bootstrap=infra.kafka_bootstrap,
-        database_url=infra.database_url,
-        relay_poll_interval_s=0.5,
-        timer_poll_interval_s=0.1,
-        handler_retry_backoff_s=0.05,
-        log_format="console",
+
+@pytest.fixture(scope="session")
+def settings(infra: Infra) -> Any:
+    """Settings of the session; Kafka as the admin (scaffolding). ``running`` swaps in a service's own."""
+    return infra.kafka.model_copy(
+        update={
+            "database_url": infra.database_url,
+            "relay_poll_interval_s": 0.5,
+            "timer_poll_interval_s": 0.1,
+            "handler_retry_backoff_s": 0.05,
+            "log_format": "console",
+        }
     )
+
+
+def as_service(name: str, settings: Any) -> Any:
+    """``settings`` with the Kafka principal of service ``name`` (a test probe keeps the given one)."""
+    from deploy.credentials import as_principal
+    from events.kafka_access import service_principal
+    from events.topics import SERVICES
+
+    return as_principal(settings, service_principal(name)) if name in SERVICES else settings
 
 
 @asynccontextmanager
@@ -103,7 +138,7 @@ async def running(definition: Any, settings: Any, clock: Any = None) -> AsyncIte
     """Run a service in this process (its lifespan: pool, migrations, relay, consumer) with an HTTP client."""
     from services.runtime.service import create_app
 
-    app = create_app(definition, settings, clock)
+    app = create_app(definition, as_service(definition.name, settings), clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -38,12 +38,15 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from deploy.credentials import as_principal
 from events.clock import VN_TZ
 from events.codec import to_record
 from events.deadlines import parse_deadline_or_date
 from events.envelope import Actor, new_envelope
+from events.kafka_access import service_principal
 from events.tasks import SourceDocument, TaskAssigned
 from services.runtime import auth
+from services.runtime.kafka_config import producer_options
 from services.runtime.settings import Settings
 
 DAY_X = date(2030, 3, 4)  # a Monday far from any real data: the domain day the bench lives on
@@ -92,10 +95,14 @@ def isolated_infra(home: Path | None) -> Iterator[tuple[str, str, Path]]:
         "DONDOC_KAFKA_CONTROLLER_PORT": str(_free_port()),
         "DONDOC_PG_PORT": str(_free_port()),
     }
-    saved = {k: os.environ.get(k) for k in [*env, "DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL"]}
+    secrets = ("DONDOC_TOKEN_SECRET", "DONDOC_AUDIT_KEY")
+    saved = {k: os.environ.get(k) for k in [*env, "DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL", *secrets]}
     os.environ.update(env)
-    for k in ("DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL"):
+    for k in ("DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL", *secrets):
         os.environ.pop(k, None)
+    # The bench's installation has its own secrets, as `dondoc up` makes them; its services inherit them.
+    os.environ["DONDOC_TOKEN_SECRET"] = stack.token_secret()
+    os.environ["DONDOC_AUDIT_KEY"] = stack.audit_key()
     try:
         endpoints = stack.infra_up()
         yield endpoints.kafka_bootstrap, endpoints.database_url, home
@@ -259,7 +266,9 @@ async def run(
         progress = [Service("progress", env, bench_home, i) for i in range(replicas)]
         alerts = [Service("alerts", env, bench_home, i) for i in range(replicas)]
         offset = _offset_to(datetime.combine(DAY_X, dtime(9, 0), tzinfo=VN_TZ))
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+        # The bench plays the assignment service, whose principal may write the task events.
+        as_assignment = as_principal(Settings(kafka_bootstrap=bootstrap), service_principal("assignment"))
+        producer = AIOKafkaProducer(**producer_options(as_assignment), enable_idempotence=True, linger_ms=5)
         db = await asyncpg.connect(database_url)
         try:
             say("starting the progress and alerts services")

@@ -23,6 +23,7 @@ from events.topics import AUDIT_CHECKPOINTS
 from services.audit import adapters, checkpoints
 from services.audit.verification import ChainWalk, Finding
 from services.runtime.replay.log import LogReader
+from services.runtime.settings import Settings
 
 _BATCH = 5000
 CHAIN = "audit"  # the audit service's schema, whose chain is verified (its checkpoints: "<database>/audit")
@@ -46,18 +47,18 @@ class _Log:
 async def verify(
     key: bytes,
     database: str | asyncpg.Connection,
-    bootstrap: str | None,
+    kafka: Settings | None,
     topics: tuple[str, ...],
     *,
     on_rows: Callable[[int], None] | None = None,
 ) -> Report:
     """``database``: a URL, or a connection whose search_path finds the audit tables (left open).
-    ``bootstrap`` None: the table and ``chain_head`` alone (no checkpoints, no log)."""
+    ``kafka`` (the reader's Kafka settings) None: the table and ``chain_head`` alone (no checkpoints, no log)."""
     if not isinstance(database, str):
-        return await _verify(key, database, bootstrap, topics, on_rows)
+        return await _verify(key, database, kafka, topics, on_rows)
     conn = await asyncpg.connect(database, server_settings={"search_path": CHAIN})
     try:
-        return await _verify(key, conn, bootstrap, topics, on_rows)
+        return await _verify(key, conn, kafka, topics, on_rows)
     finally:
         await conn.close()
 
@@ -65,15 +66,15 @@ async def verify(
 async def _verify(
     key: bytes,
     conn: asyncpg.Connection,
-    bootstrap: str | None,
+    kafka: Settings | None,
     topics: tuple[str, ...],
     on_rows: Callable[[int], None] | None,
 ) -> Report:
     heads: dict[int, bytes] = {}
     log = _Log(set(), {})
-    if bootstrap is not None:
+    if kafka is not None:
         chain = checkpoints.chain_id(await conn.fetchval("SELECT current_database()"), CHAIN)
-        found = await _checkpoints(key, bootstrap, chain)
+        found = await _checkpoints(key, kafka, chain)
         if isinstance(found, Finding):
             return Report(0, 0, 0, 0, found)
         ranges: dict[tuple[str, int], tuple[int, int]] = {}
@@ -83,10 +84,10 @@ async def _verify(
                 for partition, (first, next_) in partitions.items():
                     low, high = ranges.get((topic, partition), (first, next_))
                     ranges[(topic, partition)] = (min(low, first), max(high, next_))
-        log = await _read_log(bootstrap, topics, ranges)
+        log = await _read_log(kafka, topics, ranges)
 
     walk = ChainWalk(
-        key, adapters.TableIndex(conn), checkpoints=heads, logged_events=log.ids if bootstrap is not None else None
+        key, adapters.TableIndex(conn), checkpoints=heads, logged_events=log.ids if kafka is not None else None
     )
     recorded: dict[tuple[str, int], int] = {}  # furthest offset recorded per partition
     ids: set[str] = set()
@@ -110,11 +111,11 @@ async def _verify(
     return Report(walk.count, len(heads), max(heads, default=0), len(log.vouched), finding)
 
 
-async def _checkpoints(key: bytes, bootstrap: str, chain: str) -> list[checkpoints.Checkpoint] | Finding:
+async def _checkpoints(key: bytes, kafka: Settings, chain: str) -> list[checkpoints.Checkpoint] | Finding:
     """The checkpoints of this chain; one claiming it (or claiming nothing) that does not verify is a finding.
     Other chains (another database or schema on the same Kafka) are not this verification's business."""
     found = []
-    async with LogReader(bootstrap, [AUDIT_CHECKPOINTS], client_id="dondoc-audit-verify") as reader:
+    async with LogReader(kafka, [AUDIT_CHECKPOINTS], client_id="dondoc-audit-verify") as reader:
         async for batch in reader.batches(1000):
             for record in batch:
                 if checkpoints.chain_of(record.value) not in (chain, None):
@@ -130,9 +131,9 @@ async def _checkpoints(key: bytes, bootstrap: str, chain: str) -> list[checkpoin
     return found
 
 
-async def _read_log(bootstrap: str, topics: tuple[str, ...], ranges: dict[tuple[str, int], tuple[int, int]]) -> _Log:
+async def _read_log(kafka: Settings, topics: tuple[str, ...], ranges: dict[tuple[str, int], tuple[int, int]]) -> _Log:
     log = _Log(set(), {})
-    async with LogReader(bootstrap, topics, client_id="dondoc-audit-verify") as reader:
+    async with LogReader(kafka, topics, client_id="dondoc-audit-verify") as reader:
         async for batch in reader.batches(5000):
             for record in batch:
                 try:

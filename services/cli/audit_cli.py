@@ -53,7 +53,7 @@ def verify(
     except MissingAuditKey as exc:
         console.print(f"[red]{exc}[/]\nCần khoá của chuỗi kiểm tra (DONDOC_AUDIT_KEY) để xác minh sổ sự kiện.")
         raise typer.Exit(CANNOT_VERIFY) from exc
-    bootstrap = None if skip_log else settings.kafka_bootstrap
+    kafka = None if skip_log else settings
     try:
         with Progress(console=console) as progress:
             task = progress.add_task("Verifying the audit chain", total=None)
@@ -61,7 +61,7 @@ def verify(
                 evidence.verify(
                     key,
                     settings.database_url_of("audit"),
-                    bootstrap,
+                    kafka,
                     tuple(DEFINITION.topics),
                     on_rows=lambda n: progress.advance(task, n),
                 )

@@ -36,6 +36,13 @@ def _installation(ctx: typer.Context) -> None:
         from deploy.stack import token_secret
 
         os.environ["DONDOC_TOKEN_SECRET"] = token_secret()
+    # The operator's commands (replay, kafka credentials, benches) act as the installation's Kafka admin
+    # unless DONDOC_KAFKA_USERNAME says who else; services never do (see `service`).
+    if "DONDOC_KAFKA_USERNAME" not in os.environ:
+        from deploy.credentials import principal_env
+        from events.kafka_access import ADMIN_PRINCIPAL
+
+        os.environ.update(principal_env(ADMIN_PRINCIPAL))
     _local_database(with_audit_key=ctx.invoked_subcommand != "service")
 
 
@@ -102,6 +109,13 @@ def service(name: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}
     except KeyError as exc:
         console.print(f"[red]{exc.args[0]}[/]")
         raise typer.Exit(2) from exc
+    from deploy.credentials import service_env
+    from events.kafka_access import ADMIN_PRINCIPAL
+
+    if os.environ.get("DONDOC_KAFKA_USERNAME") == ADMIN_PRINCIPAL:
+        # A service never runs as the super-user: it gets its own principal of this installation.
+        os.environ.update(service_env(name))
+        get_settings.cache_clear()
     settings = get_settings()
     try:
         app = create_app(defn, settings)
@@ -202,9 +216,10 @@ def _register_areas() -> None:
     for area in (assignment_cli, progress_cli, reporting_cli, alerts_cli):
         area.register(app, bench_app)
 
-    from services.cli import replay_cli
+    from services.cli import kafka_cli, replay_cli
 
     replay_cli.register(app)
+    kafka_cli.register(app)
 
     # The benchmarks' own package: only the command line reaches into it, no service does.
     from bench import cli as bench_cli

@@ -10,10 +10,12 @@ import time
 from datetime import date, datetime
 from datetime import time as dt_time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
 
+from deploy.credentials import service_env
 from events.clock import VN_TZ
 from events.topics import SERVICES
 from services.runtime.settings import get_settings
@@ -30,8 +32,10 @@ def start_services(env: dict[str, str], log_dir: Path) -> dict[str, subprocess.P
     procs = {}
     for name in SERVICES:
         log_file = (log_dir / f"{name}.log").open("ab")
+        # Each service gets its own Kafka principal, and only its own password (deploy/credentials.py).
+        own = {**env, **service_env(name)}
         procs[name] = subprocess.Popen(
-            service_command(name), env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            service_command(name), env=own, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
     return procs
 
@@ -127,7 +131,11 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
 
             load_demo(console, urls)
         _print_urls(console, urls, stack.state_home() / "logs")
+        next_access_sync = 0.0
         while all(p.poll() is None for p in procs.values()):
+            if time.monotonic() >= next_access_sync:
+                _revoke_inactive_agencies(console, endpoints)
+                next_access_sync = time.monotonic() + ACCESS_SYNC_EVERY_S
             time.sleep(0.5)
         dead = [n for n, p in procs.items() if p.poll() is not None]
         console.print(f"[red]service(s) stopped unexpectedly: {', '.join(dead)}; stopping the stack[/]")
@@ -139,6 +147,27 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
         stop_services(procs)
         stack.infra_down()
         console.print(f"Stopped: services, Kafka and PostgreSQL (data kept in {stack.state_home()}).")
+
+
+ACCESS_SYNC_EVERY_S = 30.0
+"""How often the launcher revokes the Kafka credentials of agencies the directory made inactive."""
+
+
+def _revoke_inactive_agencies(console: Console, endpoints: Any) -> None:
+    """The launcher holds the admin's credentials, the services do not (least privilege): it is the one that
+    revokes an abolished or merged agency's Kafka user, as the production ACL job does."""
+    import asyncio
+
+    from deploy.acls import revoke_inactive
+    from deploy.stack import kafka_admin
+    from services.cli.kafka_cli import directory_standing
+
+    try:
+        standing = asyncio.run(directory_standing())
+        if standing is not None and (revoked := revoke_inactive(kafka_admin(endpoints.kafka_bootstrap), standing)):
+            console.print(f"[yellow]Kafka credentials revoked (inactive in the directory): {', '.join(revoked)}[/]")
+    except Exception as exc:  # the next round tries again; the stack keeps running
+        console.print(f"[yellow]Could not check agencies' Kafka credentials: {exc}[/]")
 
 
 def _print_urls(console: Console, urls: dict[str, str], logs: Path) -> None:

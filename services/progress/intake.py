@@ -40,6 +40,7 @@ from services.progress.commands import (
 )
 from services.progress.config import ProgressConfig
 from services.runtime import intake_ledger, revocations
+from services.runtime.agency_rejections import copy_to_agency
 from services.runtime.logs import bound, get_logger
 from services.runtime.raw_consumer import RawConsumer, RawRecord
 from services.runtime.refusals import Refused
@@ -162,7 +163,7 @@ async def _reject(
     uow: UnitOfWork, record: RawRecord, agency: str, command: Command, exc: Refused
 ) -> None:
     log.info("intake command rejected", code=exc.code)
-    await uow.emit(
+    envelope = await uow.emit(
         IntakeRejected(
             agency_id=agency,
             command_type=command.command_type,
@@ -176,3 +177,4 @@ async def _reject(
         key=agency,
         id_parts=(record.topic, record.partition, record.offset),
     )
+    await copy_to_agency(uow, envelope, agency)  # the agency reads its own, on its own topic

@@ -28,6 +28,8 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
     """Ready when started, the database answers and every background loop is running."""
+    if kafka_problems := getattr(request.app.state, "kafka_problems", None):
+        return JSONResponse({"status": "not ready", "problems": kafka_problems}, status_code=503)
     rt: Runtime | None = getattr(request.app.state, "runtime", None)
     if rt is None:
         return JSONResponse({"status": "starting"}, status_code=503)

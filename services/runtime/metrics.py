@@ -14,6 +14,10 @@ DEAD_LETTERED = Counter("dondoc_dead_lettered_total", "Messages sent to the dead
 DUPLICATES = Counter("dondoc_duplicates_total", "Re-delivered events dropped by the inbox", ["service", "event_type"])
 OUTBOX_BACKLOG = Gauge("dondoc_outbox_backlog", "Outbox rows not yet acknowledged by Kafka", ["schema"])
 OUTBOX_PUBLISHED = Counter("dondoc_outbox_published_total", "Outbox rows published", ["schema"])
+OUTBOX_PARKED = Gauge(
+    "dondoc_outbox_parked", "Outbox rows set aside because Kafka will not take them (see `dondoc kafka parked`)",
+    ["schema"],
+)
 CONSUMER_LAG = Gauge(
     "dondoc_consumer_lag", "Messages behind the end of each partition", ["service", "topic", "partition"]
 )

@@ -22,8 +22,11 @@ def notify_channel(schema: str) -> str:
     return f"dondoc_outbox_{schema}"
 
 
-async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str, key: str | None = None) -> bool:
-    """Store the event for publication; returns False when the same event id is already stored.
+async def enqueue(
+    conn: asyncpg.Connection, envelope: Envelope, *, schema: str, key: str | None = None, topic: str | None = None
+) -> bool:
+    """Store the event for publication (on its payload's topic, or ``topic``); returns False when the same
+    event id is already stored (a retried command), which callers treat as success.
 
     An event whose encoding is over events.limits.EVENT_MAX_BYTES raises EventTooLarge before anything is
     stored: Kafka would refuse it, and a row the relay cannot publish would hold back every later one."""
@@ -36,7 +39,7 @@ async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str, 
            VALUES ($1, $2, $3, $4, $5::jsonb)
            ON CONFLICT (event_id) DO NOTHING RETURNING true, pg_notify($6, '')""",
         envelope.event_id,
-        record.topic,
+        topic or record.topic,
         record.key.decode() if record.key is not None else None,
         record.value,
         json.dumps([[k, v.decode()] for k, v in record.headers]),

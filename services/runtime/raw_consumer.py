@@ -26,6 +26,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.runtime import logs
 from services.runtime.consuming import INFRA_BACKOFF_MAX_S, INFRA_ERRORS
+from services.runtime.kafka_config import broker_options
 from services.runtime.service import BackgroundTask, Runtime, no_decoding, tolerant_parser
 
 log = logs.get_logger(__name__)
@@ -66,7 +67,7 @@ def raw_consumer(topic: str, name: str, build: Callable[[Runtime], RawConsumer])
 
     async def run(rt: Runtime) -> None:
         consumer = build(rt)
-        broker = KafkaBroker(rt.settings.kafka_bootstrap, allow_auto_create_topics=False,
+        broker = KafkaBroker(**broker_options(rt.settings), allow_auto_create_topics=False,
                              client_id=f"dondoc-{rt.service}-{name}", graceful_timeout=30.0,
                              log_level=10)  # DEBUG: the per-record line is ours, with ids bound
 

@@ -8,6 +8,11 @@
   re-publishes it, and consumers' inboxes drop the duplicate.
 * A graceful stop (``stop``) is not a crash: the relay finishes the batch in hand and publishes
   what is committed, then returns, so a restart re-publishes nothing.
+* One row Kafka will never take never stops the rows after it: a row larger than its topic's
+  ``max.message.bytes`` (checked before sending), or refused for a reason that retrying cannot cure
+  (too large, invalid or unauthorized topic), is parked — kept with the reason, counted in
+  ``dondoc_outbox_parked``, listed by ``dondoc kafka parked`` — and the relay goes on. A broker that is
+  away is not a reason to park: the round is retried, as before.
 """
 
 from __future__ import annotations
@@ -19,8 +24,16 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
+from events.topics import max_message_bytes
 from services.runtime import metrics
+from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.db import lock_key
 from services.runtime.logs import get_logger
 from services.runtime.outbox import notify_channel
@@ -40,9 +53,11 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
+        agency_topics: AgencyTopics | None = None,
     ) -> None:
         self._pool = pool
         self._producer = producer
+        self._agency_topics = agency_topics
         self._schema = schema
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
@@ -78,6 +93,7 @@ class OutboxRelay:
             try:
                 loop = asyncio.get_running_loop()
                 next_cleanup = loop.time()
+                await self.count_parked(conn)  # what an earlier leader parked, in this process's /metrics
                 while True:
                     self._wake.clear()
                     stopping = self._stopping.is_set()
@@ -103,27 +119,80 @@ class OutboxRelay:
 
     async def _publish_batch(self, conn: asyncpg.Connection) -> int:
         rows = await conn.fetch(
-            "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL AND parked_at IS NULL "
+            "ORDER BY id LIMIT $1",
             self._batch_size,
         )
         if not rows:
             metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
             return 0
+        unmade = await self._agency_topics.ensure({r["topic"] for r in rows}) if self._agency_topics else {}
         # send() only queues; awaiting all the futures afterwards lets the producer batch them.
-        futures = [
-            await self._producer.send(
-                row["topic"],
-                value=bytes(row["value"]),
-                key=row["key"].encode() if row["key"] is not None else None,
-                headers=[(k, v.encode()) for k, v in json.loads(row["headers"])],
-            )
+        sent = [
+            TopicNotMade(f"{row['topic']}: {unmade[row['topic']]}") if row["topic"] in unmade else await self._send(row)
             for row in rows
         ]
-        await asyncio.gather(*futures)
-        await conn.execute(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        delivered = iter(
+            await asyncio.gather(*(s for s in sent if isinstance(s, asyncio.Future)), return_exceptions=True)
         )
-        metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
-        backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        results = [next(delivered) if isinstance(s, asyncio.Future) else s for s in sent]
+        published = [row["id"] for row, result in zip(rows, results, strict=True) if not _failed(result)]
+        if published:
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", published)
+            metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(len(published))
+        parked = [(row, r) for row, r in zip(rows, results, strict=True) if _failed(r) and isinstance(r, _UNSENDABLE)]
+        for row, error in parked:
+            reason = f"{type(error).__name__}: {error}"[:1000]
+            log.error("outbox row parked: Kafka will not take it", schema=self._schema, outbox_id=row["id"],
+                      topic=row["topic"], reason=reason)  # fmt: skip
+            await conn.execute("UPDATE outbox SET parked_at = now(), park_reason = $2 WHERE id = $1", row["id"], reason)
+        if parked:
+            await self.count_parked(conn)
+        backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL")
         metrics.OUTBOX_BACKLOG.labels(self._schema).set(backlog)
+        if transient := [r for r in results if _failed(r) and not isinstance(r, _UNSENDABLE)]:
+            raise transient[0]  # the broker is away or busy: the whole round backs off and comes again
         return len(rows)
+
+    async def _send(self, row: asyncpg.Record) -> Any:
+        """The delivery future of one row, or the error that refused it before it was queued."""
+        value = bytes(row["value"])
+        key = row["key"].encode() if row["key"] is not None else None
+        headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+        size = len(value) + len(key or b"") + sum(len(k) + len(v) for k, v in headers)
+        if size > (limit := max_message_bytes(row["topic"])):
+            return RecordTooLarge(f"{size} bytes, more than the {limit} bytes {row['topic']} accepts")
+        try:
+            return await self._producer.send(row["topic"], value=value, key=key, headers=headers)
+        except Exception as exc:  # refused before queueing: too large for the producer, unknown topic…
+            return exc
+
+    async def count_parked(self, conn: asyncpg.Connection) -> int:
+        parked = int(
+            await conn.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL")
+        )
+        metrics.OUTBOX_PARKED.labels(self._schema).set(parked)
+        return parked
+
+
+class RecordTooLarge(Exception):
+    """The row is larger than its topic accepts (events/topics.py): no broker will ever take it."""
+
+
+class TopicNotMade(Exception):
+    """The row's topic (an agency's rejections) does not exist and could not be made."""
+
+
+# Refusals that retrying cannot cure; anything else (a broker away, a leader moving) is retried.
+_UNSENDABLE = (
+    RecordTooLarge,
+    TopicNotMade,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+)
+
+
+def _failed(result: object) -> bool:
+    return isinstance(result, BaseException)

@@ -28,7 +28,10 @@ from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
 from services.runtime import db, health, limits, logs, revocations
+from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.consuming import Consumer, Record
+from services.runtime.kafka_config import broker_options, producer_options
+from services.runtime.kafka_readiness import access_problems
 from services.runtime.refusals import Refused
 from services.runtime.refusals import handler as refusal_handler
 from services.runtime.relay import OutboxRelay
@@ -125,6 +128,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(definition.name, settings.log_level, settings.log_format)
+        if problems := await access_problems(settings):
+            # Up but not ready, saying why (health.readyz), rather than retrying a refused login forever.
+            log.error("kafka access refused; not starting", problems=problems)
+            app.state.kafka_problems = problems
+            yield
+            return
         rt = await _start(definition, settings, clock or default_clock(settings), handlers)
         app.state.runtime = rt
         rt.tasks = tasks = [asyncio.create_task(_supervise(name, coro), name=name) for name, coro in _tasks(rt)]
@@ -175,7 +184,7 @@ async def _start(
     )
     # Idempotence dedups the producer's own retries and implies acks=all; the inbox does the rest.
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **producer_options(settings),
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -188,6 +197,7 @@ async def _start(
         definition.schema,
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
+        agency_topics=AgencyTopics(settings),
     )
     rt = Runtime(definition, settings, clock, pool, producer, relay)
     if definition.topics:
@@ -210,7 +220,7 @@ async def _start(
 
 def _broker(rt: Runtime) -> KafkaBroker:
     broker = KafkaBroker(
-        rt.settings.kafka_bootstrap,
+        **broker_options(rt.settings),
         allow_auto_create_topics=False,
         client_id=f"dondoc-{rt.service}",
         log_level=logging.DEBUG,  # one line per message is our logs' job, with ids bound

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DONDOC_", extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # This process's Kafka principal (SASL SCRAM-SHA-512). `dondoc up` and the tests give each service its
+    # own (deploy/credentials.py); no listener of dondoc's broker accepts a client without one.
+    kafka_username: str = ""
+    kafka_password: str = Field("", repr=False)
+    # SASL_SSL instead of SASL_PLAINTEXT; the CA that signed the broker's certificate.
+    kafka_tls: bool = False
+    kafka_ca_file: str = ""
+    # The address agency systems reach the brokers at, printed by `dondoc kafka credentials issue` (a cluster's
+    # public listener); empty: kafka_bootstrap.
+    kafka_agency_bootstrap: str = ""
+    # Replicas of the topics dondoc makes at run time (agencies' rejection topics): 3 on a production cluster.
+    topic_replication_factor: int = Field(1, ge=1)
     database_url: str = "postgresql://postgres@127.0.0.1:55432/dondoc"
     http_host: str = "127.0.0.1"
     reporting_port: int = DEFAULT_PORTS["reporting"]

@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
+from deploy.credentials import service_env
 from events.clock import SystemClock
 from services.assignment import provision
 from tests.conftest import REPO, free_port
@@ -143,7 +144,7 @@ async def stack(infra: Any, tmp_path: Path, clock_offset_s: float) -> AsyncItera
         env[f"DONDOC_{name.upper()}_PORT"] = str(port)
         services[name] = ServiceProcess(name, port, env, tmp_path / f"{name}.log")
     for service in services.values():
-        service.env = env  # every process knows every port
+        service.env = {**env, **service_env(service.name)}  # every port; its own Kafka principal
         service.start()
     try:
         await asyncio.gather(*(s.wait_ready() for s in services.values()))

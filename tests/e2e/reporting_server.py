@@ -16,7 +16,7 @@ from events.clock import VN_TZ, ManualClock
 from services.alerts.bootstrap import definition as alerts_definition
 from services.reporting.bootstrap import DEFINITION
 from services.runtime.service import create_app
-from tests.conftest import eventually, free_port
+from tests.conftest import as_service, eventually, free_port
 from tests.integration.report_scenario import Scenario, all_handled, publish
 
 SCENARIO_DAY = datetime(2023, 4, 3, 9, 0, tzinfo=VN_TZ)
@@ -26,10 +26,10 @@ SCENARIO_DAY = datetime(2023, 4, 3, 9, 0, tzinfo=VN_TZ)
 async def serving_reporting(settings: Any, infra: Any, scenario: Scenario, **overrides: Any) -> AsyncIterator[int]:
     """Yields the port once the service answers and has handled every event of ``scenario``."""
     port = free_port()
-    app = create_app(DEFINITION, settings.model_copy(update={"reporting_port": port, **overrides}),
-                     ManualClock(SCENARIO_DAY))
+    own = as_service("reporting", settings.model_copy(update={"reporting_port": port, **overrides}))
+    app = create_app(DEFINITION, own, ManualClock(SCENARIO_DAY))
     async with _serving(app, port, "the reporting service"):
-        await publish(infra.kafka_bootstrap, scenario.envelopes)
+        await publish(infra.kafka, scenario.envelopes)
         await eventually(lambda: all_handled(settings.database_url, scenario.envelopes),
                          timeout=60, what="the scenario to be read")
         yield port
@@ -38,7 +38,8 @@ async def serving_reporting(settings: Any, infra: Any, scenario: Scenario, **ove
 @contextlib.asynccontextmanager
 async def serving_alerts(settings: Any, port: int) -> AsyncIterator[str]:
     """The alerts service on ``port`` (where a reporting service expects it), on the scenario's day."""
-    app = create_app(alerts_definition(), settings.model_copy(update={"alerts_port": port}), ManualClock(SCENARIO_DAY))
+    own = as_service("alerts", settings.model_copy(update={"alerts_port": port}))
+    app = create_app(alerts_definition(), own, ManualClock(SCENARIO_DAY))
     async with _serving(app, port, "the alerts service"):
         yield f"http://127.0.0.1:{port}"
 

@@ -186,7 +186,7 @@ async def test_live_alerts_show_for_the_persons_agency_token_and_resume_after_a_
         return bool(await fetch(settings, "alerts", "SELECT 1 FROM people WHERE person_id = $1", officer))
 
     async def assigned(title: str) -> str:
-        task_id, _ = await assign(infra.kafka_bootstrap, SCENARIO_DAY, officer=officer, lead=lead,
+        task_id, _ = await assign(infra.kafka, SCENARIO_DAY, officer=officer, lead=lead,
                                   assigning=scenario.id("ubnd-bd"), due="Quý IV năm 2023", title=title)
         return task_id
 

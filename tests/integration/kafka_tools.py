@@ -11,16 +11,18 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from deploy.topics import ensure_topics
 from events.topics import TopicSpec
+from services.runtime.kafka_config import client_options
 from services.runtime.replay.offsets import group_offsets
+from services.runtime.settings import Settings
 
 
 def unique_topic(purpose: str) -> str:
     return f"dondoc.test.{purpose}-{uuid.uuid4().hex[:10]}"
 
 
-async def create_topic(bootstrap: str, name: str, partitions: int = 1) -> str:
+async def create_topic(kafka: Settings, name: str, partitions: int = 1) -> str:
     """Create a topic and return once it is led (the broker never creates topics on its own)."""
-    await ensure_topics(bootstrap, topics=[TopicSpec(name, partitions, key="test", description="test")])
+    await ensure_topics(kafka, topics=[TopicSpec(name, partitions, key="test", description="test")])
     return name
 
 
@@ -33,11 +35,11 @@ class TopicReader:
     """Every record of a topic from its first offset, over all partitions; ``read()`` returns what has
     arrived so far, in partition order, so ``eventually(...)`` can poll it."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int = 1) -> None:
+    def __init__(self, kafka: Settings, topic: str, partitions: int = 1) -> None:
         self.topic = topic
         self._partitions = [TopicPartition(topic, p) for p in range(partitions)]
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+            **client_options(kafka), group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
         )
         self.records: list[ConsumerRecord[bytes, bytes]] = []
 
@@ -63,6 +65,6 @@ class TopicReader:
         return self.records
 
 
-async def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+async def committed_offsets(kafka: Settings, group: str) -> dict[tuple[str, int], int]:
     """The group's committed offsets (the next offset it will read), per (topic, partition)."""
-    return await group_offsets(bootstrap, group)
+    return await group_offsets(kafka, group)

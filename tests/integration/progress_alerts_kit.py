@@ -24,6 +24,8 @@ from events.directory import AgencyChanged, PersonChanged
 from events.envelope import Actor, Envelope, EventPayload, deterministic_id, new_envelope
 from events.tasks import SourceDocument, TaskAssigned
 from services.runtime import auth
+from services.runtime.kafka_config import producer_options
+from services.runtime.settings import Settings
 from tests.conftest import free_port, unique
 from tests.integration.kafka_tools import TopicReader
 
@@ -78,8 +80,8 @@ def envelope(
     )
 
 
-async def publish(bootstrap: str, *envelopes: Envelope, key: str | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+async def publish(kafka: Settings, *envelopes: Envelope, key: str | None = None) -> None:
+    producer = AIOKafkaProducer(**producer_options(kafka), enable_idempotence=True)
     await producer.start()
     try:
         for env in envelopes:
@@ -89,15 +91,15 @@ async def publish(bootstrap: str, *envelopes: Envelope, key: str | None = None) 
         await producer.stop()
 
 
-async def assign(bootstrap: str, at: datetime, **kwargs: Any) -> tuple[str, TaskAssigned]:
+async def assign(kafka: Settings, at: datetime, **kwargs: Any) -> tuple[str, TaskAssigned]:
     task_id = unique("t")
     payload = task_assigned(**kwargs)
-    await publish(bootstrap, envelope(payload, task_id=task_id, at=at, agency=payload.assigning_agency_id))
+    await publish(kafka, envelope(payload, task_id=task_id, at=at, agency=payload.assigning_agency_id))
     return task_id, payload
 
 
 async def seed_directory(
-    bootstrap: str, at: datetime, agencies: list[dict[str, Any]], people: list[dict[str, Any]]
+    kafka: Settings, at: datetime, agencies: list[dict[str, Any]], people: list[dict[str, Any]]
 ) -> None:
     """Publish AgencyChanged/PersonChanged as the assignment service does (whole state, keyed by id)."""
     envs = [
@@ -105,7 +107,7 @@ async def seed_directory(
         for a in agencies
     ]
     envs += [envelope(PersonChanged(version=1, full_name=p["person_id"], **p), task_id=None, at=at) for p in people]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**producer_options(kafka), enable_idempotence=True)
     await producer.start()
     try:
         for env in envs:
@@ -142,8 +144,8 @@ class Events:
 
 
 @asynccontextmanager
-async def topic_events(bootstrap: str, topic: str, partitions: int) -> AsyncIterator[Events]:
-    async with TopicReader(bootstrap, topic, partitions) as reader:
+async def topic_events(kafka: Settings, topic: str, partitions: int) -> AsyncIterator[Events]:
+    async with TopicReader(kafka, topic, partitions) as reader:
         yield Events(reader)
 
 

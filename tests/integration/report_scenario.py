@@ -29,6 +29,8 @@ from events.tasks import (
     TaskAssigned,
     TaskWithdrawn,
 )
+from services.runtime.kafka_config import producer_options
+from services.runtime.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DIRECTORY = json.loads((REPO / "services/assignment/seed/directory.json").read_text(encoding="utf-8"))
@@ -304,8 +306,8 @@ async def all_handled(database_url: str, envelopes: list[Envelope], schema: str 
     return bool(handled == len(envelopes))
 
 
-async def publish(bootstrap: str, envelopes: list[Envelope]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+async def publish(kafka: Settings, envelopes: list[Envelope]) -> None:
+    producer = AIOKafkaProducer(**producer_options(kafka), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for envelope in envelopes:

@@ -74,7 +74,7 @@ async def people(infra: Any, settings: Any, http: httpx.AsyncClient, clock: Manu
     province, department, other = unique("ubnd"), unique("so"), unique("so-khac")
     head, officer = unique("head"), unique("officer")
     await seed_directory(
-        infra.kafka_bootstrap,
+        infra.kafka,
         clock.now(),
         agencies=[
             {"agency_id": province, "name": "UBND tỉnh", "level": "ubnd-tinh"},
@@ -87,7 +87,7 @@ async def people(infra: Any, settings: Any, http: httpx.AsyncClient, clock: Manu
     await eventually(lambda: fetch(settings, "alerts", sql, head), what="the directory")
     # The officer is in no directory: the alert names the lead agency as theirs.
     task_id, _ = await assign(
-        infra.kafka_bootstrap, clock.now(), officer=officer, lead=department, assigning=province
+        infra.kafka, clock.now(), officer=officer, lead=department, assigning=province
     )
     for person in (head, officer):
         await eventually(partial(_alerted, settings, person, task_id), what=f"the alert of {person}")
@@ -143,7 +143,7 @@ async def test_only_the_persons_own_agency_reads_their_inbox(
     assert "Chưa xác định được cơ quan" in _detail(nobody)["message_vi"]
 
     # The directory comes first: the head, officer on another agency's task, stays the department's.
-    task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=people.head, lead=people.other)
+    task_id, _ = await assign(infra.kafka, clock.now(), officer=people.head, lead=people.other)
     await eventually(lambda: _alerted(settings, people.head, task_id), what="the head's alert of the other task")
     assert (await read(people.head, people.other)).status_code == 403
     assert len((await read(people.head, people.department)).json()["alerts"]) == 2
@@ -194,7 +194,7 @@ def _token(settings: Any, agency_id: str) -> tuple[dict[str, str], str]:
 async def _revoke(infra: Any, clock: ManualClock, agency_id: str, token_id: str) -> None:
     """As the assignment service publishes it: TokenRevoked on dondoc.directory, keyed token:<id>."""
     revoked = TokenRevoked(token_id=token_id, agency_id=agency_id, revoked_at=clock.now())
-    await publish(infra.kafka_bootstrap, envelope(revoked, task_id=None, at=clock.now()), key=f"token:{token_id}")
+    await publish(infra.kafka, envelope(revoked, task_id=None, at=clock.now()), key=f"token:{token_id}")
 
 
 @pytest.mark.parametrize("change", ["token revoked", "agency abolished"])
@@ -218,7 +218,7 @@ async def test_an_open_stream_ends_with_a_refusal_once_its_token_is_revoked_or_i
                     version=2,
                 )
                 at = clock.now()
-                await publish(infra.kafka_bootstrap, envelope(abolished, task_id=None, at=at), key=people.department)
+                await publish(infra.kafka, envelope(abolished, task_id=None, at=at), key=people.department)
             last = await _ended(live)
 
         assert last.event == "refused", live.events
@@ -243,7 +243,7 @@ async def test_an_open_stream_ends_with_a_refusal_once_the_person_moves_to_anoth
             moved = PersonChanged(
                 person_id=people.head, agency_id=people.other, full_name=people.head, role="head", version=2
             )
-            await publish(infra.kafka_bootstrap, envelope(moved, task_id=None, at=clock.now()), key=people.head)
+            await publish(infra.kafka, envelope(moved, task_id=None, at=clock.now()), key=people.head)
             last = await _ended(live)
 
         assert last.event == "refused", live.events
@@ -274,7 +274,7 @@ async def test_no_new_alert_reaches_a_stream_whose_token_was_revoked(
             await eventually(lambda: fetch(settings, "alerts", sql, token_id), what="alerts to read the revocation")
             # A new task for the officer: its alert is raised, and its entry wakes the stream.
             later, _ = await assign(
-                infra.kafka_bootstrap,
+                infra.kafka,
                 clock.now(),
                 officer=people.officer,
                 lead=people.department,

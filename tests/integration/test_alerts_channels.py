@@ -123,7 +123,7 @@ async def http(run_service: Any, clock: ManualClock, smtp: Any) -> AsyncIterator
 
 @pytest.fixture
 async def alert_events(infra: Any) -> AsyncIterator[Events]:
-    async with topic_events(infra.kafka_bootstrap, ALERT_EVENTS, 3) as found:
+    async with topic_events(infra.kafka, ALERT_EVENTS, 3) as found:
         yield found
 
 
@@ -133,7 +133,7 @@ async def known_with_email(
     """The person made known to the directory as one of ``agency``'s, then their address set by that agency.
     An unknown person's address is claimed by nobody (services/alerts/routes.py), so never "in advance"."""
     people = [{"person_id": person, "agency_id": agency, "role": "officer"}]
-    await seed_directory(infra.kafka_bootstrap, clock.now(), agencies=[], people=people)
+    await seed_directory(infra.kafka, clock.now(), agencies=[], people=people)
 
     async def claimed() -> bool:
         put = await http.put(
@@ -151,7 +151,7 @@ async def test_the_stream_is_live_and_resumes_after_last_event_id(
     officer = unique("officer")
     # The stream opens before the officer's first alert: the directory tells whose person they are.
     await seed_directory(
-        infra.kafka_bootstrap, clock.now(), [], [{"person_id": officer, "agency_id": "bd-sgddt", "role": "officer"}]
+        infra.kafka, clock.now(), [], [{"person_id": officer, "agency_id": "bd-sgddt", "role": "officer"}]
     )
     await eventually(lambda: fetch(settings, "alerts", "SELECT 1 FROM people WHERE person_id = $1", officer),
                      what="the directory to reach alerts")
@@ -159,13 +159,13 @@ async def test_the_stream_is_live_and_resumes_after_last_event_id(
     async with serve(http.app) as url:  # type: ignore[attr-defined]
         stream_url = f"{url}/v1/alerts/stream?person_id={officer}"
         async with SseStream(stream_url, headers=reader) as live:
-            task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer)
+            task_id, _ = await assign(infra.kafka, clock.now(), officer=officer)
             first = await eventually(lambda: _sse(live, task_id), what="the alert on the live stream")
         assert first[0].event == "alert" and "30/11/2022" in first[0].data["message_vi"]
 
         # While the person is away, a reminder is raised; reconnecting resumes after what they saw.
         await publish(
-            infra.kafka_bootstrap,
+            infra.kafka,
             envelope(
                 DeadlineApproaching(due=date(2022, 11, 30), working_days_left=7, fires_at=clock.now()),
                 task_id=task_id,
@@ -192,7 +192,7 @@ async def test_a_signed_webhook_reaches_the_agency_system_retried_with_backoff(
         r = await http.put("/v1/alerts/webhook", json={"url": f"{url}/alerts"}, headers=bearer(settings, lead))
         assert r.status_code == 200, r.text
         secret = r.json()["secret"]
-        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer, lead=lead)
+        task_id, _ = await assign(infra.kafka, clock.now(), officer=officer, lead=lead)
         delivered = await eventually(lambda: _delivered(alert_events, task_id, "webhook"), what="AlertDelivered")
     assert len(system.requests) == 3  # two failures, then accepted
     assert delivered[0]["attempts"] == 3 and delivered[0]["recipient_person_id"] == officer
@@ -234,7 +234,7 @@ async def test_email_goes_over_smtp_in_vietnamese(
     lead, officer = unique("lead"), unique("officer")
     address = f"{officer}@sgddt.binhdinh.gov.vn"
     await known_with_email(infra, settings, http, clock, officer, lead, address)
-    task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer, lead=lead)
+    task_id, _ = await assign(infra.kafka, clock.now(), officer=officer, lead=lead)
 
     async def received() -> list[EmailMessage]:
         return mailbox.to(address)
@@ -246,7 +246,7 @@ async def test_email_goes_over_smtp_in_vietnamese(
     await eventually(lambda: _delivered(alert_events, task_id, "email"), what="AlertDelivered by e-mail")
     # A reminder before the deadline is not mailed one by one: it waits for the daily digest.
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             DeadlineApproaching(due=date(2022, 11, 30), working_days_left=7, fires_at=clock.now()),
             task_id=task_id,
@@ -270,7 +270,7 @@ async def test_a_hanging_channel_blocks_neither_the_other_channels_nor_the_consu
         officers = [unique("officer") for _ in range(5)]
         for officer in officers:
             await known_with_email(infra, settings, http, clock, officer, lead, f"{officer}@example.vn")
-        tasks = [(await assign(infra.kafka_bootstrap, clock.now(), officer=o, lead=lead))[0] for o in officers]
+        tasks = [(await assign(infra.kafka, clock.now(), officer=o, lead=lead))[0] for o in officers]
 
         async def everyone_mailed() -> bool:
             return all(mailbox.to(f"{o}@example.vn") for o in officers)
@@ -311,12 +311,12 @@ async def test_the_daily_digest_mails_each_person_their_approaching_deadlines_on
         await eventually(partial(_no_digest_due, settings, clock), what="late digest timers to fire")
         await known_with_email(infra, settings, http, clock, officer, lead, address)
         tasks = [
-            (await assign(infra.kafka_bootstrap, clock.now(), officer=officer, lead=lead, due="2023-05-19"))[0]
+            (await assign(infra.kafka, clock.now(), officer=officer, lead=lead, due="2023-05-19"))[0]
             for _ in range(2)
         ]
         for task_id, days in zip(tasks, (7, 3), strict=True):
             await publish(
-                infra.kafka_bootstrap,
+                infra.kafka,
                 envelope(
                     DeadlineApproaching(due=date(2023, 5, 19), working_days_left=days, fires_at=clock.now()),
                     task_id=task_id,
@@ -369,7 +369,7 @@ async def test_a_secret_task_goes_out_by_webhook_and_email_without_its_content(
                 update={"classification": classification}
             )
             task_id = unique("t")
-            await publish(infra.kafka_bootstrap, envelope(payload, task_id=task_id, at=clock.now()))
+            await publish(infra.kafka, envelope(payload, task_id=task_id, at=clock.now()))
             hooks = await eventually(partial(_hooks, system, task_id), what=f"the webhook of a {classification} task")
             mails = await eventually(partial(_mails, mailbox, address), what=f"the e-mail of a {classification} task")
             sent[classification] = (payload, task_id, hooks[0][1], mails[0])
@@ -409,14 +409,14 @@ async def test_the_webhook_that_had_an_alert_is_told_once_when_it_is_resolved(
     async with serve(system.app) as url:
         r = await http.put("/v1/alerts/webhook", json={"url": f"{url}/alerts"}, headers=bearer(settings, lead))
         secret = r.json()["secret"]
-        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer, lead=lead)
+        task_id, _ = await assign(infra.kafka, clock.now(), officer=officer, lead=lead)
         await eventually(partial(_delivered, alert_events, task_id, "webhook"), what="the alert by webhook")
         completed = TaskCompleted(
             reported_on=date(2022, 11, 20), deadline_in_force=date(2022, 11, 30), on_time=True, product="BC 1"
         )
         first = envelope(completed, task_id=task_id, at=clock.now())
         again = envelope(completed, task_id=task_id, at=clock.now())  # the same cause, sent again
-        await publish(infra.kafka_bootstrap, first, first, again)  # and the first re-delivered
+        await publish(infra.kafka, first, first, again)  # and the first re-delivered
 
         async def told() -> list[Any]:
             return [b for b in _bodies(system, task_id) if b[1]["event"] == "resolved"]
@@ -464,12 +464,12 @@ async def test_a_resolution_waits_until_its_alert_is_no_longer_being_sent_to_tha
     lead = unique("lead")
     async with run_service(definition(patient), clock) as http, serve(system.app) as url:
         await http.put("/v1/alerts/webhook", json={"url": f"{url}/alerts"}, headers=bearer(settings, lead))
-        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=unique("officer"), lead=lead)
+        task_id, _ = await assign(infra.kafka, clock.now(), officer=unique("officer"), lead=lead)
         await eventually(partial(_hooks, system, task_id), what="the alert's first try")
         completed = TaskCompleted(
             reported_on=date(2022, 11, 20), deadline_in_force=date(2022, 11, 30), on_time=True, product="BC 1"
         )
-        await publish(infra.kafka_bootstrap, envelope(completed, task_id=task_id, at=clock.now()))
+        await publish(infra.kafka, envelope(completed, task_id=task_id, at=clock.now()))
 
         async def queued() -> list[dict[str, Any]]:
             sql = "SELECT 1 FROM deliveries WHERE task_id = $1 AND notice = 'resolved'"

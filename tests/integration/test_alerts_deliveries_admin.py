@@ -51,7 +51,7 @@ async def http(run_service: Any, clock: ManualClock) -> AsyncIterator[httpx.Asyn
 
 @pytest.fixture
 async def alert_events(infra: Any) -> AsyncIterator[Events]:
-    async with topic_events(infra.kafka_bootstrap, ALERT_EVENTS, 3) as found:
+    async with topic_events(infra.kafka, ALERT_EVENTS, 3) as found:
         yield found
 
 
@@ -60,7 +60,7 @@ async def _failed_webhook(infra: Any, settings: Any, http: httpx.AsyncClient, cl
     lead = unique("lead")
     r = await http.put("/v1/alerts/webhook", json={"url": f"{url}/alerts"}, headers=bearer(settings, lead))
     assert r.status_code == 200, r.text
-    task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=unique("officer"), lead=lead)
+    task_id, _ = await assign(infra.kafka, clock.now(), officer=unique("officer"), lead=lead)
 
     async def failed() -> list[dict[str, Any]]:
         sql = "SELECT delivery_id FROM deliveries WHERE task_id = $1 AND status = 'failed'"
@@ -115,7 +115,7 @@ async def test_the_failed_delivery_of_an_alert_since_resolved_is_not_retried(
         completed = TaskCompleted(
             reported_on=date(2022, 11, 20), deadline_in_force=date(2022, 11, 30), on_time=True, product="BC 1"
         )
-        await publish(infra.kafka_bootstrap, envelope(completed, task_id=task_id, at=clock.now()))
+        await publish(infra.kafka, envelope(completed, task_id=task_id, at=clock.now()))
 
         async def told() -> bool:  # the target that never got the alert still hears that it is over
             return any(json.loads(raw)["event"] == "resolved" for _, raw in system.requests)

@@ -52,7 +52,7 @@ async def http(run_service: Any, clock: ManualClock) -> AsyncIterator[httpx.Asyn
 
 @pytest.fixture
 async def alert_events(infra: Any) -> AsyncIterator[Events]:
-    async with topic_events(infra.kafka_bootstrap, ALERT_EVENTS, 3) as found:
+    async with topic_events(infra.kafka, ALERT_EVENTS, 3) as found:
         yield found
 
 
@@ -62,7 +62,7 @@ async def org(infra: Any, settings: Any, clock: ManualClock) -> dict[str, str]:
     ids = {name: unique(name) for name in ("lead", "coord", "assigner", "office")}
     heads = {f"h_{name}": unique(f"head-{name}") for name in ids}
     await seed_directory(
-        infra.kafka_bootstrap,
+        infra.kafka,
         clock.now(),
         agencies=[
             {"agency_id": ids["lead"], "name": "Sở Giáo dục và Đào tạo"},
@@ -101,7 +101,7 @@ async def assigned(infra: Any, http: httpx.AsyncClient, clock: ManualClock, org:
     # Directory and task events travel on different topics, in no set order: wait for the directory.
     await eventually(lambda: directory_known(infra, org), what="the directory")
     task_id, _ = await assign(
-        infra.kafka_bootstrap,
+        infra.kafka,
         clock.now(),
         officer=org["officer"],
         lead=org["lead"],
@@ -115,7 +115,7 @@ async def assigned(infra: Any, http: httpx.AsyncClient, clock: ManualClock, org:
 
 async def overdue(infra: Any, clock: ManualClock, task_id: str, event_id: uuid.UUID | None = None) -> None:
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             TaskOverdue(due=DUE, overdue_since=OVERDUE_SINCE),
             task_id=task_id,
@@ -145,7 +145,7 @@ async def test_alerts_go_to_the_officer_and_the_lead_head_and_coordinating_heads
     assert "được giao chủ trì" in head_alert and "131/NQ-CP ngày 06/10/2022 của Chính phủ" in head_alert
 
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             DeadlineApproaching(due=DUE, working_days_left=3, fires_at=clock.now()),
             task_id=task_id,
@@ -174,7 +174,7 @@ async def test_without_a_known_head_only_the_officer_is_alerted(
 ) -> None:
     officer, lead = unique("officer"), unique("unknown-agency")
     READERS[officer] = bearer(settings, lead)
-    task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=officer, lead=lead)
+    task_id, _ = await assign(infra.kafka, clock.now(), officer=officer, lead=lead)
     alerts = await eventually(lambda: inbox(http, officer, task_id), what="the officer's alert")
     assert [a["recipient_role"] for a in alerts] == ["officer"]
 
@@ -190,7 +190,7 @@ async def test_one_alert_per_task_kind_threshold_and_recipient_however_often_the
         await overdue(infra, clock, task_id, event_id)
     await eventually(lambda: inbox(http, org["h_coord"], task_id, "overdue"), what="the overdue alerts")
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(  # a marker after them on the same partition
             TaskWithdrawn(withdrawn_by_agency_id=org["assigner"], reason="kết thúc kiểm tra"),
             task_id=task_id,
@@ -259,7 +259,7 @@ async def test_completion_resolves_the_open_alerts_and_stops_their_reminders(
     await overdue(infra, clock, task_id)
     await eventually(lambda: inbox(http, org["h_coord"], task_id, "overdue"), what="overdue alerts")
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             TaskCompleted(reported_on=date(2022, 12, 1), deadline_in_force=DUE, on_time=False, product="BC 1"),
             task_id=task_id,
@@ -297,7 +297,7 @@ async def test_an_extension_resolves_the_old_deadlines_alerts(
     await overdue(infra, clock, task_id)
     await eventually(lambda: inbox(http, org["officer"], task_id, "overdue"), what="overdue alert")
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             DeadlineExtended(
                 request_id="r",
@@ -345,7 +345,7 @@ async def test_each_person_gets_one_daily_digest_of_approaching_deadlines(
         tasks = [await assigned(infra, http, clock, org, due="2023-03-20") for _ in range(2)]
         for task_id, days in zip(tasks, (3, 7), strict=True):
             await publish(
-                infra.kafka_bootstrap,
+                infra.kafka,
                 envelope(
                     DeadlineApproaching(due=due, working_days_left=days, fires_at=clock.now()),
                     task_id=task_id,
@@ -396,7 +396,7 @@ async def test_completing_one_occurrence_resolves_its_alerts_and_the_next_is_sti
     await eventually(lambda: inbox(http, org["officer"], task_id, "overdue"), what="overdue alert")
     next_due = date(2023, 11, 30)
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             TaskCompleted(
                 reported_on=date(2022, 12, 1),
@@ -412,7 +412,7 @@ async def test_completing_one_occurrence_resolves_its_alerts_and_the_next_is_sti
     )
     await eventually(lambda: _resolved(alert_events, task_id), what="AlertResolved")
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             DeadlineApproaching(due=next_due, working_days_left=7, fires_at=clock.now()),
             task_id=task_id,

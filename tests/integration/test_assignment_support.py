@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaConsumer
 from events.clock import VN_TZ, ManualClock
 from services.assignment import provision
 from services.assignment.tokens import IssuedToken
+from services.runtime.kafka_config import client_options
+from services.runtime.settings import Settings
 
 # Inside the Danh mục's time: after letter 6958 (21/11/2022), before its first deadline (30/11/2022).
 NOW = datetime(2022, 11, 25, 9, 0, tzinfo=VN_TZ)
@@ -53,14 +55,19 @@ def body(
 async def outbox_events(database_url: str, key: str) -> list[dict[str, Any]]:
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch("SELECT value FROM assignment.outbox WHERE key = $1 ORDER BY id", key)
+        # Not the agencies' own copies of rejections (services/runtime/agency_rejections.py): one answer each.
+        rows = await conn.fetch(
+            "SELECT value FROM assignment.outbox WHERE key = $1 AND topic NOT LIKE 'dondoc.intake.rejected.%' "
+            "ORDER BY id",
+            key,
+        )
     finally:
         await conn.close()
     return [json.loads(bytes(r["value"])) for r in rows]
 
 
 async def kafka_records(
-    bootstrap: str,
+    kafka: Settings,
     topic: str,
     done: Callable[[list[Any]], bool],
     *,
@@ -71,7 +78,7 @@ async def kafka_records(
     # No group: every partition, from the first record, nothing committed.
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(kafka),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -111,7 +111,7 @@ async def test_assigning_emits_task_assigned_on_the_task_topic(api: Any, setting
     ).json()
     task_id = created["task_id"]
     [record] = await kafka_records(
-        settings.kafka_bootstrap,
+        settings,
         TASK_EVENTS,
         lambda kept: len(kept) == 1,
         keep=lambda r: r.key == task_id.encode(),

@@ -34,7 +34,7 @@ def _superuser_url() -> str:
 
 async def _verify(settings: Any, database: str | asyncpg.Connection) -> evidence.Report:
     key = chain_key(settings.audit_key)
-    return await evidence.verify(key, database, settings.kafka_bootstrap, tuple(DEFINITION.topics))
+    return await evidence.verify(key, database, settings, tuple(DEFINITION.topics))
 
 
 @pytest.fixture

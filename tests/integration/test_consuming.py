@@ -20,9 +20,12 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
+from deploy.credentials import principal_env
 from events.codec import encode_value, key_for
 from events.envelope import Envelope
+from events.kafka_access import ADMIN_PRINCIPAL
 from events.topics import dead_letter_topic
+from services.runtime.kafka_config import producer_options
 from tests.conftest import REPO, eventually, running
 from tests.integration.kafka_tools import TopicReader, committed_offsets, create_topic, header, unique_topic
 from tests.integration.probe_service import Probe, ProbeSettings, probe_event
@@ -85,20 +88,20 @@ class Harness:
         )
 
     async def committed(self) -> int | None:
-        offsets = await committed_offsets(self.settings.kafka_bootstrap, f"dondoc.{self.name}")
+        offsets = await committed_offsets(self.settings, f"dondoc.{self.name}")
         return offsets.get((self.probe.topic, 0))
 
     def dead_letters(self) -> TopicReader:
-        return TopicReader(self.settings.kafka_bootstrap, dead_letter_topic(self.name))
+        return TopicReader(self.settings, dead_letter_topic(self.name))
 
 
 @pytest.fixture
 async def harness(infra: Any, settings: Any) -> AsyncIterator[Harness]:
     name = f"t_consume_{uuid.uuid4().hex[:10]}"
-    topic = await create_topic(infra.kafka_bootstrap, unique_topic("consume"))
+    topic = await create_topic(infra.kafka, unique_topic("consume"))
     # The runtime dead-letters to dead_letter_topic(service); only the five services' are declared.
-    await create_topic(infra.kafka_bootstrap, dead_letter_topic(name))
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True)
+    await create_topic(infra.kafka, dead_letter_topic(name))
+    producer = AIOKafkaProducer(**producer_options(infra.kafka), enable_idempotence=True)
     await producer.start()
     conn = await asyncpg.connect(infra.database_url)
     try:
@@ -338,7 +341,8 @@ async def probe_process(harness: Harness, tmp_path: Path) -> AsyncIterator[async
             harness.probe.topic,
             "--hang",
             cwd=REPO,
-            env=os.environ.copy(),
+            # The probe is test scaffolding, not a service of the table: it runs as the admin.
+            env={**os.environ, **principal_env(ADMIN_PRINCIPAL)},
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )

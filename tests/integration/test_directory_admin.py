@@ -72,7 +72,7 @@ async def test_every_change_is_a_whole_record_keyed_by_its_id_on_the_directory_t
     )
     assert same.json()["changed"] is False
     records = await kafka_records(
-        settings.kafka_bootstrap,
+        settings,
         DIRECTORY,
         lambda kept: len(kept) >= 2,
         keep=lambda r: r.key == agency_id.encode(),

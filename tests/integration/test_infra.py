@@ -6,7 +6,9 @@ Free ports, not the defaults, so the test runs beside a developer's `dondoc infr
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,11 +24,13 @@ from aiokafka.errors import UnknownTopicOrPartitionError
 
 from deploy import stack
 from deploy.errors import TopicError
-from deploy.kafka import KAFKA_VERSION, KafkaNode
+from deploy.kafka import KAFKA_VERSION, KafkaNode, ensure_jars, new_cluster_id
 from deploy.postgres import LocalPostgres
 from deploy.topic_config import align_configs
 from deploy.topics import ensure_topics
 from events.topics import DIRECTORY, INTAKE, TASK_EVENTS, TOPICS, TopicSpec
+from services.runtime.kafka_config import KafkaLoginRefused, check_login, client_options
+from services.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +52,8 @@ def free_ports(count: int) -> list[int]:
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[KafkaNode, LocalPostgres]]:
     kafka_port, controller_port, pg_port = free_ports(3)
-    node = KafkaNode(tmp_path / "kafka", port=kafka_port, controller_port=controller_port)
+    node = KafkaNode(tmp_path / "kafka", port=kafka_port, controller_port=controller_port,
+                     admin_password=secrets.token_urlsafe(16))
     pg = LocalPostgres(tmp_path / "postgres", port=pg_port)
     try:
         yield node, pg
@@ -58,8 +63,8 @@ def servers(tmp_path: Path) -> Iterator[tuple[KafkaNode, LocalPostgres]]:
         pg.stop()
 
 
-async def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def topic_config(kafka: Settings, topic: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
@@ -97,10 +102,11 @@ async def test_local_kafka_and_postgres_lifecycle(servers: tuple[KafkaNode, Loca
         await conn.close()
 
     # Topics: all created once with their declared layout, then nothing to do.
-    created = await ensure_topics(bootstrap)
+    kafka = node.admin_settings()
+    created = await ensure_topics(kafka)
     assert sorted(created) == sorted(spec.name for spec in TOPICS)
-    assert await ensure_topics(bootstrap) == []
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    assert await ensure_topics(kafka) == []
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         described = {t["topic"]: t for t in await admin.describe_topics([s.name for s in TOPICS])}
@@ -108,25 +114,26 @@ async def test_local_kafka_and_postgres_lifecycle(servers: tuple[KafkaNode, Loca
         await admin.close()
     for spec in TOPICS:
         assert len(described[spec.name]["partitions"]) == spec.partitions, spec.name
-    assert (await topic_config(bootstrap, DIRECTORY))["cleanup.policy"] == "compact"
-    assert (await topic_config(bootstrap, TASK_EVENTS))["retention.ms"] == "-1"
+    assert (await topic_config(kafka, DIRECTORY))["cleanup.policy"] == "compact"
+    assert (await topic_config(kafka, TASK_EVENTS))["retention.ms"] == "-1"
+    assert (await topic_config(kafka, INTAKE))["max.message.bytes"] == str(256 * 1024)
 
     # A topic with fewer partitions than declared is reported, not silently accepted.
     small = TopicSpec("dondoc.test.small", partitions=1, key="k", description="test")
-    assert await ensure_topics(bootstrap, topics=[small]) == ["dondoc.test.small"]
+    assert await ensure_topics(kafka, topics=[small]) == ["dondoc.test.small"]
     with pytest.raises(TopicError, match=r"dondoc\.test\.small has 1 partitions, 2 declared"):
-        await ensure_topics(bootstrap, topics=[TopicSpec(small.name, 2, "k", "test")])
+        await ensure_topics(kafka, topics=[TopicSpec(small.name, 2, "k", "test")])
 
     # auto.create.topics.enable=false: producing to an unknown topic fails and creates nothing.
     unknown = "dondoc.no-such-topic"
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    producer = AIOKafkaProducer(**client_options(kafka), request_timeout_ms=2000)
     await producer.start()
     try:
         with pytest.raises(UnknownTopicOrPartitionError):
             await producer.send_and_wait(unknown, b"lost")
     finally:
         await producer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         assert unknown not in await admin.list_topics()
@@ -151,23 +158,23 @@ async def test_local_kafka_and_postgres_lifecycle(servers: tuple[KafkaNode, Loca
 
 
 async def test_an_existing_topic_is_given_its_declared_config_and_keeps_its_other_overrides(infra: Any) -> None:
-    bootstrap = infra.kafka_bootstrap
+    kafka = infra.kafka
     # As the session's stack made it: the intake topic's records carry the broker's time of arrival.
-    assert (await topic_config(bootstrap, INTAKE))["message.timestamp.type"] == "LogAppendTime"
+    assert (await topic_config(kafka, INTAKE))["message.timestamp.type"] == "LogAppendTime"
 
     name = f"dondoc.test.config-{uuid.uuid4().hex[:10]}"
     tuned = {"retention.ms": "86400000", "segment.ms": "3600000"}  # segment.ms: an operator's, not declared
-    await ensure_topics(bootstrap, topics=[TopicSpec(name, 1, "k", "test", config=tuned)])
-    assert (await topic_config(bootstrap, name))["message.timestamp.type"] == "CreateTime"
+    await ensure_topics(kafka, topics=[TopicSpec(name, 1, "k", "test", config=tuned)])
+    assert (await topic_config(kafka, name))["message.timestamp.type"] == "CreateTime"
 
     declared = TopicSpec(name, 1, "k", "test", config={"retention.ms": "86400000",
                                                          "message.timestamp.type": "LogAppendTime"})
-    assert await ensure_topics(bootstrap, topics=[declared]) == []  # nothing created: it exists
-    config = await topic_config(bootstrap, name)
+    assert await ensure_topics(kafka, topics=[declared]) == []  # nothing created: it exists
+    config = await topic_config(kafka, name)
     assert (config["message.timestamp.type"], config["retention.ms"], config["segment.ms"]) == (
         "LogAppendTime", "86400000", "3600000"
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         assert await align_configs(admin, [declared, *TOPICS]) == []  # as declared already: not touched
@@ -185,6 +192,9 @@ async def test_stack_with_external_servers(
     monkeypatch.setenv("DONDOC_HOME", str(tmp_path / "unused-home"))
     monkeypatch.setenv("DONDOC_KAFKA_BOOTSTRAP", bootstrap)
     monkeypatch.setenv("DONDOC_DATABASE_URL", database_url)
+    # An external cluster's operator provides its admin password and the installation's Kafka secret.
+    monkeypatch.setenv("DONDOC_KAFKA_ADMIN_PASSWORD", node.admin_password)
+    monkeypatch.setenv("DONDOC_KAFKA_SECRET", "external-installation-secret")
 
     endpoints = await asyncio.to_thread(stack.infra_up)
 
@@ -230,3 +240,25 @@ async def test_stack_local_up_status_down(tmp_path: Path, monkeypatch: pytest.Mo
         await asyncio.to_thread(stack.infra_down)
     status = stack.infra_status()
     assert not status["kafka"]["running"] and not status["postgres"]["running"]
+
+
+async def test_storage_formatted_before_authentication_gets_the_admin_credential_and_keeps_its_data(
+    servers: tuple[KafkaNode, LocalPostgres],
+) -> None:
+    """A `.dondoc/kafka` from before the secure profile: formatted without any SCRAM credential."""
+    node, _ = servers
+    lib = ensure_jars()
+    node.write_config(secure=False)
+    node.data_dir.mkdir(parents=True, exist_ok=True)
+    config = str(node.config_file)
+    fmt = [*node._java_cmd(lib), "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", config]
+    formatted = await asyncio.to_thread(subprocess.run, fmt, capture_output=True, text=True, check=False)
+    assert formatted.returncode == 0, formatted.stderr
+    meta = (node.data_dir / "meta.properties").read_text()
+
+    await asyncio.to_thread(node.start)
+
+    assert (node.data_dir / "meta.properties").read_text() == meta  # the same storage, not a new one
+    await check_login(node.admin_settings())  # the secure broker takes the admin's login
+    with pytest.raises(KafkaLoginRefused):
+        await check_login(node.admin_settings().model_copy(update={"kafka_password": "not-it"}))

@@ -17,6 +17,7 @@ from events.topics import INTAKE, INTAKE_REJECTED
 from services import registry
 from services.assignment.tasks.rules import task_id_for
 from services.assignment.tokens import IssuedToken
+from services.runtime.kafka_config import producer_options
 from tests.conftest import eventually, running, unique
 from tests.integration.test_assignment_support import (
     body,
@@ -57,7 +58,7 @@ class Intake:
             return record.key == agency.encode() and (where["partition"], where["offset"]) == position
 
         [record] = await kafka_records(
-            self.settings.kafka_bootstrap, INTAKE_REJECTED, lambda kept: len(kept) == 1,
+            self.settings, INTAKE_REJECTED, lambda kept: len(kept) == 1,
             keep=at, within=within,
         )
         return payload(record)["payload"]  # type: ignore[no-any-return]
@@ -65,7 +66,7 @@ class Intake:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def intake(settings: Any) -> AsyncIterator[Intake]:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**producer_options(settings), enable_idempotence=True)
     await producer.start()
     try:
         async with running(registry.definition("assignment"), settings, clock()):
@@ -261,7 +262,7 @@ async def test_progress_commands_are_left_to_the_progress_service(intake: Intake
 
     # Reading until the later record's rejection shows the earlier one was handled too, without one.
     answers = await kafka_records(
-        intake.settings.kafka_bootstrap,
+        intake.settings,
         INTAKE_REJECTED,
         lambda kept: any(at(r) == after for r in kept),
         keep=lambda r: at(r) in (left, after),

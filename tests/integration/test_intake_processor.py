@@ -14,6 +14,7 @@ from events.intake import signed_headers, signing_key
 from services.assignment import provision
 from services.assignment.intake.processor import IntakeProcessor
 from services.assignment.tasks.rules import task_id_for
+from services.runtime.kafka_config import client_options
 from services.runtime.raw_consumer import RawRecord
 from tests.conftest import unique
 from tests.integration.test_assignment_support import body, clock, outbox_events, prepared
@@ -129,7 +130,7 @@ async def _group_is_empty(settings: Any) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import GroupCoordinatorNotAvailableError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         [described] = await admin.describe_consumer_groups(["dondoc.assignment.intake"])

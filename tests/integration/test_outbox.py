@@ -18,13 +18,16 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from events.clock import VN_TZ, ManualClock
 from events.envelope import Actor, Envelope, deterministic_id, new_envelope
 from events.tasks import ProgressReported
 from services.runtime import db, outbox
 from services.runtime.consuming import Consumer, Record
+from services.runtime.kafka_config import producer_options
 from services.runtime.relay import OutboxRelay
+from services.runtime.settings import Settings
 from services.runtime.unit_of_work import UnitOfWork
 from tests.conftest import eventually
 from tests.integration.kafka_tools import TopicReader, create_topic, unique_topic
@@ -98,7 +101,7 @@ class DiesAfterAck(CountingProducer):
 class Outbox:
     """One service schema with the runtime's tables, and the relays started on it."""
 
-    bootstrap: str
+    kafka: Settings
     database_url: str
     schema: str
     pool: asyncpg.Pool
@@ -107,7 +110,7 @@ class Outbox:
 
     async def producer(self, cls: type[CountingProducer] = CountingProducer, **kw: Any) -> CountingProducer:
         producer = cls(
-            bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all", linger_ms=5, **kw
+            **producer_options(self.kafka), enable_idempotence=True, acks="all", linger_ms=5, **kw
         )
         await producer.start()
         self.closing.append(producer.stop)
@@ -137,7 +140,7 @@ class Outbox:
 
 @pytest.fixture(scope="module")
 async def topic(infra: Any) -> str:
-    return await create_topic(infra.kafka_bootstrap, TOPIC, PARTITIONS)
+    return await create_topic(infra.kafka, TOPIC, PARTITIONS)
 
 
 @pytest.fixture
@@ -146,7 +149,7 @@ async def box(infra: Any, topic: str) -> AsyncIterator[Outbox]:
     pool = await db.create_pool(infra.database_url, schema, min_size=1, max_size=6)
     await db.migrate(pool, schema, {"runtime": db.RUNTIME_MIGRATIONS})
     await pool.execute("CREATE TABLE probe_state (task_id text PRIMARY KEY, seq int NOT NULL)")
-    box = Outbox(infra.kafka_bootstrap, infra.database_url, schema, pool)
+    box = Outbox(infra.kafka, infra.database_url, schema, pool)
     try:
         yield box
     finally:
@@ -161,7 +164,7 @@ async def box(infra: Any, topic: str) -> AsyncIterator[Outbox]:
 
 @pytest.fixture
 async def topic_reader(infra: Any, topic: str) -> AsyncIterator[TopicReader]:
-    async with TopicReader(infra.kafka_bootstrap, topic, PARTITIONS) as reader:
+    async with TopicReader(infra.kafka, topic, PARTITIONS) as reader:
         yield reader
 
 
@@ -398,3 +401,31 @@ async def test_an_event_too_large_for_kafka_never_reaches_the_outbox(box: Outbox
     with pytest.raises(EventTooLarge, match=f"at most {EVENT_MAX_BYTES} bytes"):
         await box.commit(giant)
     assert await box.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", task_id) == 0
+
+
+async def test_an_oversized_row_is_parked_and_later_events_still_reach_kafka(
+    box: Outbox, topic_reader: TopicReader
+) -> None:
+    """A 5 MB row (say a task whose description slipped past every other limit) is set aside with its
+    reason; the events committed after it — a token revocation, any agency's — are published."""
+    task = new_task()
+    huge = event(task, 1)
+    async with box.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, '[]')",
+            huge.event_id, TOPIC, task, b"x" * (5 * 1024 * 1024),
+        )  # fmt: skip
+    after = event(task, 2)
+    await box.commit(after)
+    await box.start_relay()
+
+    await published(topic_reader, after)
+
+    async def parked() -> Any:
+        return await box.pool.fetchrow(
+            "SELECT park_reason FROM outbox WHERE event_id = $1 AND parked_at IS NOT NULL", huge.event_id
+        )
+
+    assert "bytes" in (await eventually(parked, what="the oversized row to be parked"))["park_reason"]
+    assert str(huge.event_id) not in ids_on(topic_reader)
+    assert REGISTRY.get_sample_value("dondoc_outbox_parked", {"schema": box.schema}) == 1

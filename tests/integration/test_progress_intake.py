@@ -17,6 +17,7 @@ from events.clock import VN_TZ, ManualClock
 from events.intake import signed_headers, signing_key
 from events.topics import INTAKE, INTAKE_REJECTED, TASK_EVENTS
 from services.progress.bootstrap import definition
+from services.runtime.kafka_config import producer_options
 from tests.conftest import eventually, unique
 from tests.integration.progress_alerts_kit import Events, assign, fetch, topic_events
 
@@ -37,7 +38,7 @@ async def send(
     command_id = command_id or unique("cmd")
     body = json.dumps({"command_type": command_type, "command_id": command_id, "payload": payload}).encode()
     key = signing_key(secret or settings.token_secret, agency, "k1")
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**producer_options(settings), enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -50,13 +51,13 @@ async def send(
 
 @pytest.fixture
 async def task_events(infra: Any) -> AsyncIterator[Events]:
-    async with topic_events(infra.kafka_bootstrap, TASK_EVENTS, 6) as found:
+    async with topic_events(infra.kafka, TASK_EVENTS, 6) as found:
         yield found
 
 
 @pytest.fixture
 async def rejected(infra: Any) -> AsyncIterator[Events]:
-    async with topic_events(infra.kafka_bootstrap, INTAKE_REJECTED, 3) as found:
+    async with topic_events(infra.kafka, INTAKE_REJECTED, 3) as found:
         yield found
 
 
@@ -70,7 +71,7 @@ async def test_an_intake_command_of_the_lead_becomes_its_event_and_a_coordinator
 ) -> None:
     clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
     async with run_service(definition(), clock) as http:
-        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer="p-1", coordinating=(COORDINATOR,))
+        task_id, _ = await assign(infra.kafka, clock.now(), officer="p-1", coordinating=(COORDINATOR,))
 
         async def known() -> bool:
             return (await http.get(f"/v1/tasks/{task_id}")).status_code == 200

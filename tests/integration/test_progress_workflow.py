@@ -44,13 +44,13 @@ async def http(run_service: Any, clock: ManualClock) -> AsyncIterator[httpx.Asyn
 
 @pytest.fixture
 async def events(infra: Any) -> AsyncIterator[Events]:
-    async with topic_events(infra.kafka_bootstrap, TASK_EVENTS, 6) as found:
+    async with topic_events(infra.kafka, TASK_EVENTS, 6) as found:
         yield found
 
 
 async def assigned(infra: Any, http: httpx.AsyncClient, clock: ManualClock, **kwargs: Any) -> str:
     kwargs = {"officer": "p-officer", "coordinating": (COORDINATOR,), **kwargs}
-    task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), **kwargs)
+    task_id, _ = await assign(infra.kafka, clock.now(), **kwargs)
     await eventually(lambda: _status(http, task_id), what="the progress service to know the task")
     return task_id
 
@@ -182,7 +182,7 @@ async def test_late_compares_the_report_date_with_the_deadline_in_force_which_an
 ) -> None:
     late, extended = await assigned(infra, http, clock), await assigned(infra, http, clock)
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             DeadlineExtended(
                 request_id="r1",
@@ -291,7 +291,7 @@ async def test_withdrawal_removes_the_timers_and_stops_reporting(
     task_id = await assigned(infra, http, clock)
     assert await live_timers(settings, task_id)
     await publish(
-        infra.kafka_bootstrap,
+        infra.kafka,
         envelope(
             TaskWithdrawn(withdrawn_by_agency_id=ASSIGNER, reason="Không còn phù hợp"),
             task_id=task_id,

@@ -40,10 +40,11 @@ from services.audit.bootstrap import DEFINITION as AUDIT
 from services.cli import replay_cli
 from services.reporting.bootstrap import DEFINITION as REPORTING
 from services.runtime import auth
+from services.runtime.kafka_config import producer_options
 from services.runtime.replay import LogReader, ReplayPolicy, compare, group_offsets, policy_of, rebuild
 from services.runtime.service import ServiceDefinition, create_app
 from services.runtime.unit_of_work import UnitOfWork
-from tests.conftest import eventually, free_port, unique
+from tests.conftest import as_service, eventually, free_port, unique
 from tests.integration.kafka_tools import create_topic, unique_topic
 from tests.integration.progress_alerts_kit import publish as publish_keyed
 from tests.integration.report_scenario import Scenario, all_handled, publish, vn
@@ -57,7 +58,7 @@ TODAY = datetime(2023, 9, 1, 9, 0, tzinfo=VN_TZ)
 async def scenario(infra: Any) -> Scenario:
     """The seeds' tasks on the shared topics, once for the module."""
     scenario = Scenario(unique("rp")).directory().danh_muc().cascade_of_13().timeline()
-    await publish(infra.kafka_bootstrap, scenario.envelopes)
+    await publish(infra.kafka, scenario.envelopes)
     return scenario
 
 
@@ -70,8 +71,8 @@ def own(definition: ServiceDefinition) -> ServiceDefinition:
 async def serving(definition: ServiceDefinition, settings: Any) -> AsyncIterator[str]:
     """The service on a real port (its /readyz answers), until the block ends; yields its URL."""
     port = free_port()
-    await create_topic(settings.kafka_bootstrap, dead_letter_topic(definition.name))
-    app = create_app(definition, settings, ManualClock(TODAY))
+    await create_topic(settings, dead_letter_topic(definition.name))
+    app = create_app(definition, as_service(definition.name, settings), ManualClock(TODAY))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     url = f"http://127.0.0.1:{port}"
@@ -100,9 +101,9 @@ async def caught_up(definition: ServiceDefinition, settings: Any, envelopes: lis
     )
 
     async def at_end() -> bool:
-        async with LogReader(settings.kafka_bootstrap, definition.topics, client_id="test-replay") as log:
+        async with LogReader(settings, definition.topics, client_id="test-replay") as log:
             ends, starts = log.ends, log.starts
-        committed = await group_offsets(settings.kafka_bootstrap, f"dondoc.{definition.name}")
+        committed = await group_offsets(settings, f"dondoc.{definition.name}")
         return all(committed.get((tp.topic, tp.partition), starts[tp]) >= end for tp, end in ends.items())
 
     await eventually(at_end, timeout=90, what=f"{definition.name}'s group to reach the end of its topics")
@@ -121,7 +122,7 @@ async def test_a_replay_rebuilds_the_reporting_projection_identically(settings: 
     defn = own(REPORTING)
     async with serving(defn, settings):
         await caught_up(defn, settings, scenario.envelopes)
-        group_before = await group_offsets(settings.kafka_bootstrap, f"dondoc.{defn.name}")
+        group_before = await group_offsets(settings, f"dondoc.{defn.name}")
 
         rebuilt = await rebuild(defn, settings, policy=policy_of(defn))
         comparison = await compare(rebuilt, settings)
@@ -134,7 +135,7 @@ async def test_a_replay_rebuilds_the_reporting_projection_identically(settings: 
         live = next(t for t in comparison.tables if t.table == "live")
         assert live.rebuilt_rows > 0  # rolled to the live service's day, not left empty
         # The live service's group was not touched by the replay's reading.
-        assert await group_offsets(settings.kafka_bootstrap, f"dondoc.{defn.name}") == group_before
+        assert await group_offsets(settings, f"dondoc.{defn.name}") == group_before
 
         code, printed = await run(defn, settings)
         assert code == 0, printed
@@ -198,9 +199,9 @@ async def test_apply_waits_for_the_service_to_stop_then_restores_the_tables_and_
         assert await conn.fetchval(f'SELECT count(*) FROM "{backup}".inbox') > 0
     finally:
         await conn.close()
-    async with LogReader(settings.kafka_bootstrap, defn.topics, client_id="test-replay") as log:
+    async with LogReader(settings, defn.topics, client_id="test-replay") as log:
         ends = {(tp.topic, tp.partition): o for tp, o in log.ends.items()}
-    assert await group_offsets(settings.kafka_bootstrap, f"dondoc.{defn.name}") == ends
+    assert await group_offsets(settings, f"dondoc.{defn.name}") == ends
 
     code, printed = await run(defn, settings)
     assert code == 0, printed  # the live tables are the rebuilt ones now
@@ -210,7 +211,7 @@ async def test_apply_waits_for_the_service_to_stop_then_restores_the_tables_and_
     more.envelopes = list(scenario.envelopes)
     more.progress(9, 60, vn(2023, 8, 1))
     async with serving(defn, settings):
-        await publish(settings.kafka_bootstrap, more.envelopes[-1:])
+        await publish(settings, more.envelopes[-1:])
         await caught_up(defn, settings, more.envelopes)
         conn = await asyncpg.connect(settings.database_url)
         try:
@@ -246,7 +247,7 @@ async def test_apply_carries_over_the_revocations_the_stopped_service_never_read
         )
 
     closed_before = agency(reopened, active=False, version=1)
-    await publish_keyed(settings.kafka_bootstrap, closed_before, key=reopened)
+    await publish_keyed(settings, closed_before, key=reopened)
     leaked, revoked = auth.issue(settings.token_secret, lead, TODAY)
     tokens = {name: auth.issue(settings.token_secret, name, TODAY)[0] for name in (reopened, abolished)}
     async with serving(defn, settings):
@@ -256,12 +257,12 @@ async def test_apply_carries_over_the_revocations_the_stopped_service_never_read
     revocation = changes.add(
         TokenRevoked(token_id=revoked.token_id, agency_id=lead, revoked_at=TODAY + timedelta(hours=1)), TODAY
     )
-    await publish_keyed(settings.kafka_bootstrap, revocation, key=f"token:{revoked.token_id}")
+    await publish_keyed(settings, revocation, key=f"token:{revoked.token_id}")
     for envelope, agency_id in (
         (agency(reopened, active=True, version=2), reopened),
         (agency(abolished, active=False, version=1), abolished),
     ):
-        await publish_keyed(settings.kafka_bootstrap, envelope, key=agency_id)
+        await publish_keyed(settings, envelope, key=agency_id)
 
     conn = await asyncpg.connect(settings.database_url)
     try:
@@ -296,8 +297,8 @@ async def test_nothing_a_replay_writes_leaves_the_shadow(settings: Any, tmp_path
     """A handler that emits an event and one that fails, and a record that is no envelope: the emitted
     event stays in the shadow's outbox and the dead letters in its table; Kafka gets nothing."""
     name = f"replaytest_{uuid.uuid4().hex[:8]}"
-    topic = await create_topic(settings.kafka_bootstrap, unique_topic("replay"), partitions=2)
-    dead_letters = await create_topic(settings.kafka_bootstrap, dead_letter_topic(name))
+    topic = await create_topic(settings, unique_topic("replay"), partitions=2)
+    dead_letters = await create_topic(settings, dead_letter_topic(name))
     (tmp_path / "001_seen.sql").write_text("CREATE TABLE seen (event_id uuid PRIMARY KEY, percent int NOT NULL);")
 
     async def on_progress(event: Envelope, uow: UnitOfWork) -> None:
@@ -310,7 +311,7 @@ async def test_nothing_a_replay_writes_leaves_the_shadow(settings: Any, tmp_path
     defn = ServiceDefinition(
         name=name, migrations=tmp_path, topics=(topic,), handlers={"ProgressReported": on_progress}
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = AIOKafkaProducer(**producer_options(settings))
     await producer.start()
     try:
         for i, percent in enumerate((10, 13, 20)):
@@ -328,7 +329,7 @@ async def test_nothing_a_replay_writes_leaves_the_shadow(settings: Any, tmp_path
         await producer.stop()
 
     async def end_offsets(topics: tuple[str, ...]) -> dict[Any, int]:
-        async with LogReader(settings.kafka_bootstrap, topics, client_id="test-replay") as log:
+        async with LogReader(settings, topics, client_id="test-replay") as log:
             return dict(log.ends)
 
     outside = (TASK_EVENTS, dead_letters)

@@ -68,7 +68,7 @@ def scenario() -> Scenario:
 async def http(settings: Any, infra: Any, scenario: Scenario) -> AsyncIterator[httpx.AsyncClient]:
     clock = ManualClock(datetime(2023, 9, 1, 9, 0, tzinfo=VN_TZ))
     async with running(DEFINITION, settings, clock) as client:
-        await publish(infra.kafka_bootstrap, scenario.envelopes)
+        await publish(infra.kafka, scenario.envelopes)
 
         await eventually(
             lambda: all_handled(settings.database_url, scenario.envelopes), timeout=60, what="the scenario to be read"

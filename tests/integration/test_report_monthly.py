@@ -60,10 +60,10 @@ async def test_a_month_ends_one_report_is_published_once(settings: Any, infra: A
     own = settings.model_copy(update={"database_url": await _fresh_database(infra.database_url)})
     clock = ManualClock(datetime(2023, 3, 20, 9, 0, tzinfo=VN_TZ))
 
-    async with TopicReader(infra.kafka_bootstrap, REPORT_EVENTS) as reader:
+    async with TopicReader(infra.kafka, REPORT_EVENTS) as reader:
         before = len(await _reports_of(reader, "2023-03"))
         async with running(DEFINITION, own, clock) as http:
-            await publish(infra.kafka_bootstrap, scenario.envelopes)
+            await publish(infra.kafka, scenario.envelopes)
 
             await eventually(
                 lambda: all_handled(own.database_url, scenario.envelopes), timeout=60, what="the scenario to be read"

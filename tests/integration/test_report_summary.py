@@ -33,7 +33,7 @@ async def reporting(
     """One reporting service for the module's tests (each asks about the scenario's own agencies)."""
     clock = ManualClock(START)
     async with running(DEFINITION, settings, clock) as http:
-        await publish(infra.kafka_bootstrap, scenario.envelopes)
+        await publish(infra.kafka, scenario.envelopes)
 
         await eventually(
             lambda: all_handled(settings.database_url, scenario.envelopes),

@@ -147,7 +147,7 @@ async def test_a_crash_before_commit_leaves_the_timer_scheduled_and_it_fires_aft
 
 @pytest.fixture
 async def events(infra: Any) -> AsyncIterator[Events]:
-    async with topic_events(infra.kafka_bootstrap, TASK_EVENTS, 6) as found:
+    async with topic_events(infra.kafka, TASK_EVENTS, 6) as found:
         yield found
 
 
@@ -156,7 +156,7 @@ async def test_a_restarted_service_neither_drops_nor_repeats_a_deadline_event(
 ) -> None:
     clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
     async with run_service(definition(), clock) as http:
-        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer="p-1")
+        task_id, _ = await assign(infra.kafka, clock.now(), officer="p-1")
         await eventually(lambda: _known(http, task_id), what="the task")
     # Down while the 7-working-day reminder (21/11 08:00) and the deadline pass.
     clock.set(datetime(2022, 12, 1, 0, 0, 1, tzinfo=VN_TZ))
@@ -178,7 +178,7 @@ async def test_two_replicas_running_at_once_fire_each_deadline_once(
         first = await stack.enter_async_context(run_service(definition(), clock))
         await stack.enter_async_context(run_service(definition(), clock))
         task_ids = [
-            (await assign(infra.kafka_bootstrap, clock.now(), officer=f"p-{i}", due="2022-11-10"))[0] for i in range(20)
+            (await assign(infra.kafka, clock.now(), officer=f"p-{i}", due="2022-11-10"))[0] for i in range(20)
         ]
         for task_id in task_ids:
             await eventually(partial(_known, first, task_id), what="every task")

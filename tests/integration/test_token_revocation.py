@@ -25,6 +25,7 @@ from events.topics import DIRECTORY, INTAKE, INTAKE_REJECTED
 from services import registry
 from services.assignment.tokens import IssuedToken
 from services.cli import assignment_cli
+from services.runtime.kafka_config import producer_options
 from tests.conftest import eventually, unique
 from tests.integration.progress_alerts_kit import Events, assign, fetch, topic_events
 from tests.integration.test_assignment_support import kafka_records, outbox_events, prepared
@@ -42,7 +43,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def rejected(infra: Any) -> AsyncIterator[Events]:
-    async with topic_events(infra.kafka_bootstrap, INTAKE_REJECTED, 3) as found:
+    async with topic_events(infra.kafka, INTAKE_REJECTED, 3) as found:
         yield found
 
 
@@ -67,7 +68,7 @@ async def send_signed(
     body = json.dumps({"command_type": command_type, "command_id": command_id, "payload": payload}).encode()
     key = signing_key(settings.token_secret, token.agency_id, token.token_id)
     headers = signed_headers(key, token.agency_id, token.token_id, body, time.time())
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**producer_options(settings), enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(INTAKE, body, key=token.agency_id.encode(), headers=headers)
@@ -78,7 +79,7 @@ async def send_signed(
 
 async def send_unsigned(settings: Any, agency_id: str) -> dict[str, Any]:
     """A record with no signature, keyed like the agency's commands; returns its position."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**producer_options(settings), enable_idempotence=True)
     await producer.start()
     try:
         sent = await producer.send_and_wait(INTAKE, b'{"command_type": "ReportProgress"}', key=agency_id.encode())
@@ -105,7 +106,7 @@ async def test_a_revoked_token_is_refused_by_progress_over_http_and_intake_and_a
         run_service(registry.definition("progress"), clock) as progress,
     ):
         leaked, spare = (await prepared(settings, LEAD))[LEAD], (await prepared(settings, LEAD))[LEAD]
-        task_id, _ = await assign(infra.kafka_bootstrap, clock.now(), officer=OFFICER, lead=LEAD)
+        task_id, _ = await assign(infra.kafka, clock.now(), officer=OFFICER, lead=LEAD)
 
         async def known() -> bool:
             return (await progress.get(f"/v1/tasks/{task_id}")).status_code == 200
@@ -185,7 +186,7 @@ async def test_a_service_started_after_the_revocation_refuses_the_token(
         leaked, spare = (await prepared(settings, LEAD))[LEAD], (await prepared(settings, LEAD))[LEAD]
         await revoke(leaked.token_id)
         await kafka_records(  # published on the compacted directory topic before alerts ever runs
-            settings.kafka_bootstrap,
+            settings,
             DIRECTORY,
             lambda kept: len(kept) == 1,
             keep=lambda r: r.key == f"token:{leaked.token_id}".encode(),

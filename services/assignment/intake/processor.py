@@ -27,6 +27,7 @@ from services.assignment import tokens
 from services.assignment.errors import Rejected
 from services.assignment.intake import dispatch
 from services.runtime import intake_ledger
+from services.runtime.agency_rejections import copy_to_agency
 from services.runtime.consuming import Consumer, Record
 from services.runtime.logs import bound, get_logger
 from services.runtime.raw_consumer import RawConsumer, RawRecord
@@ -133,8 +134,9 @@ async def _emit_rejection(uow: UnitOfWork, record: RawRecord, agency: str | None
     )
     key = agency or "unknown"
     log.info("intake command rejected", code=exc.code, agency_id=key)
-    await uow.emit(rejected, actor=Actor(agency_id=key), key=key,
-                   id_parts=(record.topic, record.partition, record.offset))
+    envelope = await uow.emit(rejected, actor=Actor(agency_id=key), key=key,
+                              id_parts=(record.topic, record.partition, record.offset))
+    await copy_to_agency(uow, envelope, agency)  # the agency reads its own, on its own topic
 
 
 def build(rt: Runtime) -> RawConsumer:

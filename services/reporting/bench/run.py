@@ -147,6 +147,7 @@ def run_bench(
     *, tasks: int, requests: int, as_of_requests: int, reuse: bool, progress: Callable[[str], None]
 ) -> dict[str, Any]:
     from deploy import stack
+    from deploy.credentials import service_env
     from services.runtime import logs
 
     logs.configure("bench", "WARNING")  # stdout is the result, as JSON
@@ -160,6 +161,7 @@ def run_bench(
         "DONDOC_REPORTING_PORT": str(port),
         "DONDOC_BENCH_NOW": seed.NOW.isoformat(),
         "DONDOC_LOG_LEVEL": "WARNING",
+        **service_env("reporting"),  # the server runs as the reporting service's own Kafka principal
     }
     server = subprocess.Popen([sys.executable, "-m", "services.reporting.bench.server"], env=env)
     timings: dict[str, Any] = {}

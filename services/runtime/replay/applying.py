@@ -67,7 +67,7 @@ async def apply(
         )
     live, shadow = rebuilt.live_schema, rebuilt.shadow_schema
     backup = f"{live}_backup_{(now or datetime.now(UTC)):%Y%m%d_%H%M%S}"
-    previous = await group_offsets(settings.kafka_bootstrap, rebuilt.group)
+    previous = await group_offsets(settings, rebuilt.group)
     conn = await asyncpg.connect(settings.database_url)
     try:
         # No other replay of the service may replace the shadow meanwhile.
@@ -109,7 +109,7 @@ async def apply(
             revoked = await _carry_revocations(conn, live, shadow) if revocation_tables else 0
             # Inside the transaction: if the offsets cannot be set (the group came alive), nothing changes.
             try:
-                await set_group_offsets(settings.kafka_bootstrap, rebuilt.group, rebuilt.ends)
+                await set_group_offsets(settings, rebuilt.group, rebuilt.ends)
             except CommitFailedError as exc:
                 raise ReplayRefused(
                     f"the consumer group {rebuilt.group} got a member while applying (the service "

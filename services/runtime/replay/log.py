@@ -10,7 +10,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.runtime.kafka_config import client_options
 from services.runtime.replay.policy import ReplayRefused
+from services.runtime.settings import Settings
 
 Position = tuple[str, int]  # (topic, partition)
 
@@ -19,10 +21,10 @@ class LogReader:
     """Every record of some topics from their first offset up to the end offsets taken at start, with no
     consumer group; the partitions merged by timestamp, each in its own order, in bounded memory."""
 
-    def __init__(self, bootstrap: str, topics: Sequence[str], *, client_id: str, buffer: int = 2000) -> None:
-        self._bootstrap, self._topics, self._buffer = bootstrap, list(topics), buffer
+    def __init__(self, settings: Settings, topics: Sequence[str], *, client_id: str, buffer: int = 2000) -> None:
+        self._settings, self._topics, self._buffer = settings, list(topics), buffer
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **client_options(settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -32,7 +34,7 @@ class LogReader:
         self.ends: dict[TopicPartition, int] = {}
 
     async def __aenter__(self) -> LogReader:
-        partitions = await _partitions(self._bootstrap, self._topics)
+        partitions = await _partitions(self._settings, self._topics)
         await self._consumer.start()
         try:
             self._consumer.assign(partitions)
@@ -83,8 +85,8 @@ class LogReader:
                 exhausted.add(tp)
 
 
-async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         described: list[dict[str, Any]] = await admin.describe_topics(list(topics))
@@ -94,6 +96,6 @@ async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartit
     missing = [t for t in topics if t not in found]
     if missing:
         raise ReplayRefused(
-            f"topic(s) {', '.join(missing)} do not exist on {bootstrap}; `dondoc infra up` creates them"
+            f"topic(s) {', '.join(missing)} do not exist on {settings.kafka_bootstrap}; `dondoc infra up` creates them"
         )
     return sorted(TopicPartition(t, p["partition"]) for t in topics for p in found[t]["partitions"])

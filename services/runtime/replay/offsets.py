@@ -9,12 +9,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
+from services.runtime.kafka_config import client_options
 from services.runtime.replay.log import Position
+from services.runtime.settings import Settings
 
 
-async def group_offsets(bootstrap: str, group: str) -> dict[Position, int]:
+async def group_offsets(settings: Settings, group: str) -> dict[Position, int]:
     """The group's committed offsets (the next offset it reads), per (topic, partition)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -23,10 +25,10 @@ async def group_offsets(bootstrap: str, group: str) -> dict[Position, int]:
     return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
 
 
-async def set_group_offsets(bootstrap: str, group: str, offsets: Mapping[Position, int]) -> None:
+async def set_group_offsets(settings: Settings, group: str, offsets: Mapping[Position, int]) -> None:
     """Commit offsets for a group without joining it; the broker refuses while the group has members."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, client_id="dondoc-replay-apply"
+        **client_options(settings), group_id=group, enable_auto_commit=False, client_id="dondoc-replay-apply"
     )
     await consumer.start()
     try:

@@ -130,9 +130,7 @@ async def _feed(
         batch=definition.batch_handler,
     )
     records = 0
-    async with LogReader(
-        settings.kafka_bootstrap, definition.topics, client_id=f"dondoc-replay-{definition.name}"
-    ) as reader:
+    async with LogReader(settings, definition.topics, client_id=f"dondoc-replay-{definition.name}") as reader:
         total = reader.total
         if on_progress:
             on_progress(0, total)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.runtime.kafka_config import client_options
 from services.runtime.service import ServiceDefinition
 from services.runtime.settings import Settings
 
@@ -21,14 +22,14 @@ async def running_signs(definition: ServiceDefinition, settings: Settings, servi
             signs.append(f"{url}/readyz answered {answer.status_code}")
         except httpx.HTTPError:
             pass
-    members = await group_members(settings.kafka_bootstrap, f"dondoc.{definition.name}")
+    members = await group_members(settings, f"dondoc.{definition.name}")
     if members:
         signs.append(f"consumer group dondoc.{definition.name} has {len(members)} member(s): {', '.join(members)}")
     return signs
 
 
-async def group_members(bootstrap: str, group: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def group_members(settings: Settings, group: str) -> list[str]:
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         responses = await admin.describe_consumer_groups([group])
