@@ -5,7 +5,7 @@ state folder (``DONDOC_KAFKA_SECRET`` overrides it); each principal's password i
 nothing else is stored and nothing is committed. Only the launcher (``dondoc up``, the test fixture)
 knows the secret; each service process is handed its own principal's password alone
 (``DONDOC_KAFKA_USERNAME`` / ``DONDOC_KAFKA_PASSWORD``). Agencies' passwords are random and are not
-derived (deploy/agency_credentials.py).
+derived (services/cli/kafka_cli.py).
 
 Against an external broker (``DONDOC_KAFKA_BOOTSTRAP`` with ``DONDOC_KAFKA_ADMIN_PASSWORD``), the ACL job
 (``dondoc infra up``) sets each service's password from ``DONDOC_KAFKA_PASSWORD_<PRINCIPAL>`` if given

@@ -15,7 +15,10 @@ from services.runtime.service import create_app
 from services.runtime.settings import Settings
 
 SETTINGS = Settings(
-    kafka_bootstrap="localhost:1", database_url="postgresql://localhost:1/none", token_secret="a-secret-of-sixteen+"
+    kafka_bootstrap="localhost:1",
+    database_url="postgresql://localhost:1/none",
+    token_secret="a-secret-of-sixteen+",
+    audit_key="an-audit-key-only-for-reading-the-routes",
 )
 
 
