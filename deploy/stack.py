@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from deploy import credentials
+from deploy import credentials, identity
 from deploy._aio import run_sync
 from deploy._proc import port_in_use
 from deploy._secrets import made_once
 from deploy.acls import sync_service_access
 from deploy.errors import InfraError, PostgresError
 from deploy.kafka import KafkaNode, kafka_hosts, wait_until_ready
+from deploy.keycloak import KeycloakNode
 from deploy.postgres import LocalPostgres
 from deploy.topics import ensure_topics
 from events.kafka_access import ADMIN_PRINCIPAL, SERVICE_PRINCIPALS
@@ -210,8 +211,32 @@ async def wait_for_logins(principals: list[Settings], timeout: float = 30.0) -> 
                 await asyncio.sleep(0.1)
 
 
+def keycloak_node() -> KeycloakNode:
+    """The local identity provider (people sign in); outside the ephemeral port range like the broker."""
+    return identity.keycloak_node(
+        state_home(),
+        port=_env_port("DONDOC_KEYCLOAK_PORT", 8180),
+        management_port=_env_port("DONDOC_KEYCLOAK_MANAGEMENT_PORT", 9180),
+    )
+
+
+def identity_up(redirect_uris: list[str], on_progress: Progress = None) -> identity.IdentityEndpoints:
+    """The identity provider people sign in with: ``DONDOC_OIDC_ISSUER``'s, else the local Keycloak with
+    the realm provisioned from the demo directory (deploy/identity.py). Apart from ``infra_up``: a test
+    session or a bench needs no provider, and the one that does starts its own."""
+    node = keycloak_node()
+    return identity.identity_up(
+        state_home(), port=node.port, management_port=node.management_port, redirect_uris=redirect_uris,
+        on_progress=on_progress,
+    )  # fmt: skip
+
+
 def infra_down(on_progress: Progress = None) -> None:
     """Stop the local servers of ``state_home()``; external ones are never touched."""
+    provider = keycloak_node()
+    if provider.is_running():
+        _say(on_progress, "Stopping the identity provider")
+        provider.stop()
     node = kafka_node()
     if node.is_running():
         _say(on_progress, "Stopping Kafka")
@@ -238,4 +263,4 @@ def infra_status() -> dict[str, Any]:
         parts = urlsplit(url)
         reachable = port_in_use(parts.hostname or "localhost", parts.port or 5432)
         postgres = {"running": reachable, "external": True, "url": redact(url), "local": postgres}
-    return {"kafka": kafka, "postgres": postgres}
+    return {"kafka": kafka, "postgres": postgres, "identity": keycloak_node().status()}

@@ -65,18 +65,22 @@ def _local_database(*, with_audit_key: bool) -> None:
 
 @infra_app.command("up")
 def infra_up() -> None:
-    """Start Kafka (KRaft) and PostgreSQL, create the topics; reuses data and caches."""
+    """Start Kafka (KRaft), PostgreSQL and the identity provider, create the topics; reuses data and caches."""
     from deploy import stack
+    from services.runtime.settings import get_settings
 
     with console.status("Starting Kafka and PostgreSQL…") as status:
         endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
+        dashboard = f"{get_settings().url_of('reporting')}/"
+        people = stack.identity_up([dashboard], on_progress=lambda msg: status.update(msg))
     database = stack.redact(endpoints.database_url)
     console.print(f"[green]Kafka[/] {endpoints.kafka_bootstrap}   [green]PostgreSQL[/] {database}")
+    console.print(f"[green]Identity provider[/] {people.issuer}")
 
 
 @infra_app.command("down")
 def infra_down() -> None:
-    """Stop the local Kafka and PostgreSQL (data is kept)."""
+    """Stop the local Kafka, PostgreSQL and identity provider (data is kept)."""
     from deploy import stack
 
     stack.infra_down()

@@ -121,6 +121,9 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
         env["DONDOC_AUDIT_DATABASE_URL"] = endpoints.audit_database_url
     settings = get_settings()
     urls = {name: settings.url_of(name) for name in SERVICES}
+    people = _identity(console, stack, f"{urls['reporting']}/")
+    if people is not None:
+        env["DONDOC_OIDC_ISSUER"] = people.issuer
     procs = start_services(env, stack.state_home() / "logs")
     try:
         with console.status("Starting the five services…"):
@@ -130,6 +133,8 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
             from services.cli.demo import load_demo
 
             load_demo(console, urls)
+            if people is not None:
+                _print_demo_accounts(console, people, stack.state_home())
         _print_urls(console, urls, stack.state_home() / "logs")
         next_access_sync = 0.0
         while all(p.poll() is None for p in procs.values()):
@@ -147,6 +152,31 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
         stop_services(procs)
         stack.infra_down()
         console.print(f"Stopped: services, Kafka and PostgreSQL (data kept in {stack.state_home()}).")
+
+
+def _identity(console: Console, stack: Any, dashboard: str) -> Any:
+    """The identity provider people sign in with; without one (it would not start) the stack still runs,
+    for machine callers with agency tokens, and says so."""
+    try:
+        with console.status("Starting the identity provider (Keycloak)…") as status:
+            return stack.identity_up([dashboard], on_progress=lambda msg: status.update(msg))
+    except Exception as exc:
+        console.print(f"[yellow]Sign-in for people is off: the identity provider did not start ({exc}).[/]")
+        return None
+
+
+# Demo people worth signing in as: the task 13 chain of the seeds (school officer, Sở GDĐT head, province head).
+DEMO_PEOPLE = ("p-bd-thpt-binh-duong-officer-1", "p-bd-sgddt-head", "p-ubnd-bd-head")
+
+
+def _print_demo_accounts(console: Console, people: Any, home: Path) -> None:
+    from deploy.identity import demo_passwords
+
+    passwords = demo_passwords(home, list(DEMO_PEOPLE))
+    console.print("\n[bold]Đăng nhập (demo, invented people)[/] on the dashboard with:")
+    for person in DEMO_PEOPLE:
+        console.print(f"  {person:<32} {passwords[person]}", soft_wrap=True)
+    console.print(f"  every demo account and its password: {home / 'demo-accounts.json'} (this machine only)")
 
 
 ACCESS_SYNC_EVERY_S = 30.0
