@@ -151,7 +151,9 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
     finally:
         stop_services(procs)
         stack.infra_down()
-        console.print(f"Stopped: services, Kafka and PostgreSQL (data kept in {stack.state_home()}).")
+        console.print(
+            f"Stopped: services, Kafka, PostgreSQL and the identity provider (data kept in {stack.state_home()})."
+        )
 
 
 def _identity(console: Console, stack: Any, dashboard: str) -> Any:
