@@ -77,3 +77,12 @@ def roles_of_person(directory_role: str, *, in_tracking_office: bool) -> tuple[s
     if in_tracking_office:
         roles.append(Role.TRACKING)
     return tuple(str(r) for r in roles)
+
+
+def markdown_table() -> str:
+    """The table as docs/design.md shows it (a test keeps the two the same)."""
+    roles = list(Role)
+    lines = ["| action | " + " | ".join(str(r) for r in roles) + " |", "|---|" + "---|" * len(roles)]
+    for action, allowed in PERMISSIONS.items():
+        lines.append(f"| {action} | " + " | ".join("✓" if r in allowed else "" for r in roles) + " |")
+    return "\n".join(lines)

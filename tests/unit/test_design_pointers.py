@@ -94,3 +94,9 @@ def test_every_module_a_service_readme_names_exists() -> None:
 @pytest.mark.parametrize("name", ["reliability.md", "design.md"])
 def test_the_docs_the_readme_promises_are_there(name: str) -> None:
     assert (REPO / "docs" / name).is_file()
+
+
+def test_the_roles_table_in_the_design_is_the_one_in_code() -> None:
+    from events.roles import markdown_table
+
+    assert markdown_table() in DESIGN.read_text(encoding="utf-8"), "render events.roles.markdown_table() into §6"
