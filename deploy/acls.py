@@ -92,7 +92,13 @@ def broker_acls(admin: Settings) -> set[Binding]:
 
     # None matches any name, principal and host (the stubs say str).
     everything = AclBindingFilter(
-        ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY  # type: ignore[arg-type]
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        None,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,  # type: ignore[arg-type]
     )
     client = _admin(admin)  # kept referenced: a collected client cancels its pending requests
     (acls,) = _wait([client.describe_acls(everything, request_timeout=REQUEST_TIMEOUT_S)], "Reading ACLs")

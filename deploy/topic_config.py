@@ -40,8 +40,10 @@ async def align_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> l
         current = overrides[name]
         if differing := {k: v for k, v in config.items() if current.get(k) != v}:
             if unreadable := sorted(k for k, v in current.items() if v is None):
-                raise TopicError(f"{name} needs {differing} but its overrides {unreadable} cannot be read back "
-                                 "to keep them: set the declared values with kafka-configs --alter by hand")
+                raise TopicError(
+                    f"{name} needs {differing} but its overrides {unreadable} cannot be read back "
+                    "to keep them: set the declared values with kafka-configs --alter by hand"
+                )
             changes[name] = {**{k: v for k, v in current.items() if v is not None}, **config}
             changed += [f"{name}: {k}={v}" for k, v in differing.items()]
     if changes:
@@ -64,10 +66,12 @@ async def _overrides(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, 
     for response in await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names]):
         for resource in response.to_object()["resources"]:
             if for_code(resource["error_code"]) is not NoError:
-                raise TopicError(f"Could not read the config of {resource['resource_name']}: "
-                                 f"{resource['error_message']}")
+                raise TopicError(
+                    f"Could not read the config of {resource['resource_name']}: {resource['error_message']}"
+                )
             found[resource["resource_name"]] = {
-                entry["config_names"]: entry["config_value"] for entry in resource["config_entries"]
+                entry["config_names"]: entry["config_value"]
+                for entry in resource["config_entries"]
                 if _is_override(entry)
             }
     return found

@@ -96,9 +96,7 @@ def asyncapi() -> dict[str, Any]:
 
 def generate() -> dict[str, str]:
     """Relative path -> file content of every contract document."""
-    files = {
-        schema_file(cls.event_type, cls.schema_version): _dump(event_schema(cls)) for cls in EVENT_TYPES
-    }
+    files = {schema_file(cls.event_type, cls.schema_version): _dump(event_schema(cls)) for cls in EVENT_TYPES}
     files["asyncapi.json"] = _dump(asyncapi())
     return files
 
@@ -141,7 +139,8 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     ref = node.get("$ref", "")
     if ref.startswith("#/$defs/"):
-        return defs.get(ref.removeprefix("#/$defs/"), {})
+        resolved: dict[str, Any] = defs.get(ref.removeprefix("#/$defs/"), {})
+        return resolved
     return node
 
 
@@ -181,8 +180,9 @@ def _lowered_limits(old: dict[str, Any], new: dict[str, Any], path: str) -> list
     ]
 
 
-def _compare(old: dict[str, Any], new: dict[str, Any], old_defs: dict[str, Any], new_defs: dict[str, Any],
-             path: str) -> list[str]:
+def _compare(
+    old: dict[str, Any], new: dict[str, Any], old_defs: dict[str, Any], new_defs: dict[str, Any], path: str
+) -> list[str]:
     old, new = _resolve(old, old_defs), _resolve(new, new_defs)
     problems: list[str] = []
     if "anyOf" not in old and "anyOf" not in new and _types(old) != _types(new):

@@ -35,9 +35,7 @@ class AgencyChanged(DirectoryEvent):
     agency_id: Id
     name: Name
     short_name: Name = ""
-    level: Id = Field(
-        description="chinh-phu, bo-nganh, ubnd-tinh, so-nganh, ubnd-huyen, ubnd-xa, don-vi, van-phong"
-    )
+    level: Id = Field(description="chinh-phu, bo-nganh, ubnd-tinh, so-nganh, ubnd-huyen, ubnd-xa, don-vi, van-phong")
     parent_id: Id | None
     aliases: NameList = ()
     tracking_office: bool = Field(False, description="Văn phòng that follows up tasks for its level")

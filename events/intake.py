@@ -39,7 +39,12 @@ REPLAY_WINDOW_S = 300
 
 ASSIGNMENT_COMMANDS = ("AssignTask", "DelegateTask", "RequestExtension", "DecideExtension", "WithdrawTask")
 PROGRESS_COMMANDS = (
-    "ReportProgress", "ReportCompletion", "ConfirmCompletion", "ReturnCompletion", "AddNote", "SetLeadTimes",
+    "ReportProgress",
+    "ReportCompletion",
+    "ConfirmCompletion",
+    "ReturnCompletion",
+    "AddNote",
+    "SetLeadTimes",
 )
 """Owned by the progress service (it consumes dondoc.intake for them); the assignment service leaves them."""
 
@@ -59,9 +64,7 @@ def signature_matches(key: bytes, timestamp: str, body: bytes, presented: str) -
     return hmac.compare_digest(signature(key, timestamp, body).encode(), presented.encode())
 
 
-def signed_headers(
-    key: bytes, agency_id: str, key_id: str, body: bytes, now_s: float
-) -> list[tuple[str, bytes]]:
+def signed_headers(key: bytes, agency_id: str, key_id: str, body: bytes, now_s: float) -> list[tuple[str, bytes]]:
     """The headers an agency client sends with ``body`` (also used by tests)."""
     timestamp = str(int(now_s))
     return [

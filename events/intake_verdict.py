@@ -78,13 +78,19 @@ class Command:
 def verdict(record: IntakeRecord, secret: str) -> Command | Refusal:
     values = {name: record.header(name) for name in SIGNATURE_HEADERS}
     if missing := [name for name, value in values.items() if not value]:
-        return Refusal("missing-signature", f"missing headers: {', '.join(missing)}",
-                       f"Thiếu chữ ký hoặc thông tin ký trong tiêu đề: {', '.join(missing)}")
+        return Refusal(
+            "missing-signature",
+            f"missing headers: {', '.join(missing)}",
+            f"Thiếu chữ ký hoặc thông tin ký trong tiêu đề: {', '.join(missing)}",
+        )
     agency, key_id = values[AGENCY_HEADER] or "", values[KEY_ID_HEADER] or ""
     stamp, value = values[TIMESTAMP_HEADER] or "", record.value or b""
     if not signature_matches(signing_key(secret, agency, key_id), stamp, value, values[SIGNATURE_HEADER] or ""):
-        return Refusal("bad-signature", "the signature does not match the body, timestamp and agency key",
-                       "Chữ ký không khớp với nội dung, thời điểm ký và khóa của cơ quan")
+        return Refusal(
+            "bad-signature",
+            "the signature does not match the body, timestamp and agency key",
+            "Chữ ký không khớp với nội dung, thời điểm ký và khóa của cơ quan",
+        )
     if stale := _stale(stamp, record.timestamp_ms):
         return stale
     return _command(value, agency, key_id)
@@ -105,11 +111,17 @@ def claimed_agency(record: IntakeRecord) -> str | None:
 
 def _stale(stamp: str, appended_ms: int | None) -> Refusal | None:
     if not _UNIX_SECONDS.fullmatch(stamp):
-        return Refusal("timestamp-out-of-window", f"timestamp {_shown(stamp)} is not Unix seconds",
-                       "Thời điểm ký không hợp lệ (cần số giây Unix)")
+        return Refusal(
+            "timestamp-out-of-window",
+            f"timestamp {_shown(stamp)} is not Unix seconds",
+            "Thời điểm ký không hợp lệ (cần số giây Unix)",
+        )
     if appended_ms is None or appended_ms < 0:
-        return Refusal("timestamp-out-of-window", "the record has no broker timestamp to judge its timestamp by",
-                       "Bản ghi không có thời điểm Kafka nhận để đối chiếu thời điểm ký")
+        return Refusal(
+            "timestamp-out-of-window",
+            "the record has no broker timestamp to judge its timestamp by",
+            "Bản ghi không có thời điểm Kafka nhận để đối chiếu thời điểm ký",
+        )
     apart_ms = appended_ms - int(stamp) * 1000
     if abs(apart_ms) > REPLAY_WINDOW_S * 1000:
         when = "before" if apart_ms > 0 else "after"
@@ -126,24 +138,36 @@ def _command(value: bytes, agency: str, key_id: str) -> Command | Refusal:
     try:
         raw = json.loads(value.decode("utf-8"))  # strict: a byte-order mark or an encoded surrogate is malformed
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested beyond reason
-        return Refusal("malformed-json", f"the body is not UTF-8 JSON: {exc}",
-                       "Nội dung lệnh không phải JSON hợp lệ (UTF-8)")
+        return Refusal(
+            "malformed-json", f"the body is not UTF-8 JSON: {exc}", "Nội dung lệnh không phải JSON hợp lệ (UTF-8)"
+        )
     if not isinstance(raw, dict):
-        return Refusal("malformed-json", f"the body is a JSON {type(raw).__name__}, not an object",
-                       "Nội dung lệnh phải là một đối tượng JSON")
+        return Refusal(
+            "malformed-json",
+            f"the body is a JSON {type(raw).__name__}, not an object",
+            "Nội dung lệnh phải là một đối tượng JSON",
+        )
     if unstorable := _unstorable_text(raw):
-        return Refusal("malformed-json", f"the body holds {unstorable}, which no text field accepts",
-                       "Nội dung lệnh chứa ký tự không hợp lệ (U+0000 hoặc nửa cặp thay thế UTF-16)")
+        return Refusal(
+            "malformed-json",
+            f"the body holds {unstorable}, which no text field accepts",
+            "Nội dung lệnh chứa ký tự không hợp lệ (U+0000 hoặc nửa cặp thay thế UTF-16)",
+        )
     command_type, command_id, payload = raw.get("command_type"), raw.get("command_id"), raw.get("payload")
     known = (*ASSIGNMENT_COMMANDS, *PROGRESS_COMMANDS)
     if not isinstance(command_type, str) or command_type not in known:
         shown = _shown(command_type)
-        return Refusal("unknown-command-type", f"unknown command_type {shown}; known: {', '.join(known)}",
-                       f"Loại lệnh {shown} không được hỗ trợ")
+        return Refusal(
+            "unknown-command-type",
+            f"unknown command_type {shown}; known: {', '.join(known)}",
+            f"Loại lệnh {shown} không được hỗ trợ",
+        )
     if not isinstance(command_id, str) or not 0 < len(command_id) <= MAX_COMMAND_ID:
-        return Refusal("invalid-command",
-                       f"command_id must be a non-empty string of at most {MAX_COMMAND_ID} characters",
-                       "Thiếu mã lệnh (command_id)")
+        return Refusal(
+            "invalid-command",
+            f"command_id must be a non-empty string of at most {MAX_COMMAND_ID} characters",
+            "Thiếu mã lệnh (command_id)",
+        )
     if not isinstance(payload, dict):
         return Refusal("invalid-command", "payload must be a JSON object", "Thiếu nội dung lệnh (payload)")
     return Command(agency, key_id, command_type, command_id, payload)

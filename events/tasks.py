@@ -42,8 +42,9 @@ class TaskAssigned(TaskEvent):
     classification: Classification = "cong-khai"
     parent_task_id: Id | None = None
     coordinating_group_ids: IdList = Field(
-        (), description="Groups the document names as coordinating ('các cơ quan, đơn vị liên quan'): "
-        "only the relevant members take part, so the group is kept, never expanded"
+        (),
+        description="Groups the document names as coordinating ('các cơ quan, đơn vị liên quan'): "
+        "only the relevant members take part, so the group is kept, never expanded",
     )
     assigning_document: SourceDocument | None = Field(
         None, description="The letter that passed the task on (e.g. 6958/UBND-KSTT for 131/NQ-CP), if any"

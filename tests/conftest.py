@@ -32,8 +32,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1,
-                     what: str = "condition") -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"
+) -> T:
     """Poll ``check`` until it returns a truthy value, failing after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -27,9 +27,7 @@ from events.text import nfc, strip_diacritics
 _SPACES = re.compile(r"\s+")
 _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
 # In NFD: "o" + a/e + tone, or "u" + "y" + tone (not after "q"), at the end of a syllable.
-_OLD_STYLE_TONE = re.compile(
-    rf"(?:(?<!q)(u)(y)|(o)([ae]))([{_TONE_MARKS}])(?![^\W\d_]|[\u0300-\u036f])"
-)
+_OLD_STYLE_TONE = re.compile(rf"(?:(?<!q)(u)(y)|(o)([ae]))([{_TONE_MARKS}])(?![^\W\d_]|[\u0300-\u036f])")
 _UBND = ("ủy ban nhân dân", "ubnd")
 _SEPARATOR = re.compile(r"(?:[\s,;:.•]|-(?=\s)|&|\bvà\b|\bcùng\b|\bvới\b)+")
 _HEAD_TITLE = re.compile(r"(?:thủ trưởng|chủ tịch|giám đốc|hiệu trưởng|tổ trưởng|trưởng)\s+")
@@ -104,7 +102,7 @@ class NameIndex:
         return frozenset(set().union(*(self._by_key.get(k, set()) for k in keys(name))))
 
     def longest_at(self, text: str, pos: int) -> tuple[int, frozenset[Named]] | None:
-        for key in self._by_first_char.get(text[pos:pos + 1], ()):
+        for key in self._by_first_char.get(text[pos : pos + 1], ()):
             end = pos + len(key)
             if text.startswith(key, pos) and (end == len(text) or not text[end].isalnum()):
                 return end, frozenset(self._by_key[key])
@@ -129,7 +127,7 @@ class NameIndex:
                 if untitled is not None and (hit is None or untitled[0] > hit[0]):
                     hit = untitled
             if hit is not None:
-                out.append(Mention(text[pos:hit[0]], hit[1]))
+                out.append(Mention(text[pos : hit[0]], hit[1]))
                 pos = hit[0]
                 continue
             stop = _NEXT_BREAK.search(scan, pos)

@@ -69,8 +69,9 @@ async def load_directory(pool: asyncpg.Pool, clock: Clock, path: Path = SEED_DIR
         return await load_document(document, uow, OPERATOR)
 
 
-async def issue(pool: asyncpg.Pool, clock: Clock, agency_id: str, secret: str,
-                label: str = "", ttl: timedelta = DEFAULT_TTL) -> IssuedToken:
+async def issue(
+    pool: asyncpg.Pool, clock: Clock, agency_id: str, secret: str, label: str = "", ttl: timedelta = DEFAULT_TTL
+) -> IssuedToken:
     async with pool.acquire() as conn:
         return await issue_token(conn, secret=secret, agency_id=agency_id, now=clock.now(), label=label, ttl=ttl)
 
@@ -81,11 +82,14 @@ async def revoke(pool: asyncpg.Pool, clock: Clock, token_id: str) -> bool:
         return await revoke_token(uow, token_id, OPERATOR)
 
 
-async def prepare(url: str, clock: Clock, secret: str, agency_ids: list[str],
-                  path: Path = SEED_DIRECTORY) -> dict[str, IssuedToken]:
+async def prepare(
+    url: str, clock: Clock, secret: str, agency_ids: list[str], path: Path = SEED_DIRECTORY
+) -> dict[str, IssuedToken]:
     """Load the (seed) directory and issue a token for each agency: a ready-to-use installation."""
     async with assignment_db(url) as pool:
         await load_directory(pool, clock, path)
         return {agency: await issue(pool, clock, agency, secret, label="prepared") for agency in agency_ids}
+
+
 SEED_DANH_MUC = Path(__file__).parent / "seed" / "danh_muc_131.tsv"
 """The Danh mục of letter 6958/UBND-KSTT, byte for byte as tests/fixtures/danh_muc_131.tsv (the demo's)."""

@@ -36,15 +36,25 @@ class IssuedToken:
     expires_at: datetime
 
 
-async def issue_token(conn: asyncpg.Connection, *, secret: str, agency_id: str, now: datetime,
-                      label: str = "", ttl: timedelta = auth.DEFAULT_TTL) -> IssuedToken:
+async def issue_token(
+    conn: asyncpg.Connection,
+    *,
+    secret: str,
+    agency_id: str,
+    now: datetime,
+    label: str = "",
+    ttl: timedelta = auth.DEFAULT_TTL,
+) -> IssuedToken:
     if not await conn.fetchval("SELECT active FROM agencies WHERE agency_id = $1", agency_id):
         raise not_found("active agency", "cơ quan đang hoạt động", agency_id, "unknown-agency")
     token, principal = auth.issue(secret, agency_id, now, ttl)
     await conn.execute(
-        "INSERT INTO agency_tokens (token_id, agency_id, token_hash, label, issued_at) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        principal.token_id, agency_id, auth.token_hash(token), label, now,
+        "INSERT INTO agency_tokens (token_id, agency_id, token_hash, label, issued_at) VALUES ($1, $2, $3, $4, $5)",
+        principal.token_id,
+        agency_id,
+        auth.token_hash(token),
+        label,
+        now,
     )
     key = signing_key(secret, agency_id, principal.token_id).hex()
     return IssuedToken(agency_id, principal.token_id, token, key, now + ttl)
@@ -56,7 +66,8 @@ async def revoke_token(uow: UnitOfWork, token_id: str, actor: Actor) -> bool:
     row = await uow.conn.fetchrow(
         "UPDATE agency_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL "
         "RETURNING agency_id, revoked_at",
-        token_id, uow.clock.now(),
+        token_id,
+        uow.clock.now(),
     )
     if row is None:
         return False
@@ -68,17 +79,21 @@ async def revoke_token(uow: UnitOfWork, token_id: str, actor: Actor) -> bool:
 async def tokens_of(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT token_id, agency_id, label, issued_at, revoked_at FROM agency_tokens WHERE agency_id = $1 "
-        "ORDER BY issued_at", agency_id,
+        "ORDER BY issued_at",
+        agency_id,
     )
     return [dict(r) for r in rows]
 
 
 async def key_is_live(conn: asyncpg.Connection, agency_id: str, token_id: str) -> bool:
     """The intake key id names a token of this agency that is not revoked."""
-    return bool(await conn.fetchval(
-        "SELECT true FROM agency_tokens WHERE token_id = $1 AND agency_id = $2 AND revoked_at IS NULL",
-        token_id, agency_id,
-    ))
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM agency_tokens WHERE token_id = $1 AND agency_id = $2 AND revoked_at IS NULL",
+            token_id,
+            agency_id,
+        )
+    )
 
 
 async def standing(db: auth.Db, token: str, principal: Principal) -> InvalidToken | None:
@@ -87,7 +102,9 @@ async def standing(db: auth.Db, token: str, principal: Principal) -> InvalidToke
     row = await db.fetchrow(
         """SELECT t.revoked_at, a.active FROM agency_tokens t JOIN agencies a USING (agency_id)
            WHERE t.token_id = $1 AND t.token_hash = $2 AND t.agency_id = $3""",
-        principal.token_id, auth.token_hash(token), principal.agency_id,
+        principal.token_id,
+        auth.token_hash(token),
+        principal.agency_id,
     )
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return UnissuedToken(principal)

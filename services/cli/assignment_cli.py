@@ -52,8 +52,10 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         err.print(f"[red]{exc.message_vi}[/]\n[dim]{exc.code}: {exc.message_en}[/]")
         raise typer.Exit(1) from exc
     except (OSError, asyncpg.CannotConnectNowError) as exc:
-        err.print(f"[red]Cannot reach PostgreSQL ({exc}).[/] Start it with `dondoc infra up` or set "
-                  f"DONDOC_DATABASE_URL (now {database_url()}).")
+        err.print(
+            f"[red]Cannot reach PostgreSQL ({exc}).[/] Start it with `dondoc infra up` or set "
+            f"DONDOC_DATABASE_URL (now {database_url()})."
+        )
         raise typer.Exit(2) from exc
 
 
@@ -98,15 +100,27 @@ def token_issue(
 
     issued = _run(work)
     if as_json:
-        sys.stdout.write(json.dumps({"agency_id": issued.agency_id, "token_id": issued.token_id,
-                                     "token": issued.token, "intake_key_id": issued.token_id,
-                                     "intake_key": issued.intake_key,
-                                     "expires_at": issued.expires_at.isoformat()}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "agency_id": issued.agency_id,
+                    "token_id": issued.token_id,
+                    "token": issued.token,
+                    "intake_key_id": issued.token_id,
+                    "intake_key": issued.intake_key,
+                    "expires_at": issued.expires_at.isoformat(),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     else:
         sys.stdout.write(issued.token + "\n")
-    err.print(f"Token {issued.token_id} for {agency_id}: use it as 'Authorization: Bearer <token>'. "
-              f"It expires at {issued.expires_at:%Y-%m-%d %H:%M %Z} (hết hạn lúc {issued.expires_at:%d/%m/%Y %H:%M}); "
-              "issue a new one before then. It is shown once; only its hash is kept.")
+    err.print(
+        f"Token {issued.token_id} for {agency_id}: use it as 'Authorization: Bearer <token>'. "
+        f"It expires at {issued.expires_at:%Y-%m-%d %H:%M %Z} (hết hạn lúc {issued.expires_at:%d/%m/%Y %H:%M}); "
+        "issue a new one before then. It is shown once; only its hash is kept."
+    )
 
 
 @token_app.command("revoke")
@@ -122,8 +136,10 @@ def token_revoke(token_id: str = typer.Argument(..., help="The token id shown by
     if not _run(work):
         err.print(f"[yellow]No live token {token_id}[/]")
         raise typer.Exit(1)
-    err.print(f"Token {token_id} revoked. The other services refuse it once they read the TokenRevoked event, "
-              "which the assignment service publishes as soon as it is running.")
+    err.print(
+        f"Token {token_id} revoked. The other services refuse it once they read the TokenRevoked event, "
+        "which the assignment service publishes as soon as it is running."
+    )
 
 
 @token_app.command("list")
@@ -138,12 +154,17 @@ def token_list(agency_id: str) -> None:
 
     table = Table("token id", "label", "issued", "revoked", title=f"Tokens of {agency_id}")
     for t in _run(work):
-        table.add_row(t["token_id"], t["label"], f"{t['issued_at']:%Y-%m-%d %H:%M}",
-                      f"{t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "")
+        table.add_row(
+            t["token_id"],
+            t["label"],
+            f"{t['issued_at']:%Y-%m-%d %H:%M}",
+            f"{t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "",
+        )
     out.print(table)
 
 
 # ---------------------------------------------------------------------------------------- import
+
 
 def import_tasks(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A task list (tsv, csv, xlsx, docx)")],
@@ -171,15 +192,18 @@ def import_tasks(
     options = ImportOptions(
         document=SourceDocument(number=document, issued_on=issued_on, issuer=issuer),
         letter=SourceDocument(number=letter, issued_on=letter_on, issuer="") if letter_on else None,
-        assigned_by=assigned_by, code_prefix=code_prefix, classification=classification,  # type: ignore[arg-type]
-        key_task=key_task)
+        assigned_by=assigned_by,
+        code_prefix=code_prefix,
+        classification=classification,  # type: ignore[arg-type]
+        key_task=key_task,
+    )
+
     async def work() -> Any:
         from services.assignment.importing.console import run_import
         from services.assignment.provision import assignment_db
 
         async with assignment_db() as pool:
-            return await run_import(pool, _clock(), file, options, console=out, progress_console=err,
-                                    dry_run=dry_run)
+            return await run_import(pool, _clock(), file, options, console=out, progress_console=err, dry_run=dry_run)
 
     if not _run(work).complete:
         raise typer.Exit(1)
@@ -240,8 +264,9 @@ def directory_show(agency_id: str, depth: int = typer.Option(2, help="Levels bel
 
     def node(tree: Tree, aid: str, level: int) -> None:
         agency = directory.agencies[aid]
-        head = next((p for p in directory.people.values()
-                     if p.agency_id == aid and p.role == "head" and p.active), None)
+        head = next(
+            (p for p in directory.people.values() if p.agency_id == aid and p.role == "head" and p.active), None
+        )
         label = f"[bold]{agency.name}[/] [dim]{aid} · {agency.level}[/]"
         label += f" — {head.full_name}, {head.title}" if head else ""
         branch = tree.add(label if agency.active else f"[strike]{label}[/]")
@@ -257,20 +282,31 @@ def directory_show(agency_id: str, depth: int = typer.Option(2, help="Levels bel
 @directory_app.command("agency")
 def directory_agency(
     agency_id: str,
-    name: str = typer.Option(None), level: str = typer.Option(None), parent: str = typer.Option(None),
+    name: str = typer.Option(None),
+    level: str = typer.Option(None),
+    parent: str = typer.Option(None),
     short_name: str = typer.Option(None),
     alias: Annotated[list[str] | None, typer.Option(help="Replaces the aliases")] = None,
     can_assign_to: Annotated[list[str] | None, typer.Option(help="Replaces the list")] = None,
     tracking_office: bool = typer.Option(None, "--tracking-office/--no-tracking-office"),
-    active: bool = typer.Option(None, "--active/--inactive"), successor: str = typer.Option(None),
+    active: bool = typer.Option(None, "--active/--inactive"),
+    successor: str = typer.Option(None),
 ) -> None:
     """Create an agency, or change the given fields of one (published as AgencyChanged)."""
     from services.assignment.directory import adapters, handlers
     from services.assignment.directory.model import AgencyRecord
 
-    given = {"name": name, "level": level, "parent_id": parent, "short_name": short_name, "aliases": alias,
-             "can_assign_to": can_assign_to, "tracking_office": tracking_office, "active": active,
-             "successor_id": successor}
+    given = {
+        "name": name,
+        "level": level,
+        "parent_id": parent,
+        "short_name": short_name,
+        "aliases": alias,
+        "can_assign_to": can_assign_to,
+        "tracking_office": tracking_office,
+        "active": active,
+        "successor_id": successor,
+    }
 
     async def current(pool: Any) -> dict[str, Any]:
         found = (await adapters.agencies(pool, [agency_id])).get(agency_id)
@@ -282,16 +318,25 @@ def directory_agency(
 @directory_app.command("person")
 def directory_person(
     person_id: str,
-    agency: str = typer.Option(None), full_name: str = typer.Option(None, "--name"),
-    role: str = typer.Option(None, help="head | deputy | officer"), title: str = typer.Option(None),
-    email: str = typer.Option(None), active: bool = typer.Option(None, "--active/--inactive"),
+    agency: str = typer.Option(None),
+    full_name: str = typer.Option(None, "--name"),
+    role: str = typer.Option(None, help="head | deputy | officer"),
+    title: str = typer.Option(None),
+    email: str = typer.Option(None),
+    active: bool = typer.Option(None, "--active/--inactive"),
 ) -> None:
     """Create a person, or change the given fields (published as PersonChanged)."""
     from services.assignment.directory import adapters, handlers
     from services.assignment.directory.model import PersonRecord
 
-    given = {"agency_id": agency, "full_name": full_name, "role": role, "title": title, "email": email,
-             "active": active}
+    given = {
+        "agency_id": agency,
+        "full_name": full_name,
+        "role": role,
+        "title": title,
+        "email": email,
+        "active": active,
+    }
 
     async def current(pool: Any) -> dict[str, Any]:
         found = await adapters.person(pool, person_id)
@@ -300,8 +345,12 @@ def directory_person(
     _change(lambda fields: PersonRecord.model_validate(fields), current, given, handlers.set_person)
 
 
-def _change(build: Callable[[dict[str, Any]], Any], current: Callable[[Any], Awaitable[dict[str, Any]]],
-            given: dict[str, Any], apply: Callable[..., Awaitable[Any]]) -> None:
+def _change(
+    build: Callable[[dict[str, Any]], Any],
+    current: Callable[[Any], Awaitable[dict[str, Any]]],
+    given: dict[str, Any],
+    apply: Callable[..., Awaitable[Any]],
+) -> None:
     from pydantic import ValidationError
 
     from services.assignment.provision import OPERATOR, assignment_db, unit_of_work
@@ -317,8 +366,9 @@ def _change(build: Callable[[dict[str, Any]], Any], current: Callable[[Any], Awa
                 return await apply(record, uow, OPERATOR)
 
     change = _run(work)
-    err.print(f"{change.kind} {change.ident}: " + (f"saved, version {change.version}" if change.changed
-                                                   else "unchanged"))
+    err.print(
+        f"{change.kind} {change.ident}: " + (f"saved, version {change.version}" if change.changed else "unchanged")
+    )
 
 
 @directory_app.command("match")
@@ -334,6 +384,7 @@ def directory_match(text: str = typer.Argument(..., help="A cell of a task list"
     directory = _run(work)
     table = Table("text", "matches", "suggestions")
     for m in directory.names.mentions(text):
-        table.add_row(m.text, ", ".join(f"{n.kind}:{n.ident}" for n in sorted(m.found)) or "[red]—[/]",
-                      ", ".join(m.suggestions))
+        table.add_row(
+            m.text, ", ".join(f"{n.kind}:{n.ident}" for n in sorted(m.found)) or "[red]—[/]", ", ".join(m.suggestions)
+        )
     out.print(table)

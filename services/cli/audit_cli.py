@@ -105,8 +105,10 @@ def history(
         raise typer.Exit(2) from exc
     if response.status_code == 404:
         # A secret task answers to others as one never recorded (services/runtime/access.py).
-        console.print(f"[red]No task {task_id} was recorded that this token may see (a secret task: --token of an "
-                      "agency involved).[/]\nKhông có nhiệm vụ này, hoặc mã xác thực không được xem (nhiệm vụ mật).")
+        console.print(
+            f"[red]No task {task_id} was recorded that this token may see (a secret task: --token of an "
+            "agency involved).[/]\nKhông có nhiệm vụ này, hoặc mã xác thực không được xem (nhiệm vụ mật)."
+        )
         raise typer.Exit(1)
     if response.status_code in (401, 403):
         detail = response.json().get("detail", {})

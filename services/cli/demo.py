@@ -31,45 +31,53 @@ from services.cli.assignment_cli import _clock
 from services.runtime.settings import get_settings
 
 RESOLUTION = SourceDocument(number="131/NQ-CP", issued_on=date(2022, 10, 6), issuer="Chính phủ")
-LETTER_6958 = SourceDocument(number="6958/UBND-KSTT", issued_on=date(2022, 11, 21),
-                             issuer="Ủy ban nhân dân tỉnh Bình Định")
-LETTER_2384 = SourceDocument(number="2384/SGDĐT-VP", issued_on=date(2022, 11, 23),
-                             issuer="Sở Giáo dục và Đào tạo")
-LETTER_93 = SourceDocument(number="93/CV-THPTBD", issued_on=date(2022, 12, 23),
-                           issuer="Trường THPT Bình Dương")
+LETTER_6958 = SourceDocument(
+    number="6958/UBND-KSTT", issued_on=date(2022, 11, 21), issuer="Ủy ban nhân dân tỉnh Bình Định"
+)
+LETTER_2384 = SourceDocument(number="2384/SGDĐT-VP", issued_on=date(2022, 11, 23), issuer="Sở Giáo dục và Đào tạo")
+LETTER_93 = SourceDocument(number="93/CV-THPTBD", issued_on=date(2022, 12, 23), issuer="Trường THPT Bình Dương")
 TASK_13 = task_id_for("ubnd-bd", "131/NQ-CP/UBND-BD#13")
-_NHIEM_VU_13 = ("“Triển khai thanh toán học phí trực tuyến trên Cổng dịch vụ công của tỉnh” "
-                "(Nhiệm vụ thứ 13 trong Danh mục các nhiệm vụ triển khai thực hiện Nghị quyết "
-                "số 131/NQ-CP của Chính phủ trên địa bàn tỉnh)")
+_NHIEM_VU_13 = (
+    "“Triển khai thanh toán học phí trực tuyến trên Cổng dịch vụ công của tỉnh” "
+    "(Nhiệm vụ thứ 13 trong Danh mục các nhiệm vụ triển khai thực hiện Nghị quyết "
+    "số 131/NQ-CP của Chính phủ trên địa bàn tỉnh)"
+)
 
 # The letters' own words (seed 001), typos kept.
 DELEGATION_2384 = {
     "document": LETTER_2384.model_dump(mode="json"),
     "idempotency_key": LETTER_2384.number,
     "children": [
-        {"lead_agency_id": "bd-sgddt-pkhtc", "coordinating_agency_ids": ["bd-sgddt-vp"],
-         "officer_in_charge_id": "p-bd-sgddt-pkhtc-officer-1",
-         "title": "Nghiên cứu, đề xuất xây dựng quy trình thanh toán học phí trực tuyến "
-                  "trên Cổng dịch vụ công của tỉnh",
-         "description": "Trưởng các Phòng Kế hoạch - Tài chính chủ trì phối hợp với Văn phòng Sở "
-                        "nghiên cứu, đề xuất xây dựng quy trình để thực hiện nhiệm vụ " + _NHIEM_VU_13 + "."},
-        {"lead_agency_id": "bd-thpt-binh-duong",
-         "description": "Hiệu trưởng các trường THPT và trực thuộc … nghiêm túc triển khai thực hiện."},
+        {
+            "lead_agency_id": "bd-sgddt-pkhtc",
+            "coordinating_agency_ids": ["bd-sgddt-vp"],
+            "officer_in_charge_id": "p-bd-sgddt-pkhtc-officer-1",
+            "title": "Nghiên cứu, đề xuất xây dựng quy trình thanh toán học phí trực tuyến "
+            "trên Cổng dịch vụ công của tỉnh",
+            "description": "Trưởng các Phòng Kế hoạch - Tài chính chủ trì phối hợp với Văn phòng Sở "
+            "nghiên cứu, đề xuất xây dựng quy trình để thực hiện nhiệm vụ " + _NHIEM_VU_13 + ".",
+        },
+        {
+            "lead_agency_id": "bd-thpt-binh-duong",
+            "description": "Hiệu trưởng các trường THPT và trực thuộc … nghiêm túc triển khai thực hiện.",
+        },
     ],
 }
 DELEGATION_93 = {
     "document": LETTER_93.model_dump(mode="json"),
     "idempotency_key": LETTER_93.number,
     "children": [
-        {"lead_agency_id": "bd-thpt-bd-to-van-phong", "officer_in_charge_id": "p-bd-thpt-bd-ke-toan-head",
-         "title": "Thu học phí, học phí học thêm, bảo hiểm y tế học sinh qua tài khoản ngân hàng",
-         "description": "Bộ phận kế toán, Tổ trưởng tổ văn phòng tiếp tục triển khai thực hiện thu "
-                        "học phí, thu học học phí học thêm, bảo hiểm y tế học sinh qua tài khoản ngân "
-                        "hàng để thực hiện nhiệm vụ " + _NHIEM_VU_13 + "."},
+        {
+            "lead_agency_id": "bd-thpt-bd-to-van-phong",
+            "officer_in_charge_id": "p-bd-thpt-bd-ke-toan-head",
+            "title": "Thu học phí, học phí học thêm, bảo hiểm y tế học sinh qua tài khoản ngân hàng",
+            "description": "Bộ phận kế toán, Tổ trưởng tổ văn phòng tiếp tục triển khai thực hiện thu "
+            "học phí, thu học học phí học thêm, bảo hiểm y tế học sinh qua tài khoản ngân "
+            "hàng để thực hiện nhiệm vụ " + _NHIEM_VU_13 + ".",
+        },
     ],
 }
-AGENCIES = {"ubnd-bd": "UBND tỉnh Bình Định", "bd-sgddt": "Sở GDĐT",
-            "bd-thpt-binh-duong": "Trường THPT Bình Dương"}
+AGENCIES = {"ubnd-bd": "UBND tỉnh Bình Định", "bd-sgddt": "Sở GDĐT", "bd-thpt-binh-duong": "Trường THPT Bình Dương"}
 
 
 def load_demo(console: Console, urls: dict[str, str]) -> None:
@@ -84,12 +92,13 @@ async def _main(console: Console, urls: dict[str, str]) -> None:
         console.print(f"[dim]Token demo của {name} ({agency_id}):[/]")
         # One unbroken line: a token wrapped to the terminal's width is copied with line breaks in it.
         console.print(tokens[agency_id], soft_wrap=True, highlight=False)
-    console.print("[dim]Dán token vào ô “Mã xác thực của cơ quan” trên bảng điều khiển để xem cảnh báo trực tiếp "
-                  "của cán bộ cơ quan đó.[/]")
+    console.print(
+        "[dim]Dán token vào ô “Mã xác thực của cơ quan” trên bảng điều khiển để xem cảnh báo trực tiếp "
+        "của cán bộ cơ quan đó.[/]"
+    )
 
 
-async def run_demo(pool: Any, http: httpx.AsyncClient, console: Console, clock: Clock,
-                   secret: str) -> dict[str, str]:
+async def run_demo(pool: Any, http: httpx.AsyncClient, console: Console, clock: Clock, secret: str) -> dict[str, str]:
     """The scenario on the assignment schema (``pool``) and API (``http``); returns the demo tokens."""
     with console.status("Nạp danh bạ mẫu…"):
         counts = await load_directory(pool, clock)
@@ -107,13 +116,12 @@ async def run_demo(pool: Any, http: httpx.AsyncClient, console: Console, clock: 
     return tokens
 
 
-async def _delegate(http: httpx.AsyncClient, task_id: str, body: dict[str, Any],
-                    token: str) -> list[dict[str, Any]]:
-    response = await http.post(f"/v1/tasks/{task_id}/delegations", json=body,
-                               headers={"Authorization": f"Bearer {token}"})
+async def _delegate(http: httpx.AsyncClient, task_id: str, body: dict[str, Any], token: str) -> list[dict[str, Any]]:
+    response = await http.post(
+        f"/v1/tasks/{task_id}/delegations", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     if response.status_code not in (200, 201):
-        raise RuntimeError(f"delegation {body['idempotency_key']} refused: {response.status_code} "
-                           f"{response.text}")
+        raise RuntimeError(f"delegation {body['idempotency_key']} refused: {response.status_code} {response.text}")
     return response.json()["children"]  # type: ignore[no-any-return]
 
 
@@ -129,10 +137,21 @@ async def _published(pool: Any, console: Console, timeout_s: float = 30.0) -> No
 
 
 def _cascade(tasks: list[dict[str, Any]]) -> Table:
-    table = Table("Mã", "Cơ quan chủ trì", "Cán bộ phụ trách", "Văn bản giao", "Thời hạn",
-                  title="Nhiệm vụ 13 qua các cấp (như các công văn trong tài liệu gốc)")
+    table = Table(
+        "Mã",
+        "Cơ quan chủ trì",
+        "Cán bộ phụ trách",
+        "Văn bản giao",
+        "Thời hạn",
+        title="Nhiệm vụ 13 qua các cấp (như các công văn trong tài liệu gốc)",
+    )
     for t in tasks:
         letter = (t.get("assigning_document") or {}).get("number", "")
-        table.add_row(t["code"], t["lead_agency_id"], t["officer_in_charge_id"] or "", letter,
-                      (t["deadline_in_force"] or {}).get("text", ""))
+        table.add_row(
+            t["code"],
+            t["lead_agency_id"],
+            t["officer_in_charge_id"] or "",
+            letter,
+            (t["deadline_in_force"] or {}).get("text", ""),
+        )
     return table

@@ -145,8 +145,10 @@ GRACEFUL_HTTP_S = 5
 def up(
     demo: bool = typer.Option(False, "--demo", help="Load the seeds' scenario (131/NQ-CP)."),
     demo_day: str = typer.Option(
-        "2023-02-15", help="With --demo: the day the stack lives on (its clock is moved there, so the tasks "
-        "of 131/NQ-CP are in flight: some overdue, some within deadline); 'today' keeps the real date."),
+        "2023-02-15",
+        help="With --demo: the day the stack lives on (its clock is moved there, so the tasks "
+        "of 131/NQ-CP are in flight: some overdue, some within deadline); 'today' keeps the real date.",
+    ),
 ) -> None:
     """Start everything: Kafka, PostgreSQL and the five services. Ctrl-C stops it all."""
     from services.cli.stack import run_stack
@@ -170,9 +172,12 @@ def contracts_export(
     from events import contracts
 
     if check:
-        stale = [rel for rel, content in contracts.generate().items()
-                 if not (contracts.CONTRACTS_DIR / rel).exists()
-                 or (contracts.CONTRACTS_DIR / rel).read_text(encoding="utf-8") != content]
+        stale = [
+            rel
+            for rel, content in contracts.generate().items()
+            if not (contracts.CONTRACTS_DIR / rel).exists()
+            or (contracts.CONTRACTS_DIR / rel).read_text(encoding="utf-8") != content
+        ]
         for rel in stale:
             console.print(f"[red]out of date:[/] contracts/{rel}")
         raise typer.Exit(1 if stale else 0)

@@ -78,9 +78,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 if response.headers.get("content-type", "").startswith("application/json")
                 else response.text
             )
-            message = (
-                detail.get("message_vi") or detail.get("message") if isinstance(detail, dict) else detail
-            )
+            message = detail.get("message_vi") or detail.get("message") if isinstance(detail, dict) else detail
             console.print(f"[red]Dịch vụ báo cáo trả lời {response.status_code}: {message}[/]")
             raise typer.Exit(1)
         body = response.json()

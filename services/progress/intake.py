@@ -103,7 +103,11 @@ async def _run(record: RawRecord, command: Command, uow: UnitOfWork, config: Pro
         await _reject(uow, record, agency, command, refused)  # not in the ledger: it may come again, signed anew
         return f"rejected:{refused.code}"
     receipt = await intake_ledger.receive(
-        uow.conn, agency_id=agency, command_id=command_id, command_type=command_type, at=here,
+        uow.conn,
+        agency_id=agency,
+        command_id=command_id,
+        command_type=command_type,
+        at=here,
         received_at=uow.clock.now(),
     )
     if not receipt.first:
@@ -151,17 +155,14 @@ async def _standing(uow: UnitOfWork, command: Command) -> Refused | None:
     if revoked:
         return Refused(
             "bad-signature",
-            f"key {key_id!r} of {agency} was revoked; sign with the key of a new token "
-            f"(`dondoc token issue {agency}`)",
+            f"key {key_id!r} of {agency} was revoked; sign with the key of a new token (`dondoc token issue {agency}`)",
             "Khóa ký đã bị thu hồi; hãy ký bằng khóa của mã xác thực mới được cấp",
             401,
         )
     return None
 
 
-async def _reject(
-    uow: UnitOfWork, record: RawRecord, agency: str, command: Command, exc: Refused
-) -> None:
+async def _reject(uow: UnitOfWork, record: RawRecord, agency: str, command: Command, exc: Refused) -> None:
     log.info("intake command rejected", code=exc.code)
     envelope = await uow.emit(
         IntakeRejected(

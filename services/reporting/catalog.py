@@ -60,8 +60,7 @@ async def children(conn: asyncpg.Connection, parent_id: str | None) -> list[str]
 async def tree(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """Every agency in tree order (parents first, siblings in Vietnamese order), with its depth."""
     rows = [
-        dict(r)
-        for r in await conn.fetch("SELECT agency_id, parent_id, name, short_name, level, known FROM agencies")
+        dict(r) for r in await conn.fetch("SELECT agency_id, parent_id, name, short_name, level, known FROM agencies")
     ]
     by_parent: dict[str | None, list[dict[str, Any]]] = {}
     ids = {r["agency_id"] for r in rows}
@@ -91,9 +90,7 @@ async def documents(conn: asyncpg.Connection, viewer: str | None = None) -> list
 
 
 async def documents_by_number(conn: asyncpg.Connection, numbers: list[str]) -> dict[str, dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT number, issued_on, issuer FROM documents WHERE number = ANY($1::text[])", numbers
-    )
+    rows = await conn.fetch("SELECT number, issued_on, issuer FROM documents WHERE number = ANY($1::text[])", numbers)
     return {r["number"]: dict(r) for r in rows}
 
 
@@ -128,9 +125,7 @@ async def delegation_tree(conn: asyncpg.Connection, task_id: str) -> list[dict[s
     return [dict(r) for r in rows]
 
 
-async def find_tasks(
-    conn: asyncpg.Connection, text: str, viewer: str | None, limit: int = 20
-) -> list[dict[str, Any]]:
+async def find_tasks(conn: asyncpg.Connection, text: str, viewer: str | None, limit: int = 20) -> list[dict[str, Any]]:
     """Tasks whose code or title contains the text (for picking one whose tree to show)."""
     rows = await conn.fetch(
         f"""SELECT task_id, code, title, lead_agency_id, parent_task_id FROM tasks

@@ -47,9 +47,7 @@ router = APIRouter(tags=["dashboard"])
 
 @router.get("/", include_in_schema=False)
 async def index() -> FileResponse:
-    return FileResponse(
-        STATIC / "index.html", media_type=_TYPES[".html"], headers={"Cache-Control": "no-cache"}
-    )
+    return FileResponse(STATIC / "index.html", media_type=_TYPES[".html"], headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/static/{name}", include_in_schema=False)

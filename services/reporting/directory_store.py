@@ -37,9 +37,7 @@ async def upsert_agency(
     # Before any row: a move of the tree rewrites the journal of the tasks it moves, so it waits for the
     # task batches writing now (they hold the lock shared from their first statement) and they for it.
     await conn.execute(store.LIVE_LOCK_ALONE)
-    current = await conn.fetchrow(
-        "SELECT parent_id, version FROM agencies WHERE agency_id = $1 FOR UPDATE", agency_id
-    )
+    current = await conn.fetchrow("SELECT parent_id, version FROM agencies WHERE agency_id = $1 FOR UPDATE", agency_id)
     if current is not None and current["version"] >= version:
         return False
     old_parent = current["parent_id"] if current else None
@@ -62,17 +60,12 @@ async def upsert_agency(
     return True
 
 
-async def _reattach(
-    conn: asyncpg.Connection, agency_id: str, old_parent: str | None, new_parent: str | None
-) -> None:
+async def _reattach(conn: asyncpg.Connection, agency_id: str, old_parent: str | None, new_parent: str | None) -> None:
     subtree = [
-        r["agency_id"]
-        for r in await conn.fetch("SELECT agency_id FROM agency_tree WHERE ancestor_id = $1", agency_id)
+        r["agency_id"] for r in await conn.fetch("SELECT agency_id FROM agency_tree WHERE ancestor_id = $1", agency_id)
     ]
     if new_parent is not None and new_parent in subtree:
-        log.warning(
-            "directory parent would make a cycle; kept the old one", agency_id=agency_id, parent_id=new_parent
-        )
+        log.warning("directory parent would make a cycle; kept the old one", agency_id=agency_id, parent_id=new_parent)
         return
     # The tasks whose place in some subtree changes: led in the moved subtree, or delegated from a task
     # led there (a view that now holds, or no longer holds, their parent's lead counts them otherwise).

@@ -45,9 +45,7 @@ COLOURS = {
 }
 
 
-def bucket_of(
-    *, withdrawn: bool, has_deadline: bool, completed: bool, on_time: bool | None, started: bool
-) -> Bucket:
+def bucket_of(*, withdrawn: bool, has_deadline: bool, completed: bool, on_time: bool | None, started: bool) -> Bucket:
     """The clock-free state of a task. A completion without a verdict (no deadline) is on time."""
     if withdrawn:
         return "withdrawn"

@@ -41,6 +41,7 @@ def inert(cell: Any) -> Any:
 def _inert_rows(rows: Iterable[Iterable[Any]]) -> list[list[Any]]:
     return [[inert(c) for c in row] for row in rows]
 
+
 FIGURE_ROWS = (
     "assigned",
     "completed",
@@ -236,9 +237,7 @@ def to_xlsx(body: dict[str, Any]) -> bytes:
     agencies.column_dimensions["A"].width = 48
 
     docs = wb.create_sheet("Theo văn bản")
-    docs.append(
-        ["Văn bản", "Được giao", "Đã hoàn thành", "Trong hạn", "Quá hạn", "Không có thời hạn", "Đã rút"]
-    )
+    docs.append(["Văn bản", "Được giao", "Đã hoàn thành", "Trong hạn", "Quá hạn", "Không có thời hạn", "Đã rút"])
     for d in body["by_document"]:
         fd = d["figures"]
         docs.append(

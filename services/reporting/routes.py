@@ -32,8 +32,7 @@ ToQ = Annotated[date | None, Query(alias="to", description="Period: assigned on 
 AsOfQ = Annotated[
     str | None,
     Query(
-        description="Figures as they stood then: YYYY-MM-DD (end of that day, "
-        "Asia/Ho_Chi_Minh) or an RFC 3339 instant"
+        description="Figures as they stood then: YYYY-MM-DD (end of that day, Asia/Ho_Chi_Minh) or an RFC 3339 instant"
     ),
 ]
 
@@ -96,9 +95,7 @@ def filters_of(
     if start and end and start > end:
         raise _bad("period-reversed", f"from {start} is after to {end}", "Ngày bắt đầu sau ngày kết thúc kỳ")
     if lead_only and not agency_id:
-        raise _bad(
-            "lead-only-needs-agency", "lead_only needs agency_id", "Chọn cơ quan để xem nhiệm vụ chủ trì"
-        )
+        raise _bad("lead-only-needs-agency", "lead_only needs agency_id", "Chọn cơ quan để xem nhiệm vụ chủ trì")
     return Filters(
         agency_id=agency_id or None,
         lead_only=lead_only,
@@ -148,8 +145,15 @@ async def get_summary_docx(
 
     # The JSON route itself, so the docx can never show more, or other, figures than /summary would.
     answer = await get_summary(
-        request=request, viewer=viewer, agency_id=agency_id, lead_only=lead_only, document=document,
-        start=start, end=end, as_of=as_of, limit=1000,
+        request=request,
+        viewer=viewer,
+        agency_id=agency_id,
+        lead_only=lead_only,
+        document=document,
+        start=start,
+        end=end,
+        as_of=as_of,
+        limit=1000,
     )
     body = json.loads(bytes(answer.body))
     return Response(
@@ -244,7 +248,5 @@ def _shown(node: dict[str, Any], seen: bool, labels: dict[str, str]) -> dict[str
 async def get_monthly(request: Request) -> dict[str, Any]:
     """The monthly reports published on dondoc.report-events."""
     async with runtime_of(request).pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT month, event_id, published_at FROM published_reports ORDER BY month DESC"
-        )
+        rows = await conn.fetch("SELECT month, event_id, published_at FROM published_reports ORDER BY month DESC")
     return {"reports": [dict(r) for r in rows]}

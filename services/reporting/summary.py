@@ -70,9 +70,7 @@ def comparison_for(req: Request) -> Comparison:
         return Comparison(f, months_back(req.at), "month", "tháng trước")
     end = f.end or req.at.astimezone(VN_TZ).date()
     length = timedelta(days=(end - f.start).days + 1)
-    return Comparison(
-        replace(f, start=f.start - length, end=end - length), req.at - length, "period", "kỳ trước"
-    )
+    return Comparison(replace(f, start=f.start - length, end=end - length), req.at - length, "period", "kỳ trước")
 
 
 async def tally_at(conn: asyncpg.Connection, f: Filters, at: datetime, memo: queries.Memo | None = None) -> Tally:
@@ -134,9 +132,7 @@ async def by_agency(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
                 "figures": figures_from(tally.every),
             }
         )
-    rows = [
-        r for r in rows if r["figures"].assigned or r["figures"].no_fixed_deadline or r["figures"].withdrawn
-    ]
+    rows = [r for r in rows if r["figures"].assigned or r["figures"].no_fixed_deadline or r["figures"].withdrawn]
     parent = names.get(groups.parent) if groups.parent else None
     return {
         "parent": {"agency_id": groups.parent, "name": parent["name"] if parent else WHOLE_TREE},

@@ -283,7 +283,11 @@ class Consumer:
                 metrics.DUPLICATES.labels(self.service, envelope.event_type).inc()
                 return "duplicate"
             uow = UnitOfWork(
-                conn, self.service, self.schema, self.clock, cause=envelope,
+                conn,
+                self.service,
+                self.schema,
+                self.clock,
+                cause=envelope,
                 position=Position(record.topic, record.partition, record.offset),
             )
             await handler(envelope, uow)
@@ -312,7 +316,13 @@ class Consumer:
                     await conn.execute(
                         """INSERT INTO dead_letters (topic, partition, "offset", key, value, error, attempts)
                            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-                        record.topic, record.partition, record.offset, record.key, value, error, attempts,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.key,
+                        value,
+                        error,
+                        attempts,
                     )
                 break
             except Exception as exc:
@@ -320,5 +330,6 @@ class Consumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, INFRA_BACKOFF_MAX_S)
         metrics.DEAD_LETTERED.labels(self.service, record.topic).inc()
-        log.error("message dead-lettered", topic=record.topic, partition=record.partition,
-                  offset=record.offset, error=error)
+        log.error(
+            "message dead-lettered", topic=record.topic, partition=record.partition, offset=record.offset, error=error
+        )

@@ -84,8 +84,7 @@ async def migrate(pool: asyncpg.Pool, schema: str, folders: dict[str, Path]) -> 
                         await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
                         await conn.execute(path.read_text(encoding="utf-8"))
                         await conn.execute(
-                            f'INSERT INTO "{schema}".schema_migrations (component, version, name) '
-                            "VALUES ($1, $2, $3)",
+                            f'INSERT INTO "{schema}".schema_migrations (component, version, name) VALUES ($1, $2, $3)',
                             component,
                             version,
                             path.name,

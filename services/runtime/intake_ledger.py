@@ -26,15 +26,22 @@ class Receipt:
         return not self.first and self.first_read_at == here
 
 
-async def receive(conn: asyncpg.Connection, *, agency_id: str, command_id: str, command_type: str,
-                  at: Position, received_at: datetime) -> Receipt:
+async def receive(
+    conn: asyncpg.Connection, *, agency_id: str, command_id: str, command_type: str, at: Position, received_at: datetime
+) -> Receipt:
     row = await conn.fetchrow(
         """INSERT INTO intake_commands (agency_id, command_id, command_type, topic, partition, "offset",
                outcome, received_at) VALUES ($1, $2, $3, $4, $5, $6, 'accepted', $7)
            ON CONFLICT (agency_id, command_id) DO UPDATE SET agency_id = EXCLUDED.agency_id
            -- xmax = 0 only on a fresh insert: tells a first receipt from one seen before, in one statement
            RETURNING topic, partition, "offset", (xmax = 0) AS first""",
-        agency_id, command_id, command_type, at.topic, at.partition, at.offset, received_at,
+        agency_id,
+        command_id,
+        command_type,
+        at.topic,
+        at.partition,
+        at.offset,
+        received_at,
     )
     assert row is not None
     return Receipt(bool(row["first"]), Position(row["topic"], row["partition"], row["offset"]))
@@ -44,7 +51,8 @@ async def first_read_at(conn: asyncpg.Connection, *, agency_id: str, command_id:
     """Where the command was first read, if it was: a redelivery is recognised before anything is judged."""
     row = await conn.fetchrow(
         'SELECT topic, partition, "offset" FROM intake_commands WHERE agency_id = $1 AND command_id = $2',
-        agency_id, command_id,
+        agency_id,
+        command_id,
     )
     return Position(row["topic"], row["partition"], row["offset"]) if row else None
 
@@ -52,5 +60,7 @@ async def first_read_at(conn: asyncpg.Connection, *, agency_id: str, command_id:
 async def mark_rejected(conn: asyncpg.Connection, *, agency_id: str, command_id: str, code: str) -> None:
     await conn.execute(
         "UPDATE intake_commands SET outcome = 'rejected', code = $3 WHERE agency_id = $1 AND command_id = $2",
-        agency_id, command_id, code,
+        agency_id,
+        command_id,
+        code,
     )

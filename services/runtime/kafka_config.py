@@ -30,7 +30,8 @@ def security_protocol(settings: Settings) -> str:
 def _ssl_context(ca_file: str) -> ssl.SSLContext:
     from aiokafka.helpers import create_ssl_context
 
-    return create_ssl_context(cafile=ca_file or None)
+    context: ssl.SSLContext = create_ssl_context(cafile=ca_file or None)
+    return context
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

@@ -151,7 +151,7 @@ async def _invalid_record(_request: Request, exc: Exception) -> JSONResponse:
     """A record a route builds from the path and the body (e.g. a directory id in the path that is not an
     id) is refused like the body itself would be, not answered with a 500."""
     assert isinstance(exc, ValidationError)
-    return JSONResponse(refusal_of(list(exc.errors())), status_code=422)
+    return JSONResponse(refusal_of([dict(e) for e in exc.errors()]), status_code=422)
 
 
 async def _unstorable_text(_request: Request, exc: Exception) -> JSONResponse:

@@ -14,8 +14,8 @@ import structlog
 
 def configure(service: str, level: str = "INFO", fmt: str = "auto") -> None:
     json_out = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False) if json_out else (
-        structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json_out else (structlog.dev.ConsoleRenderer())
     )
     structlog.configure(
         processors=[

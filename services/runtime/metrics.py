@@ -15,7 +15,8 @@ DUPLICATES = Counter("dondoc_duplicates_total", "Re-delivered events dropped by 
 OUTBOX_BACKLOG = Gauge("dondoc_outbox_backlog", "Outbox rows not yet acknowledged by Kafka", ["schema"])
 OUTBOX_PUBLISHED = Counter("dondoc_outbox_published_total", "Outbox rows published", ["schema"])
 OUTBOX_PARKED = Gauge(
-    "dondoc_outbox_parked", "Outbox rows set aside because Kafka will not take them (see `dondoc kafka parked`)",
+    "dondoc_outbox_parked",
+    "Outbox rows set aside because Kafka will not take them (see `dondoc kafka parked`)",
     ["schema"],
 )
 CONSUMER_LAG = Gauge(

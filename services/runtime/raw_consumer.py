@@ -67,21 +67,38 @@ def raw_consumer(topic: str, name: str, build: Callable[[Runtime], RawConsumer])
 
     async def run(rt: Runtime) -> None:
         consumer = build(rt)
-        broker = KafkaBroker(**broker_options(rt.settings), allow_auto_create_topics=False,
-                             client_id=f"dondoc-{rt.service}-{name}", graceful_timeout=30.0,
-                             log_level=10)  # DEBUG: the per-record line is ours, with ids bound
+        broker = KafkaBroker(
+            **broker_options(rt.settings),
+            allow_auto_create_topics=False,
+            client_id=f"dondoc-{rt.service}-{name}",
+            graceful_timeout=30.0,
+            log_level=10,
+        )  # DEBUG: the per-record line is ours, with ids bound
 
         # As the event consumer's: FastStream's own parser fails on a header that is not UTF-8, its decoder
         # on JSON nested past the recursion limit, and either way the record was acked unanswered
         # (tests/integration/test_fuzz_intake.py). The handler reads the raw bytes itself.
-        @broker.subscriber(topic, group_id=f"dondoc.{rt.service}.{name}", auto_offset_reset="earliest",
-                           ack_policy=AckPolicy.ACK, max_poll_records=100, parser=tolerant_parser,
-                           decoder=no_decoding)
+        @broker.subscriber(
+            topic,
+            group_id=f"dondoc.{rt.service}.{name}",
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.ACK,
+            max_poll_records=100,
+            parser=tolerant_parser,
+            decoder=no_decoding,
+        )
         async def on_message(msg: KafkaMessage) -> None:
             raw = msg.raw_message
             assert not isinstance(raw, tuple), "a single-record subscriber, not a batch one"
-            record = RawRecord(raw.topic, raw.partition, raw.offset, raw.key, raw.value,
-                               tuple((k, bytes(v)) for k, v in (raw.headers or ())), raw.timestamp)
+            record = RawRecord(
+                raw.topic,
+                raw.partition,
+                raw.offset,
+                raw.key,
+                raw.value,
+                tuple((k, bytes(v)) for k, v in (raw.headers or ())),
+                raw.timestamp,
+            )
             settings = rt.settings
             await _with_retries(record, consumer, settings.handler_attempts, settings.handler_retry_backoff_s)
 
@@ -121,8 +138,7 @@ async def _with_retries(record: RawRecord, consumer: RawConsumer, attempts: int,
                 await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
 
 
-async def _give_up(record: RawRecord, consumer: RawConsumer, error: str, attempts: int,
-                   backoff_s: float) -> None:
+async def _give_up(record: RawRecord, consumer: RawConsumer, error: str, attempts: int, backoff_s: float) -> None:
     delay = backoff_s
     while True:  # the record must be answered somewhere before its offset is committed
         try:

@@ -81,7 +81,8 @@ async def standing(db: asyncpg.Connection | asyncpg.Pool, token_id: str, agency_
     row = await db.fetchrow(
         """SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = $1) AS revoked,
                   EXISTS (SELECT 1 FROM inactive_agencies WHERE agency_id = $2) AS inactive""",
-        token_id, agency_id,
+        token_id,
+        agency_id,
     )
     assert row is not None
     return bool(row["revoked"]), bool(row["inactive"])

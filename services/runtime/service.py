@@ -116,9 +116,7 @@ def default_clock(settings: Settings) -> Clock:
     return SystemClock()
 
 
-def create_app(
-    definition: ServiceDefinition, settings: Settings | None = None, clock: Clock | None = None
-) -> FastAPI:
+def create_app(definition: ServiceDefinition, settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.require_token_secret()
     # Built now, not in the lifespan: a handler that needs a secret (audit's chain key) refuses to start

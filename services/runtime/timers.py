@@ -45,7 +45,12 @@ TimerHandler = Callable[[Timer, UnitOfWork], Awaitable[None]]
 
 
 async def schedule(
-    conn: asyncpg.Connection, *, kind: str, subject_id: str, dedup_key: str, fire_at: datetime,
+    conn: asyncpg.Connection,
+    *,
+    kind: str,
+    subject_id: str,
+    dedup_key: str,
+    fire_at: datetime,
     data: Mapping[str, Any] | None = None,
 ) -> bool:
     """Schedule (or keep) a timer; returns False if an identical live timer already exists."""
@@ -53,7 +58,12 @@ async def schedule(
     inserted = await conn.fetchval(
         """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data)
            VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING RETURNING true""",
-        timer_id, kind, subject_id, dedup_key, fire_at, json.dumps(dict(data or {}), default=str),
+        timer_id,
+        kind,
+        subject_id,
+        dedup_key,
+        fire_at,
+        json.dumps(dict(data or {}), default=str),
     )
     return bool(inserted)
 
@@ -62,15 +72,24 @@ async def cancel(conn: asyncpg.Connection, subject_id: str, kinds: tuple[str, ..
     result = await conn.execute(
         """UPDATE timers SET status = 'cancelled'
            WHERE subject_id = $1 AND status = 'scheduled' AND ($2::text[] IS NULL OR kind = ANY($2))""",
-        subject_id, list(kinds) if kinds else None,
+        subject_id,
+        list(kinds) if kinds else None,
     )
     return int(result.split()[-1])
 
 
 class TimerWorker:
     def __init__(
-        self, pool: asyncpg.Pool, clock: Clock, handlers: Mapping[str, TimerHandler], *, service: str,
-        schema: str, poll_interval_s: float = 0.5, lease_s: float = 30.0, batch_size: int = 100,
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        handlers: Mapping[str, TimerHandler],
+        *,
+        service: str,
+        schema: str,
+        poll_interval_s: float = 0.5,
+        lease_s: float = 30.0,
+        batch_size: int = 100,
         fire_together: bool = True,
     ) -> None:
         self._pool, self._clock, self._handlers = pool, clock, handlers
@@ -102,7 +121,8 @@ class TimerWorker:
             return self._poll_interval_s
         if next_at is None:
             return self._poll_interval_s
-        return min(max((next_at - self._clock.now()).total_seconds(), 0.001), self._poll_interval_s)
+        wait: float = (next_at - self._clock.now()).total_seconds()
+        return min(max(wait, 0.001), self._poll_interval_s)
 
     async def fire_due(self) -> int:
         """Claim the due timers and fire them; returns how many fired.
@@ -138,7 +158,8 @@ class TimerWorker:
                     """UPDATE timers SET status = 'fired', fired_at = now(), lease_token = NULL
                        WHERE timer_id = ANY($1::uuid[]) AND lease_token = $2 AND status = 'scheduled'
                        RETURNING timer_id""",
-                    [t.timer_id for t, _ in known], known[0][1],
+                    [t.timer_id for t, _ in known],
+                    known[0][1],
                 )
             }
             uow = UnitOfWork(conn, self._service, self._schema, self._clock)
@@ -161,7 +182,10 @@ class TimerWorker:
                          AND (lease_expires_at IS NULL OR lease_expires_at < now())
                        ORDER BY fire_at LIMIT $4 FOR UPDATE SKIP LOCKED)
                    RETURNING timer_id, kind, subject_id, dedup_key, fire_at, data""",
-                token, self._lease_s, self._clock.now(), self._batch_size,
+                token,
+                self._lease_s,
+                self._clock.now(),
+                self._batch_size,
             )
         timers = [
             Timer(r["timer_id"], r["kind"], r["subject_id"], r["dedup_key"], r["fire_at"], json.loads(r["data"]))
@@ -182,7 +206,8 @@ class TimerWorker:
                     still_ours = await conn.fetchval(
                         """UPDATE timers SET status = 'fired', fired_at = now(), lease_token = NULL
                            WHERE timer_id = $1 AND lease_token = $2 AND status = 'scheduled' RETURNING true""",
-                        timer.timer_id, token,
+                        timer.timer_id,
+                        token,
                     )
                     if not still_ours:
                         return False  # cancelled meanwhile, or our lease expired and another worker has it

@@ -30,8 +30,9 @@ async def serving_reporting(settings: Any, infra: Any, scenario: Scenario, **ove
     app = create_app(DEFINITION, own, ManualClock(SCENARIO_DAY))
     async with _serving(app, port, "the reporting service"):
         await publish(infra.kafka, scenario.envelopes)
-        await eventually(lambda: all_handled(settings.database_url, scenario.envelopes),
-                         timeout=60, what="the scenario to be read")
+        await eventually(
+            lambda: all_handled(settings.database_url, scenario.envelopes), timeout=60, what="the scenario to be read"
+        )
         yield port
 
 
@@ -47,8 +48,11 @@ async def serving_alerts(settings: Any, port: int) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def _serving(app: Any, port: int, what: str) -> AsyncIterator[None]:
     # Open streams (server-sent events) end a second after the service is told to stop.
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=1))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+        )
+    )
     task = asyncio.create_task(server.serve())
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:

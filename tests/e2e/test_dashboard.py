@@ -47,9 +47,7 @@ async def dashboard(settings: Any, infra: Any, scenario: Scenario, alerts_port: 
         yield f"http://127.0.0.1:{port}"
 
 
-async def test_the_dashboard_shows_the_figures_of_the_api(
-    dashboard: str, browser: Any, scenario: Scenario
-) -> None:
+async def test_the_dashboard_shows_the_figures_of_the_api(dashboard: str, browser: Any, scenario: Scenario) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     province = scenario.id("ubnd-bd")
     query = f"agency_id={province}&document=131/NQ-CP&as_of=2023-04-01"
@@ -70,11 +68,7 @@ async def test_the_dashboard_shows_the_figures_of_the_api(
         "withdrawn",
     ):
         assert await page.text_content(f'[data-figure="{name}"]') == str(figures[name]), name
-    assert (
-        await page.text_content('[data-figure="overdue_share"]')
-        == figures["overdue_share"]["text"]
-        == "26,6%"
-    )
+    assert await page.text_content('[data-figure="overdue_share"]') == figures["overdue_share"]["text"] == "26,6%"
     assert await page.text_content("#paragraph") == api["paragraph_vi"]
     assert "Ủy ban nhân dân tỉnh Bình Định" in (await page.text_content("#scope-line") or "")
     # The per-agency table: the API's rows, in its order (most overdue first).
@@ -138,9 +132,7 @@ async def test_the_dashboard_fits_a_phone_and_follows_the_as_of_filter(
                 params={"agency_id": province, "document": "131/NQ-CP", "as_of": "2023-01-01"},
             )
         ).json()
-    assert await page.text_content('[data-figure="unfinished_overdue"]') == str(
-        api["figures"]["unfinished_overdue"]
-    )
+    assert await page.text_content('[data-figure="unfinished_overdue"]') == str(api["figures"]["unfinished_overdue"])
     assert api["figures"]["unfinished_overdue"] == 2
     await page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
     await page.close()
@@ -172,7 +164,12 @@ async def test_without_a_token_the_alerts_panel_asks_for_the_agency_token_and_op
 
 
 async def test_live_alerts_show_for_the_persons_agency_token_and_resume_after_a_break(
-    dashboard: str, browser: Any, scenario: Scenario, settings: Any, infra: Any, alerts_port: int,
+    dashboard: str,
+    browser: Any,
+    scenario: Scenario,
+    settings: Any,
+    infra: Any,
+    alerts_port: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from services.reporting import dashboard as relay
@@ -186,8 +183,15 @@ async def test_live_alerts_show_for_the_persons_agency_token_and_resume_after_a_
         return bool(await fetch(settings, "alerts", "SELECT 1 FROM people WHERE person_id = $1", officer))
 
     async def assigned(title: str) -> str:
-        task_id, _ = await assign(infra.kafka, SCENARIO_DAY, officer=officer, lead=lead,
-                                  assigning=scenario.id("ubnd-bd"), due="Quý IV năm 2023", title=title)
+        task_id, _ = await assign(
+            infra.kafka,
+            SCENARIO_DAY,
+            officer=officer,
+            lead=lead,
+            assigning=scenario.id("ubnd-bd"),
+            due="Quý IV năm 2023",
+            title=title,
+        )
         return task_id
 
     async def alerted(task_id: str) -> bool:

@@ -69,9 +69,7 @@ async def test_a_stream_refused_while_open_shows_why_and_is_not_reopened(
         assert len(streams) == 1
 
         revoked = TokenRevoked(token_id=principal.token_id, agency_id=lead, revoked_at=SCENARIO_DAY)
-        await publish(
-            infra.kafka, envelope(revoked, task_id=None, at=SCENARIO_DAY), key=f"token:{principal.token_id}"
-        )
+        await publish(infra.kafka, envelope(revoked, task_id=None, at=SCENARIO_DAY), key=f"token:{principal.token_id}")
         await page.wait_for_selector('#alerts-status[data-state="refused"]', timeout=30_000)
         said = await page.text_content("#alerts-status") or ""
         assert f"Đã ngừng nhận cảnh báo của {officer}" in said and "thu hồi" in said, said

@@ -24,8 +24,7 @@ ASSIGNER = "ubnd-bd"
 OFFICER = "p-bd-sgddt-officer-1"  # an officer of the lead agency in the seed directory
 
 
-def assign_body(officer: str = OFFICER, *, deadline: str = "Quý IV năm 2030", key: str | None = None
-                ) -> dict[str, Any]:
+def assign_body(officer: str = OFFICER, *, deadline: str = "Quý IV năm 2030", key: str | None = None) -> dict[str, Any]:
     return {
         "title": "Triển khai thanh toán học phí trực tuyến",
         "source_document": {"number": "131/NQ-CP", "issued_on": "2022-10-06", "issuer": "Chính phủ"},
@@ -47,31 +46,37 @@ async def _get(client: httpx.AsyncClient, url: str, headers: dict[str, str] | No
 async def test_each_service_sees_the_task_assigned_over_http(stack: Stack) -> None:
     officer = OFFICER
     async with httpx.AsyncClient(timeout=10) as client:
-        created = await client.post(f"{stack['assignment'].url}/v1/tasks", json=assign_body(officer),
-                                    headers=stack.headers_for(ASSIGNER))
+        created = await client.post(
+            f"{stack['assignment'].url}/v1/tasks", json=assign_body(officer), headers=stack.headers_for(ASSIGNER)
+        )
         assert created.status_code == 201, created.text
         task_id = created.json()["task_id"]
 
-        progress = await eventually(lambda: _get(client, f"{stack['progress'].url}/v1/tasks/{task_id}"),
-                                    what="progress to know the task")
+        progress = await eventually(
+            lambda: _get(client, f"{stack['progress'].url}/v1/tasks/{task_id}"), what="progress to know the task"
+        )
         assert progress["status"] == "assigned" and progress["due"] == "2030-12-31"
 
         async def officer_alerted() -> list[dict[str, Any]] | None:
             # An inbox is read with a token of the person's agency (the officer's: the lead's).
-            body = await _get(client, f"{stack['alerts'].url}/v1/alerts", stack.headers_for("bd-sgddt"),
-                              person_id=officer)
+            body = await _get(
+                client, f"{stack['alerts'].url}/v1/alerts", stack.headers_for("bd-sgddt"), person_id=officer
+            )
             return [a for a in body["alerts"] if a["task_id"] == task_id] if body else None
 
         alerts = await eventually(officer_alerted, what="the officer's alert")
         assert alerts[0]["kind"] == "assigned"
 
-        done = await client.post(f"{stack['progress'].url}/v1/tasks/{task_id}/complete",
-                                 json={"product": "Công văn số 1/SGDĐT ngày 01/12/2022"},
-                                 headers=stack.headers_for("bd-sgddt"))
+        done = await client.post(
+            f"{stack['progress'].url}/v1/tasks/{task_id}/complete",
+            json={"product": "Công văn số 1/SGDĐT ngày 01/12/2022"},
+            headers=stack.headers_for("bd-sgddt"),
+        )
         assert done.status_code == 202, done.text
         # Completion counts once the assigning agency confirms it (TaskCompleted).
-        confirmed = await client.post(f"{stack['progress'].url}/v1/tasks/{task_id}/confirm",
-                                      headers=stack.headers_for(ASSIGNER))
+        confirmed = await client.post(
+            f"{stack['progress'].url}/v1/tasks/{task_id}/confirm", headers=stack.headers_for(ASSIGNER)
+        )
         assert confirmed.status_code == 202, confirmed.text
 
         async def reported_done() -> dict[str, Any] | None:
@@ -99,14 +104,17 @@ class TestADeadlineSecondsAway:
     async def test_the_officer_is_told_once_the_deadline_passes(self, stack: Stack) -> None:
         officer = OFFICER
         async with httpx.AsyncClient(timeout=10) as client:
-            created = await client.post(f"{stack['assignment'].url}/v1/tasks",
-                                        json=assign_body(officer, deadline="Tháng 11/2022"),
-                                        headers=stack.headers_for(ASSIGNER))
+            created = await client.post(
+                f"{stack['assignment'].url}/v1/tasks",
+                json=assign_body(officer, deadline="Tháng 11/2022"),
+                headers=stack.headers_for(ASSIGNER),
+            )
             assert created.status_code == 201, created.text
 
             async def overdue() -> list[dict[str, Any]] | None:
-                body = await _get(client, f"{stack['alerts'].url}/v1/alerts", stack.headers_for("bd-sgddt"),
-                                  person_id=officer)
+                body = await _get(
+                    client, f"{stack['alerts'].url}/v1/alerts", stack.headers_for("bd-sgddt"), person_id=officer
+                )
                 found = [a for a in body["alerts"] if a["kind"] == "overdue"] if body else []
                 return found or None
 
@@ -119,18 +127,22 @@ async def test_kill_9_of_the_alerts_service_mid_burst_loses_nothing_and_duplicat
     burst = 120
     officer, run = OFFICER, unique("burst")
     async with httpx.AsyncClient(timeout=10) as client:
+
         async def assign(i: int) -> str:
-            response = await client.post(f"{stack['assignment'].url}/v1/tasks",
-                                         json=assign_body(officer, key=f"{run}-{i}"),
-                                         headers=stack.headers_for(ASSIGNER))
+            response = await client.post(
+                f"{stack['assignment'].url}/v1/tasks",
+                json=assign_body(officer, key=f"{run}-{i}"),
+                headers=stack.headers_for(ASSIGNER),
+            )
             assert response.status_code == 201, response.text
             return str(response.json()["task_id"])
 
         first = [await assign(i) for i in range(burst // 2)]
 
         async def some_alerted() -> bool:
-            rows = await stack.fetch("alerts", "SELECT count(*) AS n FROM alerts WHERE recipient_person_id = $1",
-                                     officer)
+            rows = await stack.fetch(
+                "alerts", "SELECT count(*) AS n FROM alerts WHERE recipient_person_id = $1", officer
+            )
             return 0 < rows[0]["n"] < burst
 
         await eventually(some_alerted, what="the alerts service to be mid-burst")
@@ -143,8 +155,10 @@ async def test_kill_9_of_the_alerts_service_mid_burst_loses_nothing_and_duplicat
 
         async def all_alerted() -> list[Any] | None:
             rows = await stack.fetch(
-                "alerts", "SELECT task_id, count(*) AS n FROM alerts WHERE recipient_person_id = $1 GROUP BY task_id",
-                officer)
+                "alerts",
+                "SELECT task_id, count(*) AS n FROM alerts WHERE recipient_person_id = $1 GROUP BY task_id",
+                officer,
+            )
             return rows if len(rows) == burst else None
 
         rows = await eventually(all_alerted, timeout=60, what="an alert for every task")
@@ -152,16 +166,23 @@ async def test_kill_9_of_the_alerts_service_mid_burst_loses_nothing_and_duplicat
         assert all(r["n"] == 1 for r in rows), "an event was applied twice"
         # Every alert (the officer's and, when the directory knew them in time, the head's) reached the
         # log exactly once as far as readers can tell: one AlertRaised per alert row, ids unique.
-        raised = (await stack.fetch("alerts", "SELECT count(*) AS n FROM alerts WHERE task_id = ANY($1::text[])",
-                                    list(task_ids)))[0]["n"]
+        raised = (
+            await stack.fetch(
+                "alerts", "SELECT count(*) AS n FROM alerts WHERE task_id = ANY($1::text[])", list(task_ids)
+            )
+        )[0]["n"]
         events = await eventually(
-            lambda: _alert_events(stack, task_ids, raised), timeout=60, what="every AlertRaised in the audit log")
+            lambda: _alert_events(stack, task_ids, raised), timeout=60, what="every AlertRaised in the audit log"
+        )
         assert len({e["event_id"] for e in events}) == raised
 
 
 async def _alert_events(stack: Stack, task_ids: set[str], expected: int) -> list[Any] | None:
-    rows = await stack.fetch("audit", "SELECT event_id, task_id FROM events WHERE event_type = 'AlertRaised' "
-                             "AND task_id = ANY($1::text[])", list(task_ids))
+    rows = await stack.fetch(
+        "audit",
+        "SELECT event_id, task_id FROM events WHERE event_type = 'AlertRaised' AND task_id = ANY($1::text[])",
+        list(task_ids),
+    )
     return rows if len(rows) >= expected else None
 
 
@@ -181,10 +202,14 @@ async def test_an_open_alert_stream_does_not_hold_up_a_clean_stop(stack: Stack) 
     alerts = stack["alerts"]
     async with httpx.AsyncClient(timeout=None) as client:
         # The officer's agency is known once the directory reached alerts.
-        await eventually(lambda: _get(client, f"{alerts.url}/v1/alerts", stack.headers_for("bd-sgddt"),
-                                      person_id=OFFICER), what="alerts to know the officer")
+        await eventually(
+            lambda: _get(client, f"{alerts.url}/v1/alerts", stack.headers_for("bd-sgddt"), person_id=OFFICER),
+            what="alerts to know the officer",
+        )
         async with client.stream(
-            "GET", f"{alerts.url}/v1/alerts/stream", params={"person_id": OFFICER},
+            "GET",
+            f"{alerts.url}/v1/alerts/stream",
+            params={"person_id": OFFICER},
             headers=stack.headers_for("bd-sgddt"),
         ) as stream:
             assert stream.status_code == 200
@@ -210,15 +235,20 @@ class TestKill9OfProgressWhileDeadlinesFire:
         async with httpx.AsyncClient(timeout=10) as client:
             task_ids = set()
             for i in range(burst):
-                response = await client.post(f"{stack['assignment'].url}/v1/tasks",
-                                             json=assign_body(deadline="Tháng 11/2022", key=f"{run}-{i}"),
-                                             headers=stack.headers_for(ASSIGNER))
+                response = await client.post(
+                    f"{stack['assignment'].url}/v1/tasks",
+                    json=assign_body(deadline="Tháng 11/2022", key=f"{run}-{i}"),
+                    headers=stack.headers_for(ASSIGNER),
+                )
                 assert response.status_code == 201, response.text
                 task_ids.add(str(response.json()["task_id"]))
 
         async def firing() -> bool:
-            rows = await stack.fetch("progress", "SELECT count(*) AS n FROM timers WHERE status = 'fired' "
-                                     "AND subject_id = ANY($1::text[])", list(task_ids))
+            rows = await stack.fetch(
+                "progress",
+                "SELECT count(*) AS n FROM timers WHERE status = 'fired' AND subject_id = ANY($1::text[])",
+                list(task_ids),
+            )
             return rows[0]["n"] > 0
 
         await eventually(firing, timeout=60, what="the deadline timers to start firing")
@@ -228,13 +258,21 @@ class TestKill9OfProgressWhileDeadlinesFire:
 
         async def every_task_overdue() -> list[Any] | None:
             rows = await stack.fetch(
-                "alerts", "SELECT task_id, count(*) AS n FROM alerts WHERE kind = 'overdue' "
-                "AND recipient_person_id = $1 AND task_id = ANY($2::text[]) GROUP BY task_id", OFFICER, list(task_ids))
+                "alerts",
+                "SELECT task_id, count(*) AS n FROM alerts WHERE kind = 'overdue' "
+                "AND recipient_person_id = $1 AND task_id = ANY($2::text[]) GROUP BY task_id",
+                OFFICER,
+                list(task_ids),
+            )
             return rows if len(rows) == burst else None
 
         rows = await eventually(every_task_overdue, timeout=90, what="an overdue alert for every task")
         assert all(r["n"] == 1 for r in rows), "an overdue event was applied twice"
-        fired = await stack.fetch("progress", "SELECT subject_id, count(*) AS n FROM timers WHERE kind = "
-                                  "'task-overdue' AND status = 'fired' AND subject_id = ANY($1::text[]) "
-                                  "GROUP BY subject_id", list(task_ids))
+        fired = await stack.fetch(
+            "progress",
+            "SELECT subject_id, count(*) AS n FROM timers WHERE kind = "
+            "'task-overdue' AND status = 'fired' AND subject_id = ANY($1::text[]) "
+            "GROUP BY subject_id",
+            list(task_ids),
+        )
         assert len(fired) == burst and all(r["n"] == 1 for r in fired)

@@ -38,9 +38,7 @@ DANH_MUC = json.loads((REPO / "tests/fixtures/danh_muc_131.expected.json").read_
 RESOLUTION = SourceDocument(number="131/NQ-CP", issued_on=date(2022, 10, 6), issuer="Chính phủ")
 LETTER = SourceDocument(number="6958/UBND-KSTT", issued_on=date(2022, 11, 21), issuer="UBND tỉnh Bình Định")
 SO_LETTER = SourceDocument(number="2384/SGDĐT-VP", issued_on=date(2022, 11, 23), issuer="Sở GDĐT Bình Định")
-SCHOOL_LETTER = SourceDocument(
-    number="93/CV-THPTBD", issued_on=date(2022, 12, 23), issuer="Trường THPT Bình Dương"
-)
+SCHOOL_LETTER = SourceDocument(number="93/CV-THPTBD", issued_on=date(2022, 12, 23), issuer="Trường THPT Bình Dương")
 
 
 def vn(y: int, m: int, d: int, hh: int = 9) -> datetime:
@@ -312,9 +310,7 @@ async def publish(kafka: Settings, envelopes: list[Envelope]) -> None:
     try:
         for envelope in envelopes:
             record = to_record(envelope, key=_key(envelope))
-            await producer.send(
-                record.topic, value=record.value, key=record.key, headers=list(record.headers)
-            )
+            await producer.send(record.topic, value=record.value, key=record.key, headers=list(record.headers))
         await producer.flush()
     finally:
         await producer.stop()

@@ -86,9 +86,7 @@ async def people(infra: Any, settings: Any, http: httpx.AsyncClient, clock: Manu
     sql = "SELECT 1 FROM people WHERE person_id = $1"
     await eventually(lambda: fetch(settings, "alerts", sql, head), what="the directory")
     # The officer is in no directory: the alert names the lead agency as theirs.
-    task_id, _ = await assign(
-        infra.kafka, clock.now(), officer=officer, lead=department, assigning=province
-    )
+    task_id, _ = await assign(infra.kafka, clock.now(), officer=officer, lead=department, assigning=province)
     for person in (head, officer):
         await eventually(partial(_alerted, settings, person, task_id), what=f"the alert of {person}")
     return People(province, department, other, head, officer, task_id)

@@ -153,8 +153,10 @@ async def test_the_stream_is_live_and_resumes_after_last_event_id(
     await seed_directory(
         infra.kafka, clock.now(), [], [{"person_id": officer, "agency_id": "bd-sgddt", "role": "officer"}]
     )
-    await eventually(lambda: fetch(settings, "alerts", "SELECT 1 FROM people WHERE person_id = $1", officer),
-                     what="the directory to reach alerts")
+    await eventually(
+        lambda: fetch(settings, "alerts", "SELECT 1 FROM people WHERE person_id = $1", officer),
+        what="the directory to reach alerts",
+    )
     reader = bearer(settings, "bd-sgddt")  # the lead agency of ``assign``'s tasks: the officer's
     async with serve(http.app) as url:  # type: ignore[attr-defined]
         stream_url = f"{url}/v1/alerts/stream?person_id={officer}"
@@ -311,8 +313,7 @@ async def test_the_daily_digest_mails_each_person_their_approaching_deadlines_on
         await eventually(partial(_no_digest_due, settings, clock), what="late digest timers to fire")
         await known_with_email(infra, settings, http, clock, officer, lead, address)
         tasks = [
-            (await assign(infra.kafka, clock.now(), officer=officer, lead=lead, due="2023-05-19"))[0]
-            for _ in range(2)
+            (await assign(infra.kafka, clock.now(), officer=officer, lead=lead, due="2023-05-19"))[0] for _ in range(2)
         ]
         for task_id, days in zip(tasks, (7, 3), strict=True):
             await publish(
@@ -458,7 +459,10 @@ async def test_a_resolution_waits_until_its_alert_is_no_longer_being_sent_to_tha
 ) -> None:
     system = AgencySystem(failures=10**6)  # refuses every request until told otherwise
     patient = AlertsConfig(
-        delivery_backoff_s=0.05, delivery_backoff_max_s=0.1, delivery_poll_interval_s=0.1, delivery_max_attempts=1000,
+        delivery_backoff_s=0.05,
+        delivery_backoff_max_s=0.1,
+        delivery_poll_interval_s=0.1,
+        delivery_max_attempts=1000,
         webhook_allowed_networks=ON_PREMISE,
     )
     lead = unique("lead")

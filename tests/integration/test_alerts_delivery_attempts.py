@@ -42,7 +42,10 @@ async def pool(infra: Any) -> AsyncIterator[asyncpg.Pool]:
 def worker(pool: asyncpg.Pool, send: Any) -> DeliveryWorker:
     schema = "test"
     return DeliveryWorker(
-        pool, "webhook", send, AlertsConfig(delivery_lease_s=60),
+        pool,
+        "webhook",
+        send,
+        AlertsConfig(delivery_lease_s=60),
         lambda conn: UnitOfWork(conn, "alerts", schema, SystemClock()),
     )
 
@@ -50,8 +53,15 @@ def worker(pool: asyncpg.Pool, send: Any) -> DeliveryWorker:
 async def test_a_send_cut_short_by_a_crash_is_sent_again_and_counted(pool: asyncpg.Pool) -> None:
     alert_id = uuid.uuid4()
     async with pool.acquire() as conn:
-        await deliveries.enqueue(conn, channel="webhook", person_id="p-officer", target="http://agency.example/alerts",
-                                 body={"event": "alert"}, alert_id=alert_id, task_id="task-1")
+        await deliveries.enqueue(
+            conn,
+            channel="webhook",
+            person_id="p-officer",
+            target="http://agency.example/alerts",
+            body={"event": "alert"},
+            alert_id=alert_id,
+            task_id="task-1",
+        )
 
     started, sends = asyncio.Event(), []
 
@@ -84,8 +94,15 @@ async def test_a_send_cut_short_by_a_crash_is_sent_again_and_counted(pool: async
 
 async def test_a_send_that_kills_its_worker_every_time_ends_failed_not_claimed_forever(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        await deliveries.enqueue(conn, channel="webhook", person_id="p-officer", target="http://agency.example/alerts",
-                                 body={"event": "alert"}, alert_id=uuid.uuid4(), task_id="task-2")
+        await deliveries.enqueue(
+            conn,
+            channel="webhook",
+            person_id="p-officer",
+            target="http://agency.example/alerts",
+            body={"event": "alert"},
+            alert_id=uuid.uuid4(),
+            task_id="task-2",
+        )
     config = AlertsConfig(delivery_lease_s=60, delivery_max_attempts=2)
     started, sends = asyncio.Event(), 0
 

@@ -32,9 +32,7 @@ async def assigned(api: Any, lead: str = "bd-sgddt", **fields: Any) -> dict[str,
     return response.json()  # type: ignore[no-any-return]
 
 
-async def delegate(
-    api: Any, task_id: str, agency: str, *children: dict[str, Any], key: str | None = None
-) -> Any:
+async def delegate(api: Any, task_id: str, agency: str, *children: dict[str, Any], key: str | None = None) -> Any:
     http, tokens = api
     return await http.post(
         f"/v1/tasks/{task_id}/delegations",
@@ -105,9 +103,7 @@ async def test_a_coordinating_agency_delegates_its_own_part(api: Any, settings: 
     response = await delegate(api, parent["task_id"], "bd-sgddt", {"lead_agency_id": "bd-thpt-binh-duong"})
     assert response.status_code == 201
     [delegated] = [
-        e
-        for e in await outbox_events(settings.database_url, parent["task_id"])
-        if e["event_type"] == "TaskDelegated"
+        e for e in await outbox_events(settings.database_url, parent["task_id"]) if e["event_type"] == "TaskDelegated"
     ]
     assert delegated["payload"]["delegating_role"] == "phoi-hop"
 
@@ -118,16 +114,14 @@ async def test_a_retried_delegation_returns_the_same_children(api: Any) -> None:
     first = await delegate(api, parent["task_id"], "bd-sgddt", child, key="d-same")
     again = await delegate(api, parent["task_id"], "bd-sgddt", child, key="d-same")
     assert (first.status_code, again.status_code) == (201, 200)
-    assert [c["task_id"] for c in first.json()["children"]] == [
-        c["task_id"] for c in again.json()["children"]
-    ]
+    assert [c["task_id"] for c in first.json()["children"]] == [c["task_id"] for c in again.json()["children"]]
 
 
 async def test_a_secret_task_stays_secret_down_the_chain(api: Any) -> None:
     parent = await assigned(api, classification="mat")
-    [child] = (
-        await delegate(api, parent["task_id"], "bd-sgddt", {"lead_agency_id": "bd-thpt-binh-duong"})
-    ).json()["children"]
+    [child] = (await delegate(api, parent["task_id"], "bd-sgddt", {"lead_agency_id": "bd-thpt-binh-duong"})).json()[
+        "children"
+    ]
     assert child["classification"] == "mat"
 
 
@@ -211,9 +205,7 @@ async def test_a_child_is_not_extended_past_its_parent(api: Any) -> None:
             {"lead_agency_id": "bd-thpt-binh-duong", "deadline": "Tháng 1/2023"},
         )
     ).json()["children"]
-    request_id = (await ask(api, child["task_id"], "bd-thpt-binh-duong", proposed="Tháng 5/2023")).json()[
-        "request_id"
-    ]
+    request_id = (await ask(api, child["task_id"], "bd-thpt-binh-duong", proposed="Tháng 5/2023")).json()["request_id"]
     response = await decide(api, child["task_id"], request_id, "bd-sgddt", decision="approve")
     assert response.status_code == 422 and response.json()["detail"]["code"] == "deadline-after-parent"
 
@@ -224,9 +216,9 @@ async def test_a_child_is_not_extended_past_its_parent(api: Any) -> None:
 async def test_the_assigner_withdraws_a_task_with_what_was_delegated_from_it(api: Any, settings: Any) -> None:
     http, tokens = api
     parent = await assigned(api)
-    [child] = (
-        await delegate(api, parent["task_id"], "bd-sgddt", {"lead_agency_id": "bd-thpt-binh-duong"})
-    ).json()["children"]
+    [child] = (await delegate(api, parent["task_id"], "bd-sgddt", {"lead_agency_id": "bd-thpt-binh-duong"})).json()[
+        "children"
+    ]
     by_lead = await http.post(
         f"/v1/tasks/{parent['task_id']}/withdrawal", json={"reason": "x"}, headers=bearer(tokens["bd-sgddt"])
     )
@@ -239,9 +231,7 @@ async def test_the_assigner_withdraws_a_task_with_what_was_delegated_from_it(api
     assert withdrawn.json()["withdrawn_task_ids"] == [parent["task_id"], child["task_id"]]
     assert withdrawn.json()["task"]["status"] == "withdrawn"
     [event] = [
-        e
-        for e in await outbox_events(settings.database_url, child["task_id"])
-        if e["event_type"] == "TaskWithdrawn"
+        e for e in await outbox_events(settings.database_url, child["task_id"]) if e["event_type"] == "TaskWithdrawn"
     ]
     assert event["payload"]["cascaded_from_task_id"] == parent["task_id"]
     twice = await http.post(
@@ -255,9 +245,7 @@ async def test_the_assigner_withdraws_a_task_with_what_was_delegated_from_it(api
 async def test_a_withdrawn_task_is_neither_delegated_nor_extended(api: Any) -> None:
     http, tokens = api
     task = await assigned(api)
-    await http.post(
-        f"/v1/tasks/{task['task_id']}/withdrawal", headers=bearer(tokens["ubnd-bd"]), json={"reason": "x"}
-    )
+    await http.post(f"/v1/tasks/{task['task_id']}/withdrawal", headers=bearer(tokens["ubnd-bd"]), json={"reason": "x"})
     delegated = await delegate(api, task["task_id"], "bd-sgddt", {"lead_agency_id": "bd-thpt-binh-duong"})
     asked = await ask(api, task["task_id"], "bd-sgddt")
     assert [delegated.json()["detail"]["code"], asked.json()["detail"]["code"]] == ["task-withdrawn"] * 2

@@ -52,9 +52,7 @@ async def test_all_17_rows_import_and_a_rerun_creates_nothing(settings: Any) -> 
     assert [o.status for o in again.outcomes] == ["unchanged"] * 17
     assert await count(settings.database_url, "SELECT count(*) FROM assignment.outbox") == outbox
     assert (
-        await count(
-            settings.database_url, "SELECT count(*) FROM assignment.tasks WHERE code LIKE $1", f"{prefix}#%"
-        )
+        await count(settings.database_url, "SELECT count(*) FROM assignment.tasks WHERE code LIKE $1", f"{prefix}#%")
         == 66
     )
     [task13] = first.outcomes[12].task_ids

@@ -39,9 +39,7 @@ def bearer(token: IssuedToken) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.token}"}
 
 
-def body(
-    lead: str = "bd-sgddt", *, key: str, deadline: str = "Tháng 3/2023", **fields: Any
-) -> dict[str, Any]:
+def body(lead: str = "bd-sgddt", *, key: str, deadline: str = "Tháng 3/2023", **fields: Any) -> dict[str, Any]:
     return {
         "title": "Triển khai thanh toán học phí trực tuyến trên Cổng Dịch vụ công của tỉnh",
         "source_document": {"number": "131/NQ-CP", "issued_on": "2022-10-06", "issuer": "Chính phủ"},

@@ -45,9 +45,7 @@ async def test_no_token_is_401_with_a_clear_message(api: Any) -> None:
 async def test_a_forged_token_is_401(api: Any, settings: Any) -> None:
     http, _ = api
     forged, _ = auth.issue("another-installation-secret", "ubnd-bd", clock().now())
-    response = await http.post(
-        "/v1/tasks", json=body(key=unique("k")), headers={"Authorization": f"Bearer {forged}"}
-    )
+    response = await http.post("/v1/tasks", json=body(key=unique("k")), headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401 and "signature" in response.json()["detail"]["message"]
 
 
@@ -63,14 +61,10 @@ async def test_a_signed_token_that_was_never_issued_is_401(api: Any, settings: A
 async def test_a_revoked_token_is_401(api: Any, settings: Any) -> None:
     http, _ = api
     token = (await prepared(settings, "ubnd-bd"))["ubnd-bd"]
-    assert (
-        await http.post("/v1/tasks", json=body(key=unique("k")), headers=bearer(token))
-    ).status_code == 201
+    assert (await http.post("/v1/tasks", json=body(key=unique("k")), headers=bearer(token))).status_code == 201
     conn = await asyncpg.connect(settings.database_url)
     try:
-        await conn.execute(
-            "UPDATE assignment.agency_tokens SET revoked_at = now() WHERE token_id = $1", token.token_id
-        )
+        await conn.execute("UPDATE assignment.agency_tokens SET revoked_at = now() WHERE token_id = $1", token.token_id)
     finally:
         await conn.close()
     response = await http.post("/v1/tasks", json=body(key=unique("k")), headers=bearer(token))
@@ -123,9 +117,7 @@ async def test_assigning_emits_task_assigned_on_the_task_topic(api: Any, setting
 
 async def test_an_assigner_may_not_reach_outside_its_authority(api: Any) -> None:
     http, tokens = api
-    sibling = await http.post(
-        "/v1/tasks", json=body("bd-stc", key=unique("k")), headers=bearer(tokens["bd-sgddt"])
-    )
+    sibling = await http.post("/v1/tasks", json=body("bd-stc", key=unique("k")), headers=bearer(tokens["bd-sgddt"]))
     assert sibling.status_code == 403 and sibling.json()["detail"]["code"] == "out-of-authority"
     assert "Sở Tài chính" in sibling.json()["detail"]["message_vi"]
     coordinating = await http.post(
@@ -169,9 +161,7 @@ async def test_the_officer_in_charge_works_in_the_lead_agency(api: Any) -> None:
     assert ok.status_code == 201
     unit = await http.post(
         "/v1/tasks",
-        json=body(
-            "bd-thpt-bd-to-van-phong", key=unique("k"), officer_in_charge_id="p-bd-thpt-bd-ke-toan-head"
-        ),
+        json=body("bd-thpt-bd-to-van-phong", key=unique("k"), officer_in_charge_id="p-bd-thpt-bd-ke-toan-head"),
         headers=bearer(tokens["ubnd-bd"]),
     )
     assert unit.status_code == 201  # the accountant's unit is inside the Tổ văn phòng
@@ -233,7 +223,5 @@ async def test_a_secret_task_is_seen_only_by_the_agencies_involved(api: Any) -> 
         assert (await http.get(f"/v1/tasks/{task_id}", headers=bearer(tokens[agency]))).status_code == 200
     assert (await http.get(f"/v1/tasks/{task_id}", headers=bearer(tokens["bd-stc"]))).status_code == 404
     assert (await http.get(f"/v1/tasks/{task_id}")).status_code == 404
-    listed = await http.get(
-        "/v1/tasks", params={"lead_agency_id": "bd-sgddt"}, headers=bearer(tokens["bd-stc"])
-    )
+    listed = await http.get("/v1/tasks", params={"lead_agency_id": "bd-sgddt"}, headers=bearer(tokens["bd-stc"]))
     assert task_id not in {t["task_id"] for t in listed.json()["tasks"]}

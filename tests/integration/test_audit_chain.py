@@ -19,15 +19,19 @@ pytestmark = pytest.mark.integration
 
 async def test_a_secret_tasks_history_is_shown_only_to_the_agencies_involved(run_service: Any, settings: Any) -> None:
     clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
-    async with run_service(registry.definition("assignment"), clock) as assignment, \
-            run_service(registry.definition("audit"), clock) as audit:
-        tokens = await provision.prepare(settings.database_url, clock, settings.token_secret,
-                                         ["ubnd-bd", "bd-stc", "bd-sxd"])
+    async with (
+        run_service(registry.definition("assignment"), clock) as assignment,
+        run_service(registry.definition("audit"), clock) as audit,
+    ):
+        tokens = await provision.prepare(
+            settings.database_url, clock, settings.token_secret, ["ubnd-bd", "bd-stc", "bd-sxd"]
+        )
         bearer = {agency: {"Authorization": f"Bearer {t.token}"} for agency, t in tokens.items()}
         ids = {}
         for classification in ("mat", "cong-khai"):
-            created = await assignment.post("/v1/tasks", json={**assign_body(), "classification": classification},
-                                            headers=bearer["ubnd-bd"])
+            created = await assignment.post(
+                "/v1/tasks", json={**assign_body(), "classification": classification}, headers=bearer["ubnd-bd"]
+            )
             assert created.status_code == 201, created.text
             ids[classification] = created.json()["task_id"]
 

@@ -64,9 +64,7 @@ class Harness:
         return running(self.probe.definition(), self.settings)
 
     async def effects(self) -> list[Effect]:
-        rows = await self.conn.fetch(
-            f'SELECT event_id, note, "offset" FROM "{self.name}".effects ORDER BY applied_at'
-        )
+        rows = await self.conn.fetch(f'SELECT event_id, note, "offset" FROM "{self.name}".effects ORDER BY applied_at')
         return [(r["event_id"], r["note"], r["offset"]) for r in rows]
 
     async def applied(self, *events: Envelope) -> list[Effect]:
@@ -105,9 +103,7 @@ async def harness(infra: Any, settings: Any) -> AsyncIterator[Harness]:
     await producer.start()
     conn = await asyncpg.connect(infra.database_url)
     try:
-        yield Harness(
-            Probe(name, topic, infra.database_url), ProbeSettings(**settings.model_dump()), producer, conn
-        )
+        yield Harness(Probe(name, topic, infra.database_url), ProbeSettings(**settings.model_dump()), producer, conn)
     finally:
         await producer.stop()
         await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
@@ -179,10 +175,7 @@ async def test_malformed_messages_are_dead_lettered_with_their_error_and_the_nex
         ),
         (
             json.dumps(out_of_range).encode(),
-            (
-                "DecodeError: invalid ProgressReported v1: "
-                "payload.percent: Input should be less than or equal to 100",
-            ),
+            ("DecodeError: invalid ProgressReported v1: payload.percent: Input should be less than or equal to 100",),
         ),
         (None, ("DecodeError: empty message",)),
         (
@@ -400,8 +393,6 @@ async def test_an_infrastructure_error_is_retried_without_dead_lettering(harness
     assert await h.count("dead_letters") == 0
     async with h.dead_letters() as dlq:
         assert await dlq.end_offsets() == [0]
-
-
 
 
 async def test_a_record_faststream_itself_cannot_parse_is_dead_lettered_too(harness: Harness) -> None:

@@ -39,9 +39,7 @@ def unit(parent: str | None = "bd-stc", **fields: Any) -> dict[str, Any]:
     return {"name": f"Phòng thử nghiệm {unique('n')}", "level": "don-vi", "parent_id": parent, **fields}
 
 
-async def test_loading_the_same_directory_again_changes_and_publishes_nothing(
-    api: Any, settings: Any
-) -> None:
+async def test_loading_the_same_directory_again_changes_and_publishes_nothing(api: Any, settings: Any) -> None:
     before = await outbox_events(settings.database_url, "cp")
     async with provision.assignment_db(settings.database_url) as pool:
         counts = await provision.load_directory(pool, clock())
@@ -49,15 +47,11 @@ async def test_loading_the_same_directory_again_changes_and_publishes_nothing(
     assert await outbox_events(settings.database_url, "cp") == before
 
 
-async def test_every_change_is_a_whole_record_keyed_by_its_id_on_the_directory_topic(
-    api: Any, settings: Any
-) -> None:
+async def test_every_change_is_a_whole_record_keyed_by_its_id_on_the_directory_topic(api: Any, settings: Any) -> None:
     http, tokens = api
     agency_id = unique("x")
     fields = unit()
-    created = await http.put(
-        f"/v1/directory/agencies/{agency_id}", json=fields, headers=bearer(tokens["ubnd-bd"])
-    )
+    created = await http.put(f"/v1/directory/agencies/{agency_id}", json=fields, headers=bearer(tokens["ubnd-bd"]))
     assert created.json() | {"record": None} == {"changed": True, "version": 1, "record": None}
     renamed = await http.put(
         f"/v1/directory/agencies/{agency_id}",
@@ -128,9 +122,7 @@ async def test_an_agency_administers_only_below_itself(api: Any) -> None:
         headers=bearer(tokens["bd-sgddt"]),
     )
     assert itself.status_code == 403  # its can_assign_to would grant itself power
-    root = await http.put(
-        f"/v1/directory/agencies/{unique('x')}", json=unit(None), headers=bearer(tokens["ubnd-bd"])
-    )
+    root = await http.put(f"/v1/directory/agencies/{unique('x')}", json=unit(None), headers=bearer(tokens["ubnd-bd"]))
     assert root.status_code == 403 and root.json()["detail"]["code"] == "root-agency-cli-only"
     person = await http.put(
         f"/v1/directory/people/{unique('p')}",
@@ -156,9 +148,7 @@ async def test_a_parent_inside_the_agency_itself_is_refused(api: Any) -> None:
     outer, inner = unique("x"), unique("x")
     await http.put(f"/v1/directory/agencies/{outer}", json=unit(), headers=bearer(tokens["ubnd-bd"]))
     await http.put(f"/v1/directory/agencies/{inner}", json=unit(outer), headers=bearer(tokens["ubnd-bd"]))
-    loop = await http.put(
-        f"/v1/directory/agencies/{outer}", json=unit(inner), headers=bearer(tokens["ubnd-bd"])
-    )
+    loop = await http.put(f"/v1/directory/agencies/{outer}", json=unit(inner), headers=bearer(tokens["ubnd-bd"]))
     assert loop.status_code == 422 and loop.json()["detail"]["code"] == "parent-cycle"
 
 
@@ -214,9 +204,7 @@ def test_the_cli_adds_and_changes_agencies_and_people(cli: Any) -> None:
     assert made.exit_code == 0, made.output
     assert "version 1" in made.output
     assert "version 2" in cli("directory", "agency", agency_id, "--alias", f"P {agency_id}").output
-    person = cli(
-        "directory", "person", person_id, "--agency", agency_id, "--name", "Lê Văn Thử", "--role", "officer"
-    )
+    person = cli("directory", "person", person_id, "--agency", agency_id, "--name", "Lê Văn Thử", "--role", "officer")
     assert person.exit_code == 0 and "version 1" in person.output
     bad = cli("directory", "person", unique("p"), "--agency", "khong-co", "--name", "X", "--role", "officer")
     assert bad.exit_code == 1 and "unknown-agency" in bad.output

@@ -52,8 +52,9 @@ def free_ports(count: int) -> list[int]:
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[KafkaNode, LocalPostgres]]:
     kafka_port, controller_port, pg_port = free_ports(3)
-    node = KafkaNode(tmp_path / "kafka", port=kafka_port, controller_port=controller_port,
-                     admin_password=secrets.token_urlsafe(16))
+    node = KafkaNode(
+        tmp_path / "kafka", port=kafka_port, controller_port=controller_port, admin_password=secrets.token_urlsafe(16)
+    )
     pg = LocalPostgres(tmp_path / "postgres", port=pg_port)
     try:
         yield node, pg
@@ -167,12 +168,15 @@ async def test_an_existing_topic_is_given_its_declared_config_and_keeps_its_othe
     await ensure_topics(kafka, topics=[TopicSpec(name, 1, "k", "test", config=tuned)])
     assert (await topic_config(kafka, name))["message.timestamp.type"] == "CreateTime"
 
-    declared = TopicSpec(name, 1, "k", "test", config={"retention.ms": "86400000",
-                                                         "message.timestamp.type": "LogAppendTime"})
+    declared = TopicSpec(
+        name, 1, "k", "test", config={"retention.ms": "86400000", "message.timestamp.type": "LogAppendTime"}
+    )
     assert await ensure_topics(kafka, topics=[declared]) == []  # nothing created: it exists
     config = await topic_config(kafka, name)
     assert (config["message.timestamp.type"], config["retention.ms"], config["segment.ms"]) == (
-        "LogAppendTime", "86400000", "3600000"
+        "LogAppendTime",
+        "86400000",
+        "3600000",
     )
     admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
@@ -227,7 +231,11 @@ async def test_stack_local_up_status_down(tmp_path: Path, monkeypatch: pytest.Mo
         assert endpoints.kafka_bootstrap == f"127.0.0.1:{kafka_port}"
         pg = stack.local_postgres()
         # The services' role and the audit service's own, each with this installation's password.
-        assert endpoints.database_url == pg.url == f"postgresql://dondoc:{pg.passwords()['dondoc']}@127.0.0.1:{pg_port}/dondoc"
+        assert (
+            endpoints.database_url
+            == pg.url
+            == f"postgresql://dondoc:{pg.passwords()['dondoc']}@127.0.0.1:{pg_port}/dondoc"
+        )
         assert endpoints.audit_database_url == pg.audit_url
         assert "***" in status_url() and pg.passwords()["dondoc"] not in status_url()
         assert any("Topics:" in m for m in messages)

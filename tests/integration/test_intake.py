@@ -58,8 +58,11 @@ class Intake:
             return record.key == agency.encode() and (where["partition"], where["offset"]) == position
 
         [record] = await kafka_records(
-            self.settings, INTAKE_REJECTED, lambda kept: len(kept) == 1,
-            keep=at, within=within,
+            self.settings,
+            INTAKE_REJECTED,
+            lambda kept: len(kept) == 1,
+            keep=at,
+            within=within,
         )
         return payload(record)["payload"]  # type: ignore[no-any-return]
 
@@ -101,9 +104,7 @@ async def test_a_signed_assign_task_yields_task_assigned(intake: Intake, setting
 
 
 async def test_malformed_json_is_rejected(intake: Intake) -> None:
-    rejected = await intake.rejection(
-        "ubnd-bd", await intake.send("ubnd-bd", b'{"command_type": "AssignTask",')
-    )
+    rejected = await intake.rejection("ubnd-bd", await intake.send("ubnd-bd", b'{"command_type": "AssignTask",'))
     assert rejected["code"] == "malformed-json" and rejected["message_vi"].startswith("Nội dung lệnh")
 
 
@@ -114,9 +115,7 @@ async def test_an_unknown_command_type_is_rejected(intake: Intake) -> None:
 
 
 async def test_a_missing_signature_is_rejected(intake: Intake) -> None:
-    rejected = await intake.rejection(
-        "ubnd-bd", await intake.send("ubnd-bd", assign(unique("c")), headers=[])
-    )
+    rejected = await intake.rejection("ubnd-bd", await intake.send("ubnd-bd", assign(unique("c")), headers=[]))
     assert rejected["code"] == "missing-signature" and rejected["agency_id"] == "ubnd-bd"
 
 
@@ -154,9 +153,7 @@ async def test_a_replayed_command_is_rejected(intake: Intake, settings: Any) -> 
         time.time(),
     )
     await intake.send("ubnd-bd", value, headers=headers)
-    replay = await intake.send(
-        "ubnd-bd", value, headers=headers
-    )  # the same signed bytes, captured and re-sent
+    replay = await intake.send("ubnd-bd", value, headers=headers)  # the same signed bytes, captured and re-sent
     rejected = await intake.rejection("ubnd-bd", replay)
     assert rejected["code"] == "replayed" and rejected["command_id"] == command["command_id"]
     assert len(await outbox_events(settings.database_url, task_id_for("ubnd-bd", command["command_id"]))) == 1
@@ -196,9 +193,7 @@ async def test_an_invalid_payload_is_rejected_with_what_is_wrong(intake: Intake)
     assert rejected["code"] == "invalid-command" and "lead_agency_id" in rejected["message_en"]
 
 
-async def test_delegation_extension_and_withdrawal_commands_yield_their_events(
-    intake: Intake, settings: Any
-) -> None:
+async def test_delegation_extension_and_withdrawal_commands_yield_their_events(intake: Intake, settings: Any) -> None:
     command_id = unique("c")
     task_id = task_id_for("ubnd-bd", command_id)
     await intake.send("ubnd-bd", assign(command_id))

@@ -48,8 +48,11 @@ async def test_a_redelivered_command_changes_nothing_and_a_replayed_one_is_refus
         replay = signed_record(settings, token, command, offset + 1)  # the same bytes, sent again
         assert await processor.handle(replay) == "rejected:replayed"
     assert len(await outbox_events(settings.database_url, task_id_for("ubnd-bd", command_id))) == 1
-    rejections = [e for e in await outbox_events(settings.database_url, "ubnd-bd")
-                  if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id]
+    rejections = [
+        e
+        for e in await outbox_events(settings.database_url, "ubnd-bd")
+        if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id
+    ]
     assert [e["payload"]["record"]["offset"] for e in rejections] == [offset + 1]
 
 
@@ -63,8 +66,11 @@ async def test_a_redelivery_changes_nothing_even_after_the_key_was_revoked(setti
         assert (await processor.handle(record)).startswith("accepted")
         await pool.execute("UPDATE agency_tokens SET revoked_at = now() WHERE token_id = $1", token.token_id)
         assert await processor.handle(record) == "duplicate"  # answered once, when it was read first
-    answers = [e for e in await outbox_events(settings.database_url, "ubnd-bd")
-               if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id]
+    answers = [
+        e
+        for e in await outbox_events(settings.database_url, "ubnd-bd")
+        if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id
+    ]
     assert answers == []
 
 
@@ -83,11 +89,12 @@ async def test_a_command_refused_for_its_key_is_not_recorded_and_may_come_again_
         assert await pool.fetch("SELECT 1 FROM intake_commands WHERE command_id = $1", command_id) == []
         again = signed_record(settings, live, assign_command(command_id), offset + 1)
         assert (await processor.handle(again)).startswith("accepted")
-    rejections = [e for e in await outbox_events(settings.database_url, "ubnd-bd")
-                  if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id]
-    assert [(e["payload"]["code"], e["payload"]["record"]["offset"]) for e in rejections] == [
-        ("bad-signature", offset)
+    rejections = [
+        e
+        for e in await outbox_events(settings.database_url, "ubnd-bd")
+        if e["event_type"] == "IntakeRejected" and e["payload"]["command_id"] == command_id
     ]
+    assert [(e["payload"]["code"], e["payload"]["record"]["offset"]) for e in rejections] == [("bad-signature", offset)]
     assert len(await outbox_events(settings.database_url, task_id_for("ubnd-bd", command_id))) == 1
 
 
@@ -97,8 +104,11 @@ async def test_a_record_given_up_on_is_answered_once_with_an_internal_error(sett
         processor = IntakeProcessor(pool, "assignment", "assignment", clock(), settings.token_secret)
         await processor.give_up(record, "RuntimeError: boom", 3)
         await processor.give_up(record, "RuntimeError: boom", 3)  # a crash before the commit: done again
-    answers = [e for e in await outbox_events(settings.database_url, "bd-stc")
-               if e["event_type"] == "IntakeRejected" and e["payload"]["record"]["offset"] == record.offset]
+    answers = [
+        e
+        for e in await outbox_events(settings.database_url, "bd-stc")
+        if e["event_type"] == "IntakeRejected" and e["payload"]["record"]["offset"] == record.offset
+    ]
     assert [a["payload"]["code"] for a in answers] == ["internal-error"]
     assert "Lỗi hệ thống" in answers[0]["payload"]["message_vi"]
 

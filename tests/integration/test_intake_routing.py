@@ -71,8 +71,9 @@ class Readers:
         by_assignment = await self.send(b"{}", signed=False)
 
         async def markers_answered() -> bool:
-            return (await self.answers(by_progress) == [("progress", "task-not-found")]
-                    and await self.answers(by_assignment) == [("assignment", "missing-signature")])
+            return await self.answers(by_progress) == [("progress", "task-not-found")] and await self.answers(
+                by_assignment
+            ) == [("assignment", "missing-signature")]
 
         await eventually(markers_answered, timeout=timeout, what="both services to answer the records after it")
         return await self.answers(position)
@@ -84,8 +85,13 @@ class Readers:
 
 
 def progress_command(command_id: str, *, task_id: str, percent: int = 99) -> bytes:
-    return json.dumps({"command_type": "ReportProgress", "command_id": command_id,
-                       "payload": {"task_id": task_id, "percent": percent}}).encode()
+    return json.dumps(
+        {
+            "command_type": "ReportProgress",
+            "command_id": command_id,
+            "payload": {"task_id": task_id, "percent": percent},
+        }
+    ).encode()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -106,8 +112,10 @@ async def readers(settings: Any, infra: Any) -> AsyncIterator[Readers]:
                 return (await progress.get(f"/v1/tasks/{task_id}")).status_code == 200
 
             await eventually(known, timeout=120, what="the progress service to know the task")
-            runtimes = {name: client.app.state.runtime  # type: ignore[attr-defined]  # set by conftest.running
-                        for name, client in (("assignment", assignment), ("progress", progress))}
+            runtimes = {
+                name: client.app.state.runtime  # type: ignore[attr-defined]  # set by conftest.running
+                for name, client in (("assignment", assignment), ("progress", progress))
+            }
             found = Readers(settings, producer, token, rejected, runtimes, task_id)
             # A fresh broker's first consumer groups take a while to join: answered markers say both are up.
             await found.only_answers({}, timeout=120)
@@ -120,8 +128,9 @@ async def test_a_fresh_progress_command_is_acted_on_by_progress_alone(readers: R
     command_id = unique("cmd")
     sent = await readers.send(progress_command(command_id, task_id=readers.task_id, percent=20))
     assert await readers.only_answers(sent) == []
-    rows = await fetch(readers.settings, "progress", "SELECT outcome FROM intake_commands WHERE command_id = $1",
-                       command_id)
+    rows = await fetch(
+        readers.settings, "progress", "SELECT outcome FROM intake_commands WHERE command_id = $1", command_id
+    )
     assert rows == [{"outcome": "accepted"}]
 
 
@@ -165,13 +174,21 @@ async def test_a_progress_command_read_long_after_it_reached_the_broker_is_answe
     # it had on arrival, so assignment still leaves it, and progress acts on it instead of "not-ours".
     command_id, arrived_s = unique("cmd"), int(time.time()) - 3600
     value = progress_command(command_id, task_id=readers.task_id, percent=30)
-    record = RawRecord(INTAKE, 0, int(time.time() * 1000), LEAD.encode(), value,
-                       tuple(readers.headers(value, str(arrived_s - 2))), arrived_s * 1000)
+    record = RawRecord(
+        INTAKE,
+        0,
+        int(time.time() * 1000),
+        LEAD.encode(),
+        value,
+        tuple(readers.headers(value, str(arrived_s - 2))),
+        arrived_s * 1000,
+    )
     left = await processor.build(readers.runtimes["assignment"]).handle(record)
     acted = await progress_intake.build(ProgressConfig())(readers.runtimes["progress"]).handle(record)
     assert (left, acted) == ("left-for-progress", "accepted:ProgressReported")
-    rows = await fetch(readers.settings, "progress", "SELECT outcome FROM intake_commands WHERE command_id = $1",
-                       command_id)
+    rows = await fetch(
+        readers.settings, "progress", "SELECT outcome FROM intake_commands WHERE command_id = $1", command_id
+    )
     assert rows == [{"outcome": "accepted"}]
 
 
@@ -180,14 +197,22 @@ async def test_a_progress_command_that_keeps_failing_is_answered_once_with_an_in
 ) -> None:
     command_id, offset = unique("cmd"), int(time.time() * 1000) + 1
     value = progress_command(command_id, task_id=readers.task_id)
-    record = RawRecord(INTAKE, 1, offset, LEAD.encode(), value, tuple(readers.headers(value, str(int(time.time())))),
-                       int(time.time() * 1000))
+    record = RawRecord(
+        INTAKE,
+        1,
+        offset,
+        LEAD.encode(),
+        value,
+        tuple(readers.headers(value, str(int(time.time())))),
+        int(time.time() * 1000),
+    )
     consumer = progress_intake.build(ProgressConfig())(readers.runtimes["progress"])
     await consumer.give_up(record, "RuntimeError: boom", 3)
     await consumer.give_up(record, "RuntimeError: boom", 3)  # a crash before the offset commit: done again
     shared = "SELECT value FROM outbox WHERE key = $1 AND topic = $2"  # not the agency's own copy
-    envelopes = [json.loads(bytes(r["value"])) for r in await fetch(readers.settings, "progress", shared, LEAD,
-                                                                      INTAKE_REJECTED)]
+    envelopes = [
+        json.loads(bytes(r["value"])) for r in await fetch(readers.settings, "progress", shared, LEAD, INTAKE_REJECTED)
+    ]
     answers = [e["payload"] for e in envelopes if e["payload"].get("command_id") == command_id]
     assert [(a["code"], a["record"]["offset"]) for a in answers] == [("internal-error", offset)]
     assert "gửi lại" in answers[0]["message_vi"]

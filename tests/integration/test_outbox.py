@@ -109,9 +109,7 @@ class Outbox:
     closing: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def producer(self, cls: type[CountingProducer] = CountingProducer, **kw: Any) -> CountingProducer:
-        producer = cls(
-            **producer_options(self.kafka), enable_idempotence=True, acks="all", linger_ms=5, **kw
-        )
+        producer = cls(**producer_options(self.kafka), enable_idempotence=True, acks="all", linger_ms=5, **kw)
         await producer.start()
         self.closing.append(producer.stop)
         return producer
@@ -190,9 +188,7 @@ async def published(reader: TopicReader, *events: Envelope, copies: int = 1) -> 
     return await eventually(check, timeout=15, what=f"{len(events)} event(s) on {reader.topic}")
 
 
-async def test_an_event_exists_only_if_its_transaction_committed(
-    box: Outbox, topic_reader: TopicReader
-) -> None:
+async def test_an_event_exists_only_if_its_transaction_committed(box: Outbox, topic_reader: TopicReader) -> None:
     await box.start_relay()
     task = new_task()
     lost, kept = event(task, 1), event(task, 2)
@@ -263,13 +259,9 @@ async def test_a_relay_dying_between_the_ack_and_the_mark_republishes_and_the_in
 
         async def apply(envelope: Envelope, uow: UnitOfWork) -> None:
             assert isinstance(envelope.payload, ProgressReported)
-            await uow.conn.execute(
-                "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, envelope.payload.note
-            )
+            await uow.conn.execute("INSERT INTO effects VALUES ($1, $2)", envelope.event_id, envelope.payload.note)
 
-        consumer = Consumer(
-            schema, schema, {"ProgressReported": apply}, pool, await box.producer(), ManualClock(NOW)
-        )
+        consumer = Consumer(schema, schema, {"ProgressReported": apply}, pool, await box.producer(), ManualClock(NOW))
         both = [
             Record(r.topic, r.partition, r.offset, r.key, r.value)
             for r in topic_reader.records
@@ -283,9 +275,7 @@ async def test_a_relay_dying_between_the_ack_and_the_mark_republishes_and_the_in
         await pool.close()
 
 
-async def test_two_relays_on_one_schema_publish_each_event_once(
-    box: Outbox, topic_reader: TopicReader
-) -> None:
+async def test_two_relays_on_one_schema_publish_each_event_once(box: Outbox, topic_reader: TopicReader) -> None:
     first, second = await box.producer(), await box.producer()
     relays = {
         await box.start_relay(first, own_pool=True): first,
@@ -314,9 +304,7 @@ async def test_two_relays_on_one_schema_publish_each_event_once(
     assert standby.sent == len(later)
 
 
-async def test_events_of_one_task_reach_the_topic_in_commit_order(
-    box: Outbox, topic_reader: TopicReader
-) -> None:
+async def test_events_of_one_task_reach_the_topic_in_commit_order(box: Outbox, topic_reader: TopicReader) -> None:
     """Writers of one task serialise on its row (as the services do, SELECT … FOR UPDATE) and the
     relay publishes while they commit: the task's partition shows its events in commit order."""
     await box.start_relay()
@@ -325,9 +313,7 @@ async def test_events_of_one_task_reach_the_topic_in_commit_order(
 
     async def write(task_id: str) -> Envelope:
         async with box.pool.acquire() as conn, conn.transaction():
-            seq = await conn.fetchval(
-                "UPDATE probe_state SET seq = seq + 1 WHERE task_id = $1 RETURNING seq", task_id
-            )
+            seq = await conn.fetchval("UPDATE probe_state SET seq = seq + 1 WHERE task_id = $1 RETURNING seq", task_id)
             e = event(task_id, seq)
             await outbox.enqueue(conn, e, schema=box.schema)
             return e

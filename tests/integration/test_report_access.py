@@ -103,8 +103,16 @@ async def test_secret_tasks_count_only_for_the_agencies_involved(
     lead = await summary(http, scenario, token(settings, scenario, "bd-stp"))
     coordinator = await summary(http, scenario, token(settings, scenario, "bd-snv"))
     outsider = await summary(http, scenario, token(settings, scenario, "bd-syt"))
-    f = {name: b["figures"] for name, b in (("public", public), ("assigner", assigner), ("lead", lead),
-                                            ("coordinator", coordinator), ("outsider", outsider))}
+    f = {
+        name: b["figures"]
+        for name, b in (
+            ("public", public),
+            ("assigner", assigner),
+            ("lead", lead),
+            ("coordinator", coordinator),
+            ("outsider", outsider),
+        )
+    }
     # The province assigned both; its Sở Tư pháp leads and its Sở Nội vụ coordinates the overdue one only.
     assert f["assigner"]["assigned"] == f["public"]["assigned"] + 2
     assert f["assigner"]["unfinished_overdue"] == f["public"]["unfinished_overdue"] + 1

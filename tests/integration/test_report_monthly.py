@@ -27,6 +27,7 @@ from tests.integration.report_scenario import Scenario, all_handled, publish, vn
 
 pytestmark = pytest.mark.integration
 
+
 async def _fresh_database(url: str) -> str:
     name = f"dondoc_monthly_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(url)

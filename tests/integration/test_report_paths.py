@@ -194,31 +194,66 @@ def _life(w: World, task_id: str, at: datetime, due: date | None, kind: str) -> 
         roll = rng.random()
         if done:
             if roll < 0.4:
-                w.add(task_id, CompletionReturned(reason="Chưa đạt", reported_on=at.date(), deadline_in_force=due),
-                      at, task_id)
+                w.add(
+                    task_id,
+                    CompletionReturned(reason="Chưa đạt", reported_on=at.date(), deadline_in_force=due),
+                    at,
+                    task_id,
+                )
                 done = False
             elif roll < 0.6 and kind == "recurring" and due is not None:
                 next_due = due.replace(year=due.year + 1)
-                w.add(task_id, TaskCompleted(reported_on=at.date(), deadline_in_force=due,
-                                             on_time=at.date() <= due, product="x", next_due=next_due), at, task_id)
+                w.add(
+                    task_id,
+                    TaskCompleted(
+                        reported_on=at.date(),
+                        deadline_in_force=due,
+                        on_time=at.date() <= due,
+                        product="x",
+                        next_due=next_due,
+                    ),
+                    at,
+                    task_id,
+                )
                 due, done = next_due, False
             elif roll < 0.7:
-                w.add(task_id, TaskCompleted(reported_on=at.date(), deadline_in_force=due,
-                                             on_time=None if due is None else at.date() <= due, product="x"),
-                      at, task_id)
+                w.add(
+                    task_id,
+                    TaskCompleted(
+                        reported_on=at.date(),
+                        deadline_in_force=due,
+                        on_time=None if due is None else at.date() <= due,
+                        product="x",
+                    ),
+                    at,
+                    task_id,
+                )
         elif roll < 0.3:
             w.add(task_id, ProgressReported(percent=rng.randint(0, 90)), at, task_id)
         elif roll < 0.65:
             on_time = None if due is None else at.date() <= due
-            w.add(task_id, CompletionReported(reported_on=at.date(), deadline_in_force=due, on_time=on_time,
-                                              product="x"), at, task_id)
+            w.add(
+                task_id,
+                CompletionReported(reported_on=at.date(), deadline_in_force=due, on_time=on_time, product="x"),
+                at,
+                task_id,
+            )
             done = True
         elif roll < 0.8 and due is not None and kind == "fixed":
             new = due + timedelta(days=rng.randint(1, 120))
-            w.add(task_id, DeadlineExtended(request_id=f"{task_id}-{new}", decided_by_agency_id="cp",
-                                            previous_due=due, due=new,
-                                            deadline=parse_deadline(f"ngày {new:%d/%m/%Y}", new),
-                                            original_due=due), at, task_id)
+            w.add(
+                task_id,
+                DeadlineExtended(
+                    request_id=f"{task_id}-{new}",
+                    decided_by_agency_id="cp",
+                    previous_due=due,
+                    due=new,
+                    deadline=parse_deadline(f"ngày {new:%d/%m/%Y}", new),
+                    original_due=due,
+                ),
+                at,
+                task_id,
+            )
             due = new
         elif roll < 0.85:
             w.add(task_id, TaskWithdrawn(withdrawn_by_agency_id="cp", reason="Không còn phù hợp"), at, task_id)
@@ -336,23 +371,36 @@ async def test_categories_and_ageing_bands_on_a_hand_computed_case(schema: tuple
     pool, name = schema
     w = World(random.Random(0))
     w.agency("cp", None, vn(date(2023, 1, 1)), 1)
-    days_past = {"within-0": 0, "within-future": -10, "d1": 1, "d30": 30, "d31": 31, "d90": 90, "d91": 91,
-                 "d120": 120, "d121": 121}
+    days_past = {
+        "within-0": 0,
+        "within-future": -10,
+        "d1": 1,
+        "d30": 30,
+        "d31": 31,
+        "d90": 90,
+        "d91": 91,
+        "d120": 120,
+        "d121": 121,
+    }
     assigned = vn(date(2023, 1, 2))
     for task_id, past in days_past.items():
         due = D - timedelta(days=past)
-        w.add(task_id, _assigned(task_id, parse_deadline(f"ngày {due:%d/%m/%Y}", date(2023, 1, 1))), assigned,
-              task_id)
+        w.add(task_id, _assigned(task_id, parse_deadline(f"ngày {due:%d/%m/%Y}", date(2023, 1, 1))), assigned, task_id)
     w.add("d30", ProgressReported(percent=10), vn(date(2023, 6, 1)), "d30")  # started: still overdue
     w.add("within-future", ProgressReported(percent=10), vn(date(2023, 6, 1)), "within-future")
-    for task_id, done_on, due in (("on-time", date(2023, 5, 1), date(2023, 5, 2)),
-                                  ("late", date(2023, 5, 3), date(2023, 5, 2)),
-                                  ("later-today", D, D - timedelta(days=5))):
-        w.add(task_id, _assigned(task_id, parse_deadline(f"ngày {due:%d/%m/%Y}", date(2023, 1, 1))), assigned,
-              task_id)
+    for task_id, done_on, due in (
+        ("on-time", date(2023, 5, 1), date(2023, 5, 2)),
+        ("late", date(2023, 5, 3), date(2023, 5, 2)),
+        ("later-today", D, D - timedelta(days=5)),
+    ):
+        w.add(task_id, _assigned(task_id, parse_deadline(f"ngày {due:%d/%m/%Y}", date(2023, 1, 1))), assigned, task_id)
         at = vn(done_on, 16)
-        w.add(task_id, CompletionReported(reported_on=done_on, deadline_in_force=due, on_time=done_on <= due,
-                                          product="x"), at, task_id)
+        w.add(
+            task_id,
+            CompletionReported(reported_on=done_on, deadline_in_force=due, on_time=done_on <= due, product="x"),
+            at,
+            task_id,
+        )
     w.add("none", _assigned("none", parse_deadline("Thường xuyên", date(2023, 1, 1))), assigned, "none")
     w.add("gone", _assigned("gone", parse_deadline("ngày 01/06/2023", date(2023, 1, 1))), assigned, "gone")
     w.add("gone", TaskWithdrawn(withdrawn_by_agency_id="cp", reason="Không còn phù hợp"), vn(date(2023, 3, 1)), "gone")

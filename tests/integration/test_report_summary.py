@@ -18,6 +18,7 @@ from tests.integration.report_scenario import EXPECTED, Scenario, all_handled, p
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
     return Scenario(unique("r")).directory().danh_muc().cascade_of_13().timeline()
@@ -56,16 +57,12 @@ def categories(body: dict[str, Any]) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("day", sorted(EXPECTED))
-async def test_as_of_gives_the_figures_as_they_stood_that_day(
-    reporting: Any, scenario: Scenario, day: str
-) -> None:
+async def test_as_of_gives_the_figures_as_they_stood_that_day(reporting: Any, scenario: Scenario, day: str) -> None:
     http, _ = reporting
     assert categories(await summary(http, scenario, as_of=day)) == EXPECTED[day]
 
 
-async def test_the_clock_moving_past_deadlines_turns_within_into_overdue(
-    reporting: Any, scenario: Scenario
-) -> None:
+async def test_the_clock_moving_past_deadlines_turns_within_into_overdue(reporting: Any, scenario: Scenario) -> None:
     http, clock = reporting
     try:
         for day, hour in (("2023-03-31", 23), ("2023-04-01", 9)):
@@ -86,9 +83,7 @@ async def test_the_counters_and_the_history_give_the_same_figures(reporting: Any
         assert categories(by_counters) == categories(by_history), day
 
 
-async def test_overdue_share_states_its_base_and_its_change_from_last_month(
-    reporting: Any, scenario: Scenario
-) -> None:
+async def test_overdue_share_states_its_base_and_its_change_from_last_month(reporting: Any, scenario: Scenario) -> None:
     http, _ = reporting
     body = await summary(http, scenario, as_of="2023-02-01")
     share = body["figures"]["overdue_share"]
@@ -107,9 +102,7 @@ async def test_the_paragraph_reads_like_the_working_groups_report(reporting: Any
     ) in text
 
 
-async def test_overdue_list_names_the_person_responsible_and_days_overdue(
-    reporting: Any, scenario: Scenario
-) -> None:
+async def test_overdue_list_names_the_person_responsible_and_days_overdue(reporting: Any, scenario: Scenario) -> None:
     http, _ = reporting
     body = await summary(http, scenario, as_of="2023-04-01")
     items = {i["code"]: i for i in body["overdue"]["items"]}
@@ -147,9 +140,7 @@ async def test_a_delegated_task_counts_once_at_the_highest_level_of_each_view(
     assert province["figures"]["assigned"] == 16  # the Danh mục only: task 13's children are inside it
     so = await summary(http, scenario, as_of="2023-02-28", document="", agency_id=scenario.id("bd-sgddt"))
     assert so["figures"]["assigned"] == 2  # its Phòng KH-TC's part and the school's part of task 13
-    school = await summary(
-        http, scenario, as_of="2023-02-28", document="", agency_id=scenario.id("bd-thpt-binh-duong")
-    )
+    school = await summary(http, scenario, as_of="2023-02-28", document="", agency_id=scenario.id("bd-thpt-binh-duong"))
     assert school["figures"]["assigned"] == 1  # its own part; its Tổ Văn phòng's is inside it
 
 
@@ -164,10 +155,7 @@ async def test_per_agency_rows_are_ranked_by_overdue(reporting: Any, scenario: S
 
 async def test_per_document_progress_shows_the_17_tasks_of_131(reporting: Any, scenario: Scenario) -> None:
     http, _ = reporting
-    docs = {
-        d["document"]: d
-        for d in (await summary(http, scenario, as_of="2023-04-01", document=""))["by_document"]
-    }
+    docs = {d["document"]: d for d in (await summary(http, scenario, as_of="2023-04-01", document=""))["by_document"]}
     resolution = docs["131/NQ-CP"]["figures"]
     assert resolution["assigned"] + resolution["no_fixed_deadline"] + resolution["withdrawn"] == 17
 

@@ -177,9 +177,7 @@ async def test_two_replicas_running_at_once_fire_each_deadline_once(
     async with AsyncExitStack() as stack:
         first = await stack.enter_async_context(run_service(definition(), clock))
         await stack.enter_async_context(run_service(definition(), clock))
-        task_ids = [
-            (await assign(infra.kafka, clock.now(), officer=f"p-{i}", due="2022-11-10"))[0] for i in range(20)
-        ]
+        task_ids = [(await assign(infra.kafka, clock.now(), officer=f"p-{i}", due="2022-11-10"))[0] for i in range(20)]
         for task_id in task_ids:
             await eventually(partial(_known, first, task_id), what="every task")
         # 7, 3 and 1 working days before Thursday 10/11/2022 (both replicas poll the same table):

@@ -225,6 +225,7 @@ async def test_the_token_of_an_abolished_agency_is_refused_by_the_other_services
     ):
         admin = (await prepared(settings, "ubnd-bd"))["ubnd-bd"]
         old, successor = unique("phong-cu"), unique("phong-moi")
+
         def fields_of(agency: str) -> dict[str, Any]:
             return {"name": f"Phòng thử nghiệm {agency}", "level": "don-vi", "parent_id": "bd-stc"}
 
@@ -241,7 +242,8 @@ async def test_the_token_of_an_abolished_agency_is_refused_by_the_other_services
 
         assert (await task_list()).status_code != 401
         abolished = await assignment.put(
-            f"/v1/directory/agencies/{old}", json={**fields, "active": False, "successor_id": successor},
+            f"/v1/directory/agencies/{old}",
+            json={**fields, "active": False, "successor_id": successor},
             headers=bearer(admin),
         )
         assert abolished.status_code == 200, abolished.text

@@ -27,8 +27,7 @@ async def ubnd_bd(settings: Any, clock: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['ubnd-bd'].token}"}
 
 
-def assign_body(officer: str = OFFICER, *, deadline: str = "Tháng 11/2022", key: str | None = None
-                ) -> dict[str, Any]:
+def assign_body(officer: str = OFFICER, *, deadline: str = "Tháng 11/2022", key: str | None = None) -> dict[str, Any]:
     return {
         "title": "Triển khai thanh toán học phí trực tuyến",
         "source_document": {"number": "131/NQ-CP", "issued_on": "2022-10-06", "issuer": "Chính phủ"},
@@ -43,8 +42,10 @@ def assign_body(officer: str = OFFICER, *, deadline: str = "Tháng 11/2022", key
 async def test_a_task_travels_through_all_five_services(run_service: Any, settings: Any) -> None:
     clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
     async with AsyncExitStack() as stack:
-        http = {name: await stack.enter_async_context(run_service(registry.definition(name), clock))
-                for name in ("assignment", "progress", "alerts", "reporting", "audit")}
+        http = {
+            name: await stack.enter_async_context(run_service(registry.definition(name), clock))
+            for name in ("assignment", "progress", "alerts", "reporting", "audit")
+        }
         officer = OFFICER
         token = await ubnd_bd(settings, clock)
         created = await http["assignment"].post("/v1/tasks", json=assign_body(), headers=token)
@@ -78,8 +79,11 @@ async def test_a_task_travels_through_all_five_services(run_service: Any, settin
         assert len(await eventually(lambda: alerts_of_kind("approaching"), what="reminders")) <= 3
 
         async def overdue_in_report() -> dict[str, Any] | None:
-            body = (await http["reporting"].get("/v1/reports/summary",
-                                                params={"agency_id": "bd-sgddt", "document": "131/NQ-CP"})).json()
+            body = (
+                await http["reporting"].get(
+                    "/v1/reports/summary", params={"agency_id": "bd-sgddt", "document": "131/NQ-CP"}
+                )
+            ).json()
             return body if body["figures"]["unfinished_overdue"] >= 1 else None
 
         report = await eventually(overdue_in_report, timeout=60, what="the report to count the task overdue")
@@ -107,12 +111,12 @@ async def test_a_retried_assignment_returns_the_same_task(run_service: Any, sett
     assert first.json()["task_id"] == again.json()["task_id"]
 
 
-async def test_an_unreadable_deadline_is_refused_with_the_accepted_forms(run_service: Any,
-                                                                          settings: Any) -> None:
+async def test_an_unreadable_deadline_is_refused_with_the_accepted_forms(run_service: Any, settings: Any) -> None:
     clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
     async with run_service(registry.definition("assignment"), clock) as http:
-        response = await http.post("/v1/tasks", json=assign_body(deadline="sớm nhất có thể"),
-                                   headers=await ubnd_bd(settings, clock))
+        response = await http.post(
+            "/v1/tasks", json=assign_body(deadline="sớm nhất có thể"), headers=await ubnd_bd(settings, clock)
+        )
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert detail["code"] == "deadline-unreadable"

@@ -118,11 +118,24 @@ def test_a_retry_names_the_same_task() -> None:
 def _task(classification: Classification) -> Task:
     d = parse_deadline("Tháng 3/2023", ISSUED)
     source = SourceDocument(number="131/NQ-CP", issued_on=date(2022, 10, 6), issuer="Chính phủ")
-    return Task(task_id="t-1", code="X#1", title="t", description="", expected_product="",
-                source_document=source, assigning_agency_id="ubnd-bd", lead_agency_id="vp-ubnd-bd",
-                coordinating_agency_ids=("bd-sgddt",), officer_in_charge_id=None, deadline=d,
-                deadline_in_force=d, key_task=False,
-                classification=classification, parent_task_id=None, withdrawn_at=None)
+    return Task(
+        task_id="t-1",
+        code="X#1",
+        title="t",
+        description="",
+        expected_product="",
+        source_document=source,
+        assigning_agency_id="ubnd-bd",
+        lead_agency_id="vp-ubnd-bd",
+        coordinating_agency_ids=("bd-sgddt",),
+        officer_in_charge_id=None,
+        deadline=d,
+        deadline_in_force=d,
+        key_task=False,
+        classification=classification,
+        parent_task_id=None,
+        withdrawn_at=None,
+    )
 
 
 def test_a_secret_task_is_visible_only_to_the_agencies_involved() -> None:

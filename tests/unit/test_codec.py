@@ -72,9 +72,7 @@ def sample(annotation: Any, info: FieldInfo | None, text: str, where: str) -> An
 
 def build(model: type[BaseModel], text: str = VI) -> Any:
     values = {
-        name: OVERRIDES[name]
-        if name in OVERRIDES
-        else sample(f.annotation, f, text, f"{model.__name__}.{name}")
+        name: OVERRIDES[name] if name in OVERRIDES else sample(f.annotation, f, text, f"{model.__name__}.{name}")
         for name, f in model.model_fields.items()
     }
     return model(**values)
@@ -147,8 +145,7 @@ def test_nfd_text_given_to_a_payload_is_stored_and_sent_as_nfc(cls: type[EventPa
     nfc_fields = [
         name
         for name, f in cls.model_fields.items()
-        if any(getattr(m, "func", None) is nfc for m in f.metadata)
-        and isinstance(getattr(from_nfc, name), str)
+        if any(getattr(m, "func", None) is nfc for m in f.metadata) and isinstance(getattr(from_nfc, name), str)
     ]
     for name in nfc_fields:
         assert getattr(from_nfd, name) == getattr(from_nfc, name), name
@@ -229,9 +226,7 @@ MALFORMED: list[tuple[str, bytes | None, str]] = [
 @pytest.mark.parametrize(
     ("value", "message"), [(v, m) for _, v, m in MALFORMED], ids=[case for case, _, _ in MALFORMED]
 )
-def test_a_malformed_record_fails_with_a_decode_error_saying_what_is_wrong(
-    value: bytes | None, message: str
-) -> None:
+def test_a_malformed_record_fails_with_a_decode_error_saying_what_is_wrong(value: bytes | None, message: str) -> None:
     with pytest.raises(DecodeError) as caught:
         decode(value)
     assert str(caught.value).startswith(message), str(caught.value)

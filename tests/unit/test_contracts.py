@@ -15,7 +15,8 @@ from events.tasks import TaskAssigned
 
 def test_committed_contracts_equal_what_the_code_generates() -> None:
     stale = [
-        rel for rel, content in contracts.generate().items()
+        rel
+        for rel, content in contracts.generate().items()
         if not (contracts.CONTRACTS_DIR / rel).exists()
         or (contracts.CONTRACTS_DIR / rel).read_text(encoding="utf-8") != content
     ]

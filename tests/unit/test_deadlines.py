@@ -82,44 +82,50 @@ SEED_DEADLINES = [
     recurring("trước ngày 30 tháng 9 hàng năm", ISSUED_131, "yearly", date(2023, 9, 29), id="131-1a-yearly"),
     fixed("trong tháng 11 năm 2022", ISSUED_131, date(2022, 11, 30), id="131-1b"),
     fixed("trong tháng 10 năm 2022", ISSUED_131, date(2022, 10, 31), id="131-2a-standardise"),
-    fixed("thời gian hoàn thành trong tháng 12 năm 2022.", ISSUED_131, date(2022, 12, 31),
-          id="131-2a-one-stop"),
-    fixed("Phần đầu hoàn thành trong tháng 11 năm 2022, chậm nhất trong quý I năm 2023.", ISSUED_131,
-          date(2023, 3, 31), date(2022, 11, 30), id="131-2a-digitise-typo-phan-dau"),
-    fixed("Phấn đấu hoàn thành trong tháng 11 năm 2022, chậm nhất trong quý I năm 2023.", ISSUED_131,
-          date(2023, 3, 31), date(2022, 11, 30), id="131-2a-ministries"),
+    fixed("thời gian hoàn thành trong tháng 12 năm 2022.", ISSUED_131, date(2022, 12, 31), id="131-2a-one-stop"),
+    fixed(
+        "Phần đầu hoàn thành trong tháng 11 năm 2022, chậm nhất trong quý I năm 2023.",
+        ISSUED_131,
+        date(2023, 3, 31),
+        date(2022, 11, 30),
+        id="131-2a-digitise-typo-phan-dau",
+    ),
+    fixed(
+        "Phấn đấu hoàn thành trong tháng 11 năm 2022, chậm nhất trong quý I năm 2023.",
+        ISSUED_131,
+        date(2023, 3, 31),
+        date(2022, 11, 30),
+        id="131-2a-ministries",
+    ),
     recurring("định kỳ hàng tháng", ISSUED_131, "monthly", date(2022, 10, 31), id="131-2a-publish-late-list"),
     fixed("Thời gian hoàn thành trong tháng 10 năm 2022.", ISSUED_131, date(2022, 10, 31), id="131-2b"),
     fixed("thời hạn hoàn thành trong tháng 11 năm 2022.", ISSUED_131, date(2022, 11, 30), id="131-2c"),
     fixed("Hoàn thành trong tháng 12 năm 2022.", ISSUED_131, date(2022, 12, 31), id="131-2d"),
     none("thường xuyên, liên tục", ISSUED_131, id="131-2dd-continuous"),
     fixed("Hoàn thành trong tháng 10 năm 2022.", ISSUED_131, date(2022, 10, 31), id="131-2dd"),
-    fixed("Thời gian hoàn thành trong tháng 10 năm 2022.", ISSUED_131, date(2022, 10, 31),
-          id="131-2e-security"),
-    fixed("Thời gian hoàn thành trong tháng 6 năm 2023.", ISSUED_131, date(2023, 6, 30),
-          id="131-2e-population"),
+    fixed("Thời gian hoàn thành trong tháng 10 năm 2022.", ISSUED_131, date(2022, 10, 31), id="131-2e-security"),
+    fixed("Thời gian hoàn thành trong tháng 6 năm 2023.", ISSUED_131, date(2023, 6, 30), id="131-2e-population"),
     fixed("chậm nhất trước tháng 12 năm 2023", ISSUED_131, date(2023, 11, 30), id="131-3a-commune"),
     fixed("thời gian hoàn thành trước tháng 6 năm 2023.", ISSUED_131, date(2023, 5, 31), id="131-3a-reports"),
-    fixed("Thời gian hoàn thành trong tháng 6 năm 2023.", ISSUED_131, date(2023, 6, 30),
-          id="131-3a-tracking"),
-    none("theo tiến độ được giao tại Nghị quyết số 63/NQ-CP ngày 03 tháng 5 năm 2022 của Chính phủ",
-         ISSUED_131, id="131-3b-per-schedule-with-a-date-inside"),
+    fixed("Thời gian hoàn thành trong tháng 6 năm 2023.", ISSUED_131, date(2023, 6, 30), id="131-3a-tracking"),
+    none(
+        "theo tiến độ được giao tại Nghị quyết số 63/NQ-CP ngày 03 tháng 5 năm 2022 của Chính phủ",
+        ISSUED_131,
+        id="131-3b-per-schedule-with-a-date-inside",
+    ),
     none("thường xuyên", ISSUED_131, id="131-3c-monitor"),
-    fixed("Thời hạn hoàn thành trong tháng 11 năm 2022.", ISSUED_131, date(2022, 11, 30),
-          id="131-3g-decision"),
+    fixed("Thời hạn hoàn thành trong tháng 11 năm 2022.", ISSUED_131, date(2022, 11, 30), id="131-3g-decision"),
     fixed("thời hạn hoàn thành trong tháng 6 năm 2023", ISSUED_131, date(2023, 6, 30), id="131-3g-system"),
     recurring("thường kỳ hàng tháng", ISSUED_131, "monthly", date(2022, 10, 31), id="131-3g-monthly-meeting"),
     recurring("hàng năm", ISSUED_131, "yearly", date(2022, 12, 31), id="131-III5-annual-budget"),
-    recurring("định kỳ hàng quý hoặc đột xuất", ISSUED_131, "quarterly", date(2022, 12, 31),
-              id="131-III6-report"),
+    recurring("định kỳ hàng quý hoặc đột xuất", ISSUED_131, "quarterly", date(2022, 12, 31), id="131-III6-report"),
     # 000: press summary of Resolution 03/NQ-CP (the text is wrapped, so are some deadlines).
     fixed("trước ngày 20/01/2022.", ISSUED_03, date(2022, 1, 19), id="000-action-plans"),
     fixed("hoàn thành trong tháng 5/2022.", ISSUED_03, date(2022, 5, 31), id="000-value-added-services"),
     fixed("chậm nhất trong 6 tháng đầu năm 2022", ISSUED_03, date(2022, 6, 30), id="000-first-half"),
     fixed("trước\nngày 30/9/2022.", ISSUED_03, date(2022, 9, 29), id="000-cut-regulations-wrapped"),
     fixed("Trong năm 2022", ISSUED_03, date(2022, 12, 31), id="000-in-2022"),
-    none("theo tiến độ Chính phủ giao tại Nghị định số\n107/2021/NĐ-CP..", ISSUED_03,
-         id="000-per-decree-107"),
+    none("theo tiến độ Chính phủ giao tại Nghị định số\n107/2021/NĐ-CP..", ISSUED_03, id="000-per-decree-107"),
     none("thường xuyên", ISSUED_03, id="000-follow-up"),
     # 003: Decision 33/QĐ-VPCP.
     recurring("định kỳ hàng quý", ISSUED_33, "quarterly", date(2022, 3, 31), id="003-quarterly-report"),
@@ -161,7 +167,9 @@ def test_the_danh_muc_table_above_is_every_row_of_the_seed() -> None:
 def test_recurring_yearly_before_30_9_falls_on_29_9_each_year() -> None:
     deadline = parse_deadline("trước ngày 30 tháng 9 hàng năm", ISSUED_131)
     assert deadline.occurrences(date(2022, 1, 1), date(2025, 12, 31)) == [
-        date(2023, 9, 29), date(2024, 9, 29), date(2025, 9, 29)
+        date(2023, 9, 29),
+        date(2024, 9, 29),
+        date(2025, 9, 29),
     ]
 
 
@@ -175,27 +183,35 @@ def test_bare_yearly_is_31_december() -> None:
     deadline = parse_deadline("Hằng năm", date(2023, 12, 31))
     assert (deadline.due, deadline.anchor_month, deadline.anchor_day) == (date(2023, 12, 31), None, None)
     assert deadline.occurrences(date(2023, 1, 1), date(2025, 12, 31)) == [
-        date(2023, 12, 31), date(2024, 12, 31), date(2025, 12, 31)
+        date(2023, 12, 31),
+        date(2024, 12, 31),
+        date(2025, 12, 31),
     ]
 
 
 QUARTER_ENDS_2023 = [date(2023, 3, 31), date(2023, 6, 30), date(2023, 9, 30), date(2023, 12, 31)]
 
 
-@pytest.mark.parametrize(("text", "recurrence", "occurrences"), [
-    ("hằng quý", "quarterly", QUARTER_ENDS_2023),
-    ("định kỳ hàng quý", "quarterly", QUARTER_ENDS_2023),
-    ("6 tháng một lần", "half-yearly", [date(2023, 6, 30), date(2023, 12, 31)]),
-    ("định kỳ 6 tháng", "half-yearly", [date(2023, 6, 30), date(2023, 12, 31)]),
-    ("hàng tháng", "monthly", [date(2023, 1, 31), date(2023, 2, 28), date(2023, 3, 31)]),
-    ("trước ngày 20 của tháng cuối quý, định kỳ hằng quý", "quarterly",
-     [date(2023, 3, 19), date(2023, 6, 19), date(2023, 9, 19), date(2023, 12, 19)]),
-    ("trước ngày 5 hằng tháng", "monthly", [date(2023, 1, 4), date(2023, 2, 4), date(2023, 3, 4)]),
-    ("ngày 31 hằng tháng", "monthly", [date(2023, 1, 31), date(2023, 2, 28), date(2023, 3, 31)]),
-    ("trước ngày 1 tháng 3 hàng năm", "yearly", [date(2023, 2, 28), date(2024, 2, 29)]),
-    ("trong quý I hàng năm", "yearly", [date(2023, 3, 31), date(2024, 3, 31)]),
-    ("trước tháng 6 hằng năm", "yearly", [date(2023, 5, 31), date(2024, 5, 31)]),
-])
+@pytest.mark.parametrize(
+    ("text", "recurrence", "occurrences"),
+    [
+        ("hằng quý", "quarterly", QUARTER_ENDS_2023),
+        ("định kỳ hàng quý", "quarterly", QUARTER_ENDS_2023),
+        ("6 tháng một lần", "half-yearly", [date(2023, 6, 30), date(2023, 12, 31)]),
+        ("định kỳ 6 tháng", "half-yearly", [date(2023, 6, 30), date(2023, 12, 31)]),
+        ("hàng tháng", "monthly", [date(2023, 1, 31), date(2023, 2, 28), date(2023, 3, 31)]),
+        (
+            "trước ngày 20 của tháng cuối quý, định kỳ hằng quý",
+            "quarterly",
+            [date(2023, 3, 19), date(2023, 6, 19), date(2023, 9, 19), date(2023, 12, 19)],
+        ),
+        ("trước ngày 5 hằng tháng", "monthly", [date(2023, 1, 4), date(2023, 2, 4), date(2023, 3, 4)]),
+        ("ngày 31 hằng tháng", "monthly", [date(2023, 1, 31), date(2023, 2, 28), date(2023, 3, 31)]),
+        ("trước ngày 1 tháng 3 hàng năm", "yearly", [date(2023, 2, 28), date(2024, 2, 29)]),
+        ("trong quý I hàng năm", "yearly", [date(2023, 3, 31), date(2024, 3, 31)]),
+        ("trước tháng 6 hằng năm", "yearly", [date(2023, 5, 31), date(2024, 5, 31)]),
+    ],
+)
 def test_recurring_occurrences(text: str, recurrence: str, occurrences: list[date]) -> None:
     deadline = parse_deadline(text, date(2023, 1, 1))
     assert deadline.recurrence == recurrence
@@ -216,82 +232,119 @@ def test_fixed_and_none_occurrences() -> None:
     assert ongoing.occurrences(date(2000, 1, 1), date(2100, 1, 1)) == []
 
 
-@pytest.mark.parametrize(("text", "issued", "due"), [
-    ("trước ngày 30/9", date(2022, 10, 6), date(2023, 9, 29)),
-    ("trước ngày 30/9", date(2022, 9, 29), date(2022, 9, 29)),
-    ("ngày 15 tháng 1", date(2022, 12, 20), date(2023, 1, 15)),
-    ("tháng 12", date(2022, 12, 31), date(2022, 12, 31)),
-    ("tháng 11", date(2022, 12, 1), date(2023, 11, 30)),
-    ("trước tháng 1", date(2022, 6, 1), date(2022, 12, 31)),
-    ("quý I", date(2022, 4, 1), date(2023, 3, 31)),
-    ("6 tháng cuối năm", date(2022, 4, 1), date(2022, 12, 31)),
-    ("trước ngày 1/1", date(2022, 12, 31), date(2022, 12, 31)),
-    ("trước ngày 1/1", date(2023, 1, 1), date(2023, 12, 31)),
-    ("cuối năm", date(2023, 5, 5), date(2023, 12, 31)),
-])
-def test_a_missing_year_is_the_next_such_date_on_or_after_the_document(
-    text: str, issued: date, due: date
-) -> None:
+@pytest.mark.parametrize(
+    ("text", "issued", "due"),
+    [
+        ("trước ngày 30/9", date(2022, 10, 6), date(2023, 9, 29)),
+        ("trước ngày 30/9", date(2022, 9, 29), date(2022, 9, 29)),
+        ("ngày 15 tháng 1", date(2022, 12, 20), date(2023, 1, 15)),
+        ("tháng 12", date(2022, 12, 31), date(2022, 12, 31)),
+        ("tháng 11", date(2022, 12, 1), date(2023, 11, 30)),
+        ("trước tháng 1", date(2022, 6, 1), date(2022, 12, 31)),
+        ("quý I", date(2022, 4, 1), date(2023, 3, 31)),
+        ("6 tháng cuối năm", date(2022, 4, 1), date(2022, 12, 31)),
+        ("trước ngày 1/1", date(2022, 12, 31), date(2022, 12, 31)),
+        ("trước ngày 1/1", date(2023, 1, 1), date(2023, 12, 31)),
+        ("cuối năm", date(2023, 5, 5), date(2023, 12, 31)),
+    ],
+)
+def test_a_missing_year_is_the_next_such_date_on_or_after_the_document(text: str, issued: date, due: date) -> None:
     assert parse_deadline(text, issued).due == due
 
 
-@pytest.mark.parametrize(("text", "due"), [
-    ("trước tháng 6 năm 2023", date(2023, 5, 31)),
-    ("trước tháng 1/2023", date(2022, 12, 31)),
-    ("trước quý II năm 2023", date(2023, 3, 31)),
-    ("trước năm 2024", date(2023, 12, 31)),
-    ("trước ngày 1/3/2024", date(2024, 2, 29)),
-    ("Trước ngày 15/9/2023", date(2023, 9, 14)),
-])
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("trước tháng 6 năm 2023", date(2023, 5, 31)),
+        ("trước tháng 1/2023", date(2022, 12, 31)),
+        ("trước quý II năm 2023", date(2023, 3, 31)),
+        ("trước năm 2024", date(2023, 12, 31)),
+        ("trước ngày 1/3/2024", date(2024, 2, 29)),
+        ("Trước ngày 15/9/2023", date(2023, 9, 14)),
+    ],
+)
 def test_before_means_the_day_before_the_period_starts(text: str, due: date) -> None:
     assert parse_deadline(text, ISSUED_131).due == due
 
 
-@pytest.mark.parametrize("text", [
-    "Tháng 11/2022", "THÁNG 11/2022", "tháng   11 / 2022", "  - Tháng 11-2022 ;", "tháng 11.2022",
-    "Tháng 11 năm 2022", "tháng 11 Năm 2022", "tháng 11 2022", "trong tháng 11 năm 2022.",
-    "hoàn thành trong tháng 11/2022", "(Tháng 11/2022)", "“Tháng 11/2022”", "đến hết tháng 11/2022",
-    "cuối tháng 11/2022", "Tháng\u00a011/2022", "Tháng 11/2022\u200b",
-    unicodedata.normalize("NFD", "Thời hạn hoàn thành: trong tháng 11 năm 2022"),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tháng 11/2022",
+        "THÁNG 11/2022",
+        "tháng   11 / 2022",
+        "  - Tháng 11-2022 ;",
+        "tháng 11.2022",
+        "Tháng 11 năm 2022",
+        "tháng 11 Năm 2022",
+        "tháng 11 2022",
+        "trong tháng 11 năm 2022.",
+        "hoàn thành trong tháng 11/2022",
+        "(Tháng 11/2022)",
+        "“Tháng 11/2022”",
+        "đến hết tháng 11/2022",
+        "cuối tháng 11/2022",
+        "Tháng\u00a011/2022",
+        "Tháng 11/2022\u200b",
+        unicodedata.normalize("NFD", "Thời hạn hoàn thành: trong tháng 11 năm 2022"),
+    ],
+)
 def test_tolerant_input_all_mean_30_11_2022(text: str) -> None:
     deadline = parse_deadline(text, ISSUED_131)
     assert (deadline.kind, deadline.due) == ("fixed", date(2022, 11, 30))
     assert deadline.text == unicodedata.normalize("NFC", text)
 
 
-@pytest.mark.parametrize("text", [
-    "Quý I năm 2023", "quý i năm 2023", "Quý 1/2023", "quý 1 2023", "Quý I/2023", "quý I - 2023",
-    "Quí I năm 2023", "chậm nhất trong quý I năm 2023", "Quý Ⅰ năm 2023", "quý 01 năm 2023",
-    "3 tháng đầu năm 2023", "muộn nhất quý 1 năm 2023",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Quý I năm 2023",
+        "quý i năm 2023",
+        "Quý 1/2023",
+        "quý 1 2023",
+        "Quý I/2023",
+        "quý I - 2023",
+        "Quí I năm 2023",
+        "chậm nhất trong quý I năm 2023",
+        "Quý Ⅰ năm 2023",
+        "quý 01 năm 2023",
+        "3 tháng đầu năm 2023",
+        "muộn nhất quý 1 năm 2023",
+    ],
+)
 def test_quarter_i_2023_in_roman_and_arabic(text: str) -> None:
     assert parse_deadline(text, ISSUED_131).due == date(2023, 3, 31)
 
 
-@pytest.mark.parametrize(("text", "due"), [
-    ("6 tháng đầu năm 2022", date(2022, 6, 30)),
-    ("sáu tháng đầu năm 2022", date(2022, 6, 30)),
-    ("nửa đầu năm 2022", date(2022, 6, 30)),
-    ("nửa năm đầu năm 2022", date(2022, 6, 30)),
-    ("6 tháng cuối năm 2022", date(2022, 12, 31)),
-    ("nửa cuối năm 2022", date(2022, 12, 31)),
-    ("9 tháng đầu năm 2022", date(2022, 9, 30)),
-])
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("6 tháng đầu năm 2022", date(2022, 6, 30)),
+        ("sáu tháng đầu năm 2022", date(2022, 6, 30)),
+        ("nửa đầu năm 2022", date(2022, 6, 30)),
+        ("nửa năm đầu năm 2022", date(2022, 6, 30)),
+        ("6 tháng cuối năm 2022", date(2022, 12, 31)),
+        ("nửa cuối năm 2022", date(2022, 12, 31)),
+        ("9 tháng đầu năm 2022", date(2022, 9, 30)),
+    ],
+)
 def test_half_years(text: str, due: date) -> None:
     assert parse_deadline(text, ISSUED_03).due == due
 
 
-@pytest.mark.parametrize(("text", "due"), [
-    ("ngày 30 tháng 9 năm 2022", date(2022, 9, 30)),
-    ("chậm nhất ngày 30/9/2022", date(2022, 9, 30)),
-    ("chậm nhất là ngày 30.09.2022", date(2022, 9, 30)),
-    ("đến ngày 30-9-2022", date(2022, 9, 30)),
-    ("vào ngày 30/9/2022", date(2022, 9, 30)),
-    ("Hạn: 30/9/2022", date(2022, 9, 30)),
-    ("năm 2023", date(2023, 12, 31)),
-    ("trong năm 2023", date(2023, 12, 31)),
-])
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("ngày 30 tháng 9 năm 2022", date(2022, 9, 30)),
+        ("chậm nhất ngày 30/9/2022", date(2022, 9, 30)),
+        ("chậm nhất là ngày 30.09.2022", date(2022, 9, 30)),
+        ("đến ngày 30-9-2022", date(2022, 9, 30)),
+        ("vào ngày 30/9/2022", date(2022, 9, 30)),
+        ("Hạn: 30/9/2022", date(2022, 9, 30)),
+        ("năm 2023", date(2023, 12, 31)),
+        ("trong năm 2023", date(2023, 12, 31)),
+    ],
+)
 def test_days_and_years(text: str, due: date) -> None:
     assert parse_deadline(text, ISSUED_03).due == due
 
@@ -319,13 +372,18 @@ def test_every_accepted_form_parses() -> None:
 
 
 def test_round_trips_through_json_with_its_recurrence_anchor() -> None:
-    for text in ("trước ngày 30 tháng 9 hàng năm", "Phấn đấu tháng 11/2022, chậm nhất quý I/2023",
-                 "thường xuyên", "trước ngày 5 hằng tháng"):
+    for text in (
+        "trước ngày 30 tháng 9 hàng năm",
+        "Phấn đấu tháng 11/2022, chậm nhất quý I/2023",
+        "thường xuyên",
+        "trước ngày 5 hằng tháng",
+    ):
         deadline = parse_deadline(text, ISSUED_131)
         again = Deadline.model_validate_json(deadline.model_dump_json())
         assert again == deadline
         assert again.occurrences(date(2022, 1, 1), date(2024, 12, 31)) == deadline.occurrences(
-            date(2022, 1, 1), date(2024, 12, 31))
+            date(2022, 1, 1), date(2024, 12, 31)
+        )
 
 
 def test_the_model_is_frozen_and_refuses_inconsistent_deadlines() -> None:
@@ -337,12 +395,22 @@ def test_the_model_is_frozen_and_refuses_inconsistent_deadlines() -> None:
         {"kind": "fixed", "due": date(2023, 1, 1), "target": date(2023, 2, 1), "text": "x"},
         {"kind": "none", "due": date(2023, 1, 1), "text": "x"},
         {"kind": "recurring", "due": date(2023, 1, 30), "recurrence": "monthly", "text": "x"},
-        {"kind": "recurring", "due": date(2023, 1, 31), "recurrence": "monthly", "anchor_month": 1,
-         "text": "x"},
-        {"kind": "recurring", "due": date(2023, 1, 31), "recurrence": "monthly", "anchor_day_before": True,
-         "text": "x"},
-        {"kind": "recurring", "due": date(2023, 2, 28), "recurrence": "yearly", "anchor_month": 2,
-         "anchor_day": 30, "text": "x"},
+        {"kind": "recurring", "due": date(2023, 1, 31), "recurrence": "monthly", "anchor_month": 1, "text": "x"},
+        {
+            "kind": "recurring",
+            "due": date(2023, 1, 31),
+            "recurrence": "monthly",
+            "anchor_day_before": True,
+            "text": "x",
+        },
+        {
+            "kind": "recurring",
+            "due": date(2023, 2, 28),
+            "recurrence": "yearly",
+            "anchor_month": 2,
+            "anchor_day": 30,
+            "text": "x",
+        },
     ]
     for fields in bad:
         with pytest.raises(ValidationError):
@@ -378,8 +446,7 @@ def test_an_impossible_iso_date_is_an_error() -> None:
 
 ERRORS = [
     # From the seeds: words that carry no date of their own.
-    pytest.param("trước ngày Nghị quyết này có hiệu lực thi hành", "not followed by a day",
-                 id="131-until-in-force"),
+    pytest.param("trước ngày Nghị quyết này có hiệu lực thi hành", "not followed by a day", id="131-until-in-force"),
     pytest.param("Định kỳ", "without a frequency", id="131-periodic-no-frequency"),
     pytest.param("ngay", "Urgency", id="131-immediately"),
     pytest.param("khẩn trương", "Urgency", id="131-urgently"),
@@ -406,8 +473,7 @@ ERRORS = [
     pytest.param("đầu tháng 11/2022", "not a precise date", id="early-november"),
     pytest.param("giữa năm 2023", "not a precise date", id="mid-year"),
     pytest.param("Tháng 11/2022, Tháng 12/2022", "Several dates", id="two-unmarked-dates"),
-    pytest.param("Phấn đấu tháng 3/2023, chậm nhất tháng 1/2023", "after the latest date",
-                 id="target-after-due"),
+    pytest.param("Phấn đấu tháng 3/2023, chậm nhất tháng 1/2023", "after the latest date", id="target-after-due"),
     pytest.param("trong vòng 30 ngày", "counted from an event", id="relative-days"),
     pytest.param("10 ngày làm việc kể từ ngày nhận", "counted from an event", id="relative-working-days"),
     pytest.param("hằng ngày", "Daily and weekly", id="daily"),
@@ -448,7 +514,11 @@ def test_the_error_survives_pickling() -> None:
         parse_deadline("Quý V năm 2023", ISSUED_131)
     again = pickle.loads(pickle.dumps(caught.value))
     assert (again.text, again.message_en, again.message_vi, again.accepted_forms) == (
-        caught.value.text, caught.value.message_en, caught.value.message_vi, caught.value.accepted_forms)
+        caught.value.text,
+        caught.value.message_en,
+        caught.value.message_vi,
+        caught.value.accepted_forms,
+    )
     assert str(again) == str(caught.value)
 
 

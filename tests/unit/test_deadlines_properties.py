@@ -45,17 +45,24 @@ def date_separator(draw: st.DrawFn) -> str:
 
 def year_tail(draw: st.DrawFn, year: int) -> str:
     """How a year follows a month, quarter or half-year: "/2023", " năm 2023", " Năm 2023", " 2023"."""
-    return draw(st.sampled_from([
-        f"/{year}", f"-{year}", f".{year}", f"{space(draw)}năm{space(draw)}{year}", f" Năm {year}",
-        f" {year}",
-    ]))
+    return draw(
+        st.sampled_from(
+            [
+                f"/{year}",
+                f"-{year}",
+                f".{year}",
+                f"{space(draw)}năm{space(draw)}{year}",
+                f" Năm {year}",
+                f" {year}",
+            ]
+        )
+    )
 
 
 @st.composite
 def written(draw: st.DrawFn, text: str) -> str:
     """``text`` in a random case, with edge punctuation, and NFC or NFD."""
-    case: Callable[[str], str] = draw(st.sampled_from([str.lower, str.upper, str.title, str.capitalize,
-                                                       lambda s: s]))
+    case: Callable[[str], str] = draw(st.sampled_from([str.lower, str.upper, str.title, str.capitalize, lambda s: s]))
     text = case(text)
     text = draw(st.sampled_from(["", " ", "- ", "(", "“", "* "])) + text
     text += draw(st.sampled_from(["", ".", ";", " .", ")", "”", "  "]))
@@ -72,21 +79,32 @@ def day_texts(draw: st.DrawFn) -> tuple[str, date]:
     else:
         year = draw(st.sampled_from([f" năm {day.year}", f" Năm {day.year}", f" {day.year}", f"/{day.year}"]))
         body = f"ngày{space(draw)}{d}{space(draw)}tháng{space(draw)}{m}{year}"
-    relation = draw(st.sampled_from(["", "trước ", "Trước ", "chậm nhất ", "đến ", "vào ",
-                                     "hoàn thành trước ", "chậm nhất là ", "Thời hạn: "]))
+    relation = draw(
+        st.sampled_from(
+            ["", "trước ", "Trước ", "chậm nhất ", "đến ", "vào ", "hoàn thành trước ", "chậm nhất là ", "Thời hạn: "]
+        )
+    )
     due = day - ONE_DAY if "rước" in relation else day
     return draw(written(relation + body)), due
 
 
 MONTH_RELATIONS = [
-    "", "trong ", "Trong ", "hoàn thành trong ", "trước ", "chậm nhất trước ", "cuối ", "đến hết ",
+    "",
+    "trong ",
+    "Trong ",
+    "hoàn thành trong ",
+    "trước ",
+    "chậm nhất trước ",
+    "cuối ",
+    "đến hết ",
 ]
 TARGET_RELATIONS = tuple(r for r in MONTH_RELATIONS if "chậm nhất" not in r)
 
 
 @st.composite
-def month_texts(draw: st.DrawFn, relations: tuple[str, ...] = (*MONTH_RELATIONS, "Phấn đấu hoàn thành trong ")
-                ) -> tuple[str, date]:
+def month_texts(
+    draw: st.DrawFn, relations: tuple[str, ...] = (*MONTH_RELATIONS, "Phấn đấu hoàn thành trong ")
+) -> tuple[str, date]:
     year, month = draw(years), draw(months)
     body = f"tháng{space(draw)}{number(draw, month)}{year_tail(draw, year)}"
     relation = draw(st.sampled_from(relations))
@@ -111,8 +129,9 @@ def quarter_texts(draw: st.DrawFn) -> tuple[str, date]:
 def half_year_texts(draw: st.DrawFn) -> tuple[str, date]:
     year, first = draw(years), draw(st.booleans())
     side = "đầu" if first else "cuối"
-    body = draw(st.sampled_from([f"6 tháng {side} năm", f"sáu tháng {side} năm", f"nửa {side} năm",
-                                 f"nửa năm {side} năm"]))
+    body = draw(
+        st.sampled_from([f"6 tháng {side} năm", f"sáu tháng {side} năm", f"nửa {side} năm", f"nửa năm {side} năm"])
+    )
     relation = draw(st.sampled_from(["", "trong ", "chậm nhất trong "]))
     due = date(year, 6, 30) if first else date(year, 12, 31)
     return draw(written(f"{relation}{body} {year}")), due
@@ -157,14 +176,11 @@ def first_on_or_after(issued: date, matches: Callable[[date], bool]) -> date:
 
 @fast
 @given(issued_dates, st.dates(min_value=date(2001, 1, 1), max_value=date(2001, 12, 31)), st.booleans())
-def test_a_missing_year_is_the_first_such_day_on_or_after_issued(
-    issued: date, day: date, before: bool
-) -> None:
+def test_a_missing_year_is_the_first_such_day_on_or_after_issued(issued: date, day: date, before: bool) -> None:
     # 2001 is not a leap year, so 29/2 (an error without a year) is never drawn.
     text = f"{'trước ' if before else ''}ngày {day.day}/{day.month}"
     shift = ONE_DAY if before else timedelta(0)
-    expected = first_on_or_after(
-        issued, lambda d: ((d + shift).month, (d + shift).day) == (day.month, day.day))
+    expected = first_on_or_after(issued, lambda d: ((d + shift).month, (d + shift).day) == (day.month, day.day))
     assert parse_deadline(text, issued).due == expected
 
 
@@ -173,8 +189,7 @@ def test_a_missing_year_is_the_first_such_day_on_or_after_issued(
 def test_a_month_without_a_year(issued: date, month: int, before: bool) -> None:
     text = f"{'trước' if before else 'trong'} tháng {month}"
     if before:  # the last day of the month before
-        expected = first_on_or_after(
-            issued, lambda d: (d + ONE_DAY).month == month and (d + ONE_DAY).day == 1)
+        expected = first_on_or_after(issued, lambda d: (d + ONE_DAY).month == month and (d + ONE_DAY).day == 1)
     else:
         expected = first_on_or_after(issued, lambda d: d.month == month and (d + ONE_DAY).month != month)
     assert parse_deadline(text, issued).due == expected
@@ -190,10 +205,14 @@ def scan(lo: date, hi: date, matches: Callable[[date], bool]) -> list[date]:
 
 
 PERIOD_ENDS = {
-    "hằng tháng": ("monthly", 1), "định kỳ hàng tháng": ("monthly", 1),
-    "hằng quý": ("quarterly", 3), "Định kỳ hàng quý": ("quarterly", 3),
-    "6 tháng một lần": ("half-yearly", 6), "định kỳ 6 tháng": ("half-yearly", 6),
-    "hằng năm": ("yearly", 12), "Hàng năm": ("yearly", 12),
+    "hằng tháng": ("monthly", 1),
+    "định kỳ hàng tháng": ("monthly", 1),
+    "hằng quý": ("quarterly", 3),
+    "Định kỳ hàng quý": ("quarterly", 3),
+    "6 tháng một lần": ("half-yearly", 6),
+    "định kỳ 6 tháng": ("half-yearly", 6),
+    "hằng năm": ("yearly", 12),
+    "Hàng năm": ("yearly", 12),
 }
 
 
@@ -226,7 +245,8 @@ def test_recurring_yearly_on_a_day(month: int, day: int, before: bool, issued: d
     assert (deadline.kind, deadline.recurrence) == ("recurring", "yearly")
     assert deadline.due == first_on_or_after(issued, matches)
     assert deadline.occurrences(issued, issued + timedelta(days=length)) == scan(
-        issued, issued + timedelta(days=length), matches)
+        issued, issued + timedelta(days=length), matches
+    )
 
 
 @fast
@@ -237,7 +257,8 @@ def test_recurring_monthly_on_a_day(day: int, before: bool, issued: date, length
     deadline = parse_deadline(text, issued)
     assert deadline.recurrence == "monthly"
     assert deadline.occurrences(issued, issued + timedelta(days=length)) == scan(
-        issued, issued + timedelta(days=length), lambda d: (d + shift).day == day)
+        issued, issued + timedelta(days=length), lambda d: (d + shift).day == day
+    )
 
 
 def assert_rejected(text: str, what: str) -> None:
@@ -268,10 +289,23 @@ def test_quarters_past_iv_are_rejected(year: int, quarter: str) -> None:
 
 
 @fast
-@given(st.integers(0, 99), months, st.integers(1, 28), st.sampled_from([
-    "Tháng {m}/{y}", "tháng {m} năm {y}", "trước ngày {d}/{m}/{y}", "ngày {d} tháng {m} năm {y}",
-    "{d}-{m}-{y}",
-    "Quý I/{y}", "quý 2 năm {y}", "6 tháng đầu năm {y}", "năm {y}",
-]))
+@given(
+    st.integers(0, 99),
+    months,
+    st.integers(1, 28),
+    st.sampled_from(
+        [
+            "Tháng {m}/{y}",
+            "tháng {m} năm {y}",
+            "trước ngày {d}/{m}/{y}",
+            "ngày {d} tháng {m} năm {y}",
+            "{d}-{m}-{y}",
+            "Quý I/{y}",
+            "quý 2 năm {y}",
+            "6 tháng đầu năm {y}",
+            "năm {y}",
+        ]
+    ),
+)
 def test_two_digit_years_are_rejected(year: int, month: int, day: int, template: str) -> None:
     assert_rejected(template.format(d=day, m=month, y=f"{year:02d}"), "two-digit year")

@@ -25,9 +25,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXPECTED: list[dict[str, Any]] = json.loads((FIXTURES / "danh_muc_131.expected.json").read_text())["tasks"]
 OPTIONS = ImportOptions(
     document=SourceDocument(number="131/NQ-CP", issued_on=date(2022, 10, 6), issuer="Chính phủ"),
-    letter=SourceDocument(
-        number="6958/UBND-KSTT", issued_on=date(2022, 11, 21), issuer="UBND tỉnh Bình Định"
-    ),
+    letter=SourceDocument(number="6958/UBND-KSTT", issued_on=date(2022, 11, 21), issuer="UBND tỉnh Bình Định"),
     assigned_by="ubnd-bd",
 )
 
@@ -55,9 +53,7 @@ def test_each_row_matches_the_oracle(expected: dict[str, Any]) -> None:
     plan = planned()[int(expected["stt"]) - 1]
     assert [c.lead_agency_id for c in plan.commands] == expected["lead_agency_ids"]
     related = [
-        g["group_id"]
-        for g in expected["coordinating_groups"]
-        if directory().groups[g["group_id"]].kind == "related"
+        g["group_id"] for g in expected["coordinating_groups"] if directory().groups[g["group_id"]].kind == "related"
     ]
     for command in plan.commands:
         assert list(command.coordinating_agency_ids) == [
@@ -66,9 +62,7 @@ def test_each_row_matches_the_oracle(expected: dict[str, Any]) -> None:
         assert list(command.coordinating_group_ids) == related
         deadline = parse_deadline_or_date(command.deadline, OPTIONS.letter.issued_on)  # type: ignore[union-attr]
         assert deadline.kind == expected["deadline_expected"]["kind"]
-        assert (deadline.due.isoformat() if deadline.due else None) == expected["deadline_expected"].get(
-            "due_date"
-        )
+        assert (deadline.due.isoformat() if deadline.due else None) == expected["deadline_expected"].get("due_date")
         assert command.title == expected["title"] and command.expected_product == expected["product"]
 
 

@@ -114,8 +114,19 @@ def test_a_record_without_a_broker_timestamp_is_stale_for_everyone() -> None:
 @pytest.mark.parametrize(
     "timestamp",
     # int() reads each of these; none is what the protocol calls Unix seconds.
-    [f" {SIGNED_AT}", f"+{SIGNED_AT}", f"{SIGNED_AT}_0", f"1795_{str(SIGNED_AT)[4:]}", f"{SIGNED_AT} ",
-     f"{SIGNED_AT}\n", "١٧٩٥٠٠٠٠٠٠", "²", f"{SIGNED_AT}.0", "-1", "9" * 5000],
+    [
+        f" {SIGNED_AT}",
+        f"+{SIGNED_AT}",
+        f"{SIGNED_AT}_0",
+        f"1795_{str(SIGNED_AT)[4:]}",
+        f"{SIGNED_AT} ",
+        f"{SIGNED_AT}\n",
+        "١٧٩٥٠٠٠٠٠٠",
+        "²",
+        f"{SIGNED_AT}.0",
+        "-1",
+        "9" * 5000,
+    ],
 )
 def test_a_timestamp_that_is_not_plain_ascii_digits_is_refused(timestamp: str) -> None:
     judged = verdict(stamped(timestamp), SECRET)
@@ -133,14 +144,20 @@ def test_a_timestamp_that_is_not_plain_ascii_digits_is_refused(timestamp: str) -
         (b"", "malformed-json"),
         (b"[1, 2]", "malformed-json"),
         (b"[" * 100_000, "malformed-json"),
-        (json.dumps({"command_type": "DeleteEverything", "command_id": "c", "payload": {}}).encode(),
-         "unknown-command-type"),
-        (json.dumps({"command_type": ["ReportProgress"], "command_id": "c", "payload": {}}).encode(),
-         "unknown-command-type"),
+        (
+            json.dumps({"command_type": "DeleteEverything", "command_id": "c", "payload": {}}).encode(),
+            "unknown-command-type",
+        ),
+        (
+            json.dumps({"command_type": ["ReportProgress"], "command_id": "c", "payload": {}}).encode(),
+            "unknown-command-type",
+        ),
         (json.dumps({"command_type": "ReportProgress", "payload": {}}).encode(), "invalid-command"),
         (json.dumps({"command_type": "ReportProgress", "command_id": "", "payload": {}}).encode(), "invalid-command"),
-        (json.dumps({"command_type": "ReportProgress", "command_id": "c" * 201, "payload": {}}).encode(),
-         "invalid-command"),
+        (
+            json.dumps({"command_type": "ReportProgress", "command_id": "c" * 201, "payload": {}}).encode(),
+            "invalid-command",
+        ),
         (json.dumps({"command_type": "ReportProgress", "command_id": 7, "payload": {}}).encode(), "invalid-command"),
         (json.dumps({"command_type": "ReportProgress", "command_id": "c", "payload": []}).encode(), "invalid-command"),
     ],

@@ -114,20 +114,10 @@ def test_overdue_ageing_bands_are_30_90_120_days() -> None:
 
 
 def test_completion_on_time_or_late_follows_the_verdict_and_withdrawal_wins() -> None:
-    assert (
-        bucket_of(withdrawn=False, has_deadline=True, completed=True, on_time=False, started=True) == "late"
-    )
-    assert (
-        bucket_of(withdrawn=False, has_deadline=True, completed=True, on_time=True, started=True) == "on_time"
-    )
-    assert (
-        bucket_of(withdrawn=False, has_deadline=False, completed=True, on_time=None, started=True)
-        == "nodl_done"
-    )
-    assert (
-        bucket_of(withdrawn=True, has_deadline=True, completed=False, on_time=None, started=True)
-        == "withdrawn"
-    )
+    assert bucket_of(withdrawn=False, has_deadline=True, completed=True, on_time=False, started=True) == "late"
+    assert bucket_of(withdrawn=False, has_deadline=True, completed=True, on_time=True, started=True) == "on_time"
+    assert bucket_of(withdrawn=False, has_deadline=False, completed=True, on_time=None, started=True) == "nodl_done"
+    assert bucket_of(withdrawn=True, has_deadline=True, completed=False, on_time=None, started=True) == "withdrawn"
 
 
 def test_agency_names_sort_in_vietnamese_order_not_code_points() -> None:
@@ -231,9 +221,21 @@ def test_the_table_writes_numbers_the_vietnamese_way() -> None:
             "parent": {"name": "Chính phủ"},
             "rows": [{"name": "Bộ Tư pháp", "own": False, "head": None, "figures": f.model_dump()}],
         },
-        "overdue": {"total": 1, "items": [{"code": "X#1", "title": "Nhiệm vụ", "lead_agency_id": "btp",
-                                          "lead_agency_name": "Bộ Tư pháp", "person_name": "Nguyễn Văn A",
-                                          "person_role": "head", "due": "2020-10-31", "days_overdue": 1210}]},
+        "overdue": {
+            "total": 1,
+            "items": [
+                {
+                    "code": "X#1",
+                    "title": "Nhiệm vụ",
+                    "lead_agency_id": "btp",
+                    "lead_agency_name": "Bộ Tư pháp",
+                    "person_name": "Nguyễn Văn A",
+                    "person_role": "head",
+                    "due": "2020-10-31",
+                    "days_overdue": 1210,
+                }
+            ],
+        },
     }
     console = Console(width=200, record=True)
     console.print(to_rich(body))

@@ -94,11 +94,19 @@ def test_the_services_that_check_agency_tokens_themselves_read_the_directory() -
 
 def agency_event(active: bool) -> Envelope:
     payload = AgencyChanged(
-        agency_id="ubnd-huyen-an-nhon", name="UBND huyện An Nhơn", level="ubnd-huyen", parent_id="ubnd-bd",
-        active=active, successor_id=None if active else "ubnd-thi-xa-an-nhon", version=2,
+        agency_id="ubnd-huyen-an-nhon",
+        name="UBND huyện An Nhơn",
+        level="ubnd-huyen",
+        parent_id="ubnd-bd",
+        active=active,
+        successor_id=None if active else "ubnd-thi-xa-an-nhon",
+        version=2,
     )
     return new_envelope(
-        payload, event_id=deterministic_id("test", "agency", active), occurred_at=WHEN, producer="assignment",
+        payload,
+        event_id=deterministic_id("test", "agency", active),
+        occurred_at=WHEN,
+        producer="assignment",
         actor=Actor(agency_id="dondoc"),
     )
 

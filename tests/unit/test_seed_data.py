@@ -30,8 +30,14 @@ EXPECTED = FIXTURES / "danh_muc_131.expected.json"
 CASCADE = FIXTURES / "cascade_task13.json"
 SEED_001 = REPO.parent / "shared" / "seeds" / "001_b04e2faa4072ac2f.txt"  # beside the clone, as CI has it
 
-HEADERS = ["STT", "Tên nhiệm vụ", "Cơ quan chủ trì", "Cơ quan phối hợp", "Thời hạn Hoàn thành",
-           "Mô tả sản phẩm của nhiệm vụ"]
+HEADERS = [
+    "STT",
+    "Tên nhiệm vụ",
+    "Cơ quan chủ trì",
+    "Cơ quan phối hợp",
+    "Thời hạn Hoàn thành",
+    "Mô tả sản phẩm của nhiệm vụ",
+]
 LEVELS = {"chinh-phu", "bo-nganh", "ubnd-tinh", "so-nganh", "ubnd-huyen", "ubnd-xa", "don-vi", "van-phong"}
 ROLES = {"head", "deputy", "officer"}
 ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -110,8 +116,11 @@ def test_all_text_is_nfc_utf8(path: Path) -> None:
 
 def test_ids_are_unique_and_well_formed() -> None:
     d = directory()
-    all_ids = ([a["agency_id"] for a in d["agencies"]] + [g["group_id"] for g in d["groups"]]
-               + [p["person_id"] for p in d["people"]])
+    all_ids = (
+        [a["agency_id"] for a in d["agencies"]]
+        + [g["group_id"] for g in d["groups"]]
+        + [p["person_id"] for p in d["people"]]
+    )
     dupes = [i for i, n in Counter(all_ids).items() if n > 1]
     assert not dupes, dupes
     bad = [i for i in all_ids if not ID.match(i)]
@@ -162,8 +171,9 @@ def test_each_agency_has_exactly_one_head() -> None:
 
 
 def test_people_are_demo_people() -> None:
-    seed_text = "\n".join(p.read_text(encoding="utf-8") for p in SEED_001.parent.glob("*.txt")) \
-        if SEED_001.exists() else ""
+    seed_text = (
+        "\n".join(p.read_text(encoding="utf-8") for p in SEED_001.parent.glob("*.txt")) if SEED_001.exists() else ""
+    )
     emails = Counter(p["email"] for p in people().values())
     assert max(emails.values()) == 1
     names = Counter(p["full_name"] for p in people().values())
@@ -209,11 +219,9 @@ def test_group_rules_match_their_members() -> None:
         if rule is None:
             continue
         if "parent_id" in rule:
-            want = {a for a, x in ags.items()
-                    if x["level"] == rule["level"] and x["parent_id"] == rule["parent_id"]}
+            want = {a for a, x in ags.items() if x["level"] == rule["level"] and x["parent_id"] == rule["parent_id"]}
         elif "ancestor_id" in rule:
-            want = {a for a, x in ags.items()
-                    if x["level"] == rule["level"] and descends(a, rule["ancestor_id"])}
+            want = {a for a, x in ags.items() if x["level"] == rule["level"] and descends(a, rule["ancestor_id"])}
         else:
             want = set(ags[rule["can_assign_to_of"]]["can_assign_to"])
         assert set(g["member_ids"]) == want, g["group_id"]
@@ -231,25 +239,33 @@ def test_province_reaches_central_agencies_outside_its_subtree() -> None:
 
 def test_seed_names_resolve() -> None:
     """Names the seed's letters and table use resolve to an agency or group of the directory."""
-    index = {fold(n): a["agency_id"]
-             for a in agencies().values() for n in [a["name"], a["short_name"], *a["aliases"]]}
+    index = {fold(n): a["agency_id"] for a in agencies().values() for n in [a["name"], a["short_name"], *a["aliases"]]}
     index |= {fold(n): g["group_id"] for g in groups().values() for n in [g["name"], *g["aliases"]]}
     for name, want in [
-        ("Sở Thông tin và Truyền thông", "bd-stttt"), ("Sở GD&ĐT", "bd-sgddt"), ("Sở GDĐT", "bd-sgddt"),
-        ("Cục Thống kê tỉnh", "bd-cuc-thong-ke"), ("Văn phòng UBND tỉnh", "vp-ubnd-bd"),
+        ("Sở Thông tin và Truyền thông", "bd-stttt"),
+        ("Sở GD&ĐT", "bd-sgddt"),
+        ("Sở GDĐT", "bd-sgddt"),
+        ("Cục Thống kê tỉnh", "bd-cuc-thong-ke"),
+        ("Văn phòng UBND tỉnh", "vp-ubnd-bd"),
         ("C.ty CP Cấp thoát nước Bình Định", "bd-cty-cap-thoat-nuoc"),
         ("Công ty cổ phần Môi trường Bình Định", "bd-cty-moi-truong"),
         ("Trường Cao đẳng Kỹ thuật Công nghệ Quy Nhơn", "bd-cd-ktcn-quy-nhon"),
-        ("Trường Cao đẳng Y tế Bình Định", "bd-cd-y-te"), ("Sở Văn hóa và Thể thao", "bd-svhtt"),
-        ("Tổ trưởng tổ văn phòng", "bd-thpt-bd-to-van-phong"), ("Bộ phận kế toán", "bd-thpt-bd-ke-toan"),
-        ("Đoàn TN", "bd-thpt-bd-doan-tn"), ("BCH Công đoàn", "bd-thpt-bd-cong-doan"),
-        ("Văn phòng Sở", "bd-sgddt-vp"), ("Phòng Kế hoạch - Tài chính", "bd-sgddt-pkhtc"),
+        ("Trường Cao đẳng Y tế Bình Định", "bd-cd-y-te"),
+        ("Sở Văn hóa và Thể thao", "bd-svhtt"),
+        ("Tổ trưởng tổ văn phòng", "bd-thpt-bd-to-van-phong"),
+        ("Bộ phận kế toán", "bd-thpt-bd-ke-toan"),
+        ("Đoàn TN", "bd-thpt-bd-doan-tn"),
+        ("BCH Công đoàn", "bd-thpt-bd-cong-doan"),
+        ("Văn phòng Sở", "bd-sgddt-vp"),
+        ("Phòng Kế hoạch - Tài chính", "bd-sgddt-pkhtc"),
         ("Các sở, ban, ngành thuộc tỉnh", "g-bd-so-nganh"),
         ("UBND các huyện, thị xã, thành phố", "g-bd-ubnd-huyen"),
         ("Ủy ban nhân dân các huyện, thị xã, thành phố", "g-bd-ubnd-huyen"),
         ("Các cơ quan Trung ương đóng trên địa bàn tỉnh", "g-bd-co-quan-tw"),
-        ("Bộ Lao động - Thương binh và Xã hội", "bo-ldtbxh"), ("Ngân hàng Nhà nước Việt Nam", "nhnn"),
-        ("Cục Kiểm soát TTHC", "vpcp-cuc-kstthc"), ("UBND huyện Phù Mỹ", "bd-ubnd-phu-my"),
+        ("Bộ Lao động - Thương binh và Xã hội", "bo-ldtbxh"),
+        ("Ngân hàng Nhà nước Việt Nam", "nhnn"),
+        ("Cục Kiểm soát TTHC", "vpcp-cuc-kstthc"),
+        ("UBND huyện Phù Mỹ", "bd-ubnd-phu-my"),
     ]:
         assert index.get(fold(name)) == want, name
 

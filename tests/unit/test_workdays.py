@@ -47,11 +47,20 @@ def test_hung_kings_day_and_its_observed_day(cal: WorkingCalendar) -> None:
     assert not cal.is_working_day(date(2023, 5, 2))
 
 
-@pytest.mark.parametrize(("day", "working"), [
-    (date(2022, 9, 1), False), (date(2022, 9, 2), False),
-    (date(2023, 9, 1), False), (date(2023, 9, 2), False), (date(2023, 9, 4), False), (date(2023, 9, 5), True),
-    (date(2024, 9, 2), False), (date(2024, 9, 3), False), (date(2024, 9, 4), True),
-])
+@pytest.mark.parametrize(
+    ("day", "working"),
+    [
+        (date(2022, 9, 1), False),
+        (date(2022, 9, 2), False),
+        (date(2023, 9, 1), False),
+        (date(2023, 9, 2), False),
+        (date(2023, 9, 4), False),
+        (date(2023, 9, 5), True),
+        (date(2024, 9, 2), False),
+        (date(2024, 9, 3), False),
+        (date(2024, 9, 4), True),
+    ],
+)
 def test_national_day_2_9(cal: WorkingCalendar, day: date, working: bool) -> None:
     assert cal.is_working_day(day) is working
 

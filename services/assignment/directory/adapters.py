@@ -15,8 +15,17 @@ from services.assignment.directory.tree import Directory
 
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
 
-_AGENCY_COLUMNS = ("name", "short_name", "level", "parent_id", "aliases", "tracking_office", "can_assign_to",
-                   "active", "successor_id")
+_AGENCY_COLUMNS = (
+    "name",
+    "short_name",
+    "level",
+    "parent_id",
+    "aliases",
+    "tracking_office",
+    "can_assign_to",
+    "active",
+    "successor_id",
+)
 _PERSON_COLUMNS = ("agency_id", "full_name", "role", "title", "email", "active", "demo")
 
 
@@ -30,16 +39,23 @@ def person_of(row: asyncpg.Record) -> PersonRecord:
 
 def group_of(row: asyncpg.Record) -> GroupRecord:
     rule = GroupRule.model_validate_json(row["rule"]) if row["rule"] else None
-    return GroupRecord(group_id=row["group_id"], name=row["name"], aliases=tuple(row["aliases"]),
-                       kind=row["kind"], rule=rule, member_ids=tuple(row["member_ids"]))
+    return GroupRecord(
+        group_id=row["group_id"],
+        name=row["name"],
+        aliases=tuple(row["aliases"]),
+        kind=row["kind"],
+        rule=rule,
+        member_ids=tuple(row["member_ids"]),
+    )
 
 
 def _tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-async def upsert_agency(conn: asyncpg.Connection, record: AgencyRecord, name_keys: list[str],
-                        now: datetime) -> int | None:
+async def upsert_agency(
+    conn: asyncpg.Connection, record: AgencyRecord, name_keys: list[str], now: datetime
+) -> int | None:
     """The new version, or None when the stored agency already says exactly this."""
     row = await conn.fetchrow("SELECT * FROM agencies WHERE agency_id = $1 FOR UPDATE", record.agency_id)
     if row is not None and agency_of(row) == record:
@@ -52,7 +68,10 @@ async def upsert_agency(conn: asyncpg.Connection, record: AgencyRecord, name_key
               {", ".join(f"{c} = EXCLUDED.{c}" for c in _AGENCY_COLUMNS)}, name_keys = EXCLUDED.name_keys,
               updated_at = EXCLUDED.updated_at, version = agencies.version + 1
             RETURNING version""",
-        record.agency_id, *[list(v) if isinstance(v, tuple) else v for v in values], name_keys, now,
+        record.agency_id,
+        *[list(v) if isinstance(v, tuple) else v for v in values],
+        name_keys,
+        now,
     )
     return version
 
@@ -68,13 +87,16 @@ async def upsert_person(conn: asyncpg.Connection, record: PersonRecord, now: dat
               {", ".join(f"{c} = EXCLUDED.{c}" for c in _PERSON_COLUMNS)},
               updated_at = EXCLUDED.updated_at, version = people.version + 1
             RETURNING version""",
-        record.person_id, *[getattr(record, c) for c in _PERSON_COLUMNS], now,
+        record.person_id,
+        *[getattr(record, c) for c in _PERSON_COLUMNS],
+        now,
     )
     return version
 
 
-async def upsert_group(conn: asyncpg.Connection, record: GroupRecord, name_keys: list[str],
-                       now: datetime) -> int | None:
+async def upsert_group(
+    conn: asyncpg.Connection, record: GroupRecord, name_keys: list[str], now: datetime
+) -> int | None:
     row = await conn.fetchrow("SELECT * FROM agency_groups WHERE group_id = $1 FOR UPDATE", record.group_id)
     if row is not None and group_of(row) == record:
         return None
@@ -86,8 +108,14 @@ async def upsert_group(conn: asyncpg.Connection, record: GroupRecord, name_keys:
              name_keys = EXCLUDED.name_keys, updated_at = EXCLUDED.updated_at,
              version = agency_groups.version + 1
            RETURNING version""",
-        record.group_id, record.name, list(record.aliases), record.kind,
-        record.rule.model_dump_json() if record.rule else None, list(record.member_ids), name_keys, now,
+        record.group_id,
+        record.name,
+        list(record.aliases),
+        record.kind,
+        record.rule.model_dump_json() if record.rule else None,
+        list(record.member_ids),
+        name_keys,
+        now,
     )
     return version
 
@@ -114,14 +142,15 @@ async def chains(conn: Conn, ids: Collection[str]) -> dict[str, list[str]]:
     return found
 
 
-async def name_owners(conn: Conn, name_keys: list[str], *, agency_id: str = "",
-                      group_id: str = "") -> list[str]:
+async def name_owners(conn: Conn, name_keys: list[str], *, agency_id: str = "", group_id: str = "") -> list[str]:
     """Other active agencies and groups already known under one of these keys."""
     rows = await conn.fetch(
         """SELECT agency_id AS id, name FROM agencies WHERE active AND name_keys && $1 AND agency_id <> $2
            UNION ALL
            SELECT group_id, name FROM agency_groups WHERE name_keys && $1 AND group_id <> $3""",
-        name_keys, agency_id, group_id,
+        name_keys,
+        agency_id,
+        group_id,
     )
     return [f"{r['id']} ({r['name']})" for r in rows]
 
@@ -134,7 +163,8 @@ async def person(conn: Conn, person_id: str) -> PersonRecord | None:
 async def other_head(conn: Conn, agency_id: str, person_id: str) -> str | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
         "SELECT person_id FROM people WHERE agency_id = $1 AND role = 'head' AND active AND person_id <> $2",
-        agency_id, person_id,
+        agency_id,
+        person_id,
     )
 
 
@@ -148,9 +178,11 @@ async def load(conn: Conn) -> Directory:
     agencies_ = await conn.fetch("SELECT * FROM agencies ORDER BY seq")
     groups = await conn.fetch("SELECT * FROM agency_groups ORDER BY seq")
     people = await conn.fetch("SELECT * FROM people ORDER BY seq")
-    return Directory({r["agency_id"]: agency_of(r) for r in agencies_},
-                     {r["group_id"]: group_of(r) for r in groups},
-                     {r["person_id"]: person_of(r) for r in people})
+    return Directory(
+        {r["agency_id"]: agency_of(r) for r in agencies_},
+        {r["group_id"]: group_of(r) for r in groups},
+        {r["person_id"]: person_of(r) for r in people},
+    )
 
 
 async def view(conn: Conn, table: str, key: str, ident: str) -> dict[str, Any] | None:
@@ -167,8 +199,7 @@ async def view(conn: Conn, table: str, key: str, ident: str) -> dict[str, Any] |
 async def around(conn: Conn, agency_id: str) -> dict[str, list[dict[str, Any]]]:
     """The active people of an agency and the agencies right under it, in directory order."""
     people = await conn.fetch(
-        "SELECT person_id, full_name, role, title FROM people WHERE agency_id = $1 AND active ORDER BY seq",
-        agency_id)
-    children = await conn.fetch("SELECT agency_id, name FROM agencies WHERE parent_id = $1 ORDER BY seq",
-                                agency_id)
+        "SELECT person_id, full_name, role, title FROM people WHERE agency_id = $1 AND active ORDER BY seq", agency_id
+    )
+    children = await conn.fetch("SELECT agency_id, name FROM agencies WHERE parent_id = $1 ORDER BY seq", agency_id)
     return {"people": [dict(p) for p in people], "children": [dict(c) for c in children]}

@@ -37,31 +37,36 @@ def _keys(*texts: str) -> list[str]:
 
 async def _unique_names(uow: UnitOfWork, keys: list[str], label: str, **exclude: str) -> None:
     if owners := await adapters.name_owners(uow.conn, keys, **exclude):
-        raise conflict("name-taken", f"{label}: a name or alias already names {', '.join(owners)}",
-                       f"{label}: tên hoặc tên gọi khác đã dùng cho {', '.join(owners)}")
+        raise conflict(
+            "name-taken",
+            f"{label}: a name or alias already names {', '.join(owners)}",
+            f"{label}: tên hoặc tên gọi khác đã dùng cho {', '.join(owners)}",
+        )
 
 
-async def set_agency(record: AgencyRecord, uow: UnitOfWork, actor: Actor,
-                     loading: Collection[str] = ()) -> Change:
+async def set_agency(record: AgencyRecord, uow: UnitOfWork, actor: Actor, loading: Collection[str] = ()) -> Change:
     """``loading``: ids of agencies stored in the same transaction (a whole document), known by commit."""
     refs = {r for r in (record.parent_id, record.successor_id, *record.can_assign_to) if r}
     known = await adapters.agencies(uow.conn, refs)
     if missing := sorted(refs - known.keys() - set(loading)):
-        raise Rejected("unknown-agency", f"unknown agencies: {', '.join(missing)}",
-                       f"Không có trong danh bạ: {', '.join(missing)}")
+        raise Rejected(
+            "unknown-agency", f"unknown agencies: {', '.join(missing)}", f"Không có trong danh bạ: {', '.join(missing)}"
+        )
     if record.parent_id and record.parent_id in known:
         chain = (await adapters.chains(uow.conn, [record.parent_id]))[record.parent_id]
         if record.agency_id in chain:
-            raise Rejected("parent-cycle", f"{record.parent_id} is inside {record.agency_id}'s own subtree",
-                           f"{record.parent_id} thuộc chính {record.agency_id}: không thể làm cấp trên")
+            raise Rejected(
+                "parent-cycle",
+                f"{record.parent_id} is inside {record.agency_id}'s own subtree",
+                f"{record.parent_id} thuộc chính {record.agency_id}: không thể làm cấp trên",
+            )
     keys = _keys(record.name, record.short_name, *record.aliases)
     if record.active:
         await _unique_names(uow, keys, record.agency_id, agency_id=record.agency_id)
     version = await adapters.upsert_agency(uow.conn, record, keys, uow.clock.now())
     if version is not None:
         event = AgencyChanged(**record.model_dump(), version=version)
-        await uow.emit(event, actor=actor, key=record.agency_id,
-                       id_parts=("agency", record.agency_id, version))
+        await uow.emit(event, actor=actor, key=record.agency_id, id_parts=("agency", record.agency_id, version))
     return Change("agency", record.agency_id, version)
 
 
@@ -70,14 +75,15 @@ async def set_person(record: PersonRecord, uow: UnitOfWork, actor: Actor) -> Cha
         raise not_found("agency", "cơ quan", record.agency_id, "unknown-agency")
     if record.role == "head" and record.active:
         if head := await adapters.other_head(uow.conn, record.agency_id, record.person_id):
-            raise conflict("head-exists",
-                           f"{record.agency_id} already has a head ({head}); change that person first",
-                           f"{record.agency_id} đã có người đứng đầu ({head}); hãy đổi người đó trước")
+            raise conflict(
+                "head-exists",
+                f"{record.agency_id} already has a head ({head}); change that person first",
+                f"{record.agency_id} đã có người đứng đầu ({head}); hãy đổi người đó trước",
+            )
     version = await adapters.upsert_person(uow.conn, record, uow.clock.now())
     if version is not None:
         event = PersonChanged(**record.model_dump(), version=version)
-        await uow.emit(event, actor=actor, key=record.person_id,
-                       id_parts=("person", record.person_id, version))
+        await uow.emit(event, actor=actor, key=record.person_id, id_parts=("person", record.person_id, version))
     return Change("person", record.person_id, version)
 
 
@@ -90,8 +96,9 @@ def anchors(record: GroupRecord) -> set[str]:
 async def set_group(record: GroupRecord, uow: UnitOfWork, actor: Actor) -> Change:
     refs = set(record.member_ids) | anchors(record)
     if missing := sorted(refs - (await adapters.agencies(uow.conn, refs)).keys()):
-        raise Rejected("unknown-agency", f"unknown agencies: {', '.join(missing)}",
-                       f"Không có trong danh bạ: {', '.join(missing)}")
+        raise Rejected(
+            "unknown-agency", f"unknown agencies: {', '.join(missing)}", f"Không có trong danh bạ: {', '.join(missing)}"
+        )
     keys = _keys(record.name, *record.aliases)
     await _unique_names(uow, keys, record.group_id, group_id=record.group_id)
     version = await adapters.upsert_group(uow.conn, record, keys, uow.clock.now())

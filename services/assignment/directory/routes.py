@@ -42,14 +42,20 @@ async def _require_admin(request: Request, admin: str, over: Iterable[str | None
     """``admin`` is each target or one of its ancestors."""
     targets = list(dict.fromkeys(over))
     if None in targets:
-        raise forbidden("root-agency-cli-only", "a root agency is created only with the CLI on the server",
-                        "Cơ quan cấp cao nhất chỉ được tạo bằng dòng lệnh trên máy chủ")
+        raise forbidden(
+            "root-agency-cli-only",
+            "a root agency is created only with the CLI on the server",
+            "Cơ quan cấp cao nhất chỉ được tạo bằng dòng lệnh trên máy chủ",
+        )
     chains = await adapters.chains(runtime_of(request).pool, [t for t in targets if t])
     for target in targets:
         chain = chains.get(target or "", [])
         if admin not in chain:
-            raise forbidden("not-directory-admin", f"{admin} does not administer {target}",
-                            f"{admin} không quản lý {target} trong danh bạ")
+            raise forbidden(
+                "not-directory-admin",
+                f"{admin} does not administer {target}",
+                f"{admin} không quản lý {target} trong danh bạ",
+            )
 
 
 async def _require_authority(request: Request, admin: str, granted: Iterable[str]) -> None:
@@ -61,11 +67,13 @@ async def _require_authority(request: Request, admin: str, granted: Iterable[str
     own = (await adapters.agencies(pool, [admin])).get(admin)
     beyond = beyond_authority(admin, own.can_assign_to if own else (), new, await adapters.chains(pool, new))
     if beyond:
-        raise forbidden("authority-exceeded",
-                        f"{admin} cannot grant authority to assign to {', '.join(beyond)}: it may not assign "
-                        "there itself (only to its subtree and its own can_assign_to)",
-                        f"{admin} không thể trao quyền giao nhiệm vụ cho {', '.join(beyond)} vì chính mình "
-                        "không có quyền đó (chỉ cấp dưới và danh sách can_assign_to của mình)")
+        raise forbidden(
+            "authority-exceeded",
+            f"{admin} cannot grant authority to assign to {', '.join(beyond)}: it may not assign "
+            "there itself (only to its subtree and its own can_assign_to)",
+            f"{admin} không thể trao quyền giao nhiệm vụ cho {', '.join(beyond)} vì chính mình "
+            "không có quyền đó (chỉ cấp dưới và danh sách can_assign_to của mình)",
+        )
 
 
 async def _apply(request: Request, admin: str, work: Any, record: Any) -> dict[str, Any]:
@@ -75,12 +83,14 @@ async def _apply(request: Request, admin: str, work: Any, record: Any) -> dict[s
 
 
 @router.put("/agencies/{agency_id}", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
-async def put_agency(agency_id: str, fields: AgencyFields, agency: ActingAgency,
-                     request: Request) -> dict[str, Any]:
+async def put_agency(agency_id: str, fields: AgencyFields, agency: ActingAgency, request: Request) -> dict[str, Any]:
     """Create or change an agency; published as AgencyChanged on dondoc.directory."""
     if agency.agency_id == agency_id:
-        raise forbidden("not-directory-admin", "an agency does not edit its own record; one above it does",
-                        "Cơ quan không tự sửa thông tin của mình; cơ quan cấp trên thực hiện")
+        raise forbidden(
+            "not-directory-admin",
+            "an agency does not edit its own record; one above it does",
+            "Cơ quan không tự sửa thông tin của mình; cơ quan cấp trên thực hiện",
+        )
     record = AgencyRecord(agency_id=agency_id, **fields.model_dump())
     current = (await adapters.agencies(runtime_of(request).pool, [agency_id])).get(agency_id)
     # Administering its parent (where it was and where it goes) is administering it from above.
@@ -94,8 +104,7 @@ async def put_agency(agency_id: str, fields: AgencyFields, agency: ActingAgency,
 
 
 @router.put("/people/{person_id}", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
-async def put_person(person_id: str, fields: PersonFields, agency: ActingAgency,
-                     request: Request) -> dict[str, Any]:
+async def put_person(person_id: str, fields: PersonFields, agency: ActingAgency, request: Request) -> dict[str, Any]:
     """Create or change a person (head, deputy, officer); published as PersonChanged."""
     record = Person(person_id=person_id, **fields.model_dump())
     current = await adapters.person(runtime_of(request).pool, person_id)
@@ -105,19 +114,20 @@ async def put_person(person_id: str, fields: PersonFields, agency: ActingAgency,
 
 
 @router.put("/groups/{group_id}", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
-async def put_group(group_id: str, fields: GroupFields, agency: ActingAgency,
-                    request: Request) -> dict[str, Any]:
+async def put_group(group_id: str, fields: GroupFields, agency: ActingAgency, request: Request) -> dict[str, Any]:
     record = GroupRecord(group_id=group_id, **fields.model_dump())
     if named := [*record.member_ids, *sorted(handlers.anchors(record))]:
         await _require_admin(request, agency.agency_id, named)
     elif (await adapters.chains(runtime_of(request).pool, [agency.agency_id])).get(agency.agency_id, [])[1:]:
-        raise forbidden("not-directory-admin", "a group naming no agency is changed by the root agency only",
-                        "Nhóm không gắn với cơ quan nào chỉ do cơ quan cấp cao nhất quản lý")
+        raise forbidden(
+            "not-directory-admin",
+            "a group naming no agency is changed by the root agency only",
+            "Nhóm không gắn với cơ quan nào chỉ do cơ quan cấp cao nhất quản lý",
+        )
     return await _apply(request, agency.agency_id, handlers.set_group, record)
 
 
-async def _row(request: Request, table: str, key: str, ident: str, kind_en: str,
-               kind_vi: str) -> dict[str, Any]:
+async def _row(request: Request, table: str, key: str, ident: str, kind_en: str, kind_vi: str) -> dict[str, Any]:
     row = await adapters.view(runtime_of(request).pool, table, key, ident)
     if row is None:
         raise not_found(kind_en, kind_vi, ident, f"{kind_en}-not-found")
@@ -151,5 +161,13 @@ async def match(name: str, request: Request) -> dict[str, Any]:
     """How a cell of a task list reads against the directory (the importer's matching, for clients)."""
     directory = await adapters.load(runtime_of(request).pool)
     mentions = directory.names.mentions(name)
-    return {"mentions": [{"text": m.text, "found": [{"kind": n.kind, "id": n.ident} for n in sorted(m.found)],
-                          "suggestions": list(m.suggestions)} for m in mentions]}
+    return {
+        "mentions": [
+            {
+                "text": m.text,
+                "found": [{"kind": n.kind, "id": n.ident} for n in sorted(m.found)],
+                "suggestions": list(m.suggestions),
+            }
+            for m in mentions
+        ]
+    }

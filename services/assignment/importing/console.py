@@ -20,26 +20,49 @@ from services.assignment.importing.plan import ImportOptions
 from services.assignment.importing.runner import ImportReport, RowOutcome, import_file
 from services.assignment.importing.table import TableError
 
-STATUS_VI = {"imported": "[green]Đã nhập[/]", "unchanged": "[blue]Đã có[/]",
-             "not-imported": "[red]Không nhập[/]", "planned": "[cyan]Sẽ nhập[/]"}
+STATUS_VI = {
+    "imported": "[green]Đã nhập[/]",
+    "unchanged": "[blue]Đã có[/]",
+    "not-imported": "[red]Không nhập[/]",
+    "planned": "[cyan]Sẽ nhập[/]",
+}
 
 
-async def run_import(pool: asyncpg.Pool, clock: Clock, file: Path, options: ImportOptions, *,
-                     console: Console, progress_console: Console, dry_run: bool = False) -> ImportReport:
+async def run_import(
+    pool: asyncpg.Pool,
+    clock: Clock,
+    file: Path,
+    options: ImportOptions,
+    *,
+    console: Console,
+    progress_console: Console,
+    dry_run: bool = False,
+) -> ImportReport:
     assigner = (await adapters.agencies(pool, [options.assigned_by])).get(options.assigned_by)
     if assigner is None:
-        raise Rejected("unknown-agency", f"{options.assigned_by!r} is not in the directory",
-                       f"Cơ quan giao {options.assigned_by!r} không có trong danh bạ (dondoc directory load)")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=progress_console, transient=True) as progress:
+        raise Rejected(
+            "unknown-agency",
+            f"{options.assigned_by!r} is not in the directory",
+            f"Cơ quan giao {options.assigned_by!r} không có trong danh bạ (dondoc directory load)",
+        )
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=progress_console, transient=True
+    ) as progress:
         bar = progress.add_task(f"Nhập {file.name}", total=None)
 
         def advance(outcome: RowOutcome) -> None:
             progress.update(bar, advance=1, description=f"Nhập dòng STT {outcome.stt}")
 
         try:
-            report = await import_file(pool, clock, file, options.with_issuer(assigner.name), dry_run=dry_run,
-                                       on_start=lambda n: progress.update(bar, total=n), on_row=advance)
+            report = await import_file(
+                pool,
+                clock,
+                file,
+                options.with_issuer(assigner.name),
+                dry_run=dry_run,
+                on_start=lambda n: progress.update(bar, total=n),
+                on_row=advance,
+            )
         except TableError as exc:
             raise Rejected("table-unreadable", str(exc), f"Không đọc được bảng nhiệm vụ: {exc}") from exc
     console.print(report_table(report, file.name))
@@ -47,18 +70,27 @@ async def run_import(pool: asyncpg.Pool, clock: Clock, file: Path, options: Impo
 
 
 def report_table(report: ImportReport, name: str) -> Table:
-    table = Table("STT", "Tên nhiệm vụ", "Chủ trì", "Thời hạn", "Kết quả", "Nhiệm vụ / lý do",
-                  title=f"Nhập {name}")
+    table = Table("STT", "Tên nhiệm vụ", "Chủ trì", "Thời hạn", "Kết quả", "Nhiệm vụ / lý do", title=f"Nhập {name}")
     for o in report.outcomes:
-        table.add_row(o.stt, (o.title[:57] + "…") if len(o.title) > 58 else o.title, _leads(o), o.deadline,
-                      STATUS_VI.get(o.status, o.status), _detail(o))
+        table.add_row(
+            o.stt,
+            (o.title[:57] + "…") if len(o.title) > 58 else o.title,
+            _leads(o),
+            o.deadline,
+            STATUS_VI.get(o.status, o.status),
+            _detail(o),
+        )
     skipped = ", ".join(f"{n} {kind}" for kind, n in report.table.skipped.items())
-    table.caption = (f"{len(report.outcomes)} dòng: {report.count('imported')} đã nhập "
-                     f"({report.tasks_made} nhiệm vụ mới), {report.count('unchanged')} đã có, "
-                     f"{report.count('not-imported')} không nhập. Bỏ qua: {skipped or 'không'}.")
+    table.caption = (
+        f"{len(report.outcomes)} dòng: {report.count('imported')} đã nhập "
+        f"({report.tasks_made} nhiệm vụ mới), {report.count('unchanged')} đã có, "
+        f"{report.count('not-imported')} không nhập. Bỏ qua: {skipped or 'không'}."
+    )
     if report.total_mismatch:
-        table.caption += (f" [red]Bảng ghi 'Tổng cộng: {report.table.declared_total}' nhưng đọc được "
-                          f"{len(report.table.rows)} nhiệm vụ.[/]")
+        table.caption += (
+            f" [red]Bảng ghi 'Tổng cộng: {report.table.declared_total}' nhưng đọc được "
+            f"{len(report.table.rows)} nhiệm vụ.[/]"
+        )
     return table
 
 

@@ -68,26 +68,33 @@ def plan_row(row: TaskRow, directory: Directory, options: ImportOptions) -> Plan
 
     leads_m, coordinating_m = directory.names.mentions(row.lead), directory.names.mentions(row.coordinating)
     if unknown := [m for m in (*leads_m, *coordinating_m) if len(m.found) != 1]:
-        return refuse("agency-unmatched", "Không khớp danh bạ: " + "; ".join(_describe(m) for m in unknown),
-                      "not matched in the directory: " + "; ".join(repr(m.text) for m in unknown))
+        return refuse(
+            "agency-unmatched",
+            "Không khớp danh bạ: " + "; ".join(_describe(m) for m in unknown),
+            "not matched in the directory: " + "; ".join(repr(m.text) for m in unknown),
+        )
     if not leads_m:
         return refuse("lead-missing", "Thiếu cơ quan chủ trì", "no lead agency")
     if related := [m.text for m in leads_m if _kind(directory, m) == "related"]:
-        return refuse("lead-is-related-group",
-                      f"Cơ quan chủ trì phải được nêu tên, không thể là {related[0]!r}",
-                      f"a lead must be named, not {related[0]!r}")
+        return refuse(
+            "lead-is-related-group",
+            f"Cơ quan chủ trì phải được nêu tên, không thể là {related[0]!r}",
+            f"a lead must be named, not {related[0]!r}",
+        )
     leads = _agencies(directory, leads_m)
     coordinating = _agencies(directory, coordinating_m)
-    groups = tuple(dict.fromkeys(next(iter(m.found)).ident for m in coordinating_m
-                                 if _kind(directory, m) == "related"))
+    groups = tuple(dict.fromkeys(next(iter(m.found)).ident for m in coordinating_m if _kind(directory, m) == "related"))
     try:
         parse_deadline_or_date(display(row.deadline), options.issued.issued_on)
     except DeadlineParseError as exc:
         return refuse("deadline-unreadable", f"Thời hạn {row.deadline!r}: {exc.message_vi}", str(exc))
     if outside := [a for a in (*leads, *coordinating) if not _may_assign(directory, options.assigned_by, a)]:
         names = ", ".join(directory.agencies[a].name for a in outside)
-        return refuse("out-of-authority", f"Ngoài thẩm quyền giao của {options.assigned_by}: {names}",
-                      f"outside {options.assigned_by}'s authority: {', '.join(outside)}")
+        return refuse(
+            "out-of-authority",
+            f"Ngoài thẩm quyền giao của {options.assigned_by}: {names}",
+            f"outside {options.assigned_by}'s authority: {', '.join(outside)}",
+        )
     commands = tuple(
         _command(row, options, lead, suffix, [c for c in coordinating if c != lead], groups)
         for lead, suffix in zip(leads, _suffixes(len(leads)), strict=True)
@@ -132,8 +139,9 @@ def _suffixes(count: int) -> list[str]:
     return [letters[i] if i < 26 else letters[i // 26 - 1] + letters[i % 26] for i in range(count)]
 
 
-def _command(row: TaskRow, options: ImportOptions, lead: str, suffix: str, coordinating: list[str],
-             groups: tuple[str, ...]) -> AssignTask:
+def _command(
+    row: TaskRow, options: ImportOptions, lead: str, suffix: str, coordinating: list[str], groups: tuple[str, ...]
+) -> AssignTask:
     code = f"{options.prefix}#{row.stt}{suffix}"
     return AssignTask(
         title=display(row.title),

@@ -62,19 +62,36 @@ class ImportReport:
 
 
 def _refused(problem: RowProblem, row: TaskRow | None = None) -> RowOutcome:
-    return RowOutcome(problem.line, problem.stt, row.title if row else "", "not-imported",
-                      deadline=row.deadline if row else "", lead_text=row.lead if row else "",
-                      reason_code=problem.code, reason_vi=problem.message_vi)
+    return RowOutcome(
+        problem.line,
+        problem.stt,
+        row.title if row else "",
+        "not-imported",
+        deadline=row.deadline if row else "",
+        lead_text=row.lead if row else "",
+        reason_code=problem.code,
+        reason_vi=problem.message_vi,
+    )
 
 
-async def import_file(pool: asyncpg.Pool, clock: Clock, path: Path, options: ImportOptions, *,
-                      dry_run: bool = False, on_start: Callable[[int], None] | None = None,
-                      on_row: Callable[[RowOutcome], None] | None = None) -> ImportReport:
+async def import_file(
+    pool: asyncpg.Pool,
+    clock: Clock,
+    path: Path,
+    options: ImportOptions,
+    *,
+    dry_run: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_row: Callable[[RowOutcome], None] | None = None,
+) -> ImportReport:
     table = read_file(path)
     directory = await directory_adapters.load(pool)
     if options.assigned_by not in directory.agencies:
-        raise Rejected("unknown-agency", f"{options.assigned_by!r} is not in the directory",
-                       f"Cơ quan giao {options.assigned_by!r} không có trong danh bạ")
+        raise Rejected(
+            "unknown-agency",
+            f"{options.assigned_by!r} is not in the directory",
+            f"Cơ quan giao {options.assigned_by!r} không có trong danh bạ",
+        )
     report = ImportReport(table=table)
     planned = plan_rows(table.rows, directory, options)
     if on_start:
@@ -97,15 +114,21 @@ async def _run_row(pool: asyncpg.Pool, clock: Clock, planned: PlannedRow, dry_ru
     if planned.problem is not None:
         return _refused(planned.problem, row)
     commands = planned.commands
-    base = RowOutcome(row.line, row.stt, row.title, "planned", codes=tuple(c.code or "" for c in commands),
-                      lead_agency_ids=tuple(c.lead_agency_id for c in commands), deadline=row.deadline)
+    base = RowOutcome(
+        row.line,
+        row.stt,
+        row.title,
+        "planned",
+        codes=tuple(c.code or "" for c in commands),
+        lead_agency_ids=tuple(c.lead_agency_id for c in commands),
+        deadline=row.deadline,
+    )
     if dry_run:
         return base
     try:
         async with unit_of_work(pool, clock) as uow:
             results = [await assign_task(command, uow) for command in planned.commands]
     except Rejected as exc:
-        return replace(base, status="not-imported", lead_text=row.lead, reason_code=exc.code,
-                       reason_vi=exc.message_vi)
+        return replace(base, status="not-imported", lead_text=row.lead, reason_code=exc.code, reason_vi=exc.message_vi)
     status = "imported" if any(r.created for r in results) else "unchanged"
     return replace(base, status=status, task_ids=tuple(r.task_id for r in results))

@@ -95,8 +95,9 @@ def _docx(path: Path) -> Table:
         part = parse(grid)
         tag = "" if number == 1 else f"PL{number}/"
         merged.rows += [replace(r, line=r.line + offset, stt=tag + r.stt) for r in part.rows]
-        merged.problems += [replace(p, line=p.line + offset, stt=tag + p.stt if p.stt else p.stt)
-                            for p in part.problems]
+        merged.problems += [
+            replace(p, line=p.line + offset, stt=tag + p.stt if p.stt else p.stt) for p in part.problems
+        ]
         for kind, count in part.skipped.items():
             merged.skipped[kind] = merged.skipped.get(kind, 0) + count
         totals.append(part.declared_total)
@@ -202,30 +203,55 @@ class _Reader:
             return self.skip("section")
         if not stt and self.joinable:
             return self.join(row)
-        self.table.problems.append(RowProblem(
-            line, stt, "row-unreadable",
-            f"Dòng {line}: không nhận ra (STT {stt!r} không phải số thứ tự nhiệm vụ)",
-            f"row {line}: not a task, section, header or continuation row (STT {stt!r})"))
+        self.table.problems.append(
+            RowProblem(
+                line,
+                stt,
+                "row-unreadable",
+                f"Dòng {line}: không nhận ra (STT {stt!r} không phải số thứ tự nhiệm vụ)",
+                f"row {line}: not a task, section, header or continuation row (STT {stt!r})",
+            )
+        )
 
     def task(self, line: int, stt: str, row: list[str]) -> None:
         if any(r.stt == stt for r in self.table.rows):
-            self.table.problems.append(RowProblem(
-                line, stt, "duplicate-stt", f"Dòng {line}: STT {stt} bị trùng",
-                f"row {line}: STT {stt} appears twice"))
+            self.table.problems.append(
+                RowProblem(
+                    line,
+                    stt,
+                    "duplicate-stt",
+                    f"Dòng {line}: STT {stt} bị trùng",
+                    f"row {line}: STT {stt} appears twice",
+                )
+            )
             self.joinable = False
             return
-        self.table.rows.append(TaskRow(
-            line, stt, title=self.get(row, "title"), lead=self.get(row, "lead"),
-            coordinating=self.get(row, "coordinating"), deadline=self.get(row, "deadline"),
-            product=self.get(row, "product"), section=self.section))
+        self.table.rows.append(
+            TaskRow(
+                line,
+                stt,
+                title=self.get(row, "title"),
+                lead=self.get(row, "lead"),
+                coordinating=self.get(row, "coordinating"),
+                deadline=self.get(row, "deadline"),
+                product=self.get(row, "product"),
+                section=self.section,
+            )
+        )
         self.joinable = True
 
     def join(self, row: list[str]) -> None:
         last = self.table.rows[-1]
+
         def joined(column: str) -> str:
             return " ".join(p for p in (getattr(last, column), self.get(row, column)) if p)
 
-        self.table.rows[-1] = replace(last, title=joined("title"), lead=joined("lead"),
-                                      coordinating=joined("coordinating"), deadline=joined("deadline"),
-                                      product=joined("product"))
+        self.table.rows[-1] = replace(
+            last,
+            title=joined("title"),
+            lead=joined("lead"),
+            coordinating=joined("coordinating"),
+            deadline=joined("deadline"),
+            product=joined("product"),
+        )
         self.skip("continuation")

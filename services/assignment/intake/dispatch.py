@@ -51,8 +51,7 @@ async def _assign(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
 
 async def _delegate(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
     command = DelegateTaskIntake.model_validate(payload)
-    result = await delegate_task(command.task_id, DelegateTask(**command.model_dump(exclude={"task_id"})),
-                                 agency, uow)
+    result = await delegate_task(command.task_id, DelegateTask(**command.model_dump(exclude={"task_id"})), agency, uow)
     return result.delegation_id
 
 
@@ -70,8 +69,9 @@ async def _decide(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
 
 async def _withdraw(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
     command = WithdrawTaskIntake.model_validate(payload)
-    return (await withdraw_task(command.task_id, WithdrawTask(**command.model_dump(exclude={"task_id"})),
-                                agency, uow)).task_id
+    return (
+        await withdraw_task(command.task_id, WithdrawTask(**command.model_dump(exclude={"task_id"})), agency, uow)
+    ).task_id
 
 
 COMMANDS: dict[str, Callable[[dict[str, Any], str, UnitOfWork], Awaitable[str]]] = {
@@ -92,7 +92,11 @@ async def run(body: Command, agency_id: str, uow: UnitOfWork) -> str:
     try:
         return await COMMANDS[body.command_type](payload, agency_id, uow)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}"
-                             for e in exc.errors()[:5])
-        raise Rejected("invalid-command", f"invalid {body.command_type} payload: {problems}",
-                       f"Nội dung lệnh {body.command_type} không hợp lệ: {problems}") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise Rejected(
+            "invalid-command",
+            f"invalid {body.command_type} payload: {problems}",
+            f"Nội dung lệnh {body.command_type} không hợp lệ: {problems}",
+        ) from exc

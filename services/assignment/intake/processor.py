@@ -70,8 +70,12 @@ class IntakeProcessor:
                 await _emit_rejection(uow, record, agency, body, exc)
                 return f"rejected:{exc.code}"
             receipt = await intake_ledger.receive(
-                conn, agency_id=agency, command_id=body.command_id, command_type=body.command_type,
-                at=here, received_at=self.clock.now(),
+                conn,
+                agency_id=agency,
+                command_id=body.command_id,
+                command_type=body.command_type,
+                at=here,
+                received_at=self.clock.now(),
             )
             if not receipt.first:
                 return await self._seen_before(uow, record, body, agency, receipt)
@@ -79,33 +83,37 @@ class IntakeProcessor:
                 async with conn.transaction():  # a savepoint: a refusal undoes the command's effects only
                     made = await dispatch.run(body, agency, uow)
             except Rejected as exc:
-                await intake_ledger.mark_rejected(conn, agency_id=agency, command_id=body.command_id,
-                                                  code=exc.code)
+                await intake_ledger.mark_rejected(conn, agency_id=agency, command_id=body.command_id, code=exc.code)
                 await _emit_rejection(uow, record, agency, body, exc)
                 return f"rejected:{exc.code}"
         return f"accepted:{made}"
 
-    async def _seen_before(self, uow: UnitOfWork, record: RawRecord, body: Command, agency: str,
-                           receipt: intake_ledger.Receipt) -> str:
+    async def _seen_before(
+        self, uow: UnitOfWork, record: RawRecord, body: Command, agency: str, receipt: intake_ledger.Receipt
+    ) -> str:
         seen = receipt.first_read_at
         if receipt.is_redelivery_of(Position(record.topic, record.partition, record.offset)):
             return "duplicate"  # Kafka delivered it again; its outcome is already committed
-        replayed = Rejected("replayed", f"command {body.command_id!r} was already received "
-                            f"(at {seen.topic}/{seen.partition}@{seen.offset})",
-                            f"Lệnh {body.command_id!r} đã được nhận trước đó: bản gửi lại bị từ chối")
+        replayed = Rejected(
+            "replayed",
+            f"command {body.command_id!r} was already received (at {seen.topic}/{seen.partition}@{seen.offset})",
+            f"Lệnh {body.command_id!r} đã được nhận trước đó: bản gửi lại bị từ chối",
+        )
         await _emit_rejection(uow, record, agency, body, replayed)
         return "rejected:replayed"
 
-    async def _reject_alone(self, record: RawRecord, agency: str | None, body: Command | None,
-                            exc: Rejected) -> None:
+    async def _reject_alone(self, record: RawRecord, agency: str | None, body: Command | None, exc: Rejected) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             uow = UnitOfWork(conn, self.service, self.schema, self.clock)
             await _emit_rejection(uow, record, agency, body, exc)
 
     async def give_up(self, record: RawRecord, error: str, attempts: int) -> None:
         """A command that keeps failing for no reason of the agency's: say so, and keep it for an operator."""
-        internal = Rejected("internal-error", f"the command could not be processed ({error}); it was kept "
-                            "for an operator", "Lỗi hệ thống khi xử lý lệnh; lệnh đã được lưu lại để xử lý")
+        internal = Rejected(
+            "internal-error",
+            f"the command could not be processed ({error}); it was kept for an operator",
+            "Lỗi hệ thống khi xử lý lệnh; lệnh đã được lưu lại để xử lý",
+        )
         await self._reject_alone(record, claimed_agency(record), None, internal)
 
 
@@ -113,29 +121,40 @@ async def _standing(conn: asyncpg.Connection, command: Command) -> None:
     """The agency is active and the key is a live token of it."""
     active = await conn.fetchval("SELECT active FROM agencies WHERE agency_id = $1", command.agency_id)
     if not active:
-        raise Rejected("unknown-agency", f"{command.agency_id!r} is not an active agency",
-                       f"Cơ quan {command.agency_id!r} không có trong danh bạ hoặc đã ngừng hoạt động")
+        raise Rejected(
+            "unknown-agency",
+            f"{command.agency_id!r} is not an active agency",
+            f"Cơ quan {command.agency_id!r} không có trong danh bạ hoặc đã ngừng hoạt động",
+        )
     if not await tokens.key_is_live(conn, command.agency_id, command.key_id):
-        raise Rejected("bad-signature", f"key {command.key_id!r} is not a live key of {command.agency_id}",
-                       "Khóa ký không thuộc cơ quan gửi lệnh hoặc đã bị thu hồi")
+        raise Rejected(
+            "bad-signature",
+            f"key {command.key_id!r} is not a live key of {command.agency_id}",
+            "Khóa ký không thuộc cơ quan gửi lệnh hoặc đã bị thu hồi",
+        )
 
 
 def _rejected(refusal: Refusal) -> Rejected:
     return Rejected(refusal.code, refusal.message_en, refusal.message_vi)
 
 
-async def _emit_rejection(uow: UnitOfWork, record: RawRecord, agency: str | None, body: Command | None,
-                          exc: Rejected) -> None:
+async def _emit_rejection(
+    uow: UnitOfWork, record: RawRecord, agency: str | None, body: Command | None, exc: Rejected
+) -> None:
     rejected = IntakeRejected(
-        agency_id=agency, command_type=body.command_type if body else None,
-        command_id=body.command_id if body else None, code=exc.code, message_en=exc.message_en,
+        agency_id=agency,
+        command_type=body.command_type if body else None,
+        command_id=body.command_id if body else None,
+        code=exc.code,
+        message_en=exc.message_en,
         message_vi=exc.message_vi,
         record=IntakePosition(topic=record.topic, partition=record.partition, offset=record.offset),
     )
     key = agency or "unknown"
     log.info("intake command rejected", code=exc.code, agency_id=key)
-    envelope = await uow.emit(rejected, actor=Actor(agency_id=key), key=key,
-                              id_parts=(record.topic, record.partition, record.offset))
+    envelope = await uow.emit(
+        rejected, actor=Actor(agency_id=key), key=key, id_parts=(record.topic, record.partition, record.offset)
+    )
     await copy_to_agency(uow, envelope, agency)  # the agency reads its own, on its own topic
 
 
@@ -146,7 +165,8 @@ def build(rt: Runtime) -> RawConsumer:
     async def give_up(record: RawRecord, error: str, attempts: int) -> None:
         await processor.give_up(record, error, attempts)
         # Kept with the service's other dead letters, so an operator can replay it once fixed.
-        await dead_letters._dead_letter(Record(record.topic, record.partition, record.offset, record.key,
-                                               record.value), error, attempts=attempts)
+        await dead_letters._dead_letter(
+            Record(record.topic, record.partition, record.offset, record.key, record.value), error, attempts=attempts
+        )
 
     return RawConsumer(processor.handle, give_up)

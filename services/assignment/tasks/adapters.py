@@ -19,8 +19,15 @@ def _doc(document: SourceDocument | None) -> str | None:
     return document.model_dump_json() if document else None
 
 
-async def insert_task(conn: asyncpg.Connection, task_id: str, idempotency_key: str, event: TaskAssigned,
-                      assigned_at: datetime, command_hash: str, delegation_id: str | None = None) -> bool:
+async def insert_task(
+    conn: asyncpg.Connection,
+    task_id: str,
+    idempotency_key: str,
+    event: TaskAssigned,
+    assigned_at: datetime,
+    command_hash: str,
+    delegation_id: str | None = None,
+) -> bool:
     """False when the (assigner, idempotency key) already named a task: the command was a retry."""
     inserted = await conn.fetchval(
         """INSERT INTO tasks (task_id, code, assigning_agency_id, idempotency_key, title, description,
@@ -31,12 +38,28 @@ async def insert_task(conn: asyncpg.Connection, task_id: str, idempotency_key: s
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14::jsonb,$15,$16,$17,$18,$14::jsonb,$19,
                    $20::jsonb,$21,$22)
            ON CONFLICT DO NOTHING RETURNING true""",
-        task_id, event.code, event.assigning_agency_id, idempotency_key, event.title, event.description,
-        event.expected_product, event.source_document.number, event.source_document.issued_on,
-        event.source_document.issuer, event.lead_agency_id, list(event.coordinating_agency_ids),
-        event.officer_in_charge_id, event.deadline.model_dump_json(), event.key_task, event.classification,
-        event.parent_task_id, assigned_at, list(event.coordinating_group_ids), _doc(event.assigning_document),
-        command_hash, delegation_id,
+        task_id,
+        event.code,
+        event.assigning_agency_id,
+        idempotency_key,
+        event.title,
+        event.description,
+        event.expected_product,
+        event.source_document.number,
+        event.source_document.issued_on,
+        event.source_document.issuer,
+        event.lead_agency_id,
+        list(event.coordinating_agency_ids),
+        event.officer_in_charge_id,
+        event.deadline.model_dump_json(),
+        event.key_task,
+        event.classification,
+        event.parent_task_id,
+        assigned_at,
+        list(event.coordinating_group_ids),
+        _doc(event.assigning_document),
+        command_hash,
+        delegation_id,
     )
     return bool(inserted)
 
@@ -56,9 +79,16 @@ async def task_view(conn: Conn, task_id: str) -> dict[str, Any] | None:
     return view(row) if row else None
 
 
-async def task_views(conn: Conn, *, agency_id: str | None, document: str | None = None,
-                     lead_agency_id: str | None = None, parent_task_id: str | None = None,
-                     code: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+async def task_views(
+    conn: Conn,
+    *,
+    agency_id: str | None,
+    document: str | None = None,
+    lead_agency_id: str | None = None,
+    parent_task_id: str | None = None,
+    code: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
     """Tasks matching the filters that ``agency_id`` may see (secret ones only if involved)."""
     rows = await conn.fetch(
         f"""SELECT * FROM tasks
@@ -66,7 +96,12 @@ async def task_views(conn: Conn, *, agency_id: str | None, document: str | None 
              AND ($4::text IS NULL OR parent_task_id = $4) AND ($5::text IS NULL OR code = $5)
              AND {visible_sql("$1")}
            ORDER BY assigned_at, code LIMIT $6""",
-        agency_id, document, lead_agency_id, parent_task_id, code, limit,
+        agency_id,
+        document,
+        lead_agency_id,
+        parent_task_id,
+        code,
+        limit,
     )
     return [view(r) for r in rows]
 
@@ -75,14 +110,31 @@ async def children_count(conn: Conn, parent_task_id: str) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM tasks WHERE parent_task_id = $1", parent_task_id))
 
 
-async def insert_delegation(conn: asyncpg.Connection, delegation_id: str, parent: Task, agency_id: str,
-                            role: str, key: str, command_hash: str, document: SourceDocument | None,
-                            child_ids: list[str], at: datetime) -> None:
+async def insert_delegation(
+    conn: asyncpg.Connection,
+    delegation_id: str,
+    parent: Task,
+    agency_id: str,
+    role: str,
+    key: str,
+    command_hash: str,
+    document: SourceDocument | None,
+    child_ids: list[str],
+    at: datetime,
+) -> None:
     await conn.execute(
         """INSERT INTO delegations (delegation_id, parent_task_id, delegating_agency_id, delegating_role,
                idempotency_key, command_hash, document, child_task_ids, delegated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)""",
-        delegation_id, parent.task_id, agency_id, role, key, command_hash, _doc(document), child_ids, at,
+        delegation_id,
+        parent.task_id,
+        agency_id,
+        role,
+        key,
+        command_hash,
+        _doc(document),
+        child_ids,
+        at,
     )
 
 
@@ -91,8 +143,9 @@ async def delegation(conn: Conn, delegation_id: str) -> asyncpg.Record | None:
 
 
 async def set_deadline_in_force(conn: asyncpg.Connection, task_id: str, deadline: Deadline) -> None:
-    await conn.execute("UPDATE tasks SET deadline_in_force = $2::jsonb WHERE task_id = $1", task_id,
-                       deadline.model_dump_json())
+    await conn.execute(
+        "UPDATE tasks SET deadline_in_force = $2::jsonb WHERE task_id = $1", task_id, deadline.model_dump_json()
+    )
 
 
 async def open_subtree(conn: asyncpg.Connection, task_id: str) -> list[str]:
@@ -109,10 +162,12 @@ async def open_subtree(conn: asyncpg.Connection, task_id: str) -> list[str]:
     return [r["task_id"] for r in rows]
 
 
-async def withdraw(conn: asyncpg.Connection, task_ids: list[str], agency_id: str, reason: str,
-                   at: datetime) -> None:
+async def withdraw(conn: asyncpg.Connection, task_ids: list[str], agency_id: str, reason: str, at: datetime) -> None:
     await conn.execute(
         """UPDATE tasks SET withdrawn_at = $2, withdrawn_by = $3, withdrawal_reason = $4
            WHERE task_id = ANY($1::text[]) AND withdrawn_at IS NULL""",
-        task_ids, at, agency_id, reason,
+        task_ids,
+        at,
+        agency_id,
+        reason,
     )

@@ -28,9 +28,14 @@ async def assign_task(command: AssignTask, uow: UnitOfWork) -> Assigned:
     digest = command_hash(command)
     if (known := await adapters.command_hash_of(uow.conn, task_id)) is not None:
         return _retry(task_id, known, digest, command.idempotency_key)
-    await parties.check(uow.conn, assigner=assigner, lead=command.lead_agency_id,
-                        coordinating=command.coordinating_agency_ids, officer=command.officer_in_charge_id,
-                        groups=command.coordinating_group_ids)
+    await parties.check(
+        uow.conn,
+        assigner=assigner,
+        lead=command.lead_agency_id,
+        coordinating=command.coordinating_agency_ids,
+        officer=command.officer_in_charge_id,
+        groups=command.coordinating_group_ids,
+    )
     event = task_assigned(command, _deadline(command))
     key = command.idempotency_key
     if not await adapters.insert_task(uow.conn, task_id, key, event, uow.clock.now(), digest):

@@ -46,9 +46,11 @@ async def delegate_task(task_id: str, command: DelegateTask, agency_id: str, uow
     digest = command_hash(command)
     if (done := await adapters.delegation(uow.conn, delegation_id)) is not None:
         if done["command_hash"] != digest:
-            raise conflict("idempotency-conflict",
-                           f"the key {command.idempotency_key!r} already delegated this task differently",
-                           f"Khóa {command.idempotency_key!r} đã dùng cho một lần giao khác")
+            raise conflict(
+                "idempotency-conflict",
+                f"the key {command.idempotency_key!r} already delegated this task differently",
+                f"Khóa {command.idempotency_key!r} đã dùng cho một lần giao khác",
+            )
         return Delegated(delegation_id, task_id, list(done["child_task_ids"]), created=False)
     if parent.withdrawn_at is not None:
         raise conflict("task-withdrawn", f"task {task_id} was withdrawn", f"Nhiệm vụ {parent.code} đã bị rút")
@@ -63,23 +65,41 @@ async def delegate_task(task_id: str, command: DelegateTask, agency_id: str, uow
     first = await adapters.children_count(uow.conn, task_id) + 1
     children: list[tuple[str, TaskAssigned]] = []
     for n, part in enumerate(command.children, start=first):
-        await parties.check(uow.conn, assigner=agency_id, lead=part.lead_agency_id,
-                            coordinating=part.coordinating_agency_ids, officer=part.officer_in_charge_id)
+        await parties.check(
+            uow.conn,
+            assigner=agency_id,
+            lead=part.lead_agency_id,
+            coordinating=part.coordinating_agency_ids,
+            officer=part.officer_in_charge_id,
+        )
         event = _child(parent, part, agency_id, n, _part_deadline(part, parent, issued), command)
         key = f"{delegation_id}/{n}"
         child_id = task_id_for(agency_id, key)
         await adapters.insert_task(uow.conn, child_id, key, event, uow.clock.now(), digest, delegation_id)
         children.append((child_id, event))
     child_ids = [c for c, _ in children]
-    await adapters.insert_delegation(uow.conn, delegation_id, parent, agency_id, role,
-                                     command.idempotency_key, digest, command.document, child_ids,
-                                     uow.clock.now())
+    await adapters.insert_delegation(
+        uow.conn,
+        delegation_id,
+        parent,
+        agency_id,
+        role,
+        command.idempotency_key,
+        digest,
+        command.document,
+        child_ids,
+        uow.clock.now(),
+    )
     actor = Actor(agency_id=agency_id)
     delegated = TaskDelegated(
-        delegation_id=delegation_id, delegating_agency_id=agency_id, delegating_role=role,
+        delegation_id=delegation_id,
+        delegating_agency_id=agency_id,
+        delegating_role=role,
         document=command.document,
-        children=tuple(DelegatedPart(task_id=c, lead_agency_id=e.lead_agency_id,
-                                     coordinating_agency_ids=e.coordinating_agency_ids) for c, e in children),
+        children=tuple(
+            DelegatedPart(task_id=c, lead_agency_id=e.lead_agency_id, coordinating_agency_ids=e.coordinating_agency_ids)
+            for c, e in children
+        ),
     )
     await uow.emit(delegated, actor=actor, task_id=task_id, id_parts=(delegation_id,))
     for child_id, event in children:
@@ -96,8 +116,9 @@ def _part_deadline(part: DelegationPart, parent: Task, issued: date) -> Deadline
     return deadline
 
 
-def _child(parent: Task, part: DelegationPart, agency_id: str, n: int, deadline: Deadline,
-           command: DelegateTask) -> TaskAssigned:
+def _child(
+    parent: Task, part: DelegationPart, agency_id: str, n: int, deadline: Deadline, command: DelegateTask
+) -> TaskAssigned:
     return TaskAssigned(
         code=f"{parent.code}.{n}",
         title=part.title or parent.title,

@@ -14,8 +14,16 @@ from events.tasks import SourceDocument
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
 
 
-async def insert(conn: asyncpg.Connection, request_id: str, task_id: str, agency_id: str, key: str,
-                 reason: str, proposed: Deadline, at: datetime) -> bool:
+async def insert(
+    conn: asyncpg.Connection,
+    request_id: str,
+    task_id: str,
+    agency_id: str,
+    key: str,
+    reason: str,
+    proposed: Deadline,
+    at: datetime,
+) -> bool:
     """False when another request of this task is still pending (the partial unique index says so)."""
     try:
         async with conn.transaction():
@@ -23,7 +31,13 @@ async def insert(conn: asyncpg.Connection, request_id: str, task_id: str, agency
                 """INSERT INTO extension_requests (request_id, task_id, requested_by_agency_id,
                        idempotency_key, reason, proposed_deadline, requested_at)
                    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)""",
-                request_id, task_id, agency_id, key, reason, proposed.model_dump_json(), at,
+                request_id,
+                task_id,
+                agency_id,
+                key,
+                reason,
+                proposed.model_dump_json(),
+                at,
             )
     except asyncpg.UniqueViolationError:
         return False
@@ -36,13 +50,26 @@ async def get(conn: Conn, request_id: str, *, lock: bool = False) -> asyncpg.Rec
     return await conn.fetchrow(sql, request_id)
 
 
-async def decide(conn: asyncpg.Connection, request_id: str, status: str, agency_id: str, at: datetime,
-                 reason: str, deadline: Deadline | None, document: SourceDocument | None) -> None:
+async def decide(
+    conn: asyncpg.Connection,
+    request_id: str,
+    status: str,
+    agency_id: str,
+    at: datetime,
+    reason: str,
+    deadline: Deadline | None,
+    document: SourceDocument | None,
+) -> None:
     await conn.execute(
         """UPDATE extension_requests SET status = $2, decided_by_agency_id = $3, decided_at = $4,
                decision_reason = $5, decided_deadline = $6::jsonb, decision_document = $7::jsonb
            WHERE request_id = $1""",
-        request_id, status, agency_id, at, reason, deadline.model_dump_json() if deadline else None,
+        request_id,
+        status,
+        agency_id,
+        at,
+        reason,
+        deadline.model_dump_json() if deadline else None,
         document.model_dump_json() if document else None,
     )
 
@@ -56,6 +83,5 @@ def view(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def of_task(conn: Conn, task_id: str) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT * FROM extension_requests WHERE task_id = $1 ORDER BY requested_at",
-                            task_id)
+    rows = await conn.fetch("SELECT * FROM extension_requests WHERE task_id = $1 ORDER BY requested_at", task_id)
     return [view(r) for r in rows]

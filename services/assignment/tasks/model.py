@@ -36,17 +36,24 @@ class Task:
     @classmethod
     def of(cls, row: asyncpg.Record) -> Task:
         return cls(
-            task_id=row["task_id"], code=row["code"], title=row["title"], description=row["description"],
+            task_id=row["task_id"],
+            code=row["code"],
+            title=row["title"],
+            description=row["description"],
             expected_product=row["expected_product"],
-            source_document=SourceDocument(number=row["source_number"], issued_on=row["source_issued_on"],
-                                           issuer=row["source_issuer"]),
-            assigning_agency_id=row["assigning_agency_id"], lead_agency_id=row["lead_agency_id"],
+            source_document=SourceDocument(
+                number=row["source_number"], issued_on=row["source_issued_on"], issuer=row["source_issuer"]
+            ),
+            assigning_agency_id=row["assigning_agency_id"],
+            lead_agency_id=row["lead_agency_id"],
             coordinating_agency_ids=tuple(row["coordinating_agency_ids"]),
             officer_in_charge_id=row["officer_in_charge_id"],
             deadline=Deadline.model_validate_json(row["deadline"]),
             deadline_in_force=Deadline.model_validate_json(row["deadline_in_force"]),
-            key_task=row["key_task"], classification=row["classification"],
-            parent_task_id=row["parent_task_id"], withdrawn_at=row["withdrawn_at"],
+            key_task=row["key_task"],
+            classification=row["classification"],
+            parent_task_id=row["parent_task_id"],
+            withdrawn_at=row["withdrawn_at"],
         )
 
     @property

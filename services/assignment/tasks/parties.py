@@ -18,18 +18,31 @@ from services.assignment.errors import Rejected, forbidden
 from services.assignment.tasks.rules import may_assign
 
 
-async def check(conn: asyncpg.Connection, *, assigner: str, lead: str, coordinating: Sequence[str] = (),
-                officer: str | None = None, groups: Sequence[str] = ()) -> None:
+async def check(
+    conn: asyncpg.Connection,
+    *,
+    assigner: str,
+    lead: str,
+    coordinating: Sequence[str] = (),
+    officer: str | None = None,
+    groups: Sequence[str] = (),
+) -> None:
     targets = [lead, *coordinating]
     known = await directory.agencies(conn, {assigner, *targets})
     missing = [a for a in (assigner, *targets) if a not in known]
     if missing:
-        raise Rejected("unknown-agency", f"not in the directory: {', '.join(missing)}",
-                       f"Không có trong danh bạ cơ quan: {', '.join(missing)}")
+        raise Rejected(
+            "unknown-agency",
+            f"not in the directory: {', '.join(missing)}",
+            f"Không có trong danh bạ cơ quan: {', '.join(missing)}",
+        )
     if inactive := [a for a in (assigner, *targets) if not known[a].active]:
         successors = ", ".join(f"{a} → {known[a].successor_id or '?'}" for a in inactive)
-        raise Rejected("agency-inactive", f"no longer active (successor): {successors}",
-                       f"Cơ quan không còn hoạt động (cơ quan kế thừa): {successors}")
+        raise Rejected(
+            "agency-inactive",
+            f"no longer active (successor): {successors}",
+            f"Cơ quan không còn hoạt động (cơ quan kế thừa): {successors}",
+        )
     chains = await directory.chains(conn, targets)
     edges = known[assigner].can_assign_to
     outside = [t for t in targets if not may_assign(assigner, chains[t], edges)]
@@ -42,8 +55,11 @@ async def check(conn: asyncpg.Connection, *, assigner: str, lead: str, coordinat
             "(không phải cơ quan cấp dưới, không thuộc danh sách được giao)",
         )
     if missing_groups := sorted(set(groups) - await directory.group_ids(conn, groups)):
-        raise Rejected("unknown-group", f"unknown groups: {', '.join(missing_groups)}",
-                       f"Không có nhóm cơ quan: {', '.join(missing_groups)}")
+        raise Rejected(
+            "unknown-group",
+            f"unknown groups: {', '.join(missing_groups)}",
+            f"Không có nhóm cơ quan: {', '.join(missing_groups)}",
+        )
     if officer is not None:
         await _check_officer(conn, officer, lead, known[lead].name)
 
@@ -51,8 +67,11 @@ async def check(conn: asyncpg.Connection, *, assigner: str, lead: str, coordinat
 async def _check_officer(conn: asyncpg.Connection, officer: str, lead: str, lead_name: str) -> None:
     person = await directory.person(conn, officer)
     if person is None or not person.active:
-        raise Rejected("unknown-person", f"no active person {officer!r} in the directory",
-                       f"Không có cán bộ {officer!r} trong danh bạ")
+        raise Rejected(
+            "unknown-person",
+            f"no active person {officer!r} in the directory",
+            f"Không có cán bộ {officer!r} trong danh bạ",
+        )
     if lead not in (await directory.chains(conn, [person.agency_id])).get(person.agency_id, []):
         raise Rejected(
             "officer-not-in-lead-agency",

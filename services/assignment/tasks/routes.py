@@ -43,8 +43,7 @@ def _retried(response: Response, created: bool) -> None:
 
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED, dependencies=[needs(Action.ASSIGN)])
-async def assign(command: AssignTask, agency: ActingAgency, request: Request,
-                 response: Response) -> dict[str, Any]:
+async def assign(command: AssignTask, agency: ActingAgency, request: Request, response: Response) -> dict[str, Any]:
     """Giao nhiệm vụ. The assigner is the token's agency; its authority over every agency named is checked."""
     bound = command.acting_as(agency.agency_id)
     result = await _in_transaction(request, lambda uow: assign_task(bound, uow))
@@ -53,13 +52,23 @@ async def assign(command: AssignTask, agency: ActingAgency, request: Request,
 
 
 @router.get("/tasks")
-async def list_tasks(request: Request, agency: ReadingAgency, document: str | None = Query(None),
-                     lead_agency_id: str | None = None, parent_task_id: str | None = None,
-                     code: str | None = None) -> dict[str, Any]:
+async def list_tasks(
+    request: Request,
+    agency: ReadingAgency,
+    document: str | None = Query(None),
+    lead_agency_id: str | None = None,
+    parent_task_id: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
     """Tasks by source document, lead, parent or code; secret ones only to the agencies involved."""
-    tasks = await adapters.task_views(runtime_of(request).pool,
-                                      agency_id=agency.agency_id if agency else None, document=document,
-                                      lead_agency_id=lead_agency_id, parent_task_id=parent_task_id, code=code)
+    tasks = await adapters.task_views(
+        runtime_of(request).pool,
+        agency_id=agency.agency_id if agency else None,
+        document=document,
+        lead_agency_id=lead_agency_id,
+        parent_task_id=parent_task_id,
+        code=code,
+    )
     return {"tasks": tasks}
 
 
@@ -77,11 +86,11 @@ async def _view(request: Request, task_id: str, agency_id: str | None) -> dict[s
 
 
 @router.post("/tasks/{task_id}/delegations", status_code=status.HTTP_201_CREATED, dependencies=[needs(Action.DELEGATE)])
-async def delegate(task_id: str, command: DelegateTask, agency: ActingAgency, request: Request,
-                   response: Response) -> dict[str, Any]:
+async def delegate(
+    task_id: str, command: DelegateTask, agency: ActingAgency, request: Request, response: Response
+) -> dict[str, Any]:
     """Giao tiếp: hand all or part of the task down; each part becomes a child task."""
-    result = await _in_transaction(request,
-                                   lambda uow: delegate_task(task_id, command, agency.agency_id, uow))
+    result = await _in_transaction(request, lambda uow: delegate_task(task_id, command, agency.agency_id, uow))
     _retried(response, result.created)
     children = [await _view(request, child, agency.agency_id) for child in result.child_task_ids]
     return {"delegation_id": result.delegation_id, "parent_task_id": task_id, "children": children}
@@ -92,11 +101,11 @@ async def delegate(task_id: str, command: DelegateTask, agency: ActingAgency, re
     status_code=status.HTTP_201_CREATED,
     dependencies=[needs(Action.REQUEST_EXTENSION)],
 )
-async def ask_extension(task_id: str, command: RequestExtension, agency: ActingAgency, request: Request,
-                        response: Response) -> dict[str, Any]:
+async def ask_extension(
+    task_id: str, command: RequestExtension, agency: ActingAgency, request: Request, response: Response
+) -> dict[str, Any]:
     """Đề nghị gia hạn (lead agency)."""
-    result = await _in_transaction(request,
-                                   lambda uow: request_extension(task_id, command, agency.agency_id, uow))
+    result = await _in_transaction(request, lambda uow: request_extension(task_id, command, agency.agency_id, uow))
     _retried(response, result.created)
     return await _extension(request, result.request_id)
 
@@ -108,13 +117,14 @@ async def list_extensions(task_id: str, request: Request, agency: ReadingAgency)
 
 
 @router.post("/tasks/{task_id}/extensions/{request_id}/decision", dependencies=[needs(Action.DECIDE_EXTENSION)])
-async def decide(task_id: str, request_id: str, command: DecideExtension, agency: ActingAgency,
-                 request: Request) -> dict[str, Any]:
+async def decide(
+    task_id: str, request_id: str, command: DecideExtension, agency: ActingAgency, request: Request
+) -> dict[str, Any]:
     """Quyết định gia hạn (assigning agency): approve with a date, or reject with a reason."""
     result = await _in_transaction(
-        request, lambda uow: decide_extension(task_id, request_id, command, agency.agency_id, uow))
-    return {**await _extension(request, result.request_id),
-            "task": await _view(request, task_id, agency.agency_id)}
+        request, lambda uow: decide_extension(task_id, request_id, command, agency.agency_id, uow)
+    )
+    return {**await _extension(request, result.request_id), "task": await _view(request, task_id, agency.agency_id)}
 
 
 async def _extension(request: Request, request_id: str) -> dict[str, Any]:
@@ -124,10 +134,7 @@ async def _extension(request: Request, request_id: str) -> dict[str, Any]:
 
 
 @router.post("/tasks/{task_id}/withdrawal", dependencies=[needs(Action.WITHDRAW)])
-async def withdraw(task_id: str, command: WithdrawTask, agency: ActingAgency,
-                   request: Request) -> dict[str, Any]:
+async def withdraw(task_id: str, command: WithdrawTask, agency: ActingAgency, request: Request) -> dict[str, Any]:
     """Rút nhiệm vụ (assigning agency), with its delegated children."""
-    result = await _in_transaction(request,
-                                   lambda uow: withdraw_task(task_id, command, agency.agency_id, uow))
-    return {"task": await _view(request, task_id, agency.agency_id),
-            "withdrawn_task_ids": result.withdrawn_task_ids}
+    result = await _in_transaction(request, lambda uow: withdraw_task(task_id, command, agency.agency_id, uow))
+    return {"task": await _view(request, task_id, agency.agency_id), "withdrawn_task_ids": result.withdrawn_task_ids}

@@ -57,8 +57,7 @@ def within_parent(child: Deadline, parent: Deadline) -> None:
             "deadline-after-parent",
             f"the parent task is due {parent.due.isoformat()}: a part cannot have "
             f"{'no fixed deadline' if child.due is None else 'a recurring one'}",
-            f"Nhiệm vụ cấp trên có thời hạn {parent.due:%d/%m/%Y}: phần việc giao tiếp phải có thời hạn "
-            "không muộn hơn",
+            f"Nhiệm vụ cấp trên có thời hạn {parent.due:%d/%m/%Y}: phần việc giao tiếp phải có thời hạn không muộn hơn",
         )
     if child.due > parent.due:
         raise Rejected(
@@ -71,8 +70,7 @@ def within_parent(child: Deadline, parent: Deadline) -> None:
 def later_fixed(proposed: Deadline, current: Deadline) -> None:
     """An extension moves a fixed deadline later, to a fixed date."""
     if proposed.kind != "fixed" or proposed.due is None:
-        raise Rejected("extension-needs-date", "an extension needs one fixed date",
-                       "Gia hạn phải đến một ngày cụ thể")
+        raise Rejected("extension-needs-date", "an extension needs one fixed date", "Gia hạn phải đến một ngày cụ thể")
     if current.due is not None and proposed.due <= current.due:
         raise Rejected(
             "extension-not-later",

@@ -27,15 +27,20 @@ class Withdrawn:
 async def withdraw_task(task_id: str, command: WithdrawTask, agency_id: str, uow: UnitOfWork) -> Withdrawn:
     task = await open_task(uow, task_id, agency_id)
     if agency_id != task.assigning_agency_id:
-        raise forbidden("not-assigner", f"only the assigning agency {task.assigning_agency_id} withdraws",
-                        "Chỉ cơ quan giao nhiệm vụ được rút nhiệm vụ")
+        raise forbidden(
+            "not-assigner",
+            f"only the assigning agency {task.assigning_agency_id} withdraws",
+            "Chỉ cơ quan giao nhiệm vụ được rút nhiệm vụ",
+        )
     if task.withdrawn_at is not None:
         return Withdrawn(task_id, [])
     subtree = await adapters.open_subtree(uow.conn, task_id)
     await adapters.withdraw(uow.conn, subtree, agency_id, command.reason, uow.clock.now())
     for withdrawn_id in subtree:
         event = TaskWithdrawn(
-            withdrawn_by_agency_id=agency_id, reason=command.reason, document=command.document,
+            withdrawn_by_agency_id=agency_id,
+            reason=command.reason,
+            document=command.document,
             cascaded_from_task_id=None if withdrawn_id == task_id else task_id,
         )
         await uow.emit(event, actor=Actor(agency_id=agency_id), task_id=withdrawn_id, id_parts=(task_id,))

@@ -42,9 +42,12 @@ async def _seeded(url: str) -> tuple[int, int] | None:
     try:
         if not await conn.fetchval("SELECT to_regclass('reporting.bench_meta') IS NOT NULL"):
             return None
-        columns = {r["attname"] for r in await conn.fetch(
-            "SELECT attname FROM pg_attribute WHERE attrelid = 'reporting.bench_meta'::regclass AND attnum > 0"
-        )}
+        columns = {
+            r["attname"]
+            for r in await conn.fetch(
+                "SELECT attname FROM pg_attribute WHERE attrelid = 'reporting.bench_meta'::regclass AND attnum > 0"
+            )
+        }
         if "layout" not in columns:
             return (0, 0)
         row = await conn.fetchrow("SELECT tasks, layout FROM bench_meta")
@@ -53,9 +56,7 @@ async def _seeded(url: str) -> tuple[int, int] | None:
         await conn.close()
 
 
-async def prepare(
-    base_url: str, tasks: int, reuse: bool, progress: Callable[[str], None]
-) -> tuple[str, float]:
+async def prepare(base_url: str, tasks: int, reuse: bool, progress: Callable[[str], None]) -> tuple[str, float]:
     url = _with_database(base_url, BENCH_DATABASE)
     seeded = await _seeded(url)
     admin = await asyncpg.connect(base_url)
@@ -83,8 +84,7 @@ async def prepare(
             else:
                 progress(f"reusing the seeded {tasks:,} tasks in database {BENCH_DATABASE}")
             counts = {
-                r["bucket"]: r["n"]
-                for r in await conn.fetch("SELECT bucket, count(*) AS n FROM tasks GROUP BY 1")
+                r["bucket"]: r["n"] for r in await conn.fetch("SELECT bucket, count(*) AS n FROM tasks GROUP BY 1")
             }
             progress(f"tasks by bucket: {counts}")
     finally:
@@ -129,9 +129,7 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _time(
-    client: httpx.Client, path: str, params: dict[str, str], count: int
-) -> tuple[dict[str, Any], Any]:
+def _time(client: httpx.Client, path: str, params: dict[str, str], count: int) -> tuple[dict[str, Any], Any]:
     samples, body = [], None
     load_before = _load()
     for _ in range(count):

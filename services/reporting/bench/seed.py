@@ -197,9 +197,11 @@ def tasks(n: int, tree: Tree, rng: random.Random) -> Iterator[Task]:
         issued = NOW.date() - timedelta(days=back + 1)
         who = rng.random()
         if who < 0.3:
-            issuer, document, leads = "cp", f"{doc_no}/NQ-CP", tree.children["cp"] + [
-                c for a in ministries for c in tree.children[a]
-            ]
+            issuer, document, leads = (
+                "cp",
+                f"{doc_no}/NQ-CP",
+                tree.children["cp"] + [c for a in ministries for c in tree.children[a]],
+            )
         elif who < 0.8:
             issuer = rng.choice(provinces)
             document, leads = f"{doc_no}/KH-UBND", tree.below(issuer, 3)
