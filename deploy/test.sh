@@ -14,4 +14,9 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "test: chromium is not installed and cannot be installed here; the browser test will be skipped" >&2
   fi
 fi
+# Lint and types first: they take seconds and say most plainly what a change broke.
+echo "test: ruff check, ruff format --check, mypy --strict (events/, services/runtime/)"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check --quiet .
+.venv/bin/mypy --strict events services/runtime
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
