@@ -220,7 +220,16 @@ def needs(action: Action) -> Any:
     async def check(principal: CurrentAgency) -> None:
         require(principal, action)
 
+    check.action = action  # type: ignore[attr-defined]  # read by action_of: the role matrix finds it here
     return Depends(check)
+
+
+def action_of(route: Any) -> Action | None:
+    """The action a route declared with ``needs`` (None if it declared none)."""
+    for dependency in getattr(route, "dependencies", ()):
+        if (action := getattr(dependency.dependency, "action", None)) is not None:
+            return action  # type: ignore[no-any-return]
+    return None
 
 
 async def optional_agency(
