@@ -76,6 +76,6 @@ async def test_after_a_refused_giant_the_next_task_is_still_published(api: Any, 
     assert fine.status_code == 201, fine.text[:500]
     task_id = fine.json()["task_id"]
     records = await kafka_records(
-        settings.kafka_bootstrap, TASK_EVENTS, lambda found: bool(found), keep=lambda r: r.key == task_id.encode()
+        settings, TASK_EVENTS, lambda found: bool(found), keep=lambda r: r.key == task_id.encode()
     )
     assert payload(records[0])["event_type"] == "TaskAssigned"
