@@ -69,19 +69,46 @@ def identity_up(
     admin = RealmAdmin(node.url, *node.admin_credentials())
     try:
         admin.ensure_realm(realm_document(redirect_uris))
-        accounts = accounts_from_directory(directory)
-        demo = [a.person_id for a in accounts if _is_demo(directory, a.person_id)]
-        passwords = demo_passwords(home, demo)
-        marker = home / "keycloak" / "accounts.synced"
-        fingerprint = json.dumps(sorted((a.person_id, a.agency_id, a.roles, a.enabled) for a in accounts))
-        if not marker.exists() or marker.read_text() != fingerprint:
-            if on_progress:
-                on_progress(f"Identity: provisioning {len(accounts)} accounts in realm {REALM}")
-            admin.sync_accounts(accounts, passwords)
-            marker.write_text(fingerprint)
+        follow_directory(admin, home, directory, on_progress)
     finally:
         admin.close()
     return IdentityEndpoints(issuer=f"{node.url}/realms/{REALM}", provider_url=node.url)
+
+
+def follow_directory(
+    admin: RealmAdmin, home: Path, directory: Mapping[str, Any], on_progress: Progress = None
+) -> bool:
+    """Bring the realm's accounts in step with ``directory`` (people added, moved, left; agencies
+    abolished) when it changed since the last time; True if it wrote. Demo people get their passwords."""
+    accounts = accounts_from_directory(directory)
+    fingerprint = json.dumps(sorted((a.person_id, a.agency_id, a.roles, a.enabled) for a in accounts))
+    marker = home / "keycloak" / "accounts.synced"
+    if marker.exists() and marker.read_text() == fingerprint:
+        return False
+    if on_progress:
+        on_progress(f"Identity: {len(accounts)} accounts in realm {REALM} follow the directory")
+    demo = [a.person_id for a in accounts if _is_demo(directory, a.person_id)]
+    admin.sync_accounts(accounts, demo_passwords(home, demo))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(fingerprint)
+    return True
+
+
+def follow_directory_now(home: Path, node: KeycloakNode) -> bool:
+    """``follow_directory`` with the directory as the assignment service holds it now (the launcher's
+    periodic step; production runs the same from its scheduler)."""
+    import asyncio
+
+    from services.assignment.provision import directory_now
+
+    directory = asyncio.run(directory_now())
+    if directory is None or not node.is_running():
+        return False
+    admin = RealmAdmin(node.url, *node.admin_credentials())
+    try:
+        return follow_directory(admin, home, directory)
+    finally:
+        admin.close()
 
 
 def _is_demo(directory: Mapping[str, Any], person_id: str) -> bool:

@@ -62,6 +62,8 @@ class Account:
 def accounts_from_directory(directory: Mapping[str, Any]) -> list[Account]:
     """People of a directory document (services/assignment/seed/directory.json's shape) as accounts."""
     tracking = {a["agency_id"] for a in directory.get("agencies", ()) if a.get("tracking_office")}
+    # A person of an abolished or merged agency no longer signs in for it, whatever their own record says.
+    inactive = {a["agency_id"] for a in directory.get("agencies", ()) if not a.get("active", True)}
     return [
         Account(
             person_id=p["person_id"],
@@ -69,7 +71,7 @@ def accounts_from_directory(directory: Mapping[str, Any]) -> list[Account]:
             full_name=p["full_name"],
             email=p.get("email"),
             roles=roles_of_person(p.get("role", "officer"), in_tracking_office=p["agency_id"] in tracking),
-            enabled=p.get("active", True),
+            enabled=bool(p.get("active", True)) and p["agency_id"] not in inactive,
         )
         for p in directory.get("people", ())
     ]

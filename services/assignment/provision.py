@@ -93,3 +93,23 @@ async def prepare(
 
 SEED_DANH_MUC = Path(__file__).parent / "seed" / "danh_muc_131.tsv"
 """The Danh mục of letter 6958/UBND-KSTT, byte for byte as tests/fixtures/danh_muc_131.tsv (the demo's)."""
+
+
+async def directory_now(url: str | None = None) -> dict[str, list[dict[str, object]]] | None:
+    """Agencies and people as the directory holds them now (the shape of a directory document), for what
+    follows the directory outside the services: the identity provider's accounts, agencies' Kafka users.
+    None when the database cannot be reached (the caller tries again later)."""
+    try:
+        conn = await asyncpg.connect(url or database_url(), timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    try:
+        agencies = await conn.fetch("SELECT agency_id, tracking_office, active FROM assignment.agencies")
+        people = await conn.fetch(
+            "SELECT person_id, agency_id, full_name, role, email, active, demo FROM assignment.people"
+        )
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+    return {"agencies": [dict(r) for r in agencies], "people": [dict(r) for r in people]}

@@ -94,21 +94,12 @@ def _access_failed(exc: Exception) -> typer.Exit:
 
 async def directory_standing(agency_ids: list[str] | None = None) -> dict[str, bool] | None:
     """agency id -> active, from the assignment service's directory; None if the database is unreachable."""
-    import asyncpg
+    from services.assignment.provision import directory_now
 
-    from services.assignment.provision import database_url
-
-    try:
-        conn = await asyncpg.connect(database_url(), timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
+    directory = await directory_now()
+    if directory is None:
         return None
-    try:
-        rows = await conn.fetch("SELECT agency_id, active FROM assignment.agencies")
-    except asyncpg.PostgresError:
-        return None
-    finally:
-        await conn.close()
-    return {r["agency_id"]: r["active"] for r in rows}
+    return {str(a["agency_id"]): bool(a["active"]) for a in directory["agencies"]}
 
 
 def client_settings(settings: Any, username: str, password: str) -> dict[str, str]:

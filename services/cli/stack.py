@@ -140,6 +140,8 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
         while all(p.poll() is None for p in procs.values()):
             if time.monotonic() >= next_access_sync:
                 _revoke_inactive_agencies(console, endpoints)
+                if people is not None and people.provider_url is not None:
+                    _follow_directory(console, stack)
                 next_access_sync = time.monotonic() + ACCESS_SYNC_EVERY_S
             time.sleep(0.5)
         dead = [n for n, p in procs.items() if p.poll() is not None]
@@ -165,6 +167,17 @@ def _identity(console: Console, stack: Any, dashboard: str) -> Any:
     except Exception as exc:
         console.print(f"[yellow]Sign-in for people is off: the identity provider did not start ({exc}).[/]")
         return None
+
+
+def _follow_directory(console: Console, stack: Any) -> None:
+    """People who moved, left or whose agency was abolished: the provider's accounts follow the directory."""
+    from deploy.identity import follow_directory_now
+
+    try:
+        if follow_directory_now(stack.state_home(), stack.keycloak_node()):
+            console.print("[yellow]Sign-in accounts updated from the directory.[/]")
+    except Exception as exc:  # the next round tries again; the stack keeps running
+        console.print(f"[yellow]Could not bring sign-in accounts in step with the directory: {exc}[/]")
 
 
 # Demo people worth signing in as: the task 13 chain of the seeds (school officer, Sở GDĐT head, province head).

@@ -168,3 +168,43 @@ async def test_a_token_that_is_neither_an_agency_token_nor_the_providers_is_401(
     )
     assert response.status_code == 401
     assert "algorithm" in response.json()["detail"]["message"]
+
+
+async def test_the_accounts_follow_the_directory_moves_departures_and_abolished_agencies(
+    identity: Identity, tmp_path: Path
+) -> None:
+    from deploy.identity import demo_passwords, follow_directory
+
+    mover, leaver, abolished = unique("p-mover"), unique("p-leaver"), unique("p-abolished")
+    old, new, gone = unique("a-old"), unique("a-new"), unique("a-gone")
+
+    def directory(*, moved: bool, left: bool, abolish: bool) -> dict[str, Any]:
+        return {
+            "agencies": [
+                {"agency_id": old, "tracking_office": False, "active": True},
+                {"agency_id": new, "tracking_office": True, "active": True},
+                {"agency_id": gone, "tracking_office": False, "active": not abolish},
+            ],
+            "people": [
+                {"person_id": mover, "agency_id": new if moved else old, "full_name": "Trần Văn Chuyển",
+                 "role": "officer", "demo": True},
+                {"person_id": leaver, "agency_id": old, "full_name": "Lê Thị Nghỉ", "role": "head",
+                 "active": not left, "demo": True},
+                {"person_id": abolished, "agency_id": gone, "full_name": "Phạm Văn Giải", "role": "head",
+                 "demo": True},
+            ],
+        }  # fmt: skip
+
+    assert follow_directory(identity.admin, tmp_path, directory(moved=False, left=False, abolish=False))
+    assert not follow_directory(identity.admin, tmp_path, directory(moved=False, left=False, abolish=False))
+    passwords = demo_passwords(tmp_path, [mover, leaver, abolished])
+    verifier = OidcVerifier(identity.issuer, "dondoc")
+    first = await verifier.verify((await sign_in(identity.url, mover, passwords[mover], REDIRECT))["access_token"])
+    assert first.agency_id == old
+
+    assert follow_directory(identity.admin, tmp_path, directory(moved=True, left=True, abolish=True))
+    moved = await verifier.verify((await sign_in(identity.url, mover, passwords[mover], REDIRECT))["access_token"])
+    assert moved.agency_id == new and "tracking" in moved.roles  # the new agency is a tracking office
+    for person in (leaver, abolished):
+        with pytest.raises(AssertionError, match="sign-in refused"):
+            await sign_in(identity.url, person, passwords[person], REDIRECT)
