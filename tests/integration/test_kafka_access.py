@@ -177,9 +177,11 @@ async def test_an_agency_sends_a_command_and_reads_its_own_rejection_but_not_ano
         good = json.dumps({"command_type": "AssignTask", "command_id": command_id, "payload": task}).encode()
         bad = b'{"command_type": "AssignTask",'
         key = signing_key(settings.token_secret, "ubnd-bd", tokens["ubnd-bd"].token_id)
+        sent = []
         for value in (good, bad):
             headers = signed_headers(key, "ubnd-bd", tokens["ubnd-bd"].token_id, value, time.time())
-            await producer.send_and_wait(INTAKE, value, key=b"ubnd-bd", headers=headers)
+            sent.append(await producer.send_and_wait(INTAKE, value, key=b"ubnd-bd", headers=headers))
+        bad_at = (sent[1].partition, sent[1].offset)
     finally:
         await producer.stop()
 
@@ -189,11 +191,12 @@ async def test_an_agency_sends_a_command_and_reads_its_own_rejection_but_not_ano
     [event] = await eventually(assigned, timeout=60, what="the command's TaskAssigned")
     assert event["event_type"] == "TaskAssigned"
 
-    async def own_rejection() -> list[dict[str, Any]]:
-        return [r for r in await rejections(sender, "ubnd-bd") if r["code"] == "malformed-json"]
+    async def own_rejection() -> list[dict[str, Any]]:  # of this record: other tests send as ubnd-bd too
+        found = await rejections(sender, "ubnd-bd")
+        return [r for r in found if (r["record"]["partition"], r["record"]["offset"]) == bad_at]
 
     [rejected] = await eventually(own_rejection, timeout=60, what="the agency's own rejection")
-    assert rejected["agency_id"] == "ubnd-bd"
+    assert rejected["agency_id"] == "ubnd-bd" and rejected["code"] == "malformed-json"
     assert await refused_read(other, agency_rejections_topic("ubnd-bd"))
 
 
