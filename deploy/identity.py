@@ -75,9 +75,7 @@ def identity_up(
     return IdentityEndpoints(issuer=f"{node.url}/realms/{REALM}", provider_url=node.url)
 
 
-def follow_directory(
-    admin: RealmAdmin, home: Path, directory: Mapping[str, Any], on_progress: Progress = None
-) -> bool:
+def follow_directory(admin: RealmAdmin, home: Path, directory: Mapping[str, Any], on_progress: Progress = None) -> bool:
     """Bring the realm's accounts in step with ``directory`` (people added, moved, left; agencies
     abolished) when it changed since the last time; True if it wrote. Demo people get their passwords."""
     accounts = accounts_from_directory(directory)
