@@ -80,3 +80,32 @@ def tail(path: Path, lines: int = 40) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(data.splitlines()[-lines:])
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, outside the kernel's ephemeral range.
+
+    Port 0 would give one inside that range, where a client reconnecting to a restarted server can be
+    handed the very port it is dialling and connect to itself (a TCP self-connect: Kafka clients then
+    read their own requests as answers, and the restarted broker cannot bind). Below the range that
+    cannot happen."""
+    import random
+
+    low, _high = _ephemeral_range()
+    for _ in range(200):
+        port = random.randrange(20_000, min(low, 32_768))
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port found between 20000 and {low}")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999

@@ -75,11 +75,9 @@ class Report:
 
 
 def _free_port() -> int:
-    import socket
+    from deploy._proc import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 @contextmanager
