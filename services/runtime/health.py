@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["health"])
 
 _LAG_EVERY_S = 5.0
+# How long the relay may fail to publish before the service says it is not ready: longer than a broker's
+# restart or a leader election, short enough that an orchestrator hears of a wedged outbox.
+RELAY_STUCK_S = 30.0
 
 
 @router.get("/healthz")
@@ -27,7 +30,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
-    """Ready when started, the database answers and every background loop is running."""
+    """Ready when started, the database and the broker answer, the outbox relay is not stuck, and every
+    background loop is running. Liveness (``/healthz``) is apart: a service waiting out an outage is alive."""
     if kafka_problems := getattr(request.app.state, "kafka_problems", None):
         return JSONResponse({"status": "not ready", "problems": kafka_problems}, status_code=503)
     rt: Runtime | None = getattr(request.app.state, "runtime", None)
@@ -39,6 +43,12 @@ async def readyz(request: Request) -> Response:
             await asyncio.wait_for(conn.fetchval("SELECT 1"), 2.0)
     except Exception as exc:
         problems.append(f"database: {exc!r}")
+    try:  # the broker: one metadata round trip, as any client's first step
+        await asyncio.wait_for(rt.producer.client.fetch_all_metadata(), 2.0)
+    except Exception as exc:
+        problems.append(f"kafka: {type(exc).__name__}: {exc}"[:300])
+    if stuck := rt.relay.stuck(RELAY_STUCK_S):
+        problems.append(f"outbox relay: {stuck}")
     for task in getattr(rt, "tasks", []):
         if task.done():
             problems.append(f"background task {task.get_name()} stopped")

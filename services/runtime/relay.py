@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 import asyncpg
@@ -63,6 +64,16 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        # Since when rounds have failed without one succeeding (readiness reports a relay stuck too long).
+        self._failing_since: float | None = None
+        self._last_error = ""
+
+    def stuck(self, longer_than_s: float) -> str | None:
+        """Why the relay has published nothing for longer than ``longer_than_s`` although it tried (None if
+        it is fine): what readiness says instead of "ready" while events pile up unpublished."""
+        if self._failing_since is None or time.monotonic() - self._failing_since < longer_than_s:
+            return None
+        return f"nothing published for {time.monotonic() - self._failing_since:.0f}s ({self._last_error})"
 
     def stop(self) -> None:
         """Ask ``run`` to publish what is committed and return (the caller still bounds the wait)."""
@@ -78,6 +89,9 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # the database or broker went away: back off, then try again
                 log.warning("outbox relay interrupted", schema=self._schema, error=str(exc))
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
+                self._last_error = f"{type(exc).__name__}: {exc}"[:300]
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._poll_interval_s)
 
@@ -125,6 +139,7 @@ class OutboxRelay:
         )
         if not rows:
             metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
+            self._failing_since = None
             return 0
         unmade = await self._agency_topics.ensure({r["topic"] for r in rows}) if self._agency_topics else {}
         # send() only queues; awaiting all the futures afterwards lets the producer batch them.
@@ -152,6 +167,7 @@ class OutboxRelay:
         metrics.OUTBOX_BACKLOG.labels(self._schema).set(backlog)
         if transient := [r for r in results if _failed(r) and not isinstance(r, _UNSENDABLE)]:
             raise transient[0]  # the broker is away or busy: the whole round backs off and comes again
+        self._failing_since = None
         return len(rows)
 
     async def _send(self, row: asyncpg.Record) -> Any:

@@ -27,7 +27,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
-from services.runtime import db, health, limits, logs, revocations
+from services.runtime import db, health, limits, logs, outages, revocations
 from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.consuming import Consumer, Record
 from services.runtime.kafka_config import broker_options, producer_options
@@ -157,12 +157,15 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None, 
             await rt.pool.close()
             log.info("service stopped")
 
-    app = FastAPI(title=definition.title or f"dondoc {definition.name}", lifespan=lifespan)
+    app = FastAPI(
+        title=definition.title or f"dondoc {definition.name}", description=outages.RETRY_ADVICE, lifespan=lifespan
+    )
     limits.install(app)  # every body, field and event bounded (events/limits.py)
     app.add_exception_handler(Refused, refusal_handler)  # one bilingual refusal body for every service
     app.include_router(health.router)
     for router in definition.routers:
         app.include_router(router)
+    outages.install(app)  # a database or broker outage is a 503 with Retry-After, not a bare 500
     install_refusals(app)  # the framework's refusals bilingual too; all refusals in every route's OpenAPI
     return app
 
