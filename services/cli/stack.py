@@ -18,6 +18,7 @@ from rich.console import Console
 from deploy.credentials import service_env
 from events.clock import VN_TZ
 from events.topics import SERVICES
+from services.cli.supervisor import GaveUp, Supervisor
 from services.runtime.settings import get_settings
 
 READY_TIMEOUT_S = 90.0
@@ -28,16 +29,17 @@ def service_command(name: str) -> list[str]:
 
 
 def start_services(env: dict[str, str], log_dir: Path) -> dict[str, subprocess.Popen[bytes]]:
+    return {name: start_service(name, env, log_dir) for name in SERVICES}
+
+
+def start_service(name: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
     log_dir.mkdir(parents=True, exist_ok=True)
-    procs = {}
-    for name in SERVICES:
-        log_file = (log_dir / f"{name}.log").open("ab")
-        # Each service gets its own Kafka principal, and only its own password (deploy/credentials.py).
-        own = {**env, **service_env(name)}
-        procs[name] = subprocess.Popen(
-            service_command(name), env=own, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return procs
+    log_file = (log_dir / f"{name}.log").open("ab")
+    # Each service gets its own Kafka principal, and only its own password (deploy/credentials.py).
+    own = {**env, **service_env(name)}
+    return subprocess.Popen(
+        service_command(name), env=own, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
@@ -124,7 +126,8 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
     people = _identity(console, stack, f"{urls['reporting']}/")
     if people is not None:
         env["DONDOC_OIDC_ISSUER"] = people.issuer
-    procs = start_services(env, stack.state_home() / "logs")
+    logs = stack.state_home() / "logs"
+    procs = start_services(env, logs)
     try:
         with console.status("Starting the five services…"):
             wait_ready(urls, procs, READY_TIMEOUT_S)
@@ -137,16 +140,21 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
                 _print_demo_accounts(console, people, stack.state_home())
         _print_urls(console, urls, stack.state_home() / "logs")
         next_access_sync = 0.0
-        while all(p.poll() is None for p in procs.values()):
+        # A service that dies is started again (same dict: the stop below stops what runs then).
+        supervisor = Supervisor(procs, lambda name: start_service(name, env, logs))  # type: ignore[arg-type]  # dict is invariant; a Popen is a Process
+        while True:
             if time.monotonic() >= next_access_sync:
                 _revoke_inactive_agencies(console, endpoints)
                 if people is not None and people.provider_url is not None:
                     _follow_directory(console, stack)
                 next_access_sync = time.monotonic() + ACCESS_SYNC_EVERY_S
+            try:
+                for line in supervisor.tick():
+                    console.print(f"[yellow]{line}[/]")
+            except GaveUp as exc:
+                console.print(f"[red]{exc}; see its log in {logs}/; stopping the stack[/]")
+                return 1
             time.sleep(0.5)
-        dead = [n for n, p in procs.items() if p.poll() is not None]
-        console.print(f"[red]service(s) stopped unexpectedly: {', '.join(dead)}; stopping the stack[/]")
-        return 1
     except KeyboardInterrupt:
         console.print("Stopping…")
         return 0
