@@ -191,6 +191,9 @@ async def principal_of(request: Request, token: str) -> Principal:
             raise reason
         people.acting_person.set(principal)
         return principal
+    # A machine caller acts for its agency alone: no person of an earlier request in this context (an
+    # in-process client runs requests in its own task) may be stamped on what this one causes.
+    people.acting_person.set(None)
     standing = rt.definition.token_standing
     return await verify_unrevoked(rt.settings.token_secret, rt.pool, token, rt.clock.now(), standing)
 
@@ -238,6 +241,7 @@ async def optional_agency(
     """FastAPI dependency for reads open to all that show more to an agency (the secret tasks it is
     involved in): None without a token, 401 for an invalid one (never silently treated as absent)."""
     if credentials is None:
+        people.acting_person.set(None)
         return None
     return await current_agency(request, credentials)
 

@@ -208,3 +208,20 @@ async def test_the_accounts_follow_the_directory_moves_departures_and_abolished_
     for person in (leaver, abolished):
         with pytest.raises(AssertionError, match="sign-in refused"):
             await sign_in(identity.url, person, passwords[person], REDIRECT)
+
+
+async def test_a_machine_callers_request_after_a_persons_names_no_person(
+    people: Identity, assignment: Any, settings: Any
+) -> None:
+    """The in-process client runs both requests in one task: the person must not stick to the next one."""
+    head = await assignment.post(
+        "/v1/tasks", json=body(key=unique("k")), headers=await _bearer_of(people, "p-ubnd-bd-head")
+    )
+    assert head.status_code == 201
+    agency_token = (await prepared(settings, "ubnd-bd"))["ubnd-bd"].token
+    machine = await assignment.post(
+        "/v1/tasks", json=body(key=unique("k")), headers={"Authorization": f"Bearer {agency_token}"}
+    )
+    assert machine.status_code == 201, machine.text
+    events = await outbox_events(settings.database_url, machine.json()["task_id"])
+    assert events[0]["actor"].get("person_id") is None and events[0]["actor"]["agency_id"] == "ubnd-bd"
