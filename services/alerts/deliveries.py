@@ -5,16 +5,18 @@ Invariants (tests/integration/test_alerts_channels.py breaks each on purpose):
   is lost, and the consumer never waits for a channel.
 * Each channel has its own worker: a failing or slow channel never delays another. Within a batch,
   sends run concurrently with a timeout each.
-* A row is claimed with FOR UPDATE SKIP LOCKED and a lease token (database clock); its outcome is
-  written only if the token is still the worker's, so a stalled worker cannot overwrite the result of
-  the one that took over. A crash mid-send leaves the row pending: the lease expires, it is sent again
-  (at least once; receivers de-duplicate by delivery id / Message-ID).
+* The rows are a leased work queue (services/runtime/work_queue.py): claimed with FOR UPDATE SKIP LOCKED
+  and a lease token (database clock); an outcome is written only if the token is still the worker's, so
+  a stalled worker cannot overwrite the result of the one that took over. A crash mid-send leaves the
+  row pending: the lease expires, it is sent again (at least once; receivers de-duplicate by delivery
+  id / Message-ID).
 * An attempt is counted when the row is claimed, not when the send ends: a send cut short by a crash
   counts too, so ``attempts`` (and AlertDelivered's) says how many times the receiver may have seen it.
 * A failure is kept as a status class (``http-5xx``, ``timeout``, ``refused-target``…, channels/outcome.py),
   never as what the remote end answered.
-* Failures back off exponentially on the database clock; after ``max_attempts`` the row is failed and
-  kept for inspection. AlertDelivered is emitted once, in the transaction marking the row delivered.
+* Failures back off by the one retry policy (services/runtime/retry.py) on the database clock; after
+  ``max_attempts`` the row is failed and kept for inspection. AlertDelivered is emitted once, in the
+  transaction marking the row delivered.
 * An operator of the recipient's agency puts a failed row back to pending with its attempts reset
   (``retry_failed``, admin_routes.py); nothing else ever leaves 'failed' or 'delivered'.
 * A resolution notice (``notice = 'resolved'``, to the webhook targets that had the alert) is not the
@@ -37,9 +39,10 @@ from events.alerts import AlertDelivered
 from events.envelope import SYSTEM, deterministic_id
 from services.alerts.channels.outcome import status_class
 from services.alerts.config import AlertsConfig
-from services.alerts.domain import backoff_s
 from services.runtime.logs import bound, get_logger
+from services.runtime.retry import RetryPolicy
 from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.work_queue import QueueShape, WorkQueue, keep_working
 
 log = get_logger(__name__)
 
@@ -47,6 +50,27 @@ NOTIFY_CHANNEL = "dondoc_alerts_deliveries"
 
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
 """Sends one delivery row; raises on failure (its status class is kept as the row's last error)."""
+
+DELIVERIES = QueueShape(
+    name="deliveries",
+    table="deliveries",
+    key="delivery_id",
+    waiting="pending",
+    # A resolution notice waits until no delivery of its alert to that target is still pending.
+    due="""next_attempt_at <= now() AND (notice = 'alert' OR NOT EXISTS (
+               SELECT 1 FROM deliveries a
+               WHERE a.alert_id = t.alert_id AND a.channel = t.channel AND a.target = t.target
+                 AND a.notice = 'alert' AND a.status = 'pending'))""",
+    order="next_attempt_at",
+    returning="*",
+    scope="channel",
+    parked="failed",
+    counts_attempts=True,
+)
+
+
+def retry_policy(config: AlertsConfig) -> RetryPolicy:
+    return RetryPolicy(config.delivery_backoff_s, config.delivery_backoff_max_s, config.delivery_max_attempts)
 
 
 async def enqueue(
@@ -107,60 +131,36 @@ class DeliveryWorker:
     ) -> None:
         self._pool, self._channel, self._send, self._config, self._uow = pool, channel, send, config, uow
         self._wake = asyncio.Event()
+        self._queue = WorkQueue(
+            DELIVERIES,
+            lease_s=config.delivery_lease_s,
+            batch_size=config.delivery_batch_size,
+            retry=retry_policy(config),
+            scope=channel,
+        )
 
     def wake(self, *_: Any) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
+        async def idle() -> None:
+            self._wake.clear()
             try:
-                worked = await self.work_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database went away: try again next round
-                log.warning("delivery round failed", channel=self._channel, error=repr(exc))
-                worked = 0
-            if worked < self._config.delivery_batch_size:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._config.delivery_poll_interval_s)
-                except TimeoutError:
-                    pass
+                await asyncio.wait_for(self._wake.wait(), self._config.delivery_poll_interval_s)
+            except TimeoutError:
+                pass
+
+        await keep_working(
+            self.work_once, full=self._config.delivery_batch_size, idle=idle, what="delivery", channel=self._channel
+        )
 
     async def work_once(self) -> int:
         """Claim due rows of this channel and send them concurrently; returns how many were tried."""
-        token = uuid.uuid4()
         async with self._pool.acquire() as conn:
-            # A row whose every attempt ended with its worker (a send that kills the process, say) would
-            # otherwise be claimed forever: once out of attempts it fails like any other, for an operator.
-            await conn.execute(
-                """UPDATE deliveries SET status = 'failed', lease_token = NULL, lease_expires_at = NULL,
-                       last_error = 'the worker stopped during each of its ' || attempts || ' attempts'
-                   WHERE channel = $1 AND status = 'pending' AND attempts >= $2 AND lease_expires_at < now()""",
-                self._channel,
-                self._config.delivery_max_attempts,
-            )
-            rows = await conn.fetch(
-                """UPDATE deliveries
-                   SET lease_token = $1, lease_expires_at = now() + make_interval(secs => $2),
-                       attempts = attempts + 1
-                   WHERE delivery_id IN (
-                       SELECT delivery_id FROM deliveries d
-                       WHERE channel = $3 AND status = 'pending' AND next_attempt_at <= now()
-                         AND (lease_expires_at IS NULL OR lease_expires_at < now())
-                         AND (notice = 'alert' OR NOT EXISTS (
-                             SELECT 1 FROM deliveries a
-                             WHERE a.alert_id = d.alert_id AND a.channel = d.channel AND a.target = d.target
-                               AND a.notice = 'alert' AND a.status = 'pending'))
-                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-                   RETURNING *""",
-                token,
-                self._config.delivery_lease_s,
-                self._channel,
-                self._config.delivery_batch_size,
-            )
-        await asyncio.gather(*(self._deliver(dict(r), token) for r in rows))
-        return len(rows)
+            await self._queue.park_abandoned(conn)
+            claim = await self._queue.claim(conn)
+        await asyncio.gather(*(self._deliver(dict(r), claim.token) for r in claim.rows))
+        return len(claim.rows)
 
     async def _deliver(self, row: dict[str, Any], token: uuid.UUID) -> None:
         row["body"] = json.loads(row["body"])
@@ -176,15 +176,12 @@ class DeliveryWorker:
 
     async def _delivered(self, row: dict[str, Any], token: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            attempts = await conn.fetchval(
-                """UPDATE deliveries SET status = 'delivered', delivered_at = now(),
-                       lease_token = NULL WHERE delivery_id = $1 AND lease_token = $2 AND status = 'pending'
-                   RETURNING attempts""",
-                row["delivery_id"],
-                token,
+            settled = await self._queue.complete(
+                conn, [row["delivery_id"]], token, "status = 'delivered', delivered_at = now()"
             )
-            if attempts is None:
+            if not settled:
                 return  # our lease expired and another worker owns the row now
+            attempts = settled[0]["attempts"]
             uow = self._uow(conn)
             for alert_id, task_id in _alerts_of(row):
                 await uow.emit(
@@ -200,24 +197,13 @@ class DeliveryWorker:
                     task_id=task_id,
                     id_parts=(row["delivery_id"], alert_id),
                 )
+        self._queue.count_done(1)
 
     async def _failed(self, row: dict[str, Any], token: uuid.UUID, error: str) -> None:
         attempts = row["attempts"]  # this one included: counted at the claim
-        final = attempts >= self._config.delivery_max_attempts
-        delay = backoff_s(attempts, self._config.delivery_backoff_s, self._config.delivery_backoff_max_s)
         async with self._pool.acquire() as conn:
-            await conn.execute(
-                """UPDATE deliveries
-                   SET attempts = $3, last_error = $4, lease_token = NULL, lease_expires_at = NULL,
-                       status = CASE WHEN $5 THEN 'failed' ELSE 'pending' END,
-                       next_attempt_at = now() + make_interval(secs => $6)
-                   WHERE delivery_id = $1 AND lease_token = $2 AND status = 'pending'""",
-                row["delivery_id"],
-                token,
-                attempts,
-                error,
-                final,
-                delay,
+            final, delay = await self._queue.retry_later(
+                conn, row["delivery_id"], token, attempts=attempts, error=error
             )
         log_at = log.error if final else log.warning
         log_at(

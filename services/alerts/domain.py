@@ -105,10 +105,5 @@ def next_digest(now: datetime, at: time) -> datetime:
     return candidate if candidate > local else candidate + timedelta(days=1)
 
 
-def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
-    """Delay before the next try after ``attempts`` failures: exponential, capped."""
-    return float(min(base_s * 2 ** max(attempts - 1, 0), max_s))
-
-
 def days_overdue(due: date, today: date) -> int:
     return max((today - due).days, 0)

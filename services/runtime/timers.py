@@ -2,8 +2,8 @@
 
 Invariants (tests/integration/test_timers_durability.py breaks each on purpose):
 * ``schedule`` is idempotent: one live timer per (kind, subject, dedup key) by a partial unique index.
-* A due timer is claimed by one worker at a time (FOR UPDATE SKIP LOCKED + a lease token on the
-  database clock); two replicas never fire it twice.
+* A due timer is claimed by one worker at a time (the leased work queue, work_queue.py: FOR UPDATE
+  SKIP LOCKED + a lease token on the database clock); two replicas never fire it twice.
 * Firing marks the row fired *and* writes the outbox event in one transaction, guarded by the lease
   token: a worker whose lease expired (it stalled) cannot fire a timer another worker now holds.
   A crash before commit leaves the row scheduled, and its lease expires: it fires later, never lost.
@@ -27,6 +27,7 @@ from events.envelope import deterministic_id
 from services.runtime import metrics
 from services.runtime.logs import bound, get_logger
 from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.work_queue import LEASE_FREE, QueueShape, WorkQueue, keep_working
 
 log = get_logger(__name__)
 
@@ -42,6 +43,19 @@ class Timer:
 
 
 TimerHandler = Callable[[Timer, UnitOfWork], Awaitable[None]]
+
+# A timer is not retried on a schedule of its own: a failed firing rolls back and the row's lease runs
+# out, so it is tried again one lease later, for as long as it takes (a deadline is never given up on).
+TIMERS = QueueShape(
+    name="timers",
+    table="timers",
+    key="timer_id",
+    waiting="scheduled",
+    due="fire_at <= {0}",  # the domain clock's now, so tests move time instead of sleeping
+    order="fire_at",
+    returning="timer_id, kind, subject_id, dedup_key, fire_at, data",
+)
+FIRED = "status = 'fired', fired_at = now()"
 
 
 async def schedule(
@@ -95,27 +109,21 @@ class TimerWorker:
         self._pool, self._clock, self._handlers = pool, clock, handlers
         self._fire_together_first = fire_together
         self._service, self._schema = service, schema
-        self._poll_interval_s, self._lease_s, self._batch_size = poll_interval_s, lease_s, batch_size
+        self._poll_interval_s, self._batch_size = poll_interval_s, batch_size
+        self._queue = WorkQueue(TIMERS, lease_s=lease_s, batch_size=batch_size, label=service)
 
     async def run(self) -> None:
-        while True:
-            try:
-                fired = await self.fire_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database away: try again next round
-                log.warning("timer round failed", error=repr(exc))
-                fired = 0
-            if fired < self._batch_size:
-                await asyncio.sleep(await self._idle_s())
+        async def idle() -> None:
+            await asyncio.sleep(await self._idle_s())
+
+        await keep_working(self.fire_due, full=self._batch_size, idle=idle, what="timer")
 
     async def _idle_s(self) -> float:
         """Sleep until the next timer is due (on the domain clock), at most one poll interval: a
         deadline passing is noticed within milliseconds, not a whole interval later."""
         try:
             next_at = await self._pool.fetchval(
-                """SELECT min(fire_at) FROM timers WHERE status = 'scheduled'
-                     AND (lease_expires_at IS NULL OR lease_expires_at < now())"""
+                f"SELECT min(fire_at) FROM timers WHERE status = 'scheduled' AND {LEASE_FREE}"
             )
         except Exception:
             return self._poll_interval_s
@@ -154,13 +162,7 @@ class TimerWorker:
         async with self._pool.acquire() as conn, conn.transaction():
             ours = {
                 r["timer_id"]
-                for r in await conn.fetch(
-                    """UPDATE timers SET status = 'fired', fired_at = now(), lease_token = NULL
-                       WHERE timer_id = ANY($1::uuid[]) AND lease_token = $2 AND status = 'scheduled'
-                       RETURNING timer_id""",
-                    [t.timer_id for t, _ in known],
-                    known[0][1],
-                )
+                for r in await self._queue.complete(conn, [t.timer_id for t, _ in known], known[0][1], FIRED)
             }
             uow = UnitOfWork(conn, self._service, self._schema, self._clock)
             fired = [t for t, _ in known if t.timer_id in ours]  # the rest: cancelled, or no longer our lease
@@ -169,24 +171,13 @@ class TimerWorker:
                     await self._handlers[timer.kind](timer, uow)
         for timer in fired:
             metrics.TIMERS_FIRED.labels(self._service, timer.kind).inc()
+        self._queue.count_done(len(fired))
         return len(fired)
 
     async def _claim(self) -> list[tuple[Timer, uuid.UUID]]:
-        token = uuid.uuid4()
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                """UPDATE timers SET lease_token = $1, lease_expires_at = now() + make_interval(secs => $2)
-                   WHERE timer_id IN (
-                       SELECT timer_id FROM timers
-                       WHERE status = 'scheduled' AND fire_at <= $3
-                         AND (lease_expires_at IS NULL OR lease_expires_at < now())
-                       ORDER BY fire_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-                   RETURNING timer_id, kind, subject_id, dedup_key, fire_at, data""",
-                token,
-                self._lease_s,
-                self._clock.now(),
-                self._batch_size,
-            )
+            claim = await self._queue.claim(conn, self._clock.now())
+        token, rows = claim.token, claim.rows
         timers = [
             Timer(r["timer_id"], r["kind"], r["subject_id"], r["dedup_key"], r["fire_at"], json.loads(r["data"]))
             for r in rows
@@ -203,13 +194,7 @@ class TimerWorker:
                 return False
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    still_ours = await conn.fetchval(
-                        """UPDATE timers SET status = 'fired', fired_at = now(), lease_token = NULL
-                           WHERE timer_id = $1 AND lease_token = $2 AND status = 'scheduled' RETURNING true""",
-                        timer.timer_id,
-                        token,
-                    )
-                    if not still_ours:
+                    if not await self._queue.complete(conn, [timer.timer_id], token, FIRED):
                         return False  # cancelled meanwhile, or our lease expired and another worker has it
                     await handler(timer, UnitOfWork(conn, self._service, self._schema, self._clock))
             except Exception as exc:
@@ -217,4 +202,5 @@ class TimerWorker:
                 log.error("timer handler failed; will retry after the lease", error=repr(exc))
                 return False
             metrics.TIMERS_FIRED.labels(self._service, timer.kind).inc()
+            self._queue.count_done(1)
             return True

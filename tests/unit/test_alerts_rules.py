@@ -1,4 +1,4 @@
-"""Rules of the alerts service, pure: identity, recipients, repeats, digest time, backoff, wording,
+"""Rules of the alerts service, pure: identity, recipients, repeats, digest time, wording,
 webhook signatures."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from services.alerts.domain import (
     AgencyInfo,
     Recipient,
     alert_id,
-    backoff_s,
     next_digest,
     next_repeat,
     recipients,
@@ -97,10 +96,6 @@ def test_the_digest_is_sent_at_its_time_each_day() -> None:
     assert next_digest(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ), time(7, 30)) == datetime(
         2022, 11, 5, 7, 30, tzinfo=VN_TZ
     )
-
-
-def test_deliveries_back_off_exponentially_up_to_a_cap() -> None:
-    assert [backoff_s(n, 2.0, 60.0) for n in (1, 2, 3, 6, 10)] == [2.0, 4.0, 8.0, 60.0, 60.0]
 
 
 def test_an_alert_says_the_task_its_document_the_deadline_the_days_and_what_to_do() -> None:
