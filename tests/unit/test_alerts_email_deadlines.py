@@ -1,5 +1,5 @@
-"""The e-mail channel sends on threads of its own: a hanging SMTP server must not stall the process's
-host-name lookups, which the webhook channel needs (a slow channel never delays another)."""
+"""The e-mail channel's deadline bounds the whole exchange, and a hanging SMTP server must not stall the
+process's host-name lookups, which the webhook channel needs (a slow channel never delays another)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ ROW = {"target": "can-bo@example.vn", "body": {"subject": "Quá hạn", "text": 
 
 async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
     async def never_greets(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.Event().wait()  # smtplib waits for the banner until its timeout
+        await asyncio.Event().wait()  # the client waits for the banner until its timeout
 
     server = await asyncio.start_server(never_greets, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -56,7 +56,7 @@ async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
     # More sends than asyncio's default thread pool has threads on any machine (at most 32).
     sends = [asyncio.create_task(sender({**ROW, "delivery_id": uuid.uuid4()})) for _ in range(40)]
     try:
-        await asyncio.sleep(0)  # let every send reach its thread
+        await asyncio.sleep(0)  # let every send start waiting for its banner
         # What httpx does before connecting to a webhook given by host name.
         addresses = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo("localhost", port), 2.0)
         assert addresses
@@ -69,7 +69,7 @@ async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
 
 
 async def test_a_server_answering_every_step_slowly_is_cut_at_the_deadline_not_after_it() -> None:
-    """Each step within smtplib's per-step timeout, the whole exchange far beyond the deadline: the send
+    """Each step within the client's per-step timeout, the whole exchange far beyond the deadline: the send
     fails at the deadline, before the server accepts the mail, so the row's 'failed, retry' is the truth."""
     smtp = FakeSmtp(answer_after_s=0.4)  # each answer is slow, none is late
     server = await asyncio.start_server(smtp, "127.0.0.1", 0)

@@ -1,4 +1,4 @@
-"""The e-mail channel: plain-text UTF-8 over SMTP (stdlib smtplib, run in a thread).
+"""The e-mail channel: plain-text UTF-8 over SMTP (aiosmtplib: asyncio, no threads).
 
 The message is built with the legacy MIMEText/Header API on purpose: the modern EmailMessage header
 folder drops spaces between RFC 2047 encoded words in Vietnamese subjects ("thanh toánhọc phí");
@@ -8,16 +8,13 @@ folder drops spaces between RFC 2047 encoded words in Vietnamese subjects ("than
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import smtplib
-import socket
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
 from email.utils import formatdate
 from typing import Any
+
+import aiosmtplib
 
 from services.alerts.config import SEND_GRACE_S, AlertsConfig
 
@@ -35,55 +32,40 @@ def build_message(sender: str, to: str, subject: str, text: str, delivery_id: st
 
 
 class EmailSender:
-    """Sends on threads of its own. Not asyncio.to_thread: that pool (a handful of threads on a small
-    machine) also resolves every host name of the process, so a hanging SMTP server would stall the
-    webhooks' DNS lookups, and a slow channel must never delay another (deliveries.py)."""
+    """Sends on the event loop. The deadline bounds the whole exchange, not each step: a server answering
+    every step slowly must not accept the mail long after the worker gave up (row retried or failed, mail
+    delivered). No threads, so a hanging SMTP server holds no thread that host-name lookups (the
+    webhooks') would wait for: a slow channel never delays another (deliveries.py)."""
 
     def __init__(self, config: AlertsConfig) -> None:
         assert config.smtp_host, "the e-mail channel needs DONDOC_ALERTS_SMTP_HOST"
         self._config = config
-        self._threads = ThreadPoolExecutor(max_workers=config.delivery_batch_size, thread_name_prefix="dondoc-smtp")
 
-    async def __call__(self, row: dict[str, Any]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._threads, self._send, row)
-
-    def close(self) -> None:
-        """Stop taking sends; one in flight ends by its own timeout (its row is retried if it was cut)."""
-        self._threads.shutdown(wait=False, cancel_futures=True)
-
-    # The worker's deadline (deliveries.py) waits this much longer than ours: the thread reports what
-    # really happened instead of being abandoned while it may still deliver.
+    # The worker's deadline (deliveries.py) waits this much longer than ours: the send reports what
+    # really happened (its own timeout) instead of being cancelled from outside.
     grace_s = SEND_GRACE_S
 
-    def _send(self, row: dict[str, Any]) -> None:
+    def close(self) -> None:
+        """Nothing to release: each send opens and closes its own connection, and a send in flight is
+        cancelled with its worker (its row is retried after the lease)."""
+
+    async def __call__(self, row: dict[str, Any]) -> None:
         cfg, body = self._config, row["body"]
         msg = build_message(cfg.smtp_from, row["target"], body["subject"], body["text"], str(row["delivery_id"]))
         assert cfg.smtp_host is not None
-        # smtplib's timeout bounds each step, not the exchange: a server answering every step slowly could
-        # accept the mail long after the worker gave up (row retried or failed, mail delivered). A timer
-        # shuts the socket down at the deadline, which makes the blocked step fail at once.
-        smtp = smtplib.SMTP(timeout=cfg.delivery_timeout_s)
-        deadline = threading.Timer(cfg.delivery_timeout_s, _shut_down, (smtp,))
-        deadline.start()
+        smtp = aiosmtplib.SMTP(
+            hostname=cfg.smtp_host,
+            port=cfg.smtp_port,
+            timeout=cfg.delivery_timeout_s,
+            start_tls=cfg.smtp_starttls,  # never "if the server offers it": the operator says
+        )
         try:
-            smtp.connect(cfg.smtp_host, cfg.smtp_port)
-            if deadline.finished.is_set():  # it fired before the socket existed (slow DNS, a dead address)
-                raise TimeoutError(f"connecting to {cfg.smtp_host} took longer than {cfg.delivery_timeout_s} s")
-            if cfg.smtp_starttls:
-                smtp.starttls()
-            if cfg.smtp_username:
-                smtp.login(cfg.smtp_username, cfg.smtp_password or "")
-            smtp.send_message(msg)
+            async with asyncio.timeout(cfg.delivery_timeout_s):
+                await smtp.connect()
+                if cfg.smtp_username:
+                    await smtp.login(cfg.smtp_username, cfg.smtp_password or "")
+                await smtp.send_message(msg)
         finally:
-            deadline.cancel()
             # No QUIT: the mail is accepted once send_message returned, and waiting for a slow server's
             # answer to QUIT could outlast the deadline and turn a delivered mail into a retried one.
             smtp.close()
-
-
-def _shut_down(smtp: smtplib.SMTP) -> None:
-    """Closing a socket another thread is blocked on does not wake it on Linux; shutting it down does."""
-    sock = smtp.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)

@@ -7,8 +7,7 @@ place answers. A class such as ``http-5xx``, ``timeout`` or ``refused-target`` s
 
 from __future__ import annotations
 
-import smtplib
-
+import aiosmtplib
 import httpx
 
 from services.alerts.channels.targets import TargetRefused
@@ -27,13 +26,17 @@ def status_class(exc: BaseException) -> str:
         return exc.status_class
     if isinstance(exc, TargetRefused):
         return "refused-target"
-    if isinstance(exc, TimeoutError | httpx.TimeoutException | smtplib.SMTPServerDisconnected):
-        return "timeout" if not isinstance(exc, smtplib.SMTPServerDisconnected) else "smtp-disconnected"
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return "smtp-disconnected"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):  # aiosmtplib's timeouts are TimeoutErrors
+        return "timeout"
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused):
         return "smtp-recipient-refused"
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return f"smtp-{exc.smtp_code // 100}xx"
-    if isinstance(exc, smtplib.SMTPException):
+    if isinstance(exc, aiosmtplib.SMTPConnectError):
+        return "connect-failed"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"smtp-{exc.code // 100}xx"
+    if isinstance(exc, aiosmtplib.SMTPException):
         return "smtp-error"
     if isinstance(exc, httpx.ConnectError | ConnectionError):
         return "connect-failed"
