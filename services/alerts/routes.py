@@ -7,9 +7,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
-from fastapi.responses import StreamingResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
+from sse_starlette import EventSourceResponse
 
 from events.limits import EMAIL_MAX, LINK_MAX
 from events.roles import Action
@@ -82,13 +82,13 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
         alerts = await adapters.inbox_of(runtime_of(request).pool, person_id, limit)
         return {"person_id": person_id, "alerts": alerts}
 
-    @router.get("/stream", response_class=StreamingResponse)
+    @router.get("/stream", response_class=EventSourceResponse)
     async def stream(
         request: Request,
         person_id: ReadablePerson,
         agency: CurrentAgency,
         last_event_id: int | None = Header(None, alias="Last-Event-ID"),
-    ) -> StreamingResponse:
+    ) -> EventSourceResponse:
         """Server-sent events of a person's alerts, live; resumes after ``Last-Event-ID``. Only for a
         token of the person's agency: checked when the stream opens, and again while it is open (at
         keep-alives and before sending new entries). Refused then, the stream ends with a ``refused``
@@ -110,11 +110,8 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
             still_readable(request, person_id),
             slot,
         )
-        return StreamingResponse(
-            frames,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        # ping=0: the keep-alives are the stream's own (each is also a re-check, stream.py).
+        return EventSourceResponse(frames, ping=0, sep="\n", headers={"Cache-Control": "no-cache"})
 
     @router.post("/{alert_id}/ack", dependencies=[needs(Action.ACKNOWLEDGE_ALERT)])
     async def acknowledge(alert_id: uuid.UUID, request: Request, agency: CurrentAgency) -> dict[str, Any]:

@@ -12,6 +12,12 @@
   of an opening would say) and sends nothing more. So once the service knows of the refusal, an entry
   goes out for at most ``RECHECK_EVERY_S`` more, and an idle stream ends at its next keep-alive
   (tests/integration/test_alerts_access.py).
+* Through a database outage: a stream whose reads fail ends cleanly, with one ``unavailable`` event (the
+  bilingual body of a 503, and ``retry`` set to its Retry-After), never cut mid-message; a reconnect is
+  answered 503 with Retry-After (services/runtime/outages.py) until the database is back, and then
+  ``Last-Event-ID`` resumes with no gap (tests/integration/test_alerts_stream_outage.py).
+* Framing is sse-starlette's (``EventSourceResponse``); the keep-alives stay ours, because each one is also
+  a re-check and a re-read.
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
+from sse_starlette import ServerSentEvent
 
 from services.alerts import inapp
+from services.runtime import outages
+from services.runtime.consuming import INFRA_ERRORS
 from services.runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -34,6 +43,18 @@ Recheck = Callable[[], Awaitable[Mapping[str, Any] | None]]
 """Asked again while a stream is open: None while its reader may still read it, else why not (the body
 of the final ``refused`` event)."""
 RECHECK_EVERY_S = 1.0  # at most this often (entries may wake a stream many times a second)
+RETRY_MS = 2000  # when a browser reconnects after a stream ends
+
+
+def _frame(**fields: Any) -> ServerSentEvent:
+    return ServerSentEvent(sep="\n", **fields)  # "\n", as the stream always was (the spec allows all three)
+
+
+def _unavailable() -> ServerSentEvent:
+    """The last event of a stream whose database went away: what a reconnect would be answered now."""
+    refused = outages.unavailable()
+    body = json.dumps({"status": refused.status_code, **refused.detail()}, ensure_ascii=False)
+    return _frame(event="unavailable", data=body, retry=outages.RETRY_AFTER_S * 1000)
 
 
 class StreamSlot:
@@ -106,39 +127,49 @@ class StreamHub:
         keepalive_s: float,
         recheck: Recheck | None = None,
         slot: StreamSlot | None = None,
-    ) -> AsyncIterator[str]:
-        """SSE frames for ``person_id`` after seq ``after``, until ``recheck`` refuses the reader (then a
-        last ``refused`` event), else forever (the server cancels on disconnect). ``slot`` is released at
-        the end."""
+    ) -> AsyncIterator[ServerSentEvent]:
+        """SSE events for ``person_id`` after seq ``after``, until ``recheck`` refuses the reader (then a
+        last ``refused`` event) or the database goes away (then a last ``unavailable`` event), else
+        forever (the server cancels on disconnect). ``slot`` is released at the end."""
         wake = asyncio.Event()
         self._waiters[person_id].add(wake)
         gate = _Gate(recheck)
         try:
-            yield "retry: 2000\n\n"
-            while True:
-                wake.clear()
-                entries = await inapp.entries_after(pool, person_id, after)
-                if entries and (refused := await gate.refused()):
-                    yield refused
-                    return
-                for seq, kind, data in entries:
-                    after = seq
-                    yield f"id: {seq}\nevent: {kind}\ndata: {data}\n\n"
-                if entries:
-                    continue
-                try:
-                    await asyncio.wait_for(wake.wait(), keepalive_s)
-                except TimeoutError:
-                    if refused := await gate.refused():
-                        yield refused
-                        return
-                    yield ": keep-alive\n\n"
+            yield _frame(retry=RETRY_MS)
+            async for event in self._entries(pool, person_id, after, keepalive_s, wake, gate):
+                yield event
+        except INFRA_ERRORS as exc:  # raised only by the reads: a frame is never cut, the stream ends whole
+            log.warning("stream ends: the database is unreachable", error=repr(exc))
+            yield _unavailable()
         finally:
             if slot is not None:
                 slot.release()
             self._waiters[person_id].discard(wake)
             if not self._waiters[person_id]:
                 del self._waiters[person_id]
+
+    @staticmethod
+    async def _entries(
+        pool: asyncpg.Pool, person_id: str, after: int, keepalive_s: float, wake: asyncio.Event, gate: _Gate
+    ) -> AsyncIterator[ServerSentEvent]:
+        while True:
+            wake.clear()
+            entries = await inapp.entries_after(pool, person_id, after)
+            if entries and (refused := await gate.refused()):
+                yield refused
+                return
+            for seq, kind, data in entries:
+                after = seq
+                yield _frame(id=str(seq), event=kind, data=data)
+            if entries:
+                continue
+            try:
+                await asyncio.wait_for(wake.wait(), keepalive_s)
+            except TimeoutError:
+                if refused := await gate.refused():
+                    yield refused
+                    return
+                yield _frame(comment="keep-alive")
 
 
 class _Gate:
@@ -147,7 +178,7 @@ class _Gate:
     def __init__(self, recheck: Recheck | None) -> None:
         self._recheck, self._checked = recheck, time.monotonic()
 
-    async def refused(self) -> str | None:
+    async def refused(self) -> ServerSentEvent | None:
         """The final ``refused`` frame if the reader may no longer read; None to go on."""
         if self._recheck is None or time.monotonic() - self._checked < RECHECK_EVERY_S:
             return None
@@ -156,4 +187,4 @@ class _Gate:
         if refusal is None:
             return None
         log.info("stream refused while open", code=refusal.get("code"))
-        return f"event: refused\ndata: {json.dumps(dict(refusal), ensure_ascii=False)}\n\n"
+        return _frame(event="refused", data=json.dumps(dict(refusal), ensure_ascii=False))
