@@ -94,6 +94,19 @@ def _unavailable(reason: str, message_vi: str) -> bytes:
     return _event("unavailable", {"reason": reason, "message_vi": message_vi})
 
 
+async def _frames(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The upstream stream, one whole SSE frame at a time: a frame cut by a broken connection is never
+    passed on, so the viewer's own stream never carries half a message (its ``unavailable`` event after
+    would read as part of it); the page's reconnect resumes from the last whole one by ``Last-Event-ID``."""
+    lines: list[str] = []
+    async for line in response.aiter_lines():
+        if line:
+            lines.append(line)
+        elif lines:
+            yield ("\n".join(lines) + "\n\n").encode()
+            lines = []
+
+
 async def _refusal(response: httpx.Response) -> HTTPException:
     """The alerts service's 401/403, status and message as it gave them."""
     try:
@@ -154,8 +167,8 @@ async def alerts_stream(
     async def relay() -> AsyncIterator[bytes]:
         try:
             yield _event("connected", {"person_id": person_id})
-            async for chunk in response.aiter_raw():
-                yield chunk
+            async for frame in _frames(response):
+                yield frame
         except httpx.HTTPError as exc:
             log.info("alerts stream broken", error=repr(exc))
             yield _unavailable(type(exc).__name__, "Mất kết nối dịch vụ cảnh báo")
