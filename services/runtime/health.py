@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from services.runtime import metrics
 
 if TYPE_CHECKING:
-    from services.runtime.service import Runtime
+    from services.runtime.definition import Runtime
 
 router = APIRouter(tags=["health"])
 

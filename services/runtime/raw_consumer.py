@@ -26,8 +26,9 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.runtime import logs
 from services.runtime.consuming import INFRA_BACKOFF_MAX_S, INFRA_ERRORS
+from services.runtime.definition import BackgroundTask, Runtime
 from services.runtime.kafka_config import broker_options
-from services.runtime.service import BackgroundTask, Runtime, no_decoding, tolerant_parser
+from services.runtime.service import no_decoding, tolerant_parser
 
 log = logs.get_logger(__name__)
 

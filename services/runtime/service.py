@@ -1,6 +1,7 @@
 """One composition root for every service process: HTTP and Kafka side by side in one lifespan.
 
-A service declares what it is (``ServiceDefinition``); ``create_app`` wires the shared
+A service declares what it is (``ServiceDefinition``, in definition.py with ``Runtime``: the types every
+service imports live apart from this wiring, so health and replay need not import it); ``create_app`` wires the shared
 machinery around it: settings, logs, the pool, migrations, the idempotent producer, the
 outbox relay, the consumer with its retries and dead letters, health and metrics.
 """
@@ -10,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
@@ -30,6 +28,11 @@ from events.clock import Clock, ShiftedClock, SystemClock
 from services.runtime import db, health, limits, logs, outages, revocations
 from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.consuming import Consumer, Record
+
+# Re-exported: services import these from here today; new code imports them from definition.py.
+from services.runtime.definition import BackgroundTask as BackgroundTask
+from services.runtime.definition import Runtime, ServiceDefinition
+from services.runtime.definition import runtime_of as runtime_of
 from services.runtime.kafka_config import broker_options, producer_options
 from services.runtime.kafka_readiness import access_problems
 from services.runtime.refusals import Refused
@@ -37,77 +40,11 @@ from services.runtime.refusals import handler as refusal_handler
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings, get_settings
 from services.runtime.spec_refusals import install as install_refusals
-from services.runtime.unit_of_work import Handler, UnitOfWork
-
-if TYPE_CHECKING:  # the replay package builds on this module: the type only, no import at run time
-    from services.runtime.auth import TokenStanding
-    from services.runtime.consuming import BatchHandler
-    from services.runtime.replay.policy import ReplayPolicy
+from services.runtime.unit_of_work import Handler
 
 log = logs.get_logger(__name__)
 
-BackgroundTask = Callable[["Runtime"], Awaitable[None]]
 RELAY_DRAIN_S = 10.0  # at a graceful stop, how long the relay may take to publish what is committed
-
-
-@dataclass(frozen=True)
-class ServiceDefinition:
-    name: str
-    migrations: Path
-    topics: Sequence[str] = ()
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
-    # Handlers that need a setting (the audit chain's key) are made from the settings at start; the
-    # factory raising refuses to start the service, before it connects to anything.
-    handlers_from_settings: Callable[[Settings], Mapping[str, Handler]] | None = None
-    routers: Sequence[APIRouter] = ()
-    background: Sequence[BackgroundTask] = ()
-    title: str = ""
-    # Keys (tasks, agencies, people) handled side by side within a fetched batch; each key's events
-    # stay in order (consuming.py). 1 keeps the whole partition's order, which the audit chain needs.
-    consumer_concurrency: int = 1
-    # Runs of these events applied together in one transaction (consuming.py); None: one by one.
-    batch_handler: BatchHandler | None = None
-    # `dondoc replay` (runtime/replay): what a rebuild of this projection from the log compares and keeps;
-    # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
-    replay: ReplayPolicy | None = None
-    replay_refusal: str = ""
-    # Whether a verified bearer token still counts (runtime/auth.py); None: the revocations read from the directory.
-    token_standing: TokenStanding | None = None
-
-    @property
-    def schema(self) -> str:
-        return self.name
-
-    def handlers_for(self, settings: Settings) -> Mapping[str, Handler]:
-        return self.handlers_from_settings(settings) if self.handlers_from_settings else self.handlers
-
-
-@dataclass
-class Runtime:
-    """What a running service holds; reachable from routes as ``request.app.state.runtime``."""
-
-    definition: ServiceDefinition
-    settings: Settings
-    clock: Clock
-    pool: asyncpg.Pool
-    producer: AIOKafkaProducer
-    relay: OutboxRelay
-    consumer: Consumer | None = None
-    broker: KafkaBroker | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def service(self) -> str:
-        return self.definition.name
-
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield UnitOfWork(conn, self.service, self.definition.schema, self.clock)
-
-
-def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 def default_clock(settings: Settings) -> Clock:

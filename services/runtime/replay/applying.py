@@ -21,6 +21,7 @@ from aiokafka.errors import CommitFailedError
 
 from events.topics import DIRECTORY
 from services.runtime import db
+from services.runtime.definition import ServiceDefinition
 from services.runtime.logs import get_logger
 from services.runtime.replay import catalog
 from services.runtime.replay.log import Position
@@ -28,7 +29,6 @@ from services.runtime.replay.offsets import group_offsets, set_group_offsets
 from services.runtime.replay.policy import ReplayRefused
 from services.runtime.replay.rebuilding import Rebuilt, projection_tables
 from services.runtime.replay.running import running_signs
-from services.runtime.service import ServiceDefinition
 from services.runtime.settings import Settings
 
 log = get_logger(__name__)

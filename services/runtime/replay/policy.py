@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import asyncpg
-
-if TYPE_CHECKING:
-    from services.runtime.service import ServiceDefinition
 
 
 class ReplayRefused(Exception):
@@ -40,7 +37,19 @@ class ReplayPolicy:
     note: str = ""
 
 
-def policy_of(definition: ServiceDefinition) -> ReplayPolicy:
+class DeclaresReplay(Protocol):
+    """What ``policy_of`` reads of a ServiceDefinition (definition.py), named here so that this module,
+    which the definition's type refers to, imports nothing back."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def replay(self) -> ReplayPolicy | None: ...
+    @property
+    def replay_refusal(self) -> str: ...
+
+
+def policy_of(definition: DeclaresReplay) -> ReplayPolicy:
     """The policy the service declares; a refusal (or no policy at all) refuses the replay."""
     if definition.replay_refusal:
         raise ReplayRefused(definition.replay_refusal)

@@ -18,12 +18,13 @@ from aiokafka import AIOKafkaProducer
 
 from services.runtime import db, revocations
 from services.runtime.consuming import Consumer, Record
+from services.runtime.definition import ServiceDefinition
 from services.runtime.logs import get_logger
 from services.runtime.replay import catalog
 from services.runtime.replay.log import LogReader, Position
 from services.runtime.replay.policy import ReplayPolicy, ReplayRefused, policy_of
 from services.runtime.replay.shadow import HeldDeadLetters, shadow_pool, shadow_schema_of
-from services.runtime.service import ServiceDefinition, default_clock
+from services.runtime.service import default_clock
 from services.runtime.settings import Settings
 
 log = get_logger(__name__)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.runtime.definition import ServiceDefinition
 from services.runtime.kafka_config import client_options
-from services.runtime.service import ServiceDefinition
 from services.runtime.settings import Settings
 
 

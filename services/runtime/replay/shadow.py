@@ -7,7 +7,7 @@ import asyncio
 
 import asyncpg
 
-from services.runtime.service import ServiceDefinition
+from services.runtime.definition import ServiceDefinition
 
 
 def shadow_schema_of(definition: ServiceDefinition) -> str:
