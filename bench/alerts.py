@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -142,9 +142,11 @@ class Service:
 class Streams:
     """``n`` open SSE streams; records when each (task, kind) first arrives on it (epoch seconds)."""
 
-    def __init__(self, urls: list[str], people: list[str], token: str) -> None:
+    def __init__(self, urls: list[str], people: list[str], token: Callable[[], str]) -> None:
         self.urls, self.people = urls, people
-        self.headers = {"Authorization": f"Bearer {token}"}
+        # One token per stream: a token holds only a few open streams (max_streams_per_token), as a
+        # browser would hold one.
+        self.headers = {p: {"Authorization": f"Bearer {token()}"} for p in people}
         self.seen: dict[tuple[str, str], float] = {}
         self.opened = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -152,7 +154,7 @@ class Streams:
 
     async def _follow(self, person: str, url: str) -> None:
         async with self._client.stream(
-            "GET", f"{url}/v1/alerts/stream", params={"person_id": person}, headers=self.headers
+            "GET", f"{url}/v1/alerts/stream", params={"person_id": person}, headers=self.headers[person]
         ) as r:
             r.raise_for_status()
             self.opened += 1
@@ -260,8 +262,10 @@ async def run(
             say(f"loading {tasks} open tasks")
             await _load(producer, db, report, tasks, people, due_together)
             # The bench's people are unknown to the directory: their alerts name their agency, the lead.
-            token, _ = auth.issue(Settings().token_secret, LEAD, datetime.now(VN_TZ))
-            async with Streams([a.url for a in alerts], people, token) as sse:
+            # Issued on the services' clock (shifted to DAY_X): a token of today would have expired there.
+            issued = datetime.combine(DAY_X, dtime(8, 0), tzinfo=VN_TZ)
+            secret = Settings().token_secret
+            async with Streams([a.url for a in alerts], people, lambda: auth.issue(secret, LEAD, issued)[0]) as sse:
                 say(f"{streams} SSE streams open; measuring TaskAssigned → officer's stream")
                 report.results.append(await _assigned_to_stream(producer, sse, people))
                 say("restarting progress just before midnight; measuring deadline → stream")

@@ -1,6 +1,6 @@
 """``dondoc bench ingest``: how fast each consuming service applies a backlog, against the raw ceiling.
 
-One run, on its own Kafka and PostgreSQL (``services.alerts.bench.isolated_infra``):
+One run, on its own Kafka and PostgreSQL (``bench.alerts.isolated_infra``):
 
 1. publish the backlog (``bench.mix``) while no service runs;
 2. the raw ceiling over the same records: aiokafka ``getmany`` + ``events.codec.decode``, and asyncpg
@@ -29,11 +29,11 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.alerts import Service, isolated_infra
 from bench.mix import backlog
 from deploy import stack
 from events.codec import decode, to_record
 from events.topics import DIRECTORY, TASK_EVENTS, TOPICS
-from services.alerts.bench import Service, isolated_infra
 from services.runtime.kafka_config import client_options
 from services.runtime.settings import Settings
 

@@ -97,9 +97,10 @@ def follow_directory_now(home: Path, node: KeycloakNode) -> bool:
     periodic step; production runs the same from its scheduler)."""
     import asyncio
 
+    from deploy.stack import database_url
     from services.assignment.provision import directory_now
 
-    directory = asyncio.run(directory_now())
+    directory = asyncio.run(directory_now(database_url()))
     if directory is None or not node.is_running():
         return False
     admin = RealmAdmin(node.url, *node.admin_credentials())

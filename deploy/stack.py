@@ -117,6 +117,11 @@ def local_postgres() -> LocalPostgres:
     return LocalPostgres(state_home() / "postgres", port=_env_port("DONDOC_PG_PORT", 55432))
 
 
+def database_url() -> str:
+    """What the command line connects with: DONDOC_DATABASE_URL, else the local PostgreSQL of ``infra up``."""
+    return os.environ.get("DONDOC_DATABASE_URL") or local_postgres().url
+
+
 def external_kafka() -> str | None:
     return os.environ.get("DONDOC_KAFKA_BOOTSTRAP") or None
 

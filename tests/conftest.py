@@ -70,45 +70,19 @@ class Infra:
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     """Real Kafka (KRaft, SASL + ACLs on, as always) and PostgreSQL for the whole session, on free ports."""
     from deploy import stack
+    from deploy.isolated import isolated_infra
 
-    home = tmp_path_factory.mktemp("dondoc-home")
-    env = {
-        "DONDOC_HOME": str(home),
-        "DONDOC_KAFKA_PORT": str(free_port()),
-        "DONDOC_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "DONDOC_PG_PORT": str(free_port()),
-        # One installation per session: services refuse to start without a token secret.
-        "DONDOC_TOKEN_SECRET": os.environ.get("DONDOC_TOKEN_SECRET") or "test-" + uuid.uuid4().hex,
-    }
-    overridden = [*env, "DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL", *KAFKA_IDENTITY_ENV]
-    saved = {k: os.environ.get(k) for k in overridden}
-    os.environ.update(env)
-    for k in ("DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL", *KAFKA_IDENTITY_ENV):
-        os.environ.pop(k, None)  # a developer's own settings must not leak into the session's servers
-    endpoints = stack.infra_up()
-    os.environ["DONDOC_KAFKA_BOOTSTRAP"] = endpoints.kafka_bootstrap
-    os.environ["DONDOC_DATABASE_URL"] = endpoints.database_url
-    try:
+    # One installation per session: services refuse to start without a token secret.
+    token_secret = os.environ.get("DONDOC_TOKEN_SECRET") or "test-" + uuid.uuid4().hex
+    with isolated_infra(
+        tmp_path_factory.mktemp("dondoc-home"), lambda: {"DONDOC_TOKEN_SECRET": token_secret}
+    ) as endpoints:
         yield Infra(
             endpoints.kafka_bootstrap,
             endpoints.database_url,
             stack.kafka_admin(endpoints.kafka_bootstrap),
             endpoints.audit_database_url,
         )
-    finally:
-        for k in ("DONDOC_KAFKA_BOOTSTRAP", "DONDOC_DATABASE_URL"):
-            os.environ.pop(k, None)
-        stack.infra_down()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-# A developer's own Kafka identity never leaks into the session; DONDOC_KAFKA_TLS=1 is kept: the session's
-# broker then listens with SASL_SSL, its CA made for the session.
-KAFKA_IDENTITY_ENV = ("DONDOC_KAFKA_USERNAME", "DONDOC_KAFKA_PASSWORD", "DONDOC_KAFKA_CA_FILE")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ relay publishes what the CLI wrote as soon as it commits (it is woken by NOTIFY)
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,19 +31,11 @@ OPERATOR = SYSTEM
 """The actor of changes made at the server (CLI, demo), as the system's own events name it."""
 
 
-def database_url() -> str:
-    """DONDOC_DATABASE_URL, else the local PostgreSQL of ``dondoc infra up``."""
-    if url := os.environ.get("DONDOC_DATABASE_URL"):
-        return url
-    from deploy.stack import local_postgres
-
-    return local_postgres().url
-
-
 @asynccontextmanager
-async def assignment_db(url: str | None = None) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on the assignment schema, migrated (harmless when the service already did it)."""
-    pool = await db.create_pool(url or database_url(), SERVICE, min_size=1, max_size=4)
+async def assignment_db(url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the assignment schema, migrated (harmless when the service already did it). The command
+    line finds the URL (``deploy.stack.database_url``): a service package never reaches into deploy."""
+    pool = await db.create_pool(url, SERVICE, min_size=1, max_size=4)
     try:
         await db.migrate(pool, SERVICE, {"runtime": db.RUNTIME_MIGRATIONS, SERVICE: MIGRATIONS})
         yield pool
@@ -95,12 +86,12 @@ SEED_DANH_MUC = Path(__file__).parent / "seed" / "danh_muc_131.tsv"
 """The Danh mục of letter 6958/UBND-KSTT, byte for byte as tests/fixtures/danh_muc_131.tsv (the demo's)."""
 
 
-async def directory_now(url: str | None = None) -> dict[str, list[dict[str, object]]] | None:
+async def directory_now(url: str) -> dict[str, list[dict[str, object]]] | None:
     """Agencies and people as the directory holds them now (the shape of a directory document), for what
     follows the directory outside the services: the identity provider's accounts, agencies' Kafka users.
     None when the database cannot be reached (the caller tries again later)."""
     try:
-        conn = await asyncpg.connect(url or database_url(), timeout=5)
+        conn = await asyncpg.connect(url, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return None
     try:

@@ -32,6 +32,12 @@ token_app = typer.Typer(no_args_is_help=True, help="Agency API tokens (stored ha
 directory_app = typer.Typer(no_args_is_help=True, help="The directory of agencies and people.")
 
 
+def _database_url() -> str:
+    from deploy.stack import database_url  # imported when used: the command line starts fast
+
+    return database_url()
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this area's commands to `dondoc` (and its benchmarks to `dondoc bench`)."""
     app.add_typer(token_app, name="token")
@@ -44,8 +50,6 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run one async command; a refusal or an unreachable database ends it with a clear message."""
     import asyncpg
 
-    from services.assignment.provision import database_url
-
     try:
         return asyncio.run(work())
     except Rejected as exc:
@@ -54,7 +58,7 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except (OSError, asyncpg.CannotConnectNowError) as exc:
         err.print(
             f"[red]Cannot reach PostgreSQL ({exc}).[/] Start it with `dondoc infra up` or set "
-            f"DONDOC_DATABASE_URL (now {database_url()})."
+            f"DONDOC_DATABASE_URL (now {_database_url()})."
         )
         raise typer.Exit(2) from exc
 
@@ -95,7 +99,7 @@ def token_issue(
     ttl = timedelta(days=days or settings.token_ttl_days)
 
     async def work() -> Any:
-        async with assignment_db() as pool:
+        async with assignment_db(_database_url()) as pool:
             return await issue(pool, _clock(), agency_id, settings.token_secret, label, ttl)
 
     issued = _run(work)
@@ -130,7 +134,7 @@ def token_revoke(token_id: str = typer.Argument(..., help="The token id shown by
     from services.assignment.provision import assignment_db, revoke
 
     async def work() -> bool:
-        async with assignment_db() as pool:
+        async with assignment_db(_database_url()) as pool:
             return await revoke(pool, _clock(), token_id)
 
     if not _run(work):
@@ -149,7 +153,7 @@ def token_list(agency_id: str) -> None:
     from services.assignment.tokens import tokens_of
 
     async def work() -> list[dict[str, Any]]:
-        async with assignment_db() as pool:
+        async with assignment_db(_database_url()) as pool:
             return await tokens_of(pool, agency_id)
 
     table = Table("token id", "label", "issued", "revoked", title=f"Tokens of {agency_id}")
@@ -202,7 +206,7 @@ def import_tasks(
         from services.assignment.importing.console import run_import
         from services.assignment.provision import assignment_db
 
-        async with assignment_db() as pool:
+        async with assignment_db(_database_url()) as pool:
             return await run_import(pool, _clock(), file, options, console=out, progress_console=err, dry_run=dry_run)
 
     if not _run(work).complete:
@@ -237,7 +241,7 @@ def directory_load(
     from services.assignment.provision import SEED_DIRECTORY, assignment_db, load_directory
 
     async def work() -> Any:
-        async with assignment_db() as pool:
+        async with assignment_db(_database_url()) as pool:
             return await load_directory(pool, _clock(), file or SEED_DIRECTORY)
 
     counts = _run(work)
@@ -254,7 +258,7 @@ def directory_show(agency_id: str, depth: int = typer.Option(2, help="Levels bel
     from services.assignment.provision import assignment_db
 
     async def work() -> Any:
-        async with assignment_db() as pool:
+        async with assignment_db(_database_url()) as pool:
             return await adapters.load(pool)
 
     directory = _run(work)
@@ -356,7 +360,7 @@ def _change(
     from services.assignment.provision import OPERATOR, assignment_db, unit_of_work
 
     async def work() -> Any:
-        async with assignment_db() as pool:
+        async with assignment_db(_database_url()) as pool:
             fields = {**await current(pool), **{k: v for k, v in given.items() if v is not None}}
             try:
                 record = build(fields)
@@ -378,7 +382,7 @@ def directory_match(text: str = typer.Argument(..., help="A cell of a task list"
     from services.assignment.provision import assignment_db
 
     async def work() -> Any:
-        async with assignment_db() as pool:
+        async with assignment_db(_database_url()) as pool:
             return await adapters.load(pool)
 
     directory = _run(work)

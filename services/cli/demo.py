@@ -27,7 +27,7 @@ from services.assignment.importing.console import run_import
 from services.assignment.importing.plan import ImportOptions
 from services.assignment.provision import SEED_DANH_MUC, assignment_db, issue, load_directory
 from services.assignment.tasks.rules import task_id_for
-from services.cli.assignment_cli import _clock
+from services.cli.assignment_cli import _clock, _database_url
 from services.runtime.settings import get_settings
 
 RESOLUTION = SourceDocument(number="131/NQ-CP", issued_on=date(2022, 10, 6), issuer="Chính phủ")
@@ -86,7 +86,10 @@ def load_demo(console: Console, urls: dict[str, str]) -> None:
 
 
 async def _main(console: Console, urls: dict[str, str]) -> None:
-    async with assignment_db() as pool, httpx.AsyncClient(base_url=urls["assignment"], timeout=30.0) as http:
+    async with (
+        assignment_db(_database_url()) as pool,
+        httpx.AsyncClient(base_url=urls["assignment"], timeout=30.0) as http,
+    ):
         tokens = await run_demo(pool, http, console, _clock(), get_settings().token_secret)
     for agency_id, name in AGENCIES.items():
         console.print(f"[dim]Token demo của {name} ({agency_id}):[/]")

@@ -94,9 +94,10 @@ def _access_failed(exc: Exception) -> typer.Exit:
 
 async def directory_standing(agency_ids: list[str] | None = None) -> dict[str, bool] | None:
     """agency id -> active, from the assignment service's directory; None if the database is unreachable."""
+    from deploy.stack import database_url
     from services.assignment.provision import directory_now
 
-    directory = await directory_now()
+    directory = await directory_now(database_url())
     if directory is None:
         return None
     return {str(a["agency_id"]): bool(a["active"]) for a in directory["agencies"]}
@@ -320,7 +321,7 @@ def parked(
 async def _parked(service: str, retry: int | None) -> list[Any]:
     import asyncpg
 
-    from services.assignment.provision import database_url
+    from deploy.stack import database_url
 
     conn = await asyncpg.connect(database_url(), server_settings={"search_path": service})
     try:

@@ -38,7 +38,7 @@ def bench_alerts(
     ] = None,
 ) -> None:
     """Latency to the person's SSE stream: TaskAssigned → alert, and deadline passing → overdue alert."""
-    from services.alerts import bench
+    from bench import alerts as bench
 
     err = Console(stderr=True)
     with err.status("bench: starting Kafka and PostgreSQL…") as status:

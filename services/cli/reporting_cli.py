@@ -111,7 +111,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         reuse: bool = typer.Option(True, help="Reuse the seeded bench database when it has the same size"),
     ) -> None:
         """Summary latency over a large tree (p95 target < 50 ms), as_of (< 2 s), and the service's memory."""
-        from services.reporting.bench.run import run_bench
+        from bench.reports.run import run_bench
 
         result = run_bench(
             tasks=tasks,
