@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -48,8 +49,36 @@ log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "dondoc_alerts_deliveries"
 
-Sender = Callable[[dict[str, Any]], Awaitable[None]]
-"""Sends one delivery row; raises on failure (its status class is kept as the row's last error)."""
+
+@dataclass(frozen=True)
+class Delivery:
+    """One claimed delivery row, typed at the repository's edge: what a sender sends, and what its
+    outcome is written against (a column renamed is a type error here, not a KeyError in a worker)."""
+
+    delivery_id: uuid.UUID
+    channel: str
+    notice: str  # 'alert', or 'resolved' for a resolution notice (not the alert: no AlertDelivered)
+    person_id: str
+    target: str  # a webhook URL or an e-mail address
+    body: Mapping[str, Any]
+    attempts: int  # this try included: counted at the claim
+    alert_id: uuid.UUID | None = None  # None for a digest (its alerts are in the body)
+    task_id: str | None = None
+    reminder: int = 0
+    digest_day: date | None = None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Delivery:
+        return cls(**{name: row[name] for name in _COLUMNS}, body=json.loads(row["body"]))
+
+
+_COLUMNS = (
+    *("delivery_id", "channel", "notice", "person_id", "target", "attempts"),
+    *("alert_id", "task_id", "reminder", "digest_day"),
+)
+
+Sender = Callable[[Delivery], Awaitable[None]]
+"""Sends one delivery; raises on failure (its status class is kept as the row's last error)."""
 
 DELIVERIES = QueueShape(
     name="deliveries",
@@ -62,7 +91,7 @@ DELIVERIES = QueueShape(
                WHERE a.alert_id = t.alert_id AND a.channel = t.channel AND a.target = t.target
                  AND a.notice = 'alert' AND a.status = 'pending'))""",
     order="next_attempt_at",
-    returning="*",
+    returning=", ".join((*_COLUMNS, "body")),
     scope="channel",
     parked="failed",
     counts_attempts=True,
@@ -159,12 +188,11 @@ class DeliveryWorker:
         async with self._pool.acquire() as conn:
             await self._queue.park_abandoned(conn)
             claim = await self._queue.claim(conn)
-        await asyncio.gather(*(self._deliver(dict(r), claim.token) for r in claim.rows))
+        await asyncio.gather(*(self._deliver(Delivery.of(r), claim.token) for r in claim.rows))
         return len(claim.rows)
 
-    async def _deliver(self, row: dict[str, Any], token: uuid.UUID) -> None:
-        row["body"] = json.loads(row["body"])
-        with bound(task_id=row["task_id"], delivery_id=str(row["delivery_id"]), channel=self._channel):
+    async def _deliver(self, row: Delivery, token: uuid.UUID) -> None:
+        with bound(task_id=row.task_id, delivery_id=str(row.delivery_id), channel=self._channel):
             try:
                 # A sender that keeps its own deadline (e-mail's thread) is given a grace beyond it.
                 timeout = self._config.delivery_timeout_s + getattr(self._send, "grace_s", 0.0)
@@ -174,10 +202,10 @@ class DeliveryWorker:
             else:
                 await self._delivered(row, token)
 
-    async def _delivered(self, row: dict[str, Any], token: uuid.UUID) -> None:
+    async def _delivered(self, row: Delivery, token: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             settled = await self._queue.complete(
-                conn, [row["delivery_id"]], token, "status = 'delivered', delivered_at = now()"
+                conn, [row.delivery_id], token, "status = 'delivered', delivered_at = now()"
             )
             if not settled:
                 return  # our lease expired and another worker owns the row now
@@ -188,23 +216,21 @@ class DeliveryWorker:
                     AlertDelivered(
                         alert_id=alert_id,
                         channel=self._channel,
-                        recipient_person_id=row["person_id"],
-                        reminder=row["reminder"],
+                        recipient_person_id=row.person_id,
+                        reminder=row.reminder,
                         attempts=attempts,
-                        digest_day=row["digest_day"],
+                        digest_day=row.digest_day,
                     ),
                     actor=SYSTEM,
                     task_id=task_id,
-                    id_parts=(row["delivery_id"], alert_id),
+                    id_parts=(row.delivery_id, alert_id),
                 )
         self._queue.count_done(1)
 
-    async def _failed(self, row: dict[str, Any], token: uuid.UUID, error: str) -> None:
-        attempts = row["attempts"]  # this one included: counted at the claim
+    async def _failed(self, row: Delivery, token: uuid.UUID, error: str) -> None:
+        attempts = row.attempts  # this one included: counted at the claim
         async with self._pool.acquire() as conn:
-            final, delay = await self._queue.retry_later(
-                conn, row["delivery_id"], token, attempts=attempts, error=error
-            )
+            final, delay = await self._queue.retry_later(conn, row.delivery_id, token, attempts=attempts, error=error)
         log_at = log.error if final else log.warning
         log_at(
             "delivery failed" + ("; giving up" if final else ", will retry"),
@@ -214,11 +240,11 @@ class DeliveryWorker:
         )
 
 
-def _alerts_of(row: dict[str, Any]) -> list[tuple[uuid.UUID, str | None]]:
+def _alerts_of(row: Delivery) -> list[tuple[uuid.UUID, str | None]]:
     """(alert id, task id) of what the row delivered: one alert, or a digest's several; none for a
     resolution notice (it is not the alert)."""
-    if row["notice"] != "alert":
+    if row.notice != "alert":
         return []
-    if row["alert_id"] is not None:
-        return [(row["alert_id"], row["task_id"])]
-    return [(uuid.UUID(a), t) for a, t in row["body"].get("alerts", [])]
+    if row.alert_id is not None:
+        return [(row.alert_id, row.task_id)]
+    return [(uuid.UUID(a), t) for a, t in row.body.get("alerts", [])]

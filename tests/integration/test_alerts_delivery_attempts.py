@@ -65,8 +65,8 @@ async def test_a_send_cut_short_by_a_crash_is_sent_again_and_counted(pool: async
 
     started, sends = asyncio.Event(), []
 
-    async def hangs(row: dict[str, Any]) -> None:
-        sends.append(row["delivery_id"])
+    async def hangs(row: deliveries.Delivery) -> None:
+        sends.append(row.delivery_id)
         started.set()
         await asyncio.Event().wait()
 
@@ -76,8 +76,8 @@ async def test_a_send_cut_short_by_a_crash_is_sent_again_and_counted(pool: async
     await asyncio.gather(crashing, return_exceptions=True)
     await pool.execute("UPDATE deliveries SET lease_expires_at = now() - interval '1 second'")  # its lease ends
 
-    async def succeeds(row: dict[str, Any]) -> None:
-        sends.append(row["delivery_id"])
+    async def succeeds(row: deliveries.Delivery) -> None:
+        sends.append(row.delivery_id)
 
     assert await worker(pool, succeeds).work_once() == 1
     row = await pool.fetchrow("SELECT status, attempts FROM deliveries")
@@ -106,7 +106,7 @@ async def test_a_send_that_kills_its_worker_every_time_ends_failed_not_claimed_f
     config = AlertsConfig(delivery_lease_s=60, delivery_max_attempts=2)
     started, sends = asyncio.Event(), 0
 
-    async def dies(_row: dict[str, Any]) -> None:
+    async def dies(_row: deliveries.Delivery) -> None:
         nonlocal sends
         sends += 1
         started.set()

@@ -10,6 +10,7 @@ import pytest
 
 from services.alerts.channels.email import EmailSender
 from services.alerts.config import AlertsConfig
+from services.alerts.deliveries import Delivery
 
 
 class FakeSmtp:
@@ -43,7 +44,9 @@ class FakeSmtp:
             self.session_over.set()
 
 
-ROW = {"target": "can-bo@example.vn", "body": {"subject": "Quá hạn", "text": "Nhiệm vụ đã quá hạn"}}
+def _row() -> Delivery:
+    body = {"subject": "Quá hạn", "text": "Nhiệm vụ đã quá hạn"}
+    return Delivery(uuid.uuid4(), "email", "alert", "can-bo-1", "can-bo@example.vn", body, attempts=1)
 
 
 async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
@@ -54,7 +57,7 @@ async def test_hanging_smtp_sends_leave_host_name_lookups_free() -> None:
     port = server.sockets[0].getsockname()[1]
     sender = EmailSender(AlertsConfig(smtp_host="127.0.0.1", smtp_port=port, delivery_timeout_s=5))
     # More sends than asyncio's default thread pool has threads on any machine (at most 32).
-    sends = [asyncio.create_task(sender({**ROW, "delivery_id": uuid.uuid4()})) for _ in range(40)]
+    sends = [asyncio.create_task(sender(_row())) for _ in range(40)]
     try:
         await asyncio.sleep(0)  # let every send start waiting for its banner
         # What httpx does before connecting to a webhook given by host name.
@@ -79,7 +82,7 @@ async def test_a_server_answering_every_step_slowly_is_cut_at_the_deadline_not_a
     started = loop.time()
     try:
         with pytest.raises(OSError):  # SMTPServerDisconnected and friends
-            await asyncio.wait_for(sender({**ROW, "delivery_id": uuid.uuid4()}), 1.0 + sender.grace_s)
+            await asyncio.wait_for(sender(_row()), 1.0 + sender.grace_s)
         assert loop.time() - started < 1.0 + sender.grace_s  # the sender's own deadline, not the worker's
         await asyncio.wait_for(smtp.session_over.wait(), 5)  # the server saw the connection end…
         assert smtp.accepted == []  # …without ever having been given the mail
@@ -95,7 +98,7 @@ async def test_a_mail_accepted_is_delivered_even_if_the_server_is_slow_to_say_go
     port = server.sockets[0].getsockname()[1]
     sender = EmailSender(AlertsConfig(smtp_host="127.0.0.1", smtp_port=port, delivery_timeout_s=1.0))
     try:
-        await asyncio.wait_for(sender({**ROW, "delivery_id": uuid.uuid4()}), 1.0)  # returns once accepted
+        await asyncio.wait_for(sender(_row()), 1.0)  # returns once accepted
         assert len(smtp.accepted) == 1
     finally:
         sender.close()

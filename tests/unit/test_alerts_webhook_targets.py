@@ -4,6 +4,7 @@ rebinds to an internal address are refused by default; an installation allows it
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from services.alerts.channels.outcome import status_class
 from services.alerts.channels.targets import TargetPolicy, TargetRefused
 from services.alerts.channels.webhook import WebhookSender
+from services.alerts.deliveries import Delivery
 
 PUBLIC = "93.184.216.34"
 
@@ -94,8 +96,9 @@ class _Pool:
         return "s" * 32
 
 
-def _row(target: str) -> dict[str, Any]:
-    return {"target": target, "delivery_id": "d-1", "body": {"recipient_agency_id": "bd-sgddt", "text": "x"}}
+def _row(target: str) -> Delivery:
+    body = {"recipient_agency_id": "bd-sgddt", "text": "x"}
+    return Delivery(uuid.uuid4(), "webhook", "alert", "can-bo-1", target, body, attempts=1)
 
 
 async def test_a_name_that_rebinds_to_loopback_after_registration_is_refused_at_send_time() -> None:

@@ -12,11 +12,11 @@ from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
 from email.utils import formatdate
-from typing import Any
 
 import aiosmtplib
 
 from services.alerts.config import SEND_GRACE_S, AlertsConfig
+from services.alerts.deliveries import Delivery
 
 
 def build_message(sender: str, to: str, subject: str, text: str, delivery_id: str) -> Message:
@@ -49,9 +49,9 @@ class EmailSender:
         """Nothing to release: each send opens and closes its own connection, and a send in flight is
         cancelled with its worker (its row is retried after the lease)."""
 
-    async def __call__(self, row: dict[str, Any]) -> None:
-        cfg, body = self._config, row["body"]
-        msg = build_message(cfg.smtp_from, row["target"], body["subject"], body["text"], str(row["delivery_id"]))
+    async def __call__(self, row: Delivery) -> None:
+        cfg, body = self._config, row.body
+        msg = build_message(cfg.smtp_from, row.target, body["subject"], body["text"], str(row.delivery_id))
         assert cfg.smtp_host is not None
         smtp = aiosmtplib.SMTP(
             hostname=cfg.smtp_host,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import asyncpg
 import httpx
@@ -18,19 +17,20 @@ from services.alerts import directory_store
 from services.alerts.channels import signing
 from services.alerts.channels.outcome import DeliveryFailed
 from services.alerts.channels.targets import TargetPolicy
+from services.alerts.deliveries import Delivery
 
 
 class WebhookSender:
     def __init__(self, pool: asyncpg.Pool, client: httpx.AsyncClient, policy: TargetPolicy) -> None:
         self._pool, self._client, self._policy = pool, client, policy
 
-    async def __call__(self, row: dict[str, Any]) -> None:
-        body = json.dumps(row["body"], ensure_ascii=False, sort_keys=True).encode()
+    async def __call__(self, row: Delivery) -> None:
+        body = json.dumps(row.body, ensure_ascii=False, sort_keys=True).encode()
         # The secret is read at send time: an agency that rotates it is signed for with the new one.
-        secret = await directory_store.webhook_secret(self._pool, row["body"]["recipient_agency_id"])
+        secret = await directory_store.webhook_secret(self._pool, row.body["recipient_agency_id"])
         if secret is None:
             raise DeliveryFailed("webhook-removed")
-        url, host, extensions = (await self._policy.check(row["target"])).pinned()
+        url, host, extensions = (await self._policy.check(row.target)).pinned()
         response = await self._client.post(
             url,
             content=body,
@@ -39,7 +39,7 @@ class WebhookSender:
                 "Content-Type": "application/json; charset=utf-8",
                 signing.HEADER: signing.sign(secret, body, int(time.time())),
                 # Receivers de-duplicate by this id: a delivery is at-least-once.
-                "X-Dondoc-Delivery": str(row["delivery_id"]),
+                "X-Dondoc-Delivery": str(row.delivery_id),
             },
             extensions=extensions,
             follow_redirects=False,
