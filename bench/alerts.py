@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -130,13 +129,10 @@ class Service:
         raise TimeoutError(f"{self.name} not ready after 60 s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        from deploy._proc import stop_gently
+
+        if self.proc is not None:
+            stop_gently(self.proc)
 
 
 class Streams:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +60,18 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def stop_gently(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM (the process's own shutdown runs), then SIGKILL if it has not ended within ``timeout``."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -13,14 +13,7 @@ import pytest
 
 from events.clock import VN_TZ
 from services.progress import command_handlers as handlers
-from services.progress.commands import (
-    AddNote,
-    ConfirmCompletion,
-    ReportCompletion,
-    ReportProgress,
-    ReturnCompletion,
-    SetLeadTimes,
-)
+from services.progress import commands as cmd
 from services.progress.config import ProgressConfig
 from services.runtime.refusals import Refused
 from services.runtime.unit_of_work import UnitOfWork
@@ -43,12 +36,14 @@ Call = Callable[[str, str, UnitOfWork], Awaitable[Any]]
 
 # Each command, as the route calls it: (task id, acting agency, unit of work).
 COMMANDS: dict[str, Call] = {
-    "report_progress": lambda t, a, u: handlers.report_progress(t, ReportProgress(percent=40), a, u),
-    "report_completion": lambda t, a, u: handlers.report_completion(t, ReportCompletion(product="125/BC"), a, u),
-    "confirm_completion": lambda t, a, u: handlers.confirm_completion(t, ConfirmCompletion(), a, u, CONFIG),
-    "return_completion": lambda t, a, u: handlers.return_completion(t, ReturnCompletion(reason="Thiếu"), a, u, CONFIG),
-    "add_note": lambda t, a, u: handlers.add_note(t, AddNote(note="Đã phối hợp"), a, u),
-    "set_lead_times": lambda t, a, u: handlers.set_lead_times(t, SetLeadTimes(lead_days=[5, 1]), a, u, CONFIG),
+    "report_progress": lambda t, a, u: handlers.report_progress(t, cmd.ReportProgress(percent=40), a, u),
+    "report_completion": lambda t, a, u: handlers.report_completion(t, cmd.ReportCompletion(product="125/BC"), a, u),
+    "confirm_completion": lambda t, a, u: handlers.confirm_completion(t, cmd.ConfirmCompletion(), a, u, CONFIG),
+    "return_completion": lambda t, a, u: handlers.return_completion(
+        t, cmd.ReturnCompletion(reason="Thiếu"), a, u, CONFIG
+    ),
+    "add_note": lambda t, a, u: handlers.add_note(t, cmd.AddNote(note="Đã phối hợp"), a, u),
+    "set_lead_times": lambda t, a, u: handlers.set_lead_times(t, cmd.SetLeadTimes(lead_days=[5, 1]), a, u, CONFIG),
 }
 
 
@@ -134,7 +129,7 @@ async def test_completion_with_open_children_needs_a_reason(world: Any) -> None:
     assert "1 of 1" in refusal.detail()["message"] and "1/1" in refusal.detail()["message_vi"]
     assert outbox.events == {}
 
-    command = ReportCompletion(product="125/BC", open_children_override="Đơn vị cấp dưới báo cáo chậm")
+    command = cmd.ReportCompletion(product="125/BC", open_children_override="Đơn vị cấp dưới báo cáo chậm")
     event = await handlers.report_completion("t-parent", command, LEAD, uow)
     assert event.event_type == "CompletionReported" and store.tasks["t-parent"]["status"] == "completion_reported"
     assert store.unplanned == ["t-parent"]  # reminders pause while the assigner decides
@@ -164,10 +159,10 @@ async def test_a_key_sent_again_answers_the_first_event_and_a_key_reused_on_anot
 ) -> None:
     store, uow, outbox = world
     store.tasks["t-1"] = fake_progress.a_task("t-1", status="in_progress")
-    first = await handlers.report_progress("t-1", ReportProgress(percent=40, idempotency_key="k-1"), LEAD, uow)
-    again = await handlers.report_progress("t-1", ReportProgress(percent=40, idempotency_key="k-1"), LEAD, uow)
+    first = await handlers.report_progress("t-1", cmd.ReportProgress(percent=40, idempotency_key="k-1"), LEAD, uow)
+    again = await handlers.report_progress("t-1", cmd.ReportProgress(percent=40, idempotency_key="k-1"), LEAD, uow)
     assert again.event_id == first.event_id and len(outbox.events) == 1
     with pytest.raises(Refused) as caught:
-        await handlers.report_progress("t-1", ReportProgress(percent=90, idempotency_key="k-1"), LEAD, uow)
+        await handlers.report_progress("t-1", cmd.ReportProgress(percent=90, idempotency_key="k-1"), LEAD, uow)
     assert (caught.value.status_code, caught.value.code) == (409, "idempotency-conflict")
     assert store.tasks["t-1"]["percent"] == 40 and len(outbox.events) == 1
