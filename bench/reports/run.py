@@ -22,10 +22,11 @@ import httpx
 
 from bench.reports import seed
 from events.reports import CATEGORIES
+from services.reporting.bootstrap import DEFINITION
 from services.runtime import db
 
 BENCH_DATABASE = "dondoc_bench"
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+MIGRATIONS = DEFINITION.migrations  # the reporting service's own, whatever folder this bench lives in
 
 
 def _with_database(url: str, name: str) -> str:
