@@ -39,6 +39,7 @@ from events.envelope import Envelope
 from events.topics import dead_letter_topic, is_compacted
 from services.runtime import inbox, limits, metrics
 from services.runtime.logs import bound, get_logger
+from services.runtime.retry import RetryPolicy
 from services.runtime.unit_of_work import Handler, Position, UnitOfWork
 
 BatchApply = Callable[[Sequence[tuple[Envelope, UnitOfWork]]], Awaitable[None]]
@@ -209,7 +210,7 @@ class Consumer:
                 return
 
     async def _wait_for_infrastructure(self, exc: BaseException, failures: int) -> None:
-        delay = min(self.backoff_s * 2**failures, INFRA_BACKOFF_MAX_S)
+        delay = RetryPolicy(self.backoff_s, INFRA_BACKOFF_MAX_S).delay_s(failures + 1)
         log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
         await asyncio.sleep(delay)
 
@@ -272,7 +273,7 @@ class Consumer:
                     await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempt)
                     return "dead-lettered"
                 log.warning("handler failed, will retry", error=repr(exc), attempt=attempt)
-                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+                await asyncio.sleep(RetryPolicy(self.backoff_s, INFRA_BACKOFF_MAX_S).delay_s(attempt))
 
     async def _handle_once(self, record: Record, envelope: Envelope, handler: Handler) -> str:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -304,7 +305,7 @@ class Consumer:
             ("dlq_attempts", str(attempts).encode()),
             *clipped,
         ]
-        delay = self.backoff_s
+        tries = 0
         while True:  # the message must land somewhere before its offset is committed
             try:
                 await (
@@ -326,9 +327,10 @@ class Consumer:
                     )
                 break
             except Exception as exc:
+                tries += 1
+                delay = RetryPolicy(self.backoff_s, INFRA_BACKOFF_MAX_S).delay_s(tries)
                 log.warning("dead-letter write failed, will retry", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, INFRA_BACKOFF_MAX_S)
         metrics.DEAD_LETTERED.labels(self.service, record.topic).inc()
         log.error(
             "message dead-lettered", topic=record.topic, partition=record.partition, offset=record.offset, error=error

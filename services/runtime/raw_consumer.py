@@ -28,6 +28,7 @@ from services.runtime import logs
 from services.runtime.consuming import INFRA_BACKOFF_MAX_S, INFRA_ERRORS
 from services.runtime.definition import BackgroundTask, Runtime
 from services.runtime.kafka_config import broker_options
+from services.runtime.retry import RetryPolicy
 from services.runtime.service import no_decoding, tolerant_parser
 
 log = logs.get_logger(__name__)
@@ -126,7 +127,7 @@ async def _with_retries(record: RawRecord, consumer: RawConsumer, attempts: int,
                 return
             except INFRA_ERRORS as exc:
                 infra_failures += 1
-                delay = min(backoff_s * 2**infra_failures, INFRA_BACKOFF_MAX_S)
+                delay = RetryPolicy(backoff_s, INFRA_BACKOFF_MAX_S).delay_s(infra_failures + 1)
                 log.warning("infrastructure unavailable, will retry", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
             except Exception as exc:
@@ -136,16 +137,17 @@ async def _with_retries(record: RawRecord, consumer: RawConsumer, attempts: int,
                     await _give_up(record, consumer, f"{type(exc).__name__}: {exc}", attempt, backoff_s)
                     return
                 log.warning("record failed, will retry", error=repr(exc), attempt=attempt)
-                await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
+                await asyncio.sleep(RetryPolicy(backoff_s, INFRA_BACKOFF_MAX_S).delay_s(attempt))
 
 
 async def _give_up(record: RawRecord, consumer: RawConsumer, error: str, attempts: int, backoff_s: float) -> None:
-    delay = backoff_s
+    tries = 0
     while True:  # the record must be answered somewhere before its offset is committed
         try:
             await consumer.give_up(record, error, attempts)
             return
         except Exception as exc:
+            tries += 1
+            delay = RetryPolicy(backoff_s, INFRA_BACKOFF_MAX_S).delay_s(tries)
             log.warning("giving up failed, will retry", error=repr(exc), retry_in_s=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, INFRA_BACKOFF_MAX_S)

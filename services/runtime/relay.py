@@ -38,11 +38,15 @@ from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.db import lock_key
 from services.runtime.logs import get_logger
 from services.runtime.outbox import notify_channel
+from services.runtime.retry import RetryPolicy
 
 log = get_logger(__name__)
 
 _CLEANUP_EVERY_S = 300.0
 _KEEP_PUBLISHED = "1 day"
+
+
+RETRY_MAX_S = 5.0  # the longest wait between relay rounds that fail, as the consumer's (consuming.py)
 
 
 class OutboxRelay:
@@ -92,8 +96,12 @@ class OutboxRelay:
                 if self._failing_since is None:
                     self._failing_since = time.monotonic()
                 self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+                # The one retry policy: a poll interval at first, doubling while the database or broker stays
+                # away (the failures so far are about log2 of the time failing), at most RETRY_MAX_S.
+                failures = int((time.monotonic() - self._failing_since) / self._poll_interval_s).bit_length() + 1
+                delay = RetryPolicy(self._poll_interval_s, max(self._poll_interval_s, RETRY_MAX_S)).delay_s(failures)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._poll_interval_s)
+                    await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def _run_as_leader(self) -> None:
         async with self._pool.acquire() as conn:
