@@ -1,4 +1,4 @@
-"""The one retry policy (services/runtime/retry.py): the delays every queue and loop waits between tries."""
+"""The one retry policy (services/runtime/retry.py) and the leased work queue's claim (work_queue.py)."""
 
 from __future__ import annotations
 
@@ -29,3 +29,24 @@ def test_a_queue_that_counts_attempts_must_know_when_to_park() -> None:
     shape = QueueShape("q", "t", "id", "pending", "true", "id", "*", parked=None, counts_attempts=True)
     with pytest.raises(ValueError, match="retry policy and a parked status"):
         WorkQueue(shape, lease_s=1, batch_size=1, retry=RetryPolicy(1, 1, 1))
+
+
+class _Recording:
+    """A connection that records the statements it is given and finds no rows."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    async def fetch(self, sql: str, *args: object) -> list[object]:
+        self.calls.append((sql, args))
+        return []
+
+
+async def test_a_scoped_claim_numbers_the_scope_before_the_due_arguments() -> None:
+    shape = QueueShape("q", "jobs", "job_id", "pending", "due_at <= {0}", "due_at", "*", scope="lane")
+    conn = _Recording()
+    claim = await WorkQueue(shape, lease_s=30, batch_size=7, scope="fast").claim(conn, "2030-01-01")  # type: ignore[arg-type]
+    [(sql, args)] = conn.calls
+    assert "lane = $4" in sql and "due_at <= $5" in sql and "FOR UPDATE SKIP LOCKED" in sql
+    assert "attempts" not in sql  # a queue that does not count attempts never touches the column
+    assert args == (claim.token, 30, 7, "fast", "2030-01-01") and claim.rows == []
