@@ -1,0 +1,114 @@
+"""A reorganisation moved an open task (``TaskTransferred``): from the day the new structure works, the task
+counts under the successor; before that day it still counts under the old agency.
+
+So a report now reads the new structure, and a report as of a day before the decision took effect reads the
+old one (DESIGN §4 "Reorganisation"): the task's history rows from that day on name the successor (the row
+that straddles the day is cut in two), the rows before keep the old agency. At any moment a task has one
+lead, so the old agency's figures are neither lost nor counted twice; a completed task never moves, so it
+stays credited to the agency that did it. A delegated child's ``parent_lead`` follows its parent, so the
+child still counts where its parent does not (store.py).
+
+The journal follows the history exactly as a batch flush does: the touched tasks' rows as they were are
+taken out and the new ones put in (``journal_add``), in the handler's transaction, under the same locks in
+the same order (store.py): the ``live`` lock shared, then the tasks by id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from events.clock import VN_TZ
+from events.envelope import Envelope
+from events.tasks import TaskTransferred, parties_after
+from services.reporting import store
+from services.runtime.logs import get_logger
+from services.runtime.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+_COLUMNS = (
+    "task_id, valid_from, valid_to, bucket, due, lead_agency_id, document, assigned_on, key_task, secret, involved, "
+    "delegated, parent_lead"
+)
+
+
+def effective_moment(transfer: TaskTransferred) -> datetime:
+    """The start of the day the successor takes over, in the domain's time zone."""
+    return datetime.combine(transfer.effective_on, time(0), tzinfo=VN_TZ)
+
+
+async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
+    transfer = event.payload
+    assert isinstance(transfer, TaskTransferred) and event.task_id
+    conn, task_id = uow.conn, event.task_id
+    await conn.execute(store.LIVE_LOCK)
+    rows = await conn.fetch(
+        """SELECT task_id, parent_task_id, assigning_agency_id, lead_agency_id, coordinating_agency_ids,
+                  officer_in_charge_id
+           FROM tasks WHERE task_id = $1 OR parent_task_id = $1 ORDER BY task_id FOR UPDATE""",
+        task_id,
+    )
+    task = next((r for r in rows if r["task_id"] == task_id), None)
+    if task is None:
+        log.warning("transfer of a task the reporting service does not know")
+        return
+    lead, coordinating, officer = parties_after(
+        task["lead_agency_id"], tuple(task["coordinating_agency_ids"]), task["officer_in_charge_id"], transfer
+    )
+    if (lead, coordinating) == (task["lead_agency_id"], tuple(task["coordinating_agency_ids"])):
+        return  # already holds (the decision named an agency the task no longer has)
+    children = [r["task_id"] for r in rows if r["task_id"] != task_id] if lead != task["lead_agency_id"] else []
+    touched = sorted([task_id, *children])
+    at = effective_moment(transfer)
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS history_before (LIKE task_history) ON COMMIT DELETE ROWS;"
+        " DELETE FROM history_before"
+    )
+    await conn.execute("INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", touched)
+    # Cut the row that holds at the effective moment: before it, the old agency; from it, the new one.
+    await conn.execute(
+        f"""INSERT INTO task_history ({_COLUMNS})
+            SELECT task_id, $2, valid_to, bucket, due, lead_agency_id, document, assigned_on, key_task, secret,
+                   involved, delegated, parent_lead
+            FROM task_history WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2""",
+        touched,
+        at,
+    )
+    await conn.execute(
+        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        touched,
+        at,
+    )
+    involved = list(dict.fromkeys((task["assigning_agency_id"], lead, *coordinating)))
+    await conn.execute(
+        "UPDATE task_history SET lead_agency_id = $2, involved = $3 WHERE task_id = $1 AND valid_from >= $4",
+        task_id,
+        lead,
+        involved,
+        at,
+    )
+    await conn.execute(
+        """UPDATE tasks SET lead_agency_id = $2, coordinating_agency_ids = $3, officer_in_charge_id = $4
+           WHERE task_id = $1""",
+        task_id,
+        lead,
+        list(coordinating),
+        officer,
+    )
+    if children:
+        await conn.execute(
+            "UPDATE task_history SET parent_lead = $2 WHERE task_id = ANY($1::text[]) AND valid_from >= $3",
+            children,
+            lead,
+            at,
+        )
+        await conn.execute(
+            "UPDATE tasks SET parent_lead_agency_id = $2 WHERE task_id = ANY($1::text[])", children, lead
+        )
+    await store.ensure_agencies(conn, [lead])
+    await conn.execute(
+        """SELECT journal_add(
+               array(SELECT h FROM task_history h WHERE h.task_id = ANY($1::text[])),
+               array(SELECT ROW(b.*)::task_history FROM history_before b))""",
+        touched,
+    )
