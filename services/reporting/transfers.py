@@ -52,6 +52,19 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     if task is None:
         log.warning("transfer of a task the reporting service does not know")
         return
+    decision = transfer.decision
+    await conn.execute(
+        """INSERT INTO transfers VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING""",
+        task_id,
+        transfer.reorganisation_id,
+        transfer.role,
+        transfer.from_agency_id,
+        transfer.to_agency_id,
+        decision.number,
+        decision.issued_on,
+        decision.issuer,
+        transfer.effective_on,
+    )
     lead, coordinating, officer = parties_after(
         task["lead_agency_id"], tuple(task["coordinating_agency_ids"]), task["officer_in_charge_id"], transfer
     )
@@ -65,17 +78,18 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
         " DELETE FROM history_before"
     )
     await conn.execute("INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", touched)
-    # Cut the row that holds at the effective moment: before it, the old agency; from it, the new one.
+    # Cut the row that holds at the effective moment: before it, the old agency; from it, the new one. The
+    # row is closed first (one current row per task), then its second half is put back from its copy.
     await conn.execute(
-        f"""INSERT INTO task_history ({_COLUMNS})
-            SELECT task_id, $2, valid_to, bucket, due, lead_agency_id, document, assigned_on, key_task, secret,
-                   involved, delegated, parent_lead
-            FROM task_history WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2""",
+        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
         touched,
         at,
     )
     await conn.execute(
-        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        f"""INSERT INTO task_history ({_COLUMNS})
+            SELECT task_id, $2, valid_to, bucket, due, lead_agency_id, document, assigned_on, key_task, secret,
+                   involved, delegated, parent_lead
+            FROM history_before WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2""",
         touched,
         at,
     )

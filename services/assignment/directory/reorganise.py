@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from services.assignment.directory.reorganisation import (
     plan,
     successors,
 )
+from services.runtime.access import involved, is_secret
 from services.runtime.refusals import conflict
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -37,13 +38,19 @@ class Applied:
     moved_task_ids: list[str]
     undecided_task_ids: list[str]
     transfers: int
+    secret_parties: dict[str, frozenset[str]] = field(default_factory=dict)  # secret moved task -> involved
 
-    def view(self) -> dict[str, Any]:
+    def view(self, viewer: str | None) -> dict[str, Any]:
+        """What the admin is told: a secret task's id only if its agency is involved in it (the secrecy rule);
+        the others are counted, never named."""
+        shown = [t for t in self.moved_task_ids if t not in self.secret_parties or viewer in self.secret_parties[t]]
         return {
             "reorganisation_id": self.reorganisation_id,
             "changed": self.changed,
-            "moved_task_ids": self.moved_task_ids,
-            "undecided_task_ids": self.undecided_task_ids,
+            "moved": len(self.moved_task_ids),
+            "moved_task_ids": shown,
+            "undecided_task_ids": [t for t in self.undecided_task_ids if t in shown],
+            "undecided": len(self.undecided_task_ids),
             "transfers": self.transfers,
         }
 
@@ -66,7 +73,9 @@ async def reorganise(reorganisation_id: str, fields: ReorganisationFields, uow: 
                 f"reorganisation {reorganisation_id} was already applied with another body",
                 f"Quyết định sắp xếp {reorganisation_id} đã được áp dụng với nội dung khác",
             )
-        return Applied(reorganisation_id, False, list(done["moved_task_ids"]), list(done["undecided_task_ids"]), 0)
+        moved = list(done["moved_task_ids"])
+        secrets = await _secret_parties(conn, moved)
+        return Applied(reorganisation_id, False, moved, list(done["undecided_task_ids"]), 0, secrets)
     abolished = [a.agency_id for a in fields.agencies]
     named = {*abolished, *(s for a in fields.agencies for s in successors(a))}
     known = await adapters.agencies(conn, named)
@@ -85,7 +94,24 @@ async def reorganise(reorganisation_id: str, fields: ReorganisationFields, uow: 
         await uow.emit(event, actor=actor, task_id=t.task_id, id_parts=(reorganisation_id, t.role, t.from_agency_id))
     moved = decided.moved_task_ids()
     await _record(conn, reorganisation_id, fields, body, body_hash, moved, list(decided.undecided), now, actor)
-    return Applied(reorganisation_id, True, moved, list(decided.undecided), len(decided.transfers))
+    secrets = await _secret_parties(conn, moved)
+    for task in open_tasks:  # the old agency was involved too, until now
+        if task.task_id in secrets:
+            secrets[task.task_id] |= {task.lead_agency_id, *task.coordinating_agency_ids}
+    return Applied(reorganisation_id, True, moved, list(decided.undecided), len(decided.transfers), secrets)
+
+
+async def _secret_parties(conn: asyncpg.Connection, task_ids: list[str]) -> dict[str, frozenset[str]]:
+    rows = await conn.fetch(
+        """SELECT task_id, classification, assigning_agency_id, lead_agency_id, coordinating_agency_ids
+           FROM tasks WHERE task_id = ANY($1::text[])""",
+        task_ids,
+    )
+    return {
+        r["task_id"]: frozenset(involved(r["assigning_agency_id"], r["lead_agency_id"], r["coordinating_agency_ids"]))
+        for r in rows
+        if is_secret(r["classification"])
+    }
 
 
 async def _open_tasks(conn: asyncpg.Connection, agency_ids: list[str]) -> list[OpenTask]:
@@ -137,13 +163,3 @@ async def _record(
         at,
         actor.agency_id,
     )
-
-
-async def view(conn: asyncpg.Connection | asyncpg.Pool, reorganisation_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM reorganisations WHERE reorganisation_id = $1", reorganisation_id)
-    if row is None:
-        return None
-    out = dict(row)
-    out["body"] = json.loads(out["body"]) if isinstance(out["body"], str) else out["body"]
-    out.pop("body_hash", None)
-    return out

@@ -153,16 +153,7 @@ async def put_reorganisation(
     await _require_admin(request, agency.agency_id, [*abolished, *(s for a in fields.agencies for s in successors(a))])
     async with runtime_of(request).unit_of_work() as uow:
         applied = await reorganise.reorganise(reorganisation_id, fields, uow, Actor(agency_id=agency.agency_id))
-    return applied.view()
-
-
-@router.get("/reorganisations/{reorganisation_id}")
-async def get_reorganisation(reorganisation_id: str, request: Request) -> dict[str, Any]:
-    """A decision as applied: its body, the tasks it moved and those a split left to decide."""
-    found = await reorganise.view(runtime_of(request).pool, reorganisation_id)
-    if found is None:
-        raise not_found("reorganisation", "quyết định sắp xếp", reorganisation_id, "reorganisation-not-found")
-    return found
+    return applied.view(agency.agency_id)
 
 
 @router.get("/agencies/{agency_id}")
