@@ -269,6 +269,8 @@ def directory_show(agency_id: str, depth: int = typer.Option(2, help="Levels bel
         )
         label = f"[bold]{agency.name}[/] [dim]{aid} · {agency.level}[/]"
         label += f" — {head.full_name}, {head.title}" if head else ""
+        if not agency.active and agency.successor_id:
+            label += f" [dim](không còn hoạt động; cơ quan kế thừa: {agency.successor_id})[/]"
         branch = tree.add(label if agency.active else f"[strike]{label}[/]")
         if level < depth:
             for child in (a for a in directory.agencies.values() if a.parent_id == aid):

@@ -9,6 +9,7 @@ Bình Định merged into UBND tỉnh Gia Lai by Nghị quyết 202/2025/QH15 fr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -18,12 +19,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+import typer
+from typer.testing import CliRunner
 
 from events.clock import VN_TZ, ManualClock
 from services import registry
 from services.assignment import provision
 from services.assignment.directory import handlers
 from services.assignment.directory.model import AgencyRecord, PersonRecord
+from services.cli import assignment_cli
 from services.reporting.bootstrap import DEFINITION as REPORTING
 from tests.conftest import eventually, running, unique
 from tests.integration.progress_alerts_kit import fetch
@@ -123,6 +127,12 @@ async def test_a_merger_moves_open_tasks_alerts_the_successor_once_and_reports_r
 
     stack.clock.set(AFTER)
     path = f"/v1/directory/reorganisations/{unique('nq202')}"
+    # A province does not reorganise another (nor itself): the Government, above both, does.
+    for caller in (stack.other, stack.old):
+        refused = await stack.assignment.put(
+            path, json=decision(stack.old, stack.new), headers=bearer(stack.tokens[caller])
+        )
+        assert refused.status_code == 403 and refused.json()["detail"]["message_vi"], refused.text
     applied = await stack.assignment.put(path, json=decision(stack.old, stack.new), headers=bearer(stack.tokens["cp"]))
     assert applied.status_code == 200, applied.text
     assert applied.json()["moved_task_ids"] == sorted([open_led, coordinated])
@@ -213,3 +223,75 @@ async def test_a_merger_moves_open_tasks_alerts_the_successor_once_and_reports_r
         await caught_up(reporting, settings, [])
         code, printed = await run(reporting, settings)
         assert code == 0, printed
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli(infra: Any) -> Any:
+    app, bench = typer.Typer(), typer.Typer()
+    app.add_typer(bench, name="bench")
+    assignment_cli.register(app, bench)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, list(args))
+
+
+def _options(old: str, new: str) -> list[str]:
+    return [
+        "--decision",
+        "202/2025/QH15",
+        "--issued",
+        "2025-06-12",
+        "--issuer",
+        "Quốc hội",
+        "--effective",
+        "2025-07-01",
+        "--agency",
+        f"{old}={new}",
+    ]
+
+
+def test_the_cli_applies_a_decision_and_refuses_bad_ones_in_both_languages(settings: Any, cli: Any) -> None:
+    old, new, later = unique("bd"), unique("gl"), unique("kt")
+    for agency_id in (old, new, later):
+        made = cli(
+            "directory",
+            "agency",
+            agency_id,
+            "--name",
+            f"UBND tỉnh thử {agency_id}",
+            "--level",
+            "ubnd-tinh",
+            "--parent",
+            "cp",
+        )
+        assert made.exit_code == 0, made.output
+    rid = unique("nq202")
+    applied = cli("directory", "reorganise", rid, *_options(old, new))
+    assert applied.exit_code == 0, applied.output
+    assert "Đã áp dụng" in applied.output
+    assert "đã được áp dụng trước đó" in cli("directory", "reorganise", rid, *_options(old, new)).output
+    sql = "SELECT active, successor_id FROM agencies WHERE agency_id = $1"
+    assert asyncio.run(fetch(settings, "assignment", sql, old)) == [{"active": False, "successor_id": new}]
+
+    abolished = cli("directory", "reorganise", unique("r"), *_options(later, old))
+    assert abolished.exit_code == 1
+    assert "successor-abolished" in abolished.output and "không còn hoạt động" in abolished.output
+    unknown = cli("directory", "reorganise", unique("r"), *_options(later, "khong-co"))
+    assert unknown.exit_code == 1 and "unknown-agency" in unknown.output and "Không tìm thấy" in unknown.output
+    future = cli(
+        "directory",
+        "reorganise",
+        unique("r"),
+        *_options(later, new)[:-4],
+        "--effective",
+        "2999-01-01",
+        "--agency",
+        f"{later}={new}",
+    )
+    assert future.exit_code == 1 and "effective-in-future" in future.output
+    missing = cli("directory", "reorganise", unique("r"), "--agency", f"{later}={new}")
+    assert missing.exit_code == 2 and "missing-option" in missing.output and "Cần --file" in missing.output
+    differs = cli("directory", "reorganise", rid, *_options(old, later))
+    assert differs.exit_code == 1 and "reorganisation-differs" in differs.output

@@ -3,6 +3,7 @@ and which decisions are refused, with a reason in English and Vietnamese."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -198,3 +199,19 @@ def test_a_decision_names_each_agency_once_and_at_most_a_bounded_number() -> Non
 
 def test_a_valid_merge_passes_the_checks() -> None:
     check(_merge(), AGENCIES, CHAINS, TODAY)
+
+
+def test_the_demo_fixture_of_the_2025_merger_reads_as_a_decision_its_directory_and_tasks() -> None:
+    from services.assignment.directory.model import DirectoryDocument
+    from services.assignment.tasks.commands import AssignTask
+    from services.cli.demo import REORGANISATION_2025, RESOLUTION
+
+    data = json.loads(REORGANISATION_2025.read_text(encoding="utf-8"))
+    fields = ReorganisationFields.model_validate(data["decision"])
+    assert (fields.decision.number, fields.effective_on) == ("202/2025/QH15", date(2025, 7, 1))
+    assert [(a.agency_id, a.successor_id) for a in fields.agencies] == [("ubnd-bd", "ubnd-gia-lai")]
+    directory = DirectoryDocument.model_validate(data["directory"])
+    assert [a.name for a in directory.agencies] == ["Ủy ban nhân dân tỉnh Gia Lai"]
+    assert any("Unsure" in note for note in data["notes"])  # what is not verified is said
+    for task in data["tasks_before"]["tasks"]:
+        AssignTask(source_document=RESOLUTION, assigning_agency_id="cp", lead_agency_id="ubnd-bd", **task)
