@@ -2,7 +2,7 @@
 
 They run on the server and work on the assignment schema directly, through the same handlers as the
 HTTP API (same rules, same outbox): `token issue|revoke|list`, `import FILE`, `directory load|show|
-agency|person|match`. The running service publishes what they write as soon as it commits.
+agency|person|match|reorganise`. The running service publishes what they write as soon as it commits.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from events.limits import HTTP_BODY_MAX_BYTES
 from events.tasks import SourceDocument
 from services.assignment.errors import Rejected
 
@@ -392,8 +393,8 @@ def directory_match(text: str = typer.Argument(..., help="A cell of a task list"
     out.print(table)
 
 
-REORGANISATION_FILE_MAX_BYTES = 1024 * 1024
-"""A decision file (the HTTP body): the same limit as any HTTP body."""
+REORGANISATION_FILE_MAX_BYTES = HTTP_BODY_MAX_BYTES
+"""A decision file is the HTTP body: the same limit."""
 
 
 @directory_app.command("reorganise")

@@ -19,17 +19,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from events.envelope import Frozen
-from events.limits import Id, IdList, Text
+from events.limits import REORGANISED_AGENCIES_MAX, TASK_SHARES_MAX, Id, IdList, Text
 from events.tasks import SourceDocument, TaskTransferred, TransferredRole, parties_after
 from services.assignment.directory.model import AgencyRecord
 from services.runtime.refusals import Refused, conflict, not_found
 
 ReorganisationKind = Literal["merge", "split", "abolish"]
-
-AGENCIES_MAX = 100
-"""Agencies one decision abolishes (the 2025 provincial merger abolished 35 UBND tỉnh at once)."""
-SHARES_MAX = 5000
-"""Tasks a split names one by one."""
 
 
 class TaskShare(Frozen):
@@ -43,7 +38,7 @@ class AbolishedAgency(Frozen):
     agency_id: Id
     successor_id: Id = Field(description="Takes every open task the shares do not give to another successor")
     other_successor_ids: IdList = Field((), description="A split's other successors")
-    shares: tuple[TaskShare, ...] = Field((), max_length=SHARES_MAX)
+    shares: tuple[TaskShare, ...] = Field((), max_length=TASK_SHARES_MAX)
 
 
 class ReorganisationFields(Frozen):
@@ -52,7 +47,7 @@ class ReorganisationFields(Frozen):
     kind: ReorganisationKind
     decision: SourceDocument = Field(description="The decision: number, date, issuer (e.g. 202/2025/QH15)")
     effective_on: date = Field(description="The day the successors take over (the new structure works)")
-    agencies: tuple[AbolishedAgency, ...] = Field(min_length=1, max_length=AGENCIES_MAX)
+    agencies: tuple[AbolishedAgency, ...] = Field(min_length=1, max_length=REORGANISED_AGENCIES_MAX)
     note: Text = ""
 
     @model_validator(mode="after")
