@@ -21,6 +21,7 @@ from events.clock import VN_TZ
 from events.envelope import Envelope
 from events.tasks import TaskTransferred, parties_after
 from services.reporting import store
+from services.reporting.domain import OPEN_BUCKETS
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -44,7 +45,7 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     await conn.execute(store.LIVE_LOCK)
     rows = await conn.fetch(
         """SELECT task_id, parent_task_id, assigning_agency_id, lead_agency_id, coordinating_agency_ids,
-                  officer_in_charge_id
+                  officer_in_charge_id, bucket
            FROM tasks WHERE task_id = $1 OR parent_task_id = $1 ORDER BY task_id FOR UPDATE""",
         task_id,
     )
@@ -65,6 +66,11 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
         decision.issuer,
         transfer.effective_on,
     )
+    if task["bucket"] not in OPEN_BUCKETS | {"nodl_open"}:
+        # Completed (or withdrawn) while the decision was being applied: it stays credited to the agency
+        # that did it; only open tasks move (the transfer is still listed above).
+        log.info("transfer of a task no longer open; its figures stay where they are")
+        return
     lead, coordinating, officer = parties_after(
         task["lead_agency_id"], tuple(task["coordinating_agency_ids"]), task["officer_in_charge_id"], transfer
     )

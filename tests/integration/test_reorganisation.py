@@ -10,16 +10,19 @@ Bình Định merged into UBND tỉnh Gia Lai by Nghị quyết 202/2025/QH15 fr
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from events.clock import VN_TZ, ManualClock
@@ -295,3 +298,45 @@ def test_the_cli_applies_a_decision_and_refuses_bad_ones_in_both_languages(setti
     assert missing.exit_code == 2 and "missing-option" in missing.output and "Cần --file" in missing.output
     differs = cli("directory", "reorganise", rid, *_options(old, later))
     assert differs.exit_code == 1 and "reorganisation-differs" in differs.output
+
+
+# ----------------------------------------------------------------------------------------------- demo
+
+
+async def test_the_demo_merges_binh_dinh_into_gia_lai_from_1_7_2025_and_a_rerun_changes_nothing(
+    settings: Any,
+) -> None:
+    """On a database of its own: the merger abolishes UBND tỉnh Bình Định, which the other tests use."""
+    from services.cli.demo import reorganise_2025
+
+    name = f"dondoc_reorg_{unique('d').replace('-', '_')}"
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = settings.database_url.rsplit("/", 1)[0] + f"/{name}"
+    console = Console(file=io.StringIO(), width=200)
+    async with provision.assignment_db(url) as pool:
+        await provision.load_directory(pool, ManualClock(BEFORE))
+        await reorganise_2025(pool, console, ManualClock(BEFORE))  # before 1/7/2025: not yet
+        assert not await pool.fetchval("SELECT count(*) FROM reorganisations")
+        for _ in range(2):  # a re-run of the whole demo loads the seed (Bình Định active) again first
+            await provision.load_directory(pool, ManualClock(AFTER))
+            await reorganise_2025(pool, console, ManualClock(AFTER))
+        moved = await pool.fetch(
+            "SELECT code, lead_agency_id FROM tasks WHERE assigning_agency_id = 'cp' ORDER BY code"
+        )
+        bd = await pool.fetchrow("SELECT active, successor_id FROM agencies WHERE agency_id = 'ubnd-bd'")
+        transfers = await pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE topic = 'dondoc.task-events' "
+            "AND convert_from(value, 'UTF8') LIKE '%TaskTransferred%'"
+        )
+    assert [(r["code"], r["lead_agency_id"]) for r in moved] == [
+        ("131/NQ-CP/CP→UBND-BD#1", "ubnd-gia-lai"),
+        ("131/NQ-CP/CP→UBND-BD#2", "ubnd-gia-lai"),
+    ]
+    assert (bd["active"], bd["successor_id"]) == (False, "ubnd-gia-lai")
+    assert transfers == 2  # once, however often the demo runs
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "chưa áp dụng" in printed and "2 nhiệm vụ đang thực hiện đã chuyển" in printed
