@@ -21,20 +21,18 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-import typer
 from rich.console import Console
-from typer.testing import CliRunner
 
 from events.clock import VN_TZ, ManualClock
 from services import registry
 from services.assignment import provision
 from services.assignment.directory import handlers
 from services.assignment.directory.model import AgencyRecord, PersonRecord
-from services.cli import assignment_cli
 from services.reporting.bootstrap import DEFINITION as REPORTING
 from tests.conftest import eventually, running, unique
 from tests.integration.progress_alerts_kit import fetch
 from tests.integration.test_assignment_support import bearer, body
+from tests.integration.test_directory_admin import cli  # noqa: F401 (fixture)
 from tests.integration.test_replay import caught_up, own, run, serving
 
 pytestmark = pytest.mark.integration
@@ -231,15 +229,6 @@ async def test_a_merger_moves_open_tasks_alerts_the_successor_once_and_reports_r
 # ----------------------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def cli(infra: Any) -> Any:
-    app, bench = typer.Typer(), typer.Typer()
-    app.add_typer(bench, name="bench")
-    assignment_cli.register(app, bench)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
-
-
 def _options(old: str, new: str) -> list[str]:
     return [
         "--decision",
@@ -255,7 +244,10 @@ def _options(old: str, new: str) -> list[str]:
     ]
 
 
-def test_the_cli_applies_a_decision_and_refuses_bad_ones_in_both_languages(settings: Any, cli: Any) -> None:
+def test_the_cli_applies_a_decision_and_refuses_bad_ones_in_both_languages(
+    settings: Any,
+    cli: Any,  # noqa: F811
+) -> None:
     old, new, later = unique("bd"), unique("gl"), unique("kt")
     for agency_id in (old, new, later):
         made = cli(

@@ -42,6 +42,17 @@ def _merge(**overrides: object) -> ReorganisationFields:
     return ReorganisationFields.model_validate({**body, **overrides})
 
 
+def _split(*shares: tuple[str, str]) -> ReorganisationFields:
+    """Bình Định split between gl (first successor) and kt; ``shares``: (task, successor)."""
+    agency = {
+        "agency_id": "bd",
+        "successor_id": "gl",
+        "other_successor_ids": ["kt"],
+        "shares": [{"task_id": t, "successor_id": s} for t, s in shares],
+    }
+    return _merge(kind="split", agencies=[agency])
+
+
 def _refusal(
     fields: ReorganisationFields, agencies: dict[str, AgencyRecord] = AGENCIES, today: date = TODAY
 ) -> Refused:
@@ -92,51 +103,21 @@ def test_a_new_lead_has_no_officer_until_its_head_names_one() -> None:
 
 
 def test_a_split_gives_named_tasks_to_their_successor_and_lists_the_rest_for_a_decision() -> None:
-    fields = _merge(
-        kind="split",
-        agencies=[
-            {
-                "agency_id": "bd",
-                "successor_id": "gl",
-                "other_successor_ids": ["kt"],
-                "shares": [{"task_id": "t2", "successor_id": "kt"}],
-            }
-        ],
-    )
+    fields = _split(("t2", "kt"))
     moved = plan(fields, [OpenTask("t1", "bd", ()), OpenTask("t2", "bd", ())])
     assert {t.task_id: t.to_agency_id for t in moved.transfers} == {"t1": "gl", "t2": "kt"}
     assert moved.undecided == ("t1",)
 
 
 def test_a_split_share_naming_a_task_that_is_not_open_is_refused() -> None:
-    fields = _merge(
-        kind="split",
-        agencies=[
-            {
-                "agency_id": "bd",
-                "successor_id": "gl",
-                "other_successor_ids": ["kt"],
-                "shares": [{"task_id": "done", "successor_id": "kt"}],
-            }
-        ],
-    )
+    fields = _split(("done", "kt"))
     with pytest.raises(Refused) as caught:
         plan(fields, [OpenTask("t1", "bd", ())])
     assert caught.value.code == "not-an-open-task"
 
 
 def test_a_split_share_to_an_agency_the_decision_does_not_name_is_refused() -> None:
-    fields = _merge(
-        kind="split",
-        agencies=[
-            {
-                "agency_id": "bd",
-                "successor_id": "gl",
-                "other_successor_ids": ["kt"],
-                "shares": [{"task_id": "t1", "successor_id": "cp"}],
-            }
-        ],
-    )
+    fields = _split(("t1", "cp"))
     with pytest.raises(Refused) as caught:
         plan(fields, [OpenTask("t1", "bd", ())])
     assert caught.value.code == "not-a-successor"
