@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+import asyncpg
+
 from events.clock import VN_TZ
 from events.envelope import Envelope
 from events.tasks import TaskTransferred, parties_after
@@ -53,7 +55,17 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     if task is None:
         log.warning("transfer of a task the reporting service does not know")
         return
-    decision = transfer.decision
+    if task["bucket"] not in OPEN_BUCKETS | {"nodl_open"}:
+        # Completed (or withdrawn) while the decision was being applied: it stays credited to the agency
+        # that did it; only open tasks move.
+        log.info("transfer of a task no longer open; its figures stay where they are")
+        return
+    lead, coordinating, officer = parties_after(
+        task["lead_agency_id"], tuple(task["coordinating_agency_ids"]), task["officer_in_charge_id"], transfer
+    )
+    if (lead, coordinating) == (task["lead_agency_id"], tuple(task["coordinating_agency_ids"])):
+        return  # already holds (the decision named an agency the task no longer has)
+    decision = transfer.decision  # listed for the dashboard; children read later follow it
     await conn.execute(
         """INSERT INTO transfers VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING""",
         task_id,
@@ -66,39 +78,11 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
         decision.issuer,
         transfer.effective_on,
     )
-    if task["bucket"] not in OPEN_BUCKETS | {"nodl_open"}:
-        # Completed (or withdrawn) while the decision was being applied: it stays credited to the agency
-        # that did it; only open tasks move (the transfer is still listed above).
-        log.info("transfer of a task no longer open; its figures stay where they are")
-        return
-    lead, coordinating, officer = parties_after(
-        task["lead_agency_id"], tuple(task["coordinating_agency_ids"]), task["officer_in_charge_id"], transfer
-    )
-    if (lead, coordinating) == (task["lead_agency_id"], tuple(task["coordinating_agency_ids"])):
-        return  # already holds (the decision named an agency the task no longer has)
     children = [r["task_id"] for r in rows if r["task_id"] != task_id] if lead != task["lead_agency_id"] else []
     touched = sorted([task_id, *children])
     at = effective_moment(transfer)
-    await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS history_before (LIKE task_history) ON COMMIT DELETE ROWS;"
-        " DELETE FROM history_before"
-    )
-    await conn.execute("INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", touched)
-    # Cut the row that holds at the effective moment: before it, the old agency; from it, the new one. The
-    # row is closed first (one current row per task), then its second half is put back from its copy.
-    await conn.execute(
-        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
-        touched,
-        at,
-    )
-    await conn.execute(
-        f"""INSERT INTO task_history ({_COLUMNS})
-            SELECT task_id, $2, valid_to, bucket, due, lead_agency_id, document, assigned_on, key_task, secret,
-                   involved, delegated, parent_lead
-            FROM history_before WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2""",
-        touched,
-        at,
-    )
+    await _snapshot(conn, touched)
+    await _cut(conn, touched, at)
     involved = list(dict.fromkeys((task["assigning_agency_id"], lead, *coordinating)))
     await conn.execute(
         "UPDATE task_history SET lead_agency_id = $2, involved = $3 WHERE task_id = $1 AND valid_from >= $4",
@@ -126,9 +110,87 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
             "UPDATE tasks SET parent_lead_agency_id = $2 WHERE task_id = ANY($1::text[])", children, lead
         )
     await store.ensure_agencies(conn, [lead])
+    await _journal(conn, touched)
+
+
+async def follow_parent_transfers(conn: asyncpg.Connection, child_ids: list[str]) -> None:
+    """Delegated tasks just assigned whose parent a reorganisation already moved (read in another partition,
+    or replayed, after the parent's transfer): their ``parent_lead`` is the parent's lead *at each moment* —
+    the old agency before the transfer took effect, the successor after — whatever order the partitions were
+    read in, so a rebuilt projection equals the live one."""
+    rows = await conn.fetch(
+        """SELECT c.task_id, x.effective_on, x.from_agency_id, x.to_agency_id
+           FROM tasks c JOIN transfers x ON x.task_id = c.parent_task_id AND x.role = 'chu-tri'
+           WHERE c.task_id = ANY($1::text[]) ORDER BY c.task_id, x.effective_on, x.reorganisation_id""",
+        sorted(child_ids),
+    )
+    if not rows:
+        return
+    moves: dict[str, list[tuple[datetime, str, str]]] = {}
+    for r in rows:
+        at = datetime.combine(r["effective_on"], time(0), tzinfo=VN_TZ)
+        moves.setdefault(r["task_id"], []).append((at, r["from_agency_id"], r["to_agency_id"]))
+    touched = sorted(moves)
+    await _snapshot(conn, touched)
+    for task_id, steps in moves.items():
+        since: datetime | None = None  # before the first transfer: from the task's first row
+        for at, old, _new in steps:
+            await _cut(conn, [task_id], at)
+            await conn.execute(
+                """UPDATE task_history SET parent_lead = $2
+                   WHERE task_id = $1 AND ($3::timestamptz IS NULL OR valid_from >= $3) AND valid_from < $4""",
+                task_id,
+                old,
+                since,
+                at,
+            )
+            since = at
+        await conn.execute(
+            "UPDATE task_history SET parent_lead = $2 WHERE task_id = $1 AND valid_from >= $3::timestamptz",
+            task_id,
+            steps[-1][2],
+            since,
+        )
+    await _journal(conn, touched)
+
+
+async def _snapshot(conn: asyncpg.Connection, task_ids: list[str]) -> None:
+    """The tasks' history rows as they stand, for ``_journal`` to take out (as a batch flush does)."""
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS history_before (LIKE task_history) ON COMMIT DELETE ROWS;"
+        " DELETE FROM history_before"
+    )
+    await conn.execute(
+        "INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", task_ids
+    )
+
+
+async def _cut(conn: asyncpg.Connection, task_ids: list[str], at: datetime) -> None:
+    """Cut the row that holds at ``at`` in two: before it, as it was; from it, for the caller to relabel. The row
+    is closed first (one current row per task), then its second half is put back."""
+    halves = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM task_history WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        task_ids,
+        at,
+    )
+    if not halves:
+        return
+    await conn.execute(
+        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        task_ids,
+        at,
+    )
+    await conn.executemany(
+        f"INSERT INTO task_history ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        [(h["task_id"], at, *list(h.values())[2:]) for h in halves],
+    )
+
+
+async def _journal(conn: asyncpg.Connection, task_ids: list[str]) -> None:
+    """The journal and live follow: the rows before out, the rows now in (migrations/003 ``journal_add``)."""
     await conn.execute(
         """SELECT journal_add(
                array(SELECT h FROM task_history h WHERE h.task_id = ANY($1::text[])),
                array(SELECT ROW(b.*)::task_history FROM history_before b))""",
-        touched,
+        task_ids,
     )

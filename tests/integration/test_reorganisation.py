@@ -62,13 +62,14 @@ class Stack:
     other: str
 
 
-async def _agencies(settings: Any, clock: ManualClock, *ids: str) -> None:
-    """Provinces under the Government, each with a head (alerts go to people)."""
+async def _agencies(settings: Any, clock: ManualClock, *ids: str, parent: str = "cp") -> None:
+    """Provinces under the Government (or units under ``parent``), each with a head (alerts go to people)."""
+    level = "ubnd-tinh" if parent == "cp" else "so-nganh"
     async with provision.assignment_db(settings.database_url) as pool:
         for agency_id in ids:
             async with provision.unit_of_work(pool, clock) as uow:
                 record = AgencyRecord(
-                    agency_id=agency_id, name=f"UBND tỉnh thử {agency_id}", level="ubnd-tinh", parent_id="cp"
+                    agency_id=agency_id, name=f"Cơ quan thử {agency_id}", level=level, parent_id=parent
                 )
                 await handlers.set_agency(record, uow, provision.OPERATOR)
                 head = PersonRecord(
@@ -83,6 +84,7 @@ async def stack(settings: Any) -> AsyncIterator[Stack]:
     old, new, other = unique("bd"), unique("gl"), unique("kt")
     await provision.prepare(settings.database_url, clock, settings.token_secret, [])
     await _agencies(settings, clock, old, new, other)
+    await _agencies(settings, clock, f"{old}-so", parent=old)  # a sở of the old province
     async with provision.assignment_db(settings.database_url) as pool:
         tokens = {a: await provision.issue(pool, clock, a, settings.token_secret) for a in ("cp", old, new, other)}
     async with AsyncExitStack() as services:
@@ -117,6 +119,13 @@ async def test_a_merger_moves_open_tasks_alerts_the_successor_once_and_reports_r
     open_led = await _assign(stack, stack.old)
     done_led = await _assign(stack, stack.old)
     coordinated = await _assign(stack, stack.other, coordinating_agency_ids=[stack.old])
+    # The old province handed part of one task to its sở: the part stays with the sở, the task moves.
+    delegated = await stack.assignment.post(
+        f"/v1/tasks/{open_led}/delegations",
+        json={"children": [{"lead_agency_id": f"{stack.old}-so"}], "idempotency_key": unique("k")},
+        headers=bearer(stack.tokens[stack.old]),
+    )
+    assert delegated.status_code in (200, 201), delegated.text
     for task_id in (open_led, done_led, coordinated):
         await eventually(lambda t=task_id: _known_to_progress(stack, t), what="progress to know the task")
     # The old agency completes one task before the merger: it stays credited to it.
@@ -181,29 +190,30 @@ async def test_a_merger_moves_open_tasks_alerts_the_successor_once_and_reports_r
     reporting = own(REPORTING)
     async with serving(reporting, settings) as url, httpx.AsyncClient(base_url=url) as http:
 
-        async def summary(agency: str, **params: Any) -> dict[str, int]:
-            r = await http.get("/v1/reports/summary", params={"agency_id": agency, "lead_only": True, **params})
+        async def summary(agency: str, lead_only: bool = True, **params: Any) -> dict[str, int]:
+            query = {"agency_id": agency, "lead_only": lead_only, **params}
+            r = await http.get("/v1/reports/summary", params=query)
             assert r.status_code == 200, r.text
             figures = r.json()["figures"]
             return {k: figures[k] for k in ("assigned", "completed_on_time", "unfinished_within_deadline")}
 
         today = AFTER.date().isoformat()  # this copy's clock is test_replay's; the day is asked for
 
-        async def moved() -> bool:
-            return (await summary(stack.new, as_of=today))["assigned"] == 1
+        new_now = {"assigned": 1, "completed_on_time": 0, "unfinished_within_deadline": 1}
+        old_now = {"assigned": 1, "completed_on_time": 1, "unfinished_within_deadline": 0}
+        # Subtrees, at any level of the cascade: the sở's part counts in the old province's subtree once its
+        # parent task left it, and not before (the parent counted for both then); the new one holds the task.
+        both = {"assigned": 2, "completed_on_time": 1, "unfinished_within_deadline": 1}
 
-        await eventually(moved, timeout=90, what="reporting to read the transfer")
+        async def read_all() -> bool:  # every partition and the directory are read at their own pace
+            return (
+                await summary(stack.new, as_of=today),
+                await summary(stack.old, as_of=today),
+                await summary(stack.old, lead_only=False, as_of=today),
+            ) == (new_now, old_now, both)
+
         # The new structure now: the successor holds the open task; the old agency keeps what it completed.
-        assert await summary(stack.new, as_of=today) == {
-            "assigned": 1,
-            "completed_on_time": 0,
-            "unfinished_within_deadline": 1,
-        }
-        assert await summary(stack.old, as_of=today) == {
-            "assigned": 1,
-            "completed_on_time": 1,
-            "unfinished_within_deadline": 0,
-        }
+        await eventually(read_all, timeout=120, what="reporting to read the transfer and the completion")
         # The old structure, as of a day before the merger took effect: nothing lost, nothing counted twice.
         assert await summary(stack.old, as_of="2025-06-30") == {
             "assigned": 2,
@@ -211,6 +221,8 @@ async def test_a_merger_moves_open_tasks_alerts_the_successor_once_and_reports_r
             "unfinished_within_deadline": 1,
         }
         assert (await summary(stack.new, as_of="2025-06-30"))["assigned"] == 0
+        assert await summary(stack.old, lead_only=False, as_of="2025-06-30") == both
+        assert (await summary(stack.new, lead_only=False, as_of=today))["assigned"] == 1
         everything = (await http.get("/v1/reports/summary", params={"as_of": "2025-06-30"})).json()["figures"]
         now = (await http.get("/v1/reports/summary", params={"as_of": "2025-07-02"})).json()["figures"]
         assert everything["assigned"] == now["assigned"]  # the whole tree counts each task once either side
