@@ -12,7 +12,7 @@ from events.envelope import EventPayload
 from events.limits import ALERT_IDS_MAX, Id, LongText, Name, Title
 from events.topics import ALERT_EVENTS
 
-AlertKind = Literal["assigned", "approaching", "overdue", "escalated"]
+AlertKind = Literal["assigned", "approaching", "overdue", "escalated", "transferred"]
 RecipientRole = Literal["officer", "head", "coordinator", "escalation"]
 
 
@@ -34,7 +34,7 @@ class AlertRaised(AlertEvent):
 
 
 Channel = Literal["in-app", "webhook", "email"]
-ResolvedBecause = Literal["completed", "withdrawn", "deadline-extended"]
+ResolvedBecause = Literal["completed", "withdrawn", "deadline-extended", "transferred"]
 
 
 class AlertDelivered(AlertEvent):

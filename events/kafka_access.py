@@ -98,7 +98,7 @@ SERVICE_GRANTS: tuple[Grant, ...] = tuple(
     sorted(
         [
             # assignment: the front door; it owns tasks as assigned and the directory.
-            *_reads("assignment", INTAKE),
+            *_reads("assignment", INTAKE, TASK_EVENTS),  # task events: whether a task is still open
             *_writes("assignment", TASK_EVENTS, DIRECTORY, INTAKE_REJECTED),
             *_dead_letters("assignment"),
             *_agency_copies("assignment"),

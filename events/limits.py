@@ -59,6 +59,10 @@ CHILDREN_MAX = 200
 """Parts of one delegation."""
 LEAD_DAYS_MAX = 10
 """Reminder lead times of one task."""
+REORGANISED_AGENCIES_MAX = 100
+"""Agencies one reorganisation decision abolishes (the 2025 provincial merger abolished 35 UBND tỉnh at once)."""
+TASK_SHARES_MAX = 5000
+"""Open tasks a split names one by one (which successor takes which)."""
 ALERT_IDS_MAX = 1000
 """Alert ids or people named by one alert event."""
 

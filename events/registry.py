@@ -23,6 +23,7 @@ from events.tasks import (
     TaskCompleted,
     TaskDelegated,
     TaskOverdue,
+    TaskTransferred,
     TaskWithdrawn,
 )
 
@@ -37,6 +38,7 @@ EVENT_TYPES: tuple[type[EventPayload], ...] = (
     DeadlineExtended,
     DeadlineExtensionRejected,
     TaskWithdrawn,
+    TaskTransferred,
     AgencyChanged,
     PersonChanged,
     AgencyGroupChanged,

@@ -147,3 +147,41 @@ class TaskWithdrawn(TaskEvent):
     cascaded_from_task_id: Id | None = Field(
         None, description="Set on a delegated child withdrawn because its ancestor was"
     )
+
+
+# --- Reorganisation (produced by the assignment service) ----------------------------------------------
+
+TransferredRole = Literal["chu-tri", "phoi-hop", "giao"]
+"""The old agency's place on the task: lead (chủ trì), coordinating (phối hợp) or assigning (giao)."""
+
+
+class TaskTransferred(TaskEvent):
+    """A reorganisation decision moved an open task from an abolished agency to its successor.
+
+    The task keeps its history, deadlines and extensions; only the agency in ``role`` changes, from the
+    moment ``effective_on`` (the day the new structure works) — a report as of an earlier day still reads
+    the old agency. The officer in charge belonged to the old agency, so a new lead has none until its head
+    names one (``officer_in_charge_id`` is cleared).
+    """
+
+    event_type = "TaskTransferred"
+    reorganisation_id: Id
+    decision: SourceDocument = Field(description="The reorganisation decision, e.g. Nghị quyết 202/2025/QH15")
+    effective_on: date = Field(description="The day the successor takes over (the new structure works)")
+    from_agency_id: Id
+    to_agency_id: Id
+    role: TransferredRole
+
+
+def parties_after(
+    lead: str, coordinating: tuple[str, ...], officer: str | None, transfer: TaskTransferred
+) -> tuple[str, tuple[str, ...], str | None]:
+    """(lead, coordinating agencies, officer in charge) once ``transfer`` holds; every service that keeps a
+    task's parties applies the same rule. A coordinating agency that became the lead, or is named twice, is
+    listed once; a new lead has no officer in charge until its head names one."""
+    old, new = transfer.from_agency_id, transfer.to_agency_id
+    if transfer.role == "chu-tri" and lead == old:
+        lead, officer = new, None
+    elif transfer.role == "phoi-hop":
+        coordinating = tuple(new if c == old else c for c in coordinating)
+    return lead, tuple(c for c in dict.fromkeys(coordinating) if c != lead), officer

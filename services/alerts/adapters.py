@@ -58,6 +58,20 @@ async def set_task(
     )
 
 
+async def set_parties(
+    conn: asyncpg.Connection, task_id: str, lead: str, coordinating: list[str], officer: str | None
+) -> None:
+    """Who holds the task after a reorganisation moved it (events/tasks.py ``parties_after``)."""
+    await conn.execute(
+        """UPDATE tasks SET lead_agency_id = $2, coordinating_agency_ids = $3, officer_in_charge_id = $4
+           WHERE task_id = $1""",
+        task_id,
+        lead,
+        coordinating,
+        officer,
+    )
+
+
 async def insert_alert(
     conn: asyncpg.Connection,
     *,
@@ -105,15 +119,18 @@ async def open_alerts_of(
     *,
     due_until: date | None = None,
     kinds: Iterable[str] | None = None,
+    recipient_agency_id: str | None = None,
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT * FROM alerts WHERE task_id = $1 AND resolved_at IS NULL
              AND ($2::date IS NULL OR due IS NULL OR due <= $2)
              AND ($3::text[] IS NULL OR kind = ANY($3))
+             AND ($4::text IS NULL OR recipient_agency_id = $4)
            ORDER BY recipient_person_id, alert_id FOR UPDATE""",
         task_id,
         due_until,
         list(kinds) if kinds is not None else None,
+        recipient_agency_id,
     )
     return [dict(r) for r in rows]
 

@@ -43,7 +43,7 @@ class AgencyInfo:
 
 
 # Coordinating agencies are informed of the assignment and of the overdue task, not of every reminder.
-_COORDINATORS_TOLD: frozenset[str] = frozenset({"assigned", "overdue"})
+_COORDINATORS_TOLD: frozenset[str] = frozenset({"assigned", "overdue", "transferred"})
 
 
 def recipients(kind: AlertKind, task: Mapping[str, Any], agencies: Mapping[str, AgencyInfo]) -> list[Recipient]:

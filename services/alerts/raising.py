@@ -17,6 +17,7 @@ from events.alerts import (
     ResolvedBecause,
 )
 from events.envelope import SYSTEM, Actor
+from events.tasks import TaskTransferred
 from services.alerts import adapters, deliveries, directory_store, disclosure, inapp, wording
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import agencies_to_look_up, alert_id, recipients, threshold
@@ -40,10 +41,15 @@ async def raise_alerts(
     actor: Actor,
     config: AlertsConfig,
     working_days_left: int | None = None,
+    transfer: TaskTransferred | None = None,
 ) -> list[dict[str, Any]]:
-    """Raise the alert of ``kind`` for each recipient that does not have it yet; returns the new ones."""
+    """Raise the alert of ``kind`` for each recipient that does not have it yet; returns the new ones.
+
+    ``transfer``: a reorganisation moved the task; only the successor's people are told, once per decision."""
     infos = await directory_store.agencies(uow.conn, agencies_to_look_up(kind, task))
     people = recipients(kind, task, infos)
+    if transfer is not None:
+        people = [p for p in people if p.agency_id == transfer.to_agency_id]
     if len(people) < 2 and kind != "escalated":
         # Routine while the directory is incomplete: debug, not one info line per alert.
         log.debug("no head known for the lead agency; alerting the officer only", agency=task["lead_agency_id"])
@@ -51,7 +57,8 @@ async def raise_alerts(
         log.warning("nobody to alert: no officer in charge and no head known", kind=kind)
         return []
     await inapp.lock_people(uow.conn, [p.person_id for p in people])
-    th, today, created = threshold(kind, due, working_days_left), uow.clock.now().date(), []
+    th = f"transferred:{transfer.reorganisation_id}" if transfer else threshold(kind, due, working_days_left)
+    today, created = uow.clock.now().date(), []
     for r in people:
         alert = {
             "alert_id": alert_id(task["task_id"], kind, th, r.person_id),
@@ -64,7 +71,7 @@ async def raise_alerts(
             "due": due,
             "raised_at": uow.clock.now(),
             "message_vi": wording.message(
-                kind, r.role, task, due=due, today=today, working_days_left=working_days_left
+                kind, r.role, task, due=due, today=today, working_days_left=working_days_left, transfer=transfer
             ),
         }
         if not await adapters.insert_alert(uow.conn, **alert):
@@ -160,10 +167,13 @@ async def resolve_alerts(
     actor: Actor,
     due_until: date | None = None,
     kinds: Iterable[str] | None = None,
+    recipient_agency_id: str | None = None,
 ) -> int:
     """Resolve the task's open alerts (AlertResolved each), stop their reminders, and tell the agency
     systems that had them by webhook."""
-    open_alerts = await adapters.open_alerts_of(uow.conn, task_id, due_until=due_until, kinds=kinds)
+    open_alerts = await adapters.open_alerts_of(
+        uow.conn, task_id, due_until=due_until, kinds=kinds, recipient_agency_id=recipient_agency_id
+    )
     if not open_alerts:
         return 0
     task = await adapters.get_task(uow.conn, task_id)

@@ -13,6 +13,8 @@ from events.tasks import (
     TaskAssigned,
     TaskCompleted,
     TaskOverdue,
+    TaskTransferred,
+    parties_after,
 )
 from services.alerts import adapters, raising
 from services.alerts.config import AlertsConfig
@@ -124,7 +126,36 @@ def handlers(config: AlertsConfig) -> dict[str, Handler]:
         await timers.cancel(uow.conn, event.task_id, kinds=(ESCALATE,))
         await adapters.set_task(uow.conn, event.task_id, due=payload.due)
 
+    async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
+        """A reorganisation moved the task: the old agency's alerts no longer ask anything of its people, and
+        the successor's people are told once ("nhiệm vụ được chuyển giao")."""
+        payload = event.payload
+        assert isinstance(payload, TaskTransferred) and event.task_id
+        task = await adapters.get_task(uow.conn, event.task_id, lock=True)
+        if task is None:
+            log.warning("transfer of a task this service has never seen")
+            return
+        await raising.resolve_alerts(
+            uow, event.task_id, "transferred", actor=event.actor, recipient_agency_id=payload.from_agency_id
+        )
+        lead, coordinating, officer = parties_after(
+            task["lead_agency_id"], tuple(task["coordinating_agency_ids"] or ()), task["officer_in_charge_id"], payload
+        )
+        await adapters.set_parties(uow.conn, event.task_id, lead, list(coordinating), officer)
+        if task["status"] not in ("open", "completion_reported"):
+            return  # completed or withdrawn meanwhile: nothing to do for the successor
+        moved = {
+            **task,
+            "lead_agency_id": lead,
+            "coordinating_agency_ids": list(coordinating),
+            "officer_in_charge_id": officer,
+        }
+        await raising.raise_alerts(
+            uow, moved, "transferred", due=task["due"], actor=event.actor, config=config, transfer=payload
+        )
+
     return {
+        "TaskTransferred": on_task_transferred,
         "TaskAssigned": on_task_assigned,
         "DeadlineApproaching": on_deadline_approaching,
         "TaskOverdue": on_task_overdue,

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from events.alerts import AlertKind, RecipientRole
+from events.tasks import TaskTransferred
 from services.alerts.domain import days_overdue
 
 
@@ -36,6 +37,8 @@ _TODO = {
     "đề xuất gia hạn trước khi hết hạn.",
     "overdue": "Việc cần làm: báo cáo ngay kết quả hoặc đề xuất gia hạn, nêu rõ lý do chậm.",
     "escalated": "Đề nghị chỉ đạo, đôn đốc cơ quan chủ trì xử lý dứt điểm và báo cáo.",
+    "transferred": "Việc cần làm: phân công cán bộ phụ trách, tiếp tục thực hiện theo thời hạn đang có hiệu lực "
+    "và cập nhật tiến độ trên hệ thống.",
 }
 _INFORMED = "Để biết và phối hợp thực hiện phần việc của cơ quan mình."
 
@@ -49,9 +52,19 @@ def message(
     today: date,
     working_days_left: int | None = None,
     reminder: int = 0,
+    transfer: TaskTransferred | None = None,
 ) -> str:
     ref = task_ref(task)
-    if kind == "assigned":
+    if kind == "transferred":
+        assert transfer is not None
+        decision = transfer.decision
+        part = "chủ trì" if transfer.role == "chu-tri" else "phối hợp thực hiện"
+        body = (
+            f"Nhiệm vụ được chuyển giao cho cơ quan của đồng chí: theo văn bản số {decision.number} ngày "
+            f"{d(decision.issued_on)} của {decision.issuer}, từ ngày {d(transfer.effective_on)} cơ quan của đồng chí "
+            f"{part} {ref}, thay {transfer.from_agency_id}. Thời hạn hoàn thành: {_deadline(task, due)}."
+        )
+    elif kind == "assigned":
         opening = {
             "officer": f"Anh/chị được giao phụ trách {ref}.",
             "head": f"Cơ quan của đồng chí được giao chủ trì {ref}.",
@@ -74,7 +87,7 @@ def message(
             f"{ref[0].upper()}{ref[1:]} do cơ quan đồng chí giao đã quá hạn {days_overdue(due, today)} ngày "
             f"(hạn {d(due)}) mà chưa hoàn thành; cơ quan chủ trì: {task['lead_agency_id']}."
         )
-    todo = _INFORMED if role == "coordinator" else _TODO[kind]
+    todo = _INFORMED if role == "coordinator" and kind != "transferred" else _TODO[kind]
     prefix = f"[Nhắc lại lần {reminder}] " if reminder else ""
     return f"{prefix}{body} {todo}"
 
@@ -84,6 +97,7 @@ _SUBJECT = {
     "approaching": "Sắp đến hạn",
     "overdue": "Quá hạn",
     "escalated": "Nhiệm vụ quá hạn cần chỉ đạo",
+    "transferred": "Chuyển giao nhiệm vụ",
 }
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from events.topics import INTAKE
+from events.topics import INTAKE, TASK_EVENTS
 from services.assignment import tokens
+from services.assignment.completion import COMPLETION_HANDLERS
 from services.assignment.directory.routes import router as directory_router
 from services.assignment.intake.processor import build as intake_processor
 from services.assignment.tasks.routes import router as tasks_router
@@ -17,11 +18,14 @@ DEFINITION = ServiceDefinition(
     name="assignment",
     title="dondoc — giao nhiệm vụ (assignment)",
     migrations=Path(__file__).parent / "migrations",
+    # Only whether a task is still open (completion.py): a reorganisation moves open tasks only.
+    topics=(TASK_EVENTS,),
+    handlers=COMPLETION_HANDLERS,
     routers=(tasks_router, directory_router),
     # Intake records are agency commands, not envelopes: they get their own subscriber (see raw_consumer).
     background=(raw_consumer(INTAKE, "intake", intake_processor),),
     token_standing=tokens.standing,  # its own token table: no delay after a revocation
     replay_refusal="assignment is a source of truth, not a projection: its tasks and directory come from commands "
-    "(HTTP and dondoc.intake) and it consumes no event topic, so there is no log to rebuild it from. Restore its "
-    "schema from a database backup instead.",
+    "(HTTP and dondoc.intake); of dondoc.task-events it keeps only whether a task is still open, so there "
+    "is no log to rebuild it from. Restore its schema from a database backup instead.",
 )

@@ -2,7 +2,7 @@
 
 They run on the server and work on the assignment schema directly, through the same handlers as the
 HTTP API (same rules, same outbox): `token issue|revoke|list`, `import FILE`, `directory load|show|
-agency|person|match`. The running service publishes what they write as soon as it commits.
+agency|person|match|reorganise`. The running service publishes what they write as soon as it commits.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from events.limits import HTTP_BODY_MAX_BYTES
 from events.tasks import SourceDocument
 from services.assignment.errors import Rejected
 
@@ -273,6 +274,8 @@ def directory_show(agency_id: str, depth: int = typer.Option(2, help="Levels bel
         )
         label = f"[bold]{agency.name}[/] [dim]{aid} · {agency.level}[/]"
         label += f" — {head.full_name}, {head.title}" if head else ""
+        if not agency.active and agency.successor_id:
+            label += f" [dim](không còn hoạt động; cơ quan kế thừa: {agency.successor_id})[/]"
         branch = tree.add(label if agency.active else f"[strike]{label}[/]")
         if level < depth:
             for child in (a for a in directory.agencies.values() if a.parent_id == aid):
@@ -392,3 +395,119 @@ def directory_match(text: str = typer.Argument(..., help="A cell of a task list"
             m.text, ", ".join(f"{n.kind}:{n.ident}" for n in sorted(m.found)) or "[red]—[/]", ", ".join(m.suggestions)
         )
     out.print(table)
+
+
+REORGANISATION_FILE_MAX_BYTES = HTTP_BODY_MAX_BYTES
+"""A decision file is the HTTP body: the same limit."""
+
+
+@directory_app.command("reorganise")
+def directory_reorganise(
+    reorganisation_id: str = typer.Argument(..., help="An id for this decision, e.g. nq-202-2025-qh15"),
+    file: Annotated[Path | None, typer.Option(help="The decision as JSON (the body of the HTTP PUT)")] = None,
+    kind: str = typer.Option("merge", help="merge | split | abolish"),
+    decision: str = typer.Option(None, help="Số hiệu of the decision, e.g. 202/2025/QH15"),
+    issued: str = typer.Option(None, help="Its date, YYYY-MM-DD"),
+    issuer: str = typer.Option(None, help="Who issued it, e.g. Quốc hội"),
+    effective: str = typer.Option(None, help="The day the successors take over, YYYY-MM-DD (default: issued)"),
+    agency: Annotated[
+        list[str] | None,
+        typer.Option(help="OLD=SUCCESSOR[,OTHER…]: the first successor takes every task no --share names"),
+    ] = None,
+    share: Annotated[list[str] | None, typer.Option(help="A split: OLD:TASK_ID=SUCCESSOR")] = None,
+) -> None:
+    """Apply a reorganisation decision: abolished agencies name their successor and their open tasks move."""
+    from pydantic import ValidationError
+
+    from services.assignment.directory.reorganisation import ReorganisationFields
+    from services.assignment.directory.reorganise import reorganise
+    from services.assignment.provision import OPERATOR, assignment_db, unit_of_work
+
+    try:
+        if file is not None:
+            if file.stat().st_size > REORGANISATION_FILE_MAX_BYTES:
+                raise Rejected(
+                    "file-too-large",
+                    f"{file} is over {REORGANISATION_FILE_MAX_BYTES} bytes",
+                    f"Tệp {file} lớn hơn {REORGANISATION_FILE_MAX_BYTES} byte",
+                )
+            fields = ReorganisationFields.model_validate_json(file.read_bytes())
+        else:
+            fields = ReorganisationFields.model_validate(
+                _reorganisation_options(kind, decision, issued, issuer, effective, agency or [], share or [])
+            )
+    except ValidationError as exc:
+        err.print(
+            f"[red]Quyết định sắp xếp chưa hợp lệ: {exc.errors()[0]['msg']}[/]\n[dim]invalid-reorganisation: {exc}[/]"
+        )
+        raise typer.Exit(2) from exc
+    except Rejected as exc:
+        err.print(f"[red]{exc.message_vi}[/]\n[dim]{exc.code}: {exc.message_en}[/]")
+        raise typer.Exit(2) from exc
+
+    async def work() -> Any:
+        async with assignment_db() as pool, unit_of_work(pool, _clock()) as uow:
+            return await reorganise(reorganisation_id, fields, uow, OPERATOR)
+
+    applied = _run(work)
+    if not applied.changed:
+        out.print(f"Quyết định {reorganisation_id} đã được áp dụng trước đó; không có thay đổi.")
+    else:
+        out.print(
+            f"Đã áp dụng {reorganisation_id}: {len(applied.moved_task_ids)} nhiệm vụ chuyển cho cơ quan kế thừa "
+            f"({applied.transfers} lượt chuyển)."
+        )
+    if applied.undecided_task_ids:
+        out.print(
+            f"Chờ quyết định phân công (tạm giao cơ quan kế thừa thứ nhất): {', '.join(applied.undecided_task_ids)}"
+        )
+
+
+def _reorganisation_options(
+    kind: str,
+    decision: str | None,
+    issued: str | None,
+    issuer: str | None,
+    effective: str | None,
+    agencies: list[str],
+    shares: list[str],
+) -> dict[str, Any]:
+    if not (decision and issued and issuer and agencies):
+        raise Rejected(
+            "missing-option",
+            "give --file, or --decision, --issued, --issuer and at least one --agency OLD=SUCCESSOR",
+            "Cần --file, hoặc --decision, --issued, --issuer và ít nhất một --agency CŨ=KẾ_THỪA",
+        )
+    issued_on = _date(issued, "--issued")
+    abolished: dict[str, dict[str, Any]] = {}
+    for spec in agencies:
+        old, _, successors = spec.partition("=")
+        names = [s.strip() for s in successors.split(",") if s.strip()]
+        if not old.strip() or not names:
+            raise Rejected(
+                "bad-option",
+                f"--agency {spec!r}: write OLD=SUCCESSOR[,OTHER…]",
+                f"--agency {spec!r}: cần dạng CŨ=KẾ_THỪA[,KHÁC…]",
+            )
+        abolished[old.strip()] = {
+            "agency_id": old.strip(),
+            "successor_id": names[0],
+            "other_successor_ids": names[1:],
+            "shares": [],
+        }
+    for spec in shares:
+        old, _, rest = spec.partition(":")
+        task_id, _, successor = rest.partition("=")
+        if old not in abolished or not task_id or not successor:
+            raise Rejected(
+                "bad-option",
+                f"--share {spec!r}: write OLD:TASK_ID=SUCCESSOR, OLD being one of the --agency",
+                f"--share {spec!r}: cần dạng CŨ:MÃ_NHIỆM_VỤ=KẾ_THỪA, CŨ là một cơ quan của --agency",
+            )
+        abolished[old]["shares"].append({"task_id": task_id, "successor_id": successor})
+    return {
+        "kind": kind,
+        "decision": {"number": decision, "issued_on": issued_on.isoformat(), "issuer": issuer},
+        "effective_on": (_date(effective, "--effective") if effective else issued_on).isoformat(),
+        "agencies": list(abolished.values()),
+    }

@@ -5,7 +5,11 @@
    to its letter 6958/UBND-KSTT of 21/11/2022 (66 tasks: rows 2, 4 and 8 have one task per lead);
 3. task 13 goes down the chain of the seed's letters, over HTTP with each agency's own token:
    Sở GDĐT (2384/SGDĐT-VP, 23/11/2022: Phòng KH-TC leads with Văn phòng Sở, and Trường THPT Bình Dương
-   implements), then the school (93/CV-THPTBD, 23/12/2022: Tổ văn phòng, the accountant in charge).
+   implements), then the school (93/CV-THPTBD, 23/12/2022: Tổ văn phòng, the accountant in charge);
+4. on a demo day from 1/7/2025 on, the 2025 merger (services/assignment/seed/reorganisation_2025.json):
+   the Government's tasks of 131/NQ-CP to UBND tỉnh Bình Định (recorded in 10/2022), then Nghị quyết
+   202/2025/QH15 moving its open tasks to UBND tỉnh Gia Lai; the dashboard reads the new structure now and
+   the old one as of 30/06/2025.
 Directory and import go through the database like the CLI (they are the operator's); the cascade is
 what agencies do, so it takes the front door. Re-running finds everything already there.
 """
@@ -13,16 +17,19 @@ what agencies do, so it takes the front door. Re-running finds everything alread
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
-from events.clock import Clock
+from events.clock import Clock, ManualClock
 from events.tasks import SourceDocument
+from services.assignment.directory import adapters as directory_adapters
 from services.assignment.importing.console import run_import
 from services.assignment.importing.plan import ImportOptions
 from services.assignment.provision import SEED_DANH_MUC, assignment_db, issue, load_directory
@@ -114,9 +121,53 @@ async def run_demo(pool: Any, http: httpx.AsyncClient, console: Console, clock: 
     school_task = next(c["task_id"] for c in school if c["lead_agency_id"] == "bd-thpt-binh-duong")
     team = await _delegate(http, school_task, DELEGATION_93, tokens["bd-thpt-binh-duong"])
     parent = (await http.get(f"/v1/tasks/{TASK_13}")).json()
+    await reorganise_2025(pool, console, clock)
     await _published(pool, console)
     console.print(_cascade([parent, *school, *team]))
     return tokens
+
+
+REORGANISATION_2025 = Path(__file__).resolve().parents[1] / "assignment" / "seed" / "reorganisation_2025.json"
+
+
+async def reorganise_2025(pool: Any, console: Console, clock: Clock) -> None:
+    """The 2025 merger of Bình Định into Gia Lai, when the demo lives after it took effect."""
+    from services.assignment.directory.handlers import load_document, set_agency
+    from services.assignment.directory.model import DirectoryDocument
+    from services.assignment.directory.reorganisation import ReorganisationFields
+    from services.assignment.directory.reorganise import reorganise
+    from services.assignment.provision import OPERATOR, unit_of_work
+    from services.assignment.tasks.assign import assign_task
+    from services.assignment.tasks.commands import AssignTask
+
+    data = json.loads(REORGANISATION_2025.read_text(encoding="utf-8"))
+    fields = ReorganisationFields.model_validate(data["decision"])
+    number, effective = fields.decision.number, fields.effective_on
+    if clock.now().date() < effective:
+        console.print(
+            f"[dim]Sắp xếp theo Nghị quyết {number} (từ {effective:%d/%m/%Y}) chưa áp dụng: ngày demo trước đó "
+            "(xem với --demo-day 2025-07-15).[/]"
+        )
+        return
+    async with unit_of_work(pool, clock) as uow:
+        await load_document(DirectoryDocument.model_validate(data["directory"]), uow, OPERATOR)
+    before = data["tasks_before"]
+    at = ManualClock(datetime.fromisoformat(before["recorded_at"]))
+    for task in before["tasks"]:
+        command = AssignTask(source_document=RESOLUTION, assigning_agency_id="cp", lead_agency_id="ubnd-bd", **task)
+        async with unit_of_work(pool, at) as uow:
+            await assign_task(command, uow)
+    async with unit_of_work(pool, clock) as uow:
+        applied = await reorganise(data["reorganisation_id"], fields, uow, OPERATOR)
+        for a in fields.agencies:  # the seed directory, loaded again on a re-run, says it is still active
+            record = (await directory_adapters.agencies(uow.conn, [a.agency_id]))[a.agency_id]
+            await set_agency(record.model_copy(update={"active": False, "successor_id": a.successor_id}), uow, OPERATOR)
+    console.print(
+        f"Sắp xếp theo Nghị quyết {number}: UBND tỉnh Bình Định hợp nhất vào UBND tỉnh Gia Lai từ "
+        f"{effective:%d/%m/%Y}; {len(applied.moved_task_ids)} nhiệm vụ đang thực hiện đã chuyển"
+        + ("" if applied.changed else " (đã áp dụng trước đó)")
+        + f". Xem số liệu theo cơ cấu cũ: as_of {effective - timedelta(days=1):%Y-%m-%d}."
+    )
 
 
 async def _delegate(http: httpx.AsyncClient, task_id: str, body: dict[str, Any], token: str) -> list[dict[str, Any]]:

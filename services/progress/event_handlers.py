@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from events.envelope import Envelope, EventPayload
-from events.tasks import TaskAssigned
+from events.tasks import TaskAssigned, TaskTransferred, parties_after
 from services.progress import adapters, planning
 from services.progress.config import ProgressConfig
 from services.runtime.consuming import BatchHandler, in_one_transaction
@@ -55,10 +55,31 @@ def handlers(config: ProgressConfig) -> dict[str, Handler]:
         await adapters.update(uow.conn, task["task_id"], uow.clock.now(), status="withdrawn")
         await planning.unplan(uow, task["task_id"])
 
+    async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
+        """A reorganisation moved the task: the successor now writes its progress (lead-only writes); the
+        status, deadline and schedule stay as they are."""
+        payload = event.payload
+        assert isinstance(payload, TaskTransferred)
+        task = await _task(event, uow)
+        if task is None:
+            return
+        lead, coordinating, officer = parties_after(
+            task["lead_agency_id"], tuple(task["coordinating_agency_ids"] or ()), task["officer_in_charge_id"], payload
+        )
+        await adapters.update(
+            uow.conn,
+            task["task_id"],
+            uow.clock.now(),
+            lead_agency_id=lead,
+            coordinating_agency_ids=list(coordinating),
+            officer_in_charge_id=officer,
+        )
+
     return {
         "TaskAssigned": on_task_assigned,
         "DeadlineExtended": on_deadline_extended,
         "TaskWithdrawn": on_task_withdrawn,
+        "TaskTransferred": on_task_transferred,
     }
 
 

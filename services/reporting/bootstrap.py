@@ -10,8 +10,10 @@ from services.reporting.directory_handlers import DIRECTORY_HANDLERS
 from services.reporting.handlers import BATCH_HANDLER, EVENT_HANDLERS
 from services.reporting.live import keep_live_day
 from services.reporting.monthly import monthly_reports
+from services.reporting.reorganisations import router as reorganisations_router
 from services.reporting.replay_policy import REPLAY_POLICY
 from services.reporting.routes import router
+from services.reporting.transfers import on_task_transferred
 from services.runtime.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -19,11 +21,12 @@ DEFINITION = ServiceDefinition(
     title="dondoc — báo cáo (reporting)",
     migrations=Path(__file__).parent / "migrations",
     topics=(TASK_EVENTS, DIRECTORY),
-    handlers={**EVENT_HANDLERS, **DIRECTORY_HANDLERS},
+    # A transfer rewrites history from its effective day: alone, in its key's order (transfers.py).
+    handlers={**EVENT_HANDLERS, **DIRECTORY_HANDLERS, "TaskTransferred": on_task_transferred},
     batch_handler=BATCH_HANDLER,
     # Tasks' partitions side by side: every journal writer locks in one order (store.py).
     consumer_concurrency=4,
-    routers=(router, dashboard_router),
+    routers=(router, reorganisations_router, dashboard_router),
     background=(keep_live_day, monthly_reports),
     replay=REPLAY_POLICY,
 )

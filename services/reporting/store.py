@@ -283,7 +283,7 @@ class TaskBatch:
                 [self.documents[n] for n in sorted(self.documents)],
             )
         if self.agencies:
-            await _ensure_agencies(conn, sorted(self.agencies))
+            await ensure_agencies(conn, sorted(self.agencies))
         new = [self.tasks[t] for t in sorted(self.tasks) if not self.tasks[t].stored]
         if new:
             await conn.executemany(
@@ -363,7 +363,7 @@ def _history_row(state: TaskState, interval: _Interval) -> tuple[Any, ...]:
     )
 
 
-async def _ensure_agencies(conn: asyncpg.Connection, agency_ids: list[str]) -> None:
+async def ensure_agencies(conn: asyncpg.Connection, agency_ids: list[str]) -> None:
     """Agencies seen as a lead before the directory named them: roots of their own until it does."""
     inserted = await conn.fetch(
         """INSERT INTO agencies (agency_id, name, short_name, known)

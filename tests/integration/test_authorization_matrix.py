@@ -62,6 +62,7 @@ class Verdict(Enum):
     PERSON = "a person's alerts or contact: their own agency only"
     AGENCY = "the caller's own agency's things: any valid token, each sees its own"
     DIRECTORY_ADMIN = "directory change below the lead: its agency or one above it"
+    DIRECTORY_DECISION = "reorganisation of agencies below the lead: past the access rule for it or one above it"
     RELAYED = "passed on with the caller's token to alerts GET /v1/alerts/stream, which judges it"
 
 
@@ -103,6 +104,7 @@ def _build(path: str, body: Callable[[World, str], Any] | None = None, **params:
             new_person=unique("p-matrix"),
             agency_id=f"{OWN}-{unique('unit')}",
             group_id=unique("nhom"),
+            reorganisation_id=unique("reorg"),
         )
         values = {k: v.format(marker=world.markers[kind], person=world.person) for k, v in params.items()}
         return Call(method, filled, body(world, kind) if body else None, values)
@@ -125,6 +127,15 @@ def _person(world: World, kind: str) -> dict[str, Any]:
 
 def _group(world: World, kind: str) -> dict[str, Any]:
     return {"name": f"Nhóm thử nghiệm {unique('n')}", "kind": "all", "member_ids": [CHILD, SIBLING_UNIT]}
+
+
+def _decision(world: World, kind: str) -> dict[str, Any]:
+    return {
+        "kind": "merge",
+        "decision": {"number": "1/2099/QH", "issued_on": "2099-01-01", "issuer": "Quốc hội"},
+        "effective_on": "2099-01-01",
+        "agencies": [{"agency_id": SIBLING_UNIT, "successor_id": CHILD}],
+    }
 
 
 def _json(value: Any) -> Callable[[World, str], Any]:
@@ -205,6 +216,11 @@ ROUTES: dict[tuple[str, str, str], tuple[Verdict, Callable[..., Call]]] = {
         Verdict.OPEN,
         _build("/v1/directory/groups/g-bd-so-nganh"),
     ),
+    # A decision dated in the future: an admin reaches the rule, which refuses it, so no agency is abolished.
+    ("assignment", "PUT", "/v1/directory/reorganisations/{reorganisation_id}"): (
+        Verdict.DIRECTORY_DECISION,
+        _build("/v1/directory/reorganisations/{reorganisation_id}", _decision),
+    ),
     ("assignment", "GET", "/v1/directory/match"): (Verdict.OPEN, _build("/v1/directory/match", name="Sở Tài chính")),
     # progress
     **{
@@ -244,6 +260,7 @@ ROUTES: dict[tuple[str, str, str], tuple[Verdict, Callable[..., Call]]] = {
     ("reporting", "GET", "/v1/reports/summary.docx"): (Verdict.LISTING, _build("/v1/reports/summary.docx")),
     ("reporting", "GET", "/v1/reports/trend"): (Verdict.LISTING, _build("/v1/reports/trend", months="2")),
     ("reporting", "GET", "/v1/reports/agencies"): (Verdict.OPEN, _build("/v1/reports/agencies")),
+    ("reporting", "GET", "/v1/reports/reorganisations"): (Verdict.OPEN, _build("/v1/reports/reorganisations")),
     ("reporting", "GET", "/v1/reports/documents"): (Verdict.LISTING, _build("/v1/reports/documents")),
     ("reporting", "GET", "/v1/reports/tasks"): (Verdict.LISTING, _build("/v1/reports/tasks", q="{marker}")),
     ("reporting", "GET", "/v1/reports/tasks/{task_id}/tree"): (
@@ -308,6 +325,8 @@ def expected(verdict: Verdict, principal: str, kind: str) -> str:
         return "ok" if principal == "own" else "forbidden"
     if verdict is Verdict.DIRECTORY_ADMIN:
         return "ok" if principal in ("own", "parent") else "forbidden"
+    if verdict is Verdict.DIRECTORY_DECISION:
+        return "reached" if principal in ("own", "parent") else "forbidden"
     return "reached"  # AGENCY
 
 

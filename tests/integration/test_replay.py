@@ -380,7 +380,7 @@ def test_unknown_services_and_sources_of_truth_are_refused() -> None:
     assert "unknown service 'reportng'" in said(unknown) and "replay accepts: reporting, audit" in said(unknown)
 
     for service, reason in (
-        ("assignment", "consumes no event topic"),
+        ("assignment", "it keeps only whether a task is still open"),
         ("progress", "timers"),
         ("alerts", "delivered to people"),
     ):

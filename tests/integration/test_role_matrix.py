@@ -62,6 +62,7 @@ EXPECTED: dict[tuple[str, str, str], Action] = {
     ("assignment", "PUT", "/v1/directory/agencies/{agency_id}"): Action.ADMINISTER_DIRECTORY,
     ("assignment", "PUT", "/v1/directory/people/{person_id}"): Action.ADMINISTER_DIRECTORY,
     ("assignment", "PUT", "/v1/directory/groups/{group_id}"): Action.ADMINISTER_DIRECTORY,
+    ("assignment", "PUT", "/v1/directory/reorganisations/{reorganisation_id}"): Action.ADMINISTER_DIRECTORY,
     ("progress", "POST", "/v1/tasks/{task_id}/progress"): Action.REPORT_PROGRESS,
     ("progress", "POST", "/v1/tasks/{task_id}/complete"): Action.REPORT_COMPLETION,
     ("progress", "POST", "/v1/tasks/{task_id}/confirm"): Action.CONFIRM_COMPLETION,

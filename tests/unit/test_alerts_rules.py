@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 from typing import Any
 
 from events.clock import VN_TZ
+from events.tasks import SourceDocument, TaskTransferred
 from services.alerts import wording
 from services.alerts.channels import signing
 from services.alerts.channels.email import build_message
@@ -121,6 +122,43 @@ def test_an_alert_says_the_task_its_document_the_deadline_the_days_and_what_to_d
     assert again.startswith("[Nhắc lại lần 2]")
 
 
+def test_a_transferred_task_tells_the_successor_the_decision_its_role_and_what_to_do() -> None:
+    transfer = TaskTransferred(
+        reorganisation_id="nq-202",
+        decision=SourceDocument(number="202/2025/QH15", issued_on=date(2025, 6, 12), issuer="Quốc hội"),
+        effective_on=date(2025, 7, 1),
+        from_agency_id="ubnd-bd",
+        to_agency_id="ubnd-gia-lai",
+        role="chu-tri",
+    )
+    moved = {**TASK, "lead_agency_id": "ubnd-gia-lai", "officer_in_charge_id": None}
+    text = wording.message(
+        "transferred", "head", moved, due=date(2025, 12, 31), today=date(2025, 7, 15), transfer=transfer
+    )
+    for part in (
+        "Nhiệm vụ được chuyển giao cho cơ quan của đồng chí",
+        "văn bản số 202/2025/QH15 ngày 12/06/2025 của Quốc hội",
+        "từ ngày 01/07/2025 cơ quan của đồng chí chủ trì",
+        "thay ubnd-bd",
+        "phân công cán bộ phụ trách",
+    ):
+        assert part in text, part
+    coordinating = transfer.model_copy(update={"role": "phoi-hop"})
+    informed = wording.message(
+        "transferred", "coordinator", moved, due=None, today=date(2025, 7, 15), transfer=coordinating
+    )
+    assert "cơ quan của đồng chí phối hợp thực hiện" in informed
+    assert wording.subject("transferred", TASK["title"]).startswith("[dondoc] Chuyển giao nhiệm vụ:")
+
+
+def test_only_the_successors_people_are_candidates_for_a_transfer_alert() -> None:
+    moved = {**TASK, "coordinating_agency_ids": ["bd-stc"], "officer_in_charge_id": None}
+    assert recipients("transferred", moved, DIRECTORY) == [
+        Recipient("p-gd-head", "head", "bd-sgddt"),
+        Recipient("p-tc-head", "coordinator", "bd-stc"),
+    ]  # raise_alerts keeps those of the agency the task moved to
+
+
 def test_a_daily_digest_lists_each_approaching_task() -> None:
     subject, text = wording.digest(
         date(2022, 11, 21),
@@ -147,7 +185,7 @@ def test_every_subject_survives_mime_header_encoding() -> None:
     # "thanh toánhọc phí". What the e-mail channel builds must decode to exactly the subject.
     subjects = [
         wording.subject(kind, TASK["title"], reminder)
-        for kind in ("assigned", "approaching", "overdue", "escalated")
+        for kind in ("assigned", "approaching", "overdue", "escalated", "transferred")
         for reminder in (0, 2)
     ]
     subjects.append(wording.digest(date(2022, 11, 21), [])[0])

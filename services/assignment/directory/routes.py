@@ -19,16 +19,18 @@ from fastapi import APIRouter, Request
 
 from events.envelope import Actor
 from events.roles import Action
-from services.assignment.directory import adapters, handlers
+from services.assignment.directory import adapters, handlers, reorganise
 from services.assignment.directory.handlers import Change
 from services.assignment.directory.model import (
     AgencyFields,
     AgencyRecord,
+    DirectoryId,
     GroupFields,
     GroupRecord,
     PersonFields,
 )
 from services.assignment.directory.model import PersonRecord as Person
+from services.assignment.directory.reorganisation import ReorganisationFields, successors
 from services.assignment.errors import forbidden, not_found
 from services.assignment.tokens import ActingAgency, ReadingAgency
 from services.runtime.access import beyond_authority
@@ -132,6 +134,26 @@ async def _row(request: Request, table: str, key: str, ident: str, kind_en: str,
     if row is None:
         raise not_found(kind_en, kind_vi, ident, f"{kind_en}-not-found")
     return row
+
+
+@router.put("/reorganisations/{reorganisation_id}", dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
+async def put_reorganisation(
+    reorganisation_id: DirectoryId, fields: ReorganisationFields, agency: ActingAgency, request: Request
+) -> dict[str, Any]:
+    """Apply a reorganisation decision (merge, split, abolish): the abolished agencies name their successor
+    and every open task of theirs moves there (TaskTransferred). The admin administers every agency the
+    decision names, from above: an agency never abolishes itself."""
+    abolished = [a.agency_id for a in fields.agencies]
+    if agency.agency_id in abolished:
+        raise forbidden(
+            "not-directory-admin",
+            "an agency does not abolish itself; one above it records the decision",
+            "Cơ quan không tự giải thể; cơ quan cấp trên ghi nhận quyết định sắp xếp",
+        )
+    await _require_admin(request, agency.agency_id, [*abolished, *(s for a in fields.agencies for s in successors(a))])
+    async with runtime_of(request).unit_of_work() as uow:
+        applied = await reorganise.reorganise(reorganisation_id, fields, uow, Actor(agency_id=agency.agency_id))
+    return applied.view(agency.agency_id)
 
 
 @router.get("/agencies/{agency_id}")

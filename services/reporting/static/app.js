@@ -441,8 +441,32 @@ function saveToken(value) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+// --- reorganisations: the new structure now, the old one as of the day before the decision took effect ------
+let reorganisations = [];
+
+function renderReorganisations() {
+  const list = document.getElementById("reorganisations");
+  list.replaceChildren();
+  for (const r of reorganisations) {
+    const old = state.as_of && state.as_of <= r.old_structure_as_of;
+    const reading = old ? `Đang xem theo cơ cấu cũ (đến ${vnDate(r.old_structure_as_of)}).` : "Đang xem theo cơ cấu mới.";
+    const other = old
+      ? el("button", { type: "button", class: "secondary" }, "Xem theo cơ cấu mới")
+      : el("button", { type: "button", class: "secondary" }, `Xem theo cơ cấu cũ (${vnDate(r.old_structure_as_of)})`);
+    other.addEventListener("click", () => {
+      document.getElementById("f-as-of").value = old ? "" : r.old_structure_as_of;
+      choose({ as_of: old ? "" : r.old_structure_as_of });
+    });
+    list.append(el("li", { "data-reorganisation": r.reorganisation_id },
+      `Sắp xếp theo văn bản số ${r.decision.number} của ${r.decision.issuer}: ${r.tasks} nhiệm vụ của ` +
+      `${r.from_name} chuyển cho ${r.to_name} từ ${vnDate(r.effective_on)}. ${reading} `, other));
+  }
+  list.hidden = reorganisations.length === 0;
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 async function refresh() {
+  renderReorganisations();
   document.body.setAttribute("aria-busy", "true");
   // The Word report (Nghị định 30/2020/NĐ-CP format) of exactly what is on screen.
   document.getElementById("export-docx").href = `/v1/reports/summary.docx?${params()}`;
@@ -494,6 +518,8 @@ document.getElementById("alerts-forget").addEventListener("click", () => {
 document.getElementById("alerts-token").value = sessionStorage.getItem(TOKEN_KEY) || "";
 
 readUrl();
+getJson("/v1/reports/reorganisations").then((r) => { reorganisations = r.reorganisations; renderReorganisations(); })
+  .catch(() => {});
 loadFilters().catch(() => {}).finally(refresh);
 const savedPerson = new URLSearchParams(location.search).get("person") || localStorage.getItem("dondoc.person");
 if (savedPerson) {

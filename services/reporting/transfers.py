@@ -1,0 +1,196 @@
+"""A reorganisation moved an open task (``TaskTransferred``): from the day the new structure works, the task
+counts under the successor; before that day it still counts under the old agency.
+
+So a report now reads the new structure, and a report as of a day before the decision took effect reads the
+old one (DESIGN §4 "Reorganisation"): the task's history rows from that day on name the successor (the row
+that straddles the day is cut in two), the rows before keep the old agency. At any moment a task has one
+lead, so the old agency's figures are neither lost nor counted twice; a completed task never moves, so it
+stays credited to the agency that did it. A delegated child's ``parent_lead`` follows its parent, so the
+child still counts where its parent does not (store.py).
+
+The journal follows the history exactly as a batch flush does: the touched tasks' rows as they were are
+taken out and the new ones put in (``journal_add``), in the handler's transaction, under the same locks in
+the same order (store.py): the ``live`` lock shared, then the tasks by id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+import asyncpg
+
+from events.clock import VN_TZ
+from events.envelope import Envelope
+from events.tasks import TaskTransferred, parties_after
+from services.reporting import store
+from services.reporting.domain import OPEN_BUCKETS
+from services.runtime.logs import get_logger
+from services.runtime.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+_COLUMNS = (
+    "task_id, valid_from, valid_to, bucket, due, lead_agency_id, document, assigned_on, key_task, secret, involved, "
+    "delegated, parent_lead"
+)
+
+
+def effective_moment(transfer: TaskTransferred) -> datetime:
+    """The start of the day the successor takes over, in the domain's time zone."""
+    return datetime.combine(transfer.effective_on, time(0), tzinfo=VN_TZ)
+
+
+async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
+    transfer = event.payload
+    assert isinstance(transfer, TaskTransferred) and event.task_id
+    conn, task_id = uow.conn, event.task_id
+    await conn.execute(store.LIVE_LOCK)
+    rows = await conn.fetch(
+        """SELECT task_id, parent_task_id, assigning_agency_id, lead_agency_id, coordinating_agency_ids,
+                  officer_in_charge_id, bucket
+           FROM tasks WHERE task_id = $1 OR parent_task_id = $1 ORDER BY task_id FOR UPDATE""",
+        task_id,
+    )
+    task = next((r for r in rows if r["task_id"] == task_id), None)
+    if task is None:
+        log.warning("transfer of a task the reporting service does not know")
+        return
+    if task["bucket"] not in OPEN_BUCKETS | {"nodl_open"}:
+        # Completed (or withdrawn) while the decision was being applied: it stays credited to the agency
+        # that did it; only open tasks move.
+        log.info("transfer of a task no longer open; its figures stay where they are")
+        return
+    lead, coordinating, officer = parties_after(
+        task["lead_agency_id"], tuple(task["coordinating_agency_ids"]), task["officer_in_charge_id"], transfer
+    )
+    if (lead, coordinating) == (task["lead_agency_id"], tuple(task["coordinating_agency_ids"])):
+        return  # already holds (the decision named an agency the task no longer has)
+    decision = transfer.decision  # listed for the dashboard; children read later follow it
+    await conn.execute(
+        """INSERT INTO transfers VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING""",
+        task_id,
+        transfer.reorganisation_id,
+        transfer.role,
+        transfer.from_agency_id,
+        transfer.to_agency_id,
+        decision.number,
+        decision.issued_on,
+        decision.issuer,
+        transfer.effective_on,
+    )
+    children = [r["task_id"] for r in rows if r["task_id"] != task_id] if lead != task["lead_agency_id"] else []
+    touched = sorted([task_id, *children])
+    at = effective_moment(transfer)
+    await _snapshot(conn, touched)
+    await _cut(conn, touched, at)
+    involved = list(dict.fromkeys((task["assigning_agency_id"], lead, *coordinating)))
+    await conn.execute(
+        "UPDATE task_history SET lead_agency_id = $2, involved = $3 WHERE task_id = $1 AND valid_from >= $4",
+        task_id,
+        lead,
+        involved,
+        at,
+    )
+    await conn.execute(
+        """UPDATE tasks SET lead_agency_id = $2, coordinating_agency_ids = $3, officer_in_charge_id = $4
+           WHERE task_id = $1""",
+        task_id,
+        lead,
+        list(coordinating),
+        officer,
+    )
+    if children:
+        await conn.execute(
+            "UPDATE task_history SET parent_lead = $2 WHERE task_id = ANY($1::text[]) AND valid_from >= $3",
+            children,
+            lead,
+            at,
+        )
+        await conn.execute(
+            "UPDATE tasks SET parent_lead_agency_id = $2 WHERE task_id = ANY($1::text[])", children, lead
+        )
+    await store.ensure_agencies(conn, [lead])
+    await _journal(conn, touched)
+
+
+async def follow_parent_transfers(conn: asyncpg.Connection, child_ids: list[str]) -> None:
+    """Delegated tasks just assigned whose parent a reorganisation already moved (read in another partition,
+    or replayed, after the parent's transfer): their ``parent_lead`` is the parent's lead *at each moment* —
+    the old agency before the transfer took effect, the successor after — whatever order the partitions were
+    read in, so a rebuilt projection equals the live one."""
+    rows = await conn.fetch(
+        """SELECT c.task_id, x.effective_on, x.from_agency_id, x.to_agency_id
+           FROM tasks c JOIN transfers x ON x.task_id = c.parent_task_id AND x.role = 'chu-tri'
+           WHERE c.task_id = ANY($1::text[]) ORDER BY c.task_id, x.effective_on, x.reorganisation_id""",
+        sorted(child_ids),
+    )
+    if not rows:
+        return
+    moves: dict[str, list[tuple[datetime, str, str]]] = {}
+    for r in rows:
+        at = datetime.combine(r["effective_on"], time(0), tzinfo=VN_TZ)
+        moves.setdefault(r["task_id"], []).append((at, r["from_agency_id"], r["to_agency_id"]))
+    touched = sorted(moves)
+    await _snapshot(conn, touched)
+    for task_id, steps in moves.items():
+        since: datetime | None = None  # before the first transfer: from the task's first row
+        for at, old, _new in steps:
+            await _cut(conn, [task_id], at)
+            await conn.execute(
+                """UPDATE task_history SET parent_lead = $2
+                   WHERE task_id = $1 AND ($3::timestamptz IS NULL OR valid_from >= $3) AND valid_from < $4""",
+                task_id,
+                old,
+                since,
+                at,
+            )
+            since = at
+        await conn.execute(
+            "UPDATE task_history SET parent_lead = $2 WHERE task_id = $1 AND valid_from >= $3::timestamptz",
+            task_id,
+            steps[-1][2],
+            since,
+        )
+    await _journal(conn, touched)
+
+
+async def _snapshot(conn: asyncpg.Connection, task_ids: list[str]) -> None:
+    """The tasks' history rows as they stand, for ``_journal`` to take out (as a batch flush does)."""
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS history_before (LIKE task_history) ON COMMIT DELETE ROWS;"
+        " DELETE FROM history_before"
+    )
+    await conn.execute(
+        "INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", task_ids
+    )
+
+
+async def _cut(conn: asyncpg.Connection, task_ids: list[str], at: datetime) -> None:
+    """Cut the row that holds at ``at`` in two: before it, as it was; from it, for the caller to relabel. The row
+    is closed first (one current row per task), then its second half is put back."""
+    halves = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM task_history WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        task_ids,
+        at,
+    )
+    if not halves:
+        return
+    await conn.execute(
+        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        task_ids,
+        at,
+    )
+    await conn.executemany(
+        f"INSERT INTO task_history ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        [(h["task_id"], at, *list(h.values())[2:]) for h in halves],
+    )
+
+
+async def _journal(conn: asyncpg.Connection, task_ids: list[str]) -> None:
+    """The journal and live follow: the rows before out, the rows now in (migrations/003 ``journal_add``)."""
+    await conn.execute(
+        """SELECT journal_add(
+               array(SELECT h FROM task_history h WHERE h.task_id = ANY($1::text[])),
+               array(SELECT ROW(b.*)::task_history FROM history_before b))""",
+        task_ids,
+    )
