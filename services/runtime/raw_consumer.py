@@ -74,6 +74,7 @@ def raw_consumer(topic: str, name: str, build: Callable[[Runtime], RawConsumer])
             graceful_timeout=30.0,
             log_level=10,
         )  # DEBUG: the per-record line is ours, with ids bound
+        rt.lag_sources.append((f"dondoc.{rt.service}.{name}", broker))  # its lag on /metrics (runtime/sampling.py)
 
         # As the event consumer's: FastStream's own parser fails on a header that is not UTF-8, its decoder
         # on JSON nested past the recursion limit, and either way the record was acked unanswered

@@ -27,7 +27,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
-from services.runtime import db, health, limits, logs, outages, revocations
+from services.runtime import db, health, limits, logs, outages, revocations, sampling
 from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.consuming import Consumer, Record
 from services.runtime.kafka_config import broker_options, producer_options
@@ -95,6 +95,8 @@ class Runtime:
     consumer: Consumer | None = None
     broker: KafkaBroker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Raw consumers' brokers (group id, broker), whose lag runtime/sampling.py reports beside the event consumer's.
+    lag_sources: list[tuple[str, KafkaBroker]] = field(default_factory=list)
 
     @property
     def service(self) -> str:
@@ -288,8 +290,11 @@ def _tasks(rt: Runtime) -> list[tuple[str, Awaitable[None]]]:
     """The relay first (the shutdown drains it last)."""
     tasks: list[tuple[str, Awaitable[None]]] = [("outbox-relay", rt.relay.run())]
     tasks += [(getattr(bg, "__name__", "background"), bg(rt)) for bg in rt.definition.background]
-    if rt.broker is not None:
-        tasks.append(("consumer-lag", health.watch_consumer_lag(rt)))
+    tasks += [
+        ("consumer-lag", sampling.watch_consumer_lag(rt)),
+        ("event-loop-lag", sampling.watch_event_loop(rt)),
+        ("database-sampler", sampling.watch_database(rt)),
+    ]
     return tasks
 
 
