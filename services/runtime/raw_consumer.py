@@ -24,7 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.runtime import logs
+from services.runtime import logs, tracing
 from services.runtime.consuming import INFRA_BACKOFF_MAX_S, INFRA_ERRORS
 from services.runtime.kafka_config import broker_options
 from services.runtime.service import BackgroundTask, Runtime, no_decoding, tolerant_parser
@@ -117,7 +117,12 @@ def raw_consumer(topic: str, name: str, build: Callable[[Runtime], RawConsumer])
 
 
 async def _with_retries(record: RawRecord, consumer: RawConsumer, attempts: int, backoff_s: float) -> None:
-    with logs.bound(topic=record.topic, partition=record.partition, offset=record.offset):
+    # The record's trace (an agency may send a traceparent header) or a new one: what the command causes joins it.
+    parent = tracing.from_headers(record.headers)
+    with (
+        tracing.span(f"consume {record.topic}", parent, kind="consumer"),
+        logs.bound(topic=record.topic, partition=record.partition, offset=record.offset),
+    ):
         attempt, infra_failures = 0, 0
         while True:
             try:
