@@ -182,6 +182,7 @@ def infra_up(on_progress: Progress = None, *, brokers: int = 1) -> InfraEndpoint
 
     ``brokers`` > 1 starts a local cluster of that many brokers instead of the single node (deploy/cluster.py):
     topics then have 3 replicas and ``min.insync.replicas=2``."""
+    check_brokers(brokers)  # before anything starts: a wrong count starts nothing
     database_url = external_database()
     if database_url:
         _say(on_progress, f"PostgreSQL: using external server {redact(database_url)}")
@@ -213,17 +214,22 @@ def infra_up(on_progress: Progress = None, *, brokers: int = 1) -> InfraEndpoint
     return InfraEndpoints(bootstrap, database_url, audit_database_url)
 
 
+def check_brokers(brokers: int) -> None:
+    """1 broker, or a cluster of 3 or more: two could not lose one and keep a controller majority."""
+    if brokers != 1 and brokers < 3:
+        raise InfraError(
+            f"--brokers {brokers}: expected 1 (one broker) or at least 3 (a cluster that survives losing one) — "
+            f"cần 1 broker, hoặc từ 3 broker trở lên (cụm chịu được mất một broker)"
+        )
+
+
 def _local_kafka(brokers: int, on_progress: Progress) -> tuple[str, int]:
     """Start the local single node or cluster; its bootstrap address and the topics' replication factor."""
-    if brokers < 1:
-        raise InfraError(f"--brokers {brokers}: expected 1 (one node) or 3 or more (a cluster)")
     single, cluster = kafka_node(), kafka_cluster(max(brokers, 3))
     if brokers == 1:
         if (running := _existing_cluster()) is not None and running.is_running():
             raise InfraError(f"the local Kafka cluster runs ({running.bootstrap}): stop it first (dondoc infra down)")
         return single.start(KAFKA_READY_TIMEOUT, on_progress=on_progress), 1
-    if brokers < 3:
-        raise InfraError(f"--brokers {brokers}: a cluster needs at least 3 brokers to survive the loss of one")
     if single.is_running():
         raise InfraError(f"the single local Kafka runs ({single.bootstrap}): stop it first (dondoc infra down)")
     return cluster.start(KAFKA_READY_TIMEOUT, on_progress=on_progress), min(brokers, 3)
