@@ -270,6 +270,7 @@ class KafkaNode:
         tls: bool = False,
         node_id: int = 1,
         voters: str = "",
+        replication: int = 1,
     ) -> None:
         self.home = Path(home).resolve()
         self.port = port
@@ -277,6 +278,8 @@ class KafkaNode:
         # One node of a cluster: its id and every voter (``1@host:port,2@…``); alone, itself.
         self.node_id = node_id
         self.voters = voters or f"{node_id}@127.0.0.1:{controller_port}"
+        # Copies of each internal topic's partitions (consumer offsets, transactions): 1 alone, 3 in a cluster.
+        self.replication = replication
         self.host = "127.0.0.1"
         self.admin_password = admin_password
         self.tls = tls
@@ -356,6 +359,24 @@ class KafkaNode:
             # Consumer groups start at once instead of waiting 3 s for more members (tests, dev).
             "group.initial.rebalance.delay.ms": "0",
         }
+        if self.replication > 1:
+            # A cluster: every write acknowledged with acks=all is on two brokers before the producer hears
+            # so, and the loss of any one broker loses nothing and stops nothing (docs/reliability.md).
+            isr = str(min(2, self.replication))
+            common |= {
+                "default.replication.factor": str(self.replication),
+                "min.insync.replicas": isr,
+                "offsets.topic.replication.factor": str(self.replication),
+                "transaction.state.log.replication.factor": str(self.replication),
+                "transaction.state.log.min.isr": isr,
+                "share.coordinator.state.topic.replication.factor": str(self.replication),
+                "share.coordinator.state.topic.min.isr": isr,
+                # A broker killed and started again takes its leaderships back, so load stays spread.
+                "auto.leader.rebalance.enable": "true",
+                "leader.imbalance.check.interval.seconds": "10",
+                # A killed broker is declared gone after 6 s rather than 9: the leaders move sooner.
+                "broker.session.timeout.ms": "6000",
+            }
         if not secure:
             return {
                 **common,
@@ -427,6 +448,15 @@ class KafkaNode:
             self._wait_ready(timeout, stop_on_failure=False)
             return self.bootstrap
 
+        started = time.monotonic()
+        self.launch(timeout, on_progress=on_progress)
+        self._wait_ready(timeout)
+        _say(on_progress, f"Kafka ready on {self.bootstrap} in {time.monotonic() - started:.1f}s")
+        return self.bootstrap
+
+    def launch(self, timeout: float = 90, *, on_progress: Progress = None) -> None:
+        """Start the broker's process without waiting for it to answer: a node of a cluster cannot answer
+        before a majority of the controllers runs, so a cluster launches every node first (deploy/cluster.py)."""
         lib = ensure_jars(on_progress)
         for port in (self.port, self.controller_port):
             if port_in_use(self.host, port):
@@ -442,11 +472,7 @@ class KafkaNode:
         self._format_storage(lib, on_progress)
 
         _say(on_progress, f"Starting Kafka {KAFKA_VERSION} on {self.bootstrap}")
-        started = time.monotonic()
         self._launch(lib)
-        self._wait_ready(timeout)
-        _say(on_progress, f"Kafka ready on {self.bootstrap} in {time.monotonic() - started:.1f}s")
-        return self.bootstrap
 
     def _launch(self, lib: Path) -> None:
         with self.out_file.open("ab") as out:

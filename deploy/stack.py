@@ -20,6 +20,7 @@ from deploy._aio import run_sync
 from deploy._proc import port_in_use
 from deploy._secrets import made_once
 from deploy.acls import sync_service_access
+from deploy.cluster import KafkaCluster, cluster_ports
 from deploy.errors import InfraError, PostgresError
 from deploy.kafka import KafkaNode, kafka_hosts, wait_until_ready
 from deploy.keycloak import KeycloakNode
@@ -108,9 +109,26 @@ def kafka_node() -> KafkaNode:
     )
 
 
+def kafka_cluster(brokers: int = 3) -> KafkaCluster:
+    """The local cluster of ``dondoc infra up --brokers N``: broker n on ``DONDOC_KAFKA_PORT`` + 2(n-1) and the
+    next port for its controller (9092/9093, 9094/9095, 9096/9097 by default), below the ephemeral range."""
+    return KafkaCluster(
+        state_home() / "kafka-cluster",
+        cluster_ports(_env_port("DONDOC_KAFKA_PORT", 9092), brokers),
+        admin_password=credentials.password_of(ADMIN_PRINCIPAL),
+        tls=credentials.tls_enabled(),
+    )
+
+
+def local_kafka_bootstrap() -> str:
+    """The local Kafka's address: the cluster's brokers when it runs, else the single node's."""
+    cluster = _existing_cluster()
+    return cluster.bootstrap if cluster is not None and cluster.is_running() else kafka_node().bootstrap
+
+
 def kafka_admin(bootstrap: str | None = None) -> Settings:
     """The admin principal's settings for this installation's broker (external or local)."""
-    return credentials.admin_settings(bootstrap or external_kafka() or kafka_node().bootstrap)
+    return credentials.admin_settings(bootstrap or external_kafka() or local_kafka_bootstrap())
 
 
 def local_postgres() -> LocalPostgres:
@@ -164,8 +182,12 @@ def _say(on_progress: Progress, message: str) -> None:
         on_progress(message)
 
 
-def infra_up(on_progress: Progress = None) -> InfraEndpoints:
-    """Make Kafka and PostgreSQL available (starting local ones if needed) and create the topics."""
+def infra_up(on_progress: Progress = None, *, brokers: int = 1) -> InfraEndpoints:
+    """Make Kafka and PostgreSQL available (starting local ones if needed) and create the topics.
+
+    ``brokers`` > 1 starts a local cluster of that many brokers instead of the single node (deploy/cluster.py):
+    topics then have 3 replicas and ``min.insync.replicas=2``."""
+    check_brokers(brokers)  # before anything starts: a wrong count starts nothing
     database_url = external_database()
     if database_url:
         _say(on_progress, f"PostgreSQL: using external server {redact(database_url)}")
@@ -180,12 +202,12 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
     if bootstrap:
         _say(on_progress, f"Kafka: using external broker {bootstrap}")
         run_sync(wait_until_ready(kafka_admin(bootstrap), KAFKA_READY_TIMEOUT))
+        replication = _env_replication_factor()
     else:
-        bootstrap = kafka_node().start(KAFKA_READY_TIMEOUT, on_progress=on_progress)
+        bootstrap, replication = _local_kafka(brokers, on_progress)
         _say(on_progress, f"Kafka ready: {bootstrap}")
 
     admin = kafka_admin(bootstrap)
-    replication = _env_replication_factor()
     created = run_sync(ensure_topics(admin, replication))
     _say(on_progress, f"Topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
     # The ACL job: each service's user and exactly its grants (events/kafka_access.py).
@@ -195,6 +217,27 @@ def infra_up(on_progress: Progress = None) -> InfraEndpoints:
     run_sync(wait_for_logins([credentials.as_principal(admin, p) for p in SERVICE_PRINCIPALS]))
     _say(on_progress, f"Kafka access: {len(SERVICE_PRINCIPALS)} service principals, {len(changes)} ACL changes")
     return InfraEndpoints(bootstrap, database_url, audit_database_url)
+
+
+def check_brokers(brokers: int) -> None:
+    """1 broker, or a cluster of 3 or more: two could not lose one and keep a controller majority."""
+    if brokers != 1 and brokers < 3:
+        raise InfraError(
+            f"--brokers {brokers}: expected 1 (one broker) or at least 3 (a cluster that survives losing one) — "
+            f"cần 1 broker, hoặc từ 3 broker trở lên (cụm chịu được mất một broker)"
+        )
+
+
+def _local_kafka(brokers: int, on_progress: Progress) -> tuple[str, int]:
+    """Start the local single node or cluster; its bootstrap address and the topics' replication factor."""
+    single, cluster = kafka_node(), kafka_cluster(max(brokers, 3))
+    if brokers == 1:
+        if (running := _existing_cluster()) is not None and running.is_running():
+            raise InfraError(f"the local Kafka cluster runs ({running.bootstrap}): stop it first (dondoc infra down)")
+        return single.start(KAFKA_READY_TIMEOUT, on_progress=on_progress), 1
+    if single.is_running():
+        raise InfraError(f"the single local Kafka runs ({single.bootstrap}): stop it first (dondoc infra down)")
+    return cluster.start(KAFKA_READY_TIMEOUT, on_progress=on_progress), min(brokers, 3)
 
 
 async def wait_for_logins(principals: list[Settings], timeout: float = 30.0) -> None:  # noqa: ASYNC109
@@ -246,6 +289,10 @@ def infra_down(on_progress: Progress = None) -> None:
     if node.is_running():
         _say(on_progress, "Stopping Kafka")
         node.stop()
+    cluster = _existing_cluster()
+    if cluster is not None and cluster.is_running():
+        _say(on_progress, "Stopping the Kafka cluster")
+        cluster.stop()
     pg = local_postgres()
     if pg.is_running():
         _say(on_progress, "Stopping PostgreSQL")
@@ -260,6 +307,8 @@ def infra_status() -> dict[str, Any]:
     status is nested under ``local`` in case one was left running.
     """
     kafka: dict[str, Any] = {**kafka_node().status(), "external": False}
+    if (cluster := _existing_cluster()) is not None and (cluster.is_running() or not kafka["running"]):
+        kafka = {**cluster.status(), "external": False}
     postgres: dict[str, Any] = {**local_postgres().status(), "external": False}
     if bootstrap := external_kafka():
         reachable = any(port_in_use(host, port) for host, port in kafka_hosts(bootstrap))
@@ -269,3 +318,10 @@ def infra_status() -> dict[str, Any]:
         reachable = port_in_use(parts.hostname or "localhost", parts.port or 5432)
         postgres = {"running": reachable, "external": True, "url": redact(url), "local": postgres}
     return {"kafka": kafka, "postgres": postgres, "identity": keycloak_node().status()}
+
+
+def _existing_cluster() -> KafkaCluster | None:
+    """The local cluster if one was ever started here, with as many brokers as its folder holds."""
+    home = state_home() / "kafka-cluster"
+    brokers = len(list(home.glob("broker-*"))) if home.is_dir() else 0
+    return kafka_cluster(brokers) if brokers >= 3 else None

@@ -50,12 +50,12 @@ def key_for(envelope: Envelope, fallback: str | None = None) -> bytes | None:
     return key.encode() if key else None
 
 
-def to_record(envelope: Envelope, key: str | None = None) -> KafkaRecord:
+def to_record(envelope: Envelope, key: str | None = None, traceparent: str | None = None) -> KafkaRecord:
     return KafkaRecord(
         topic=envelope.topic,
         key=key.encode() if key is not None else key_for(envelope),
         value=encode_value(envelope),
-        headers=headers_for(envelope),
+        headers=headers_for(envelope, traceparent),
     )
 
 

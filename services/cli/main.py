@@ -64,13 +64,23 @@ def _local_database(*, with_audit_key: bool) -> None:
 
 
 @infra_app.command("up")
-def infra_up() -> None:
+def infra_up(
+    brokers: int = typer.Option(
+        1, "--brokers", help="Kafka brokers: 1 (one node), or 3 or more for a local cluster (replication 3, "
+        "min.insync.replicas=2) that survives the loss of one broker.", min=1, max=9,
+    ),
+) -> None:  # fmt: skip
     """Start Kafka (KRaft), PostgreSQL and the identity provider, create the topics; reuses data and caches."""
     from deploy import stack
+    from deploy.errors import InfraError
     from services.runtime.settings import get_settings
 
     with console.status("Starting Kafka and PostgreSQL…") as status:
-        endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg))
+        try:
+            endpoints = stack.infra_up(on_progress=lambda msg: status.update(msg), brokers=brokers)
+        except InfraError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from exc
         dashboard = f"{get_settings().url_of('reporting')}/"
         people = stack.identity_up([dashboard], on_progress=lambda msg: status.update(msg))
     database = stack.redact(endpoints.database_url)

@@ -18,6 +18,7 @@ from rich.console import Console
 from deploy.credentials import service_env
 from events.clock import VN_TZ
 from events.topics import SERVICES
+from services.cli.log_rotation import limits_from_env, rotate_logs
 from services.cli.supervisor import GaveUp, Supervisor
 from services.runtime.settings import get_settings
 
@@ -97,6 +98,12 @@ def _live_on(day: date, console: Console) -> None:
 def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> int:
     from deploy import stack
 
+    try:
+        log_max_bytes, log_keep = limits_from_env()  # before anything starts: a bad value starts nothing
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+
     if demo and demo_day is not None:
         _live_on(demo_day, console)
 
@@ -142,7 +149,9 @@ def run_stack(console: Console, *, demo: bool, demo_day: date | None = None) -> 
         next_access_sync = 0.0
         # A service that dies is started again (same dict: the stop below stops what runs then).
         supervisor = Supervisor(procs, lambda name: start_service(name, env, logs))  # type: ignore[arg-type]  # dict is invariant; a Popen is a Process
+        log_files = [logs / f"{name}.log" for name in SERVICES]
         while True:
+            rotate_logs(log_files, log_max_bytes, log_keep)
             if time.monotonic() >= next_access_sync:
                 _revoke_inactive_agencies(console, endpoints)
                 if people is not None and people.provider_url is not None:

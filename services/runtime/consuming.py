@@ -37,7 +37,7 @@ from events.clock import Clock
 from events.codec import decode
 from events.envelope import Envelope
 from events.topics import dead_letter_topic, is_compacted
-from services.runtime import inbox, limits, metrics
+from services.runtime import inbox, limits, metrics, tracing
 from services.runtime.logs import bound, get_logger
 from services.runtime.retry import RetryPolicy
 from services.runtime.unit_of_work import Handler, Position, UnitOfWork
@@ -78,6 +78,8 @@ class Record:
     value: bytes | None
     timestamp: int = 0
     """Kafka's record timestamp (ms): when the producer sent it."""
+    headers: tuple[tuple[str, bytes], ...] = ()
+    """Kafka's record headers; the ``traceparent`` among them is continued (runtime/tracing.py)."""
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,10 @@ class Consumer:
             for record, envelope in run:
                 if envelope.event_id in fresh and first[envelope.event_id][0] is record:
                     position = Position(record.topic, record.partition, record.offset)
-                    uow = UnitOfWork(conn, self.service, self.schema, self.clock, cause=envelope, position=position)
+                    uow = UnitOfWork(
+                        conn, self.service, self.schema, self.clock, cause=envelope, position=position,
+                        traceparent=tracing.child_of(tracing.from_headers(record.headers)),
+                    )  # fmt: skip
                     items.append((envelope, uow))
                 else:
                     metrics.DUPLICATES.labels(self.service, envelope.event_type).inc()
@@ -236,7 +241,15 @@ class Consumer:
         return len(items)
 
     async def handle(self, record: Record) -> str:
-        """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered."""
+        """Handle one record; returns the outcome: handled, duplicate, ignored or dead-lettered. In a span
+        continuing the record's trace: what the handler emits is part of it."""
+        parent = tracing.from_headers(record.headers)
+        with tracing.span(
+            f"consume {record.topic}", parent, kind="consumer", **{"messaging.destination": record.topic}
+        ):
+            return await self._handle(record)
+
+    async def _handle(self, record: Record) -> str:
         if record.value is None and is_compacted(record.topic):
             return "ignored"  # a tombstone: compaction's deletion marker, not a message
         try:

@@ -77,6 +77,8 @@ class Runtime:
     consumer: Consumer | None = None
     broker: KafkaBroker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Raw consumers' brokers (group id, broker), whose lag runtime/sampling.py reports beside the event consumer's.
+    lag_sources: list[tuple[str, KafkaBroker]] = field(default_factory=list)
 
     @property
     def service(self) -> str:

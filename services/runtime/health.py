@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from services.runtime import metrics
 
 if TYPE_CHECKING:
     from services.runtime.definition import Runtime
 
 router = APIRouter(tags=["health"])
 
-_LAG_EVERY_S = 5.0
 # How long the relay may fail to publish before the service says it is not ready: longer than a broker's
 # restart or a leader election, short enough that an orchestrator hears of a wedged outbox.
 RELAY_STUCK_S = 30.0
@@ -60,24 +57,3 @@ async def readyz(request: Request) -> Response:
 @router.get("/metrics", response_class=PlainTextResponse)  # Prometheus' text format, not JSON
 async def prometheus_metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
-async def watch_consumer_lag(rt: Runtime) -> None:
-    """Publishes per-partition lag of this service's consumer (end offset minus position)."""
-    while True:
-        await asyncio.sleep(_LAG_EVERY_S)
-        for consumer in _consumers(rt):
-            for tp in consumer.assignment():
-                try:
-                    high = consumer.highwater(tp)
-                    position = await consumer.position(tp)
-                except Exception:  # a rebalance moved the partition away: skip until next round
-                    continue
-                if high is not None:
-                    metrics.CONSUMER_LAG.labels(rt.service, tp.topic, str(tp.partition)).set(max(high - position, 0))
-
-
-def _consumers(rt: Runtime) -> list[Any]:
-    if rt.broker is None:
-        return []
-    return [c for sub in rt.broker.subscribers if (c := getattr(sub, "consumer", None)) is not None]

@@ -20,6 +20,36 @@ OUTBOX_PARKED = Gauge(
     ["schema"],
 )
 CONSUMER_LAG = Gauge(
-    "dondoc_consumer_lag", "Messages behind the end of each partition", ["service", "topic", "partition"]
+    "dondoc_consumer_lag",
+    "Messages behind the end of each partition, per consumer group",
+    ["service", "group", "topic", "partition"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "dondoc_outbox_oldest_unpublished_seconds",
+    "Age of the oldest outbox row not yet acknowledged by Kafka (parked rows aside); 0 when none waits",
+    ["schema"],
+)
+EVENT_LOOP_LAG = Gauge(
+    "dondoc_event_loop_lag_seconds",
+    "How late the event loop last woke a sleeping task (its busiest moment shows)",
+    ["service"],
+)
+EVENT_LOOP_LAG_MAX = Gauge(
+    "dondoc_event_loop_lag_max_seconds",
+    "The largest event-loop lag seen since the previous metrics sample",
+    ["service"],
+)
+TIMERS_DUE = Gauge(
+    "dondoc_timers_due", "Timers whose time has come (domain clock) and that have not fired", ["service"]
+)
+TIMERS_LATE = Gauge(
+    "dondoc_timers_late",
+    "Due timers not fired within a minute of their time (a stuck or overloaded timer loop)",
+    ["service"],
+)
+TIMERS_OLDEST_DUE_AGE = Gauge(
+    "dondoc_timers_oldest_due_seconds",
+    "How long the oldest due, unfired timer has been due; 0 when none",
+    ["service"],
 )
 TIMERS_FIRED = Counter("dondoc_timers_fired_total", "Deadline timers fired", ["service", "kind"])

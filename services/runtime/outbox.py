@@ -15,6 +15,7 @@ import asyncpg
 
 from events.codec import to_record
 from events.envelope import Envelope
+from services.runtime import tracing
 from services.runtime.limits import check_event_size
 
 
@@ -23,14 +24,22 @@ def notify_channel(schema: str) -> str:
 
 
 async def enqueue(
-    conn: asyncpg.Connection, envelope: Envelope, *, schema: str, key: str | None = None, topic: str | None = None
+    conn: asyncpg.Connection,
+    envelope: Envelope,
+    *,
+    schema: str,
+    key: str | None = None,
+    topic: str | None = None,
+    traceparent: str | None = None,
 ) -> bool:
     """Store the event for publication (on its payload's topic, or ``topic``); returns False when the same
     event id is already stored (a retried command), which callers treat as success.
 
     An event whose encoding is over events.limits.EVENT_MAX_BYTES raises EventTooLarge before anything is
     stored: Kafka would refuse it, and a row the relay cannot publish would hold back every later one."""
-    record = to_record(envelope, key)
+    # The trace it belongs to: the given one, the request's or consumed record's, else a new one (a timer, the
+    # CLI): every event carries a traceparent (runtime/tracing.py).
+    record = to_record(envelope, key, traceparent or tracing.current() or tracing.child_of(None))
     check_event_size(envelope.event_type, record.value)
     # The NOTIFY (delivered at commit only) wakes the relay without polling; sent from RETURNING, it
     # costs no round trip of its own and goes out only when a row was inserted.

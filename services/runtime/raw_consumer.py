@@ -24,7 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.runtime import logs
+from services.runtime import logs, tracing
 from services.runtime.consuming import INFRA_BACKOFF_MAX_S, INFRA_ERRORS
 from services.runtime.definition import BackgroundTask, Runtime
 from services.runtime.kafka_config import broker_options
@@ -76,6 +76,7 @@ def raw_consumer(topic: str, name: str, build: Callable[[Runtime], RawConsumer])
             graceful_timeout=30.0,
             log_level=10,
         )  # DEBUG: the per-record line is ours, with ids bound
+        rt.lag_sources.append((f"dondoc.{rt.service}.{name}", broker))  # its lag on /metrics (runtime/sampling.py)
 
         # As the event consumer's: FastStream's own parser fails on a header that is not UTF-8, its decoder
         # on JSON nested past the recursion limit, and either way the record was acked unanswered
@@ -118,7 +119,12 @@ def raw_consumer(topic: str, name: str, build: Callable[[Runtime], RawConsumer])
 
 
 async def _with_retries(record: RawRecord, consumer: RawConsumer, attempts: int, backoff_s: float) -> None:
-    with logs.bound(topic=record.topic, partition=record.partition, offset=record.offset):
+    # The record's trace (an agency may send a traceparent header) or a new one: what the command causes joins it.
+    parent = tracing.from_headers(record.headers)
+    with (
+        tracing.span(f"consume {record.topic}", parent, kind="consumer"),
+        logs.bound(topic=record.topic, partition=record.partition, offset=record.offset),
+    ):
         attempt, infra_failures = 0, 0
         while True:
             try:

@@ -25,7 +25,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from events.clock import Clock, ShiftedClock, SystemClock
-from services.runtime import db, health, limits, logs, outages, revocations
+from services.runtime import db, health, limits, logs, outages, revocations, sampling, tracing
 from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.consuming import Consumer, Record
 
@@ -63,6 +63,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None, 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(definition.name, settings.log_level, settings.log_format)
+        tracing.configure(definition.name)  # spans exported only with OTEL_EXPORTER_OTLP_ENDPOINT
         if problems := await access_problems(settings):
             # Up but not ready, saying why (health.readyz), rather than retrying a refused login forever.
             log.error("kafka access refused; not starting", problems=problems)
@@ -104,6 +105,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None, 
         app.include_router(router)
     outages.install(app)  # a database or broker outage is a 503 with Retry-After, not a bare 500
     install_refusals(app)  # the framework's refusals bilingual too; all refusals in every route's OpenAPI
+    app.add_middleware(tracing.TraceMiddleware)  # outermost: every answer, refusals too, names its trace
     return app
 
 
@@ -187,7 +189,10 @@ def _broker(rt: Runtime) -> KafkaBroker:
         batch = raw if isinstance(raw, tuple) else (raw,)
         try:
             await consumer.handle_batch(
-                [Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in batch]
+                [
+                    Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp, tuple(r.headers or ()))
+                    for r in batch
+                ]
             )
         except Exception as exc:
             # Consumer.handle never raises by design. Should it, AckPolicy.ACK would commit the whole batch,
@@ -225,8 +230,11 @@ def _tasks(rt: Runtime) -> list[tuple[str, Awaitable[None]]]:
     """The relay first (the shutdown drains it last)."""
     tasks: list[tuple[str, Awaitable[None]]] = [("outbox-relay", rt.relay.run())]
     tasks += [(getattr(bg, "__name__", "background"), bg(rt)) for bg in rt.definition.background]
-    if rt.broker is not None:
-        tasks.append(("consumer-lag", health.watch_consumer_lag(rt)))
+    tasks += [
+        ("consumer-lag", sampling.watch_consumer_lag(rt)),
+        ("event-loop-lag", sampling.watch_event_loop(rt)),
+        ("database-sampler", sampling.watch_database(rt)),
+    ]
     return tasks
 
 

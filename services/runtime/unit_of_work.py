@@ -29,6 +29,8 @@ class UnitOfWork:
     clock: Clock
     cause: Envelope | None = None
     position: Position | None = None
+    # The trace what this unit emits joins; None: the current one (runtime/tracing.py).
+    traceparent: str | None = None
 
     async def emit(
         self,
@@ -61,7 +63,7 @@ class UnitOfWork:
             task_id=task_id,
             cause=self.cause,
         )
-        if not await outbox.enqueue(self.conn, envelope, schema=self.schema, key=key):
+        if not await outbox.enqueue(self.conn, envelope, schema=self.schema, key=key, traceparent=self.traceparent):
             # The outbox already holds this event id. The same event again is the same cause handled
             # twice (a redelivered record's rejection): nothing is lost. Another event under that id
             # would commit a change whose event every inbox drops: refuse it.

@@ -25,7 +25,14 @@ class InMemoryOutbox:
         self.events: dict[uuid.UUID, Envelope] = {}
 
     async def enqueue(
-        self, _conn: Any, envelope: Envelope, *, schema: str, key: str | None = None, topic: str | None = None
+        self,
+        _conn: Any,
+        envelope: Envelope,
+        *,
+        schema: str,
+        key: str | None = None,
+        topic: str | None = None,
+        traceparent: str | None = None,
     ) -> bool:
         check_event_size(envelope.event_type, to_record(envelope, key).value)
         if envelope.event_id in self.events:
