@@ -39,6 +39,7 @@ from services.runtime.kafka_config import producer_options
 ASSIGNER, LEAD, SCHOOL = "ubnd-bd", "bd-sgddt", "bd-thpt-binh-duong"
 GIVE_UP_S = 300.0  # longer than any fault a drill injects: a command still refused after this is reported
 IN_FLIGHT = 48
+BAD_EVERY = 30  # one task's chain in this many is a bad record instead (a forged token, an unsigned intake)
 DOC = {"number": "131/NQ-CP", "issued_on": "2022-10-06", "issuer": "Chính phủ"}
 # A follow-up command: the service it goes to, its route under /v1/tasks/{task_id}/, the agency that sends it.
 FOLLOW_UPS = {
@@ -153,9 +154,9 @@ class Load:
         try:
             key = f"drill-{self.ledger.run}-{n}"
             task_id = task_id_for(ASSIGNER, key)
-            if n % 50 == 49 and self._take():
+            if n % BAD_EVERY == BAD_EVERY - 1 and self._take():
                 await self.pace.wait()
-                await self._bad(key, task_id, intake=n % 100 == 99)
+                await self._bad(key, task_id, intake=(n // BAD_EVERY) % 2 == 1)
                 return
             if not self._take():
                 return

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,20 +62,20 @@ async def drill(
     *,
     home: Path | None = None,
     say: Callable[[str], None] = print,
-    every_s: float = 0.0,
-    down_s: float = 15.0,
     sample: bool = False,
+    **plan: Any,
 ) -> DrillResult:
+    """``plan``: fields of ``drills.faults.Plan`` (every_s, down_s, kills_per_service, broker_faults…)."""
     inject = FAULTS[name]
     async with drill_stack(home, say) as (stack, target):
         timeline = Timeline(say=say)
         timeline.note(f"stack ready; load of {events} commands at {rate:g}/s begins, fault: {name}")
         load = Load(target, events, rate)
-        plan = Plan(seconds=events / rate, every_s=every_s, down_s=down_s)
+        faults_plan = Plan(seconds=events / rate, **plan)
         samples: list[Sample] = []
         sampler = asyncio.create_task(_sample(stack, samples, timeline)) if sample else None
         load_task = asyncio.create_task(load.run())
-        faults = await inject(stack, timeline, plan)
+        faults = await inject(stack, timeline, faults_plan)
         ledger = await load_task
         timeline.note(f"load done: {len(ledger.sent)} commands in {ledger.seconds:.0f}s")
         since = max([f.ended for f in faults], default=time.monotonic())
