@@ -132,9 +132,9 @@ LISTENERS = ("dondoc-alerts-deliveries", "dondoc-alerts-stream")
 
 
 async def _all_ready(stack: DrillStack, since: float, limit_s: float = 300) -> float:
-    while not await stack.all_ready():
+    while problems := await stack.not_ready():
         if time.monotonic() - since > limit_s:
-            raise TimeoutError(f"services not ready {limit_s:.0f}s after the fault")
+            raise TimeoutError(f"not ready {limit_s:.0f}s after the fault: {problems}")
         await asyncio.sleep(0.5)
     return time.monotonic() - since
 

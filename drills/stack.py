@@ -128,14 +128,20 @@ class DrillStack:
                 await asyncio.sleep(0.2)
 
     async def all_ready(self) -> bool:
+        return not await self.not_ready()
+
+    async def not_ready(self) -> dict[str, str]:
+        """Each service not ready, with what its /readyz says."""
+        problems = {}
         async with httpx.AsyncClient(timeout=2.0) as client:
-            for url in self.urls.values():
+            for name, url in self.urls.items():
                 try:
-                    if (await client.get(f"{url}/readyz")).status_code != 200:
-                        return False
-                except httpx.HTTPError:
-                    return False
-        return True
+                    answer = await client.get(f"{url}/readyz")
+                    if answer.status_code != 200:
+                        problems[name] = answer.text[:300]
+                except httpx.HTTPError as exc:
+                    problems[name] = repr(exc)
+        return problems
 
     def kill(self, name: str) -> None:
         """kill -9 of the service's process group: no shutdown hook runs, nothing is flushed."""
