@@ -75,11 +75,16 @@ async def drill(
         samples: list[Sample] = []
         sampler = asyncio.create_task(_sample(stack, samples, timeline)) if sample else None
         load_task = asyncio.create_task(load.run())
-        faults = await inject(stack, timeline, faults_plan)
+        problems: list[str] = []
+        try:
+            faults = await inject(stack, timeline, faults_plan)
+        except (TimeoutError, AssertionError, RuntimeError) as exc:  # did not heal: say so, still count
+            timeline.note(f"the drill's fault did not heal: {exc}")
+            problems.append(str(exc))
+            faults = []
         ledger = await load_task
         timeline.note(f"load done: {len(ledger.sent)} commands in {ledger.seconds:.0f}s")
         since = max([f.ended for f in faults], default=time.monotonic())
-        problems: list[str] = []
         try:
             recovery = await until_caught_up(stack, timeline, since=since)
             timeline.note(

@@ -262,15 +262,16 @@ async def outbox_backlog(database_url: str) -> int:
 async def until_caught_up(stack: DrillStack, timeline: Timeline, *, since: float, limit_s: float = 600) -> float:
     """Seconds from ``since`` (a fault's end, monotonic) until every service is ready and nothing is behind."""
     deadline = time.monotonic() + limit_s
+    why: object = None
     while True:
         try:
-            if await stack.all_ready() and await stack.lag() == 0:
+            why = await stack.not_ready() or await stack.lag()
+            if not why:
                 return time.monotonic() - since
         except Exception as exc:  # the broker or database still coming back
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not caught up after {limit_s:.0f}s: {exc}") from exc
+            why = exc
         if time.monotonic() > deadline:
-            raise TimeoutError(f"not caught up {limit_s:.0f}s after the fault")
+            raise TimeoutError(f"not caught up {limit_s:.0f}s after the fault (not ready, or records behind): {why!r}")
         await asyncio.sleep(0.5)
 
 
