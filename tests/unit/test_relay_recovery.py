@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -87,9 +88,13 @@ class Factory:
         return cast(AIOKafkaProducer, producer)
 
 
-async def _run_until_published(outbox: FakeOutbox, relay: OutboxRelay) -> None:
+async def _run_until_published(
+    outbox: FakeOutbox, relay: OutboxRelay, meanwhile: Callable[[], Awaitable[None]] | None = None
+) -> None:
     task = asyncio.create_task(relay.run())
     try:
+        if meanwhile is not None:
+            await meanwhile()
 
         async def all_published() -> bool:
             return outbox.unpublished() == 0
@@ -124,22 +129,15 @@ async def test_a_broker_away_is_retried_with_the_same_producer_not_replaced() ->
     outbox = FakeOutbox(rows=3)
     factory = Factory(KafkaConnectionError())
     relay = OutboxRelay(cast(asyncpg.Pool, outbox), factory, "svc", poll_interval_s=0.01)
-    task = asyncio.create_task(relay.run())
 
-    async def failed() -> bool:
-        return relay.stuck(0) is not None
+    async def broker_back_after_a_failed_round() -> None:
+        async def failed() -> bool:
+            return relay.stuck(0) is not None
 
-    await eventually(failed, timeout=5, interval=0.01, what="a failed round")
-    factory.made[0].error = None  # the broker is back
-    try:
+        await eventually(failed, timeout=5, interval=0.01, what="a failed round")
+        factory.made[0].error = None
 
-        async def all_published() -> bool:
-            return outbox.unpublished() == 0
-
-        await eventually(all_published, timeout=5, interval=0.01, what="every row published")
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, 5)
+    await _run_until_published(outbox, relay, broker_back_after_a_failed_round)
     assert relay.renewals == 0 and len(factory.made) == 1
 
 
