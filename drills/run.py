@@ -66,6 +66,11 @@ async def drill(
     **plan: Any,
 ) -> DrillResult:
     """``plan``: fields of ``drills.faults.Plan`` (every_s, down_s, kills_per_service, broker_faults…)."""
+    from services.runtime import logs
+
+    # The drill's own Kafka clients (the load's intake producer, the lag probes) complain while the broker
+    # is down on purpose: warnings only, each kind of complaint summarised once a minute.
+    logs.configure("drill", "WARNING", "console")
     inject = FAULTS[name]
     async with drill_stack(home, say) as (stack, target):
         timeline = Timeline(say=say)
