@@ -104,6 +104,7 @@ async def drill(
             problems += soak_verdict(samples)
         ledger.save(stack.home / "ledger.jsonl")
         report = await check(ledger, target.database_url, Settings())
+        report.facts.update(notable_log_lines(stack.logs))
         return DrillResult(
             name, events, rate, ledger, report, faults, recovery, timeline, samples, problems,
             " ".join(f"{x:.2f}" for x in os.getloadavg()),
@@ -158,3 +159,23 @@ def soak_verdict(samples: list[Sample]) -> list[str]:
         if now is not None and now > mb * (1 + RSS_GROWTH_LIMIT):
             problems.append(f"{service}: RSS grew from {mb:.0f} MB to {now:.0f} MB after warm-up (> 10%)")
     return problems
+
+
+# What the services' logs say happened that an operator wants counted after a drill.
+NOTABLE = {
+    "relay producers replaced": "outbox relay replaces its producer",
+    "background tasks crashed": "background task crashed",
+    "events dead-lettered": "dead-lettering",
+    "listeners reconnected": "listener listens again",
+}
+
+
+def notable_log_lines(logs: Path) -> dict[str, int]:
+    counts = dict.fromkeys(NOTABLE, 0)
+    for path in logs.glob("*.log"):
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                for what, marker in NOTABLE.items():
+                    if marker in line:
+                        counts[what] += 1
+    return counts
