@@ -95,6 +95,7 @@ class DrillStack:
         self.database_url = database_url
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, int] = dict.fromkeys(SERVICES, 0)
+        self.lag_probe = LagProbe(self.kafka)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -190,7 +191,7 @@ class DrillStack:
 
     async def lag(self) -> int:
         """Records the consumer groups have not committed past, plus outbox rows not yet published."""
-        return await consumer_lag(self.kafka) + await outbox_backlog(self.database_url)
+        return await self.lag_probe.behind() + await outbox_backlog(self.database_url)
 
     def rss_mb(self) -> dict[str, float]:
         out = {}
@@ -222,28 +223,52 @@ def _groups() -> dict[str, tuple[str, ...]]:
     return groups
 
 
-async def consumer_lag(kafka: Settings) -> int:
-    partitions = {spec.name: spec.partitions for spec in TOPICS}
-    groups = _groups()
-    wanted = sorted({TopicPartition(t, p) for topics in groups.values() for t in topics for p in range(partitions[t])})
-    consumer = AIOKafkaConsumer(**client_options(kafka), group_id=None, enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await consumer.start()
-    await admin.start()
-    try:
-        ends = await consumer.end_offsets(wanted)
-        behind = 0
-        for group, topics in groups.items():
-            mine = [tp for tp in wanted if tp.topic in topics]
-            committed = await admin.list_consumer_group_offsets(group, partitions=mine)
-            for tp in mine:
-                meta = committed.get(tp)
-                done = meta.offset if meta is not None and meta.offset >= 0 else 0
-                behind += max(ends[tp] - done, 0)
-        return behind
-    finally:
-        await admin.close()
-        await consumer.stop()
+class LagProbe:
+    """Records each service's consumer groups have not committed past; its two clients kept open between
+    probes (making them anew each time took longer than the soak's sampling interval on a busy machine)."""
+
+    def __init__(self, kafka: Settings) -> None:
+        partitions = {spec.name: spec.partitions for spec in TOPICS}
+        self.groups = _groups()
+        self.wanted = sorted(
+            {TopicPartition(t, p) for topics in self.groups.values() for t in topics for p in range(partitions[t])}
+        )
+        self.kafka = kafka
+        self.consumer: AIOKafkaConsumer | None = None
+        self.admin: AIOKafkaAdminClient | None = None
+
+    async def behind(self) -> int:
+        if self.consumer is None or self.admin is None:
+            consumer = AIOKafkaConsumer(**client_options(self.kafka), group_id=None, enable_auto_commit=False)
+            admin = AIOKafkaAdminClient(**client_options(self.kafka))
+            await consumer.start()
+            try:
+                await admin.start()
+            except BaseException:
+                await consumer.stop()
+                raise
+            self.consumer, self.admin = consumer, admin
+        try:
+            ends = await asyncio.wait_for(self.consumer.end_offsets(self.wanted), 30)
+            behind = 0
+            for group, topics in self.groups.items():
+                mine = [tp for tp in self.wanted if tp.topic in topics]
+                committed = await self.admin.list_consumer_group_offsets(group, partitions=mine)
+                for tp in mine:
+                    meta = committed.get(tp)
+                    done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                    behind += max(ends[tp] - done, 0)
+            return behind
+        except BaseException:
+            await self.close()  # the broker went away: the next probe starts afresh
+            raise
+
+    async def close(self) -> None:
+        if self.admin is not None:
+            await self.admin.close()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        self.consumer = self.admin = None
 
 
 async def outbox_backlog(database_url: str) -> int:
@@ -289,4 +314,5 @@ async def drill_stack(home: Path | None, say: Any = print) -> AsyncIterator[tupl
             tokens = await issue_tokens(database_url, secret)
             yield stack, Target(stack.urls, database_url, stack.kafka, tokens, secret)
         finally:
+            await stack.lag_probe.close()
             stack.stop_all()
