@@ -166,7 +166,7 @@ NOTABLE = {
     "relay producers replaced": "outbox relay replaces its producer",
     "background tasks crashed": "background task crashed",
     "events dead-lettered": "dead-lettering",
-    "listeners reconnected": "listener listens again",
+    "listener connections lost": "listener lost its connection",
 }
 
 
