@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,12 +302,38 @@ async def until_caught_up(stack: DrillStack, timeline: Timeline, *, since: float
         await asyncio.sleep(0.5)
 
 
+@contextmanager
+def own_infra(home: Path | None) -> Iterator[tuple[str, str, Path]]:
+    """Kafka and PostgreSQL of the drill's own in ``home`` (a temporary folder, removed afterwards, if None):
+    (bootstrap, database URL, home)."""
+    try:
+        from deploy.isolated import isolated_infra  # main's one helper for the tests and the benches
+    except ImportError:  # before that helper: the alerts bench's (drop this branch once merged)
+        from services.alerts.bench import isolated_infra as bench_infra
+
+        with bench_infra(home) as infra:
+            yield infra
+        return
+    from deploy import stack
+
+    own = home is None
+    home = home or Path(tempfile.mkdtemp(prefix="dondoc-drill-"))
+
+    def secrets() -> dict[str, str]:  # the drill's installation has its own, as `dondoc up` makes them
+        return {"DONDOC_TOKEN_SECRET": stack.token_secret(), "DONDOC_AUDIT_KEY": stack.audit_key()}
+
+    try:
+        with isolated_infra(home, secrets) as endpoints:
+            yield endpoints.kafka_bootstrap, endpoints.database_url, home
+    finally:
+        if own:
+            shutil.rmtree(home, ignore_errors=True)
+
+
 @asynccontextmanager
 async def drill_stack(home: Path | None, say: Any = print) -> AsyncIterator[tuple[DrillStack, Target]]:
     """Starts the drill's servers and services; stops them all at the end (unless ``home`` is kept)."""
-    from services.alerts.bench import isolated_infra
-
-    with isolated_infra(home) as (bootstrap, database_url, drill_home):
+    with own_infra(home) as (bootstrap, database_url, drill_home):
         stack = DrillStack(bootstrap, database_url, drill_home)
         say(f"drill home {drill_home}; services' logs in {stack.logs}")
         try:
