@@ -220,9 +220,14 @@ class LocalPostgres:
         self._require_passwords(timeout)
         return self.url
 
-    def stop(self, timeout: float = 30) -> None:
-        """Fast shutdown (rolls back open transactions, then a clean checkpoint); idempotent."""
+    def stop(self, timeout: float = 30, *, immediate: bool = False) -> None:
+        """Fast shutdown (rolls back open transactions, then a clean checkpoint); idempotent. ``immediate``:
+        no checkpoint, as a crash would leave it (WAL replay at the next start), which the fault drills use."""
         if self.pid() is None:
+            return
+        if immediate:
+            log.info("Stopping PostgreSQL (%s) in immediate mode", self.pgdata)
+            self._pg_ctl(["-m", "immediate", "-w", "-t", "10", "stop"], 20)
             return
         log.info("Stopping PostgreSQL (%s)", self.pgdata)
         try:

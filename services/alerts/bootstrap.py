@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 from events.topics import DIRECTORY, TASK_EVENTS
@@ -17,6 +16,7 @@ from services.alerts.config import AlertsConfig
 from services.alerts.deliveries import NOTIFY_CHANNEL, DeliveryWorker, Sender
 from services.alerts.routes import build_router
 from services.alerts.stream import StreamHub
+from services.runtime.listening import Listener
 from services.runtime.service import BackgroundTask, Runtime, ServiceDefinition
 from services.runtime.timers import TimerWorker
 from services.runtime.unit_of_work import UnitOfWork
@@ -57,17 +57,25 @@ def _background(config: AlertsConfig, hub: StreamHub) -> tuple[BackgroundTask, .
                 )
                 for channel, send in senders.items()
             }
-            listener = await asyncpg.connect(rt.settings.database_url)
+
+            def wake(_conn: object, _pid: int, _channel: str, channel: str) -> None:
+                if channel in workers:
+                    workers[channel].wake()
+
+            def wake_all() -> None:  # after a reconnect: deliveries queued while nobody listened
+                for worker in workers.values():
+                    worker.wake()
+
+            # Reconnects after a PostgreSQL restart; this connection used to be lost for good.
+            listener = Listener(
+                rt.settings.database_url, {NOTIFY_CHANNEL: wake}, name="alerts-deliveries", on_connect=wake_all
+            )
+            listening = asyncio.create_task(listener.run(), name="alerts-deliveries-listener")
             try:
-
-                def wake(_conn: object, _pid: int, _channel: str, channel: str) -> None:
-                    if channel in workers:
-                        workers[channel].wake()
-
-                await listener.add_listener(NOTIFY_CHANNEL, wake)
                 await asyncio.gather(*(w.run() for w in workers.values()))
             finally:
-                await listener.close()
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
                 if email is not None:
                     email.close()
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from events.topics import AUDIT_CHECKPOINTS
 from services.audit import adapters
 from services.audit.domain import chain_key
+from services.runtime.consuming import INFRA_ERRORS
 from services.runtime.logs import get_logger
 
 if TYPE_CHECKING:
@@ -112,8 +113,14 @@ async def publish_checkpoints(rt: Runtime) -> None:
     async with rt.pool.acquire() as conn:
         chain = chain_id(await conn.fetchval("SELECT current_database()"), rt.definition.schema)
     while True:
-        async with rt.pool.acquire() as conn:
-            count, head, offsets = await adapters.chain_state(conn)
+        try:
+            async with rt.pool.acquire() as conn:
+                count, head, offsets = await adapters.chain_state(conn)
+        except INFRA_ERRORS as exc:
+            # PostgreSQL restarting (issue 17's drill found this loop dead after one): the next tick reads again.
+            log.warning("audit chain state unreadable; retrying", error=repr(exc))
+            await asyncio.sleep(min(_TICK_S, interval))
+            continue
         due = count != published and (
             count - published >= every or loop.time() - published_at >= interval or published < 0
         )

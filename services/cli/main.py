@@ -235,10 +235,11 @@ def _register_areas() -> None:
     for area in (assignment_cli, progress_cli, reporting_cli, alerts_cli):
         area.register(app, bench_app)
 
-    from services.cli import kafka_cli, replay_cli
+    from services.cli import drill_cli, kafka_cli, replay_cli
 
     replay_cli.register(app)
     kafka_cli.register(app)
+    drill_cli.register(app)  # the drills themselves are in the top-level drills package, like bench
 
     # The benchmarks' own package: only the command line reaches into it, no service does.
     from bench import cli as bench_cli

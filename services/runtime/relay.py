@@ -13,6 +13,11 @@
   (too large, invalid or unauthorized topic), is parked — kept with the reason, counted in
   ``dondoc_outbox_parked``, listed by ``dondoc kafka parked`` — and the relay goes on. A broker that is
   away is not a reason to park: the round is retried, as before.
+* A producer that cannot go on is replaced, not retried: after an error an idempotent producer never
+  recovers from (Kafka error 45 ``OutOfOrderSequenceNumber`` after a broker outage, an unknown or fenced
+  producer id, a dead sender task) every later send fails the same way, so the relay closes it, builds a
+  fresh idempotent one from its factory (a new producer id, sequences from 0) and publishes the
+  unacknowledged rows again — the consumers' inboxes drop what had already arrived.
 """
 
 from __future__ import annotations
@@ -21,16 +26,23 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
     InvalidTopicError,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
     RecordTooLargeError,
     TopicAuthorizationFailedError,
+    UnknownProducerId,
 )
+from prometheus_client import Counter
 
 from events.topics import max_message_bytes
 from services.runtime import metrics
@@ -44,6 +56,16 @@ log = get_logger(__name__)
 
 _CLEANUP_EVERY_S = 300.0
 _KEEP_PUBLISHED = "1 day"
+_CLOSE_OLD_PRODUCER_S = 5.0  # a broken producer's stop() may wait on deliveries that never come
+
+PRODUCER_RENEWALS = Counter(
+    "dondoc_outbox_producer_renewals_total",
+    "Relay producers replaced after an error they cannot recover from",
+    ["schema"],
+)
+
+# Makes and starts a fresh idempotent producer (service.py builds it from the settings).
+ProducerFactory = Callable[[], Awaitable[AIOKafkaProducer]]
 
 
 RETRY_MAX_S = 5.0  # the longest wait between relay rounds that fail, as the consumer's (consuming.py)
@@ -53,15 +75,20 @@ class OutboxRelay:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        producer: AIOKafkaProducer,
+        producer: AIOKafkaProducer | ProducerFactory,
         schema: str,
         *,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         agency_topics: AgencyTopics | None = None,
     ) -> None:
+        """``producer``: a factory, and the relay owns its producers (starts one, replaces it when it
+        breaks, stops it when ``run`` ends); or a started producer the caller owns, which the relay can
+        only keep retrying with."""
         self._pool = pool
-        self._producer = producer
+        self._factory: ProducerFactory | None = producer if not isinstance(producer, AIOKafkaProducer) else None
+        self._producer: AIOKafkaProducer | None = producer if isinstance(producer, AIOKafkaProducer) else None
+        self.renewals = 0  # producers replaced after a fatal error, for tests and the drills
         self._agency_topics = agency_topics
         self._schema = schema
         self._batch_size = batch_size
@@ -86,22 +113,59 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Runs until stopped (``stop``) or cancelled."""
+        try:
+            await self._run()
+        finally:
+            if self._factory is not None and self._producer is not None:
+                await _close(self._producer)  # its own: what it holds undelivered is published by the next start
+                self._producer = None
+
+    async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 await self._run_as_leader()
             except asyncio.CancelledError:
                 raise
+            except ProducerBroken as exc:
+                self._note_failure(exc)
+                await self._renew(exc)
             except Exception as exc:  # the database or broker went away: back off, then try again
                 log.warning("outbox relay interrupted", schema=self._schema, error=str(exc))
-                if self._failing_since is None:
-                    self._failing_since = time.monotonic()
-                self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self._note_failure(exc)
                 # The one retry policy: a poll interval at first, doubling while the database or broker stays
                 # away (the failures so far are about log2 of the time failing), at most RETRY_MAX_S.
+                assert self._failing_since is not None
                 failures = int((time.monotonic() - self._failing_since) / self._poll_interval_s).bit_length() + 1
                 delay = RetryPolicy(self._poll_interval_s, max(self._poll_interval_s, RETRY_MAX_S)).delay_s(failures)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
+
+    def _note_failure(self, exc: BaseException) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+        self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+
+    async def _ready_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            assert self._factory is not None
+            self._producer = await self._factory()  # the broker away: raises, and the round backs off
+        elif _sender_dead(self._producer):
+            raise ProducerBroken("the producer's sender task has ended")
+        return self._producer
+
+    async def _renew(self, why: ProducerBroken) -> None:
+        if self._factory is None:
+            log.error("outbox relay producer broken and cannot be replaced", schema=self._schema, error=str(why))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._poll_interval_s)
+            return
+        old, self._producer = self._producer, None
+        if old is not None:
+            await _close(old)
+        self.renewals += 1
+        PRODUCER_RENEWALS.labels(self._schema).inc()
+        # The next round builds the fresh producer and publishes the unacknowledged rows again.
+        log.warning("outbox relay replaces its producer after a fatal error", schema=self._schema, error=str(why))
 
     async def _run_as_leader(self) -> None:
         async with self._pool.acquire() as conn:
@@ -149,10 +213,13 @@ class OutboxRelay:
             metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
             self._failing_since = None
             return 0
+        producer = await self._ready_producer()
         unmade = await self._agency_topics.ensure({r["topic"] for r in rows}) if self._agency_topics else {}
         # send() only queues; awaiting all the futures afterwards lets the producer batch them.
         sent = [
-            TopicNotMade(f"{row['topic']}: {unmade[row['topic']]}") if row["topic"] in unmade else await self._send(row)
+            TopicNotMade(f"{row['topic']}: {unmade[row['topic']]}")
+            if row["topic"] in unmade
+            else await self._send(producer, row)
             for row in rows
         ]
         delivered = iter(
@@ -173,12 +240,14 @@ class OutboxRelay:
             await self.count_parked(conn)
         backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL")
         metrics.OUTBOX_BACKLOG.labels(self._schema).set(backlog)
+        if fatal := [r for r in results if isinstance(r, _FATAL)]:
+            raise ProducerBroken(f"{type(fatal[0]).__name__}: {fatal[0]}") from fatal[0]
         if transient := [r for r in results if _failed(r) and not isinstance(r, _UNSENDABLE)]:
             raise transient[0]  # the broker is away or busy: the whole round backs off and comes again
         self._failing_since = None
         return len(rows)
 
-    async def _send(self, row: asyncpg.Record) -> Any:
+    async def _send(self, producer: AIOKafkaProducer, row: asyncpg.Record) -> Any:
         """The delivery future of one row, or the error that refused it before it was queued."""
         value = bytes(row["value"])
         key = row["key"].encode() if row["key"] is not None else None
@@ -187,7 +256,7 @@ class OutboxRelay:
         if size > (limit := max_message_bytes(row["topic"])):
             return RecordTooLarge(f"{size} bytes, more than the {limit} bytes {row['topic']} accepts")
         try:
-            return await self._producer.send(row["topic"], value=value, key=key, headers=headers)
+            return await producer.send(row["topic"], value=value, key=key, headers=headers)
         except Exception as exc:  # refused before queueing: too large for the producer, unknown topic…
             return exc
 
@@ -197,6 +266,10 @@ class OutboxRelay:
         )
         metrics.OUTBOX_PARKED.labels(self._schema).set(parked)
         return parked
+
+
+class ProducerBroken(Exception):
+    """The relay's producer can send nothing more (a fatal idempotence error, its sender gone): replace it."""
 
 
 class RecordTooLarge(Exception):
@@ -218,5 +291,24 @@ _UNSENDABLE = (
 )
 
 
+# Errors after which an idempotent producer's sequence or identity is wrong for good: every later send
+# fails alike (aiokafka does not reset them), so only a fresh producer continues.
+_FATAL = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, InvalidProducerIdMapping, ProducerFenced)
+
+
 def _failed(result: object) -> bool:
     return isinstance(result, BaseException)
+
+
+def _sender_dead(producer: AIOKafkaProducer) -> bool:
+    """aiokafka's sender task ends on a fatal error and then no delivery future is ever answered."""
+    sender = getattr(producer, "_sender", None)
+    task = getattr(sender, "sender_task", None)
+    return task is not None and task.done()
+
+
+async def _close(producer: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), _CLOSE_OLD_PRODUCER_S)
+    except Exception as exc:  # broken or the broker away: what it held is published again by the next one
+        log.warning("outbox relay could not close its old producer cleanly", error=repr(exc))

@@ -122,18 +122,12 @@ async def _start(
     await db.migrate(
         pool, definition.schema, {"runtime": db.RUNTIME_MIGRATIONS, definition.name: definition.migrations}
     )
-    # Idempotence dedups the producer's own retries and implies acks=all; the inbox does the rest.
-    producer = AIOKafkaProducer(
-        **producer_options(settings),
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-        client_id=f"dondoc-{definition.name}",
-    )
-    await producer.start()
+    producer = await _idempotent_producer(settings, f"dondoc-{definition.name}")
     relay = OutboxRelay(
         pool,
-        producer,
+        # The relay's own producer, which it replaces after a fatal error (relay.py); the consumer's dead
+        # letters and the routes keep theirs.
+        lambda: _idempotent_producer(settings, f"dondoc-{definition.name}-relay"),
         definition.schema,
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
@@ -156,6 +150,19 @@ async def _start(
         rt.broker = _broker(rt)
         await rt.broker.start()
     return rt
+
+
+async def _idempotent_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
+    # Idempotence dedups the producer's own retries and implies acks=all; the inbox does the rest.
+    producer = AIOKafkaProducer(
+        **producer_options(settings), enable_idempotence=True, acks="all", linger_ms=5, client_id=client_id
+    )
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()  # a failed start leaves its client open
+        raise
+    return producer
 
 
 def _broker(rt: Runtime) -> KafkaBroker:

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
 from events.clock import VN_TZ, ManualClock
@@ -415,3 +415,44 @@ async def test_an_oversized_row_is_parked_and_later_events_still_reach_kafka(
     assert "bytes" in (await eventually(parked, what="the oversized row to be parked"))["park_reason"]
     assert str(huge.event_id) not in ids_on(topic_reader)
     assert REGISTRY.get_sample_value("dondoc_outbox_parked", {"schema": box.schema}) == 1
+
+
+class SkipsItsSequence(CountingProducer):
+    """After its first delivery, jumps its sequence on every partition ahead, as a producer whose
+    batches the broker lost does (issue 17: the broker stopped and came back minutes later): the broker
+    then answers every batch with OutOfOrderSequenceNumber (Kafka error 45)."""
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        delivered = await super().send(*args, **kwargs)
+        if self.sent == 1:
+            await delivered
+            manager = self._txn_manager
+            assert manager is not None
+            for partition in range(PARTITIONS):
+                manager.increment_sequence_number(TopicPartition(TOPIC, partition), 5)
+        return delivered
+
+
+async def test_a_relay_whose_producer_kafka_refuses_for_a_sequence_gap_heals_with_a_fresh_producer(
+    box: Outbox, topic_reader: TopicReader
+) -> None:
+    made: list[CountingProducer] = []
+
+    async def factory() -> AIOKafkaProducer:
+        producer = await box.producer(SkipsItsSequence if not made else CountingProducer)
+        made.append(producer)
+        return producer
+
+    relay = OutboxRelay(box.pool, factory, box.schema, poll_interval_s=0.1)
+    box.tasks.append(asyncio.create_task(relay.run()))
+    task = new_task()
+    first = event(task, 1)
+    await box.commit(first)
+    await published(topic_reader, first)
+    later = [event(task, seq) for seq in range(2, 12)]
+    await box.commit(*later)
+
+    await published(topic_reader, *later)
+    assert relay.renewals == 1 and len(made) == 2
+    assert seqs_of(topic_reader, task) == list(range(1, 12))  # nothing lost, doubled or out of order
+    assert await box.all_marked_published()

@@ -19,7 +19,7 @@ _TEXT_SUFFIXES = {".py", ".sql", ".md", ".js", ".html", ".sh", ".yaml", ".yml"}
 _SKIP_DIRS = {".venv", ".git", "node_modules", "__pycache__", ".dondoc", "contracts"}
 _CITATION = re.compile(r'DESIGN\s*§\s*(\d+)(?:\s*[:,]?\s*["“]([^"”]+)["”])?')
 _PATH = re.compile(
-    r"(?<![\w./-])((?:events|services|tests|deploy|docs|bench|contracts)/[\w./-]+?"
+    r"(?<![\w./-])((?:events|services|tests|deploy|docs|bench|drills|contracts)/[\w./-]+?"
     r"\.(?:py|md|sql|json|tsv|yaml|yml|sh|js|html|css|properties|xml))(?![\w/*<-])"
 )
 
