@@ -141,6 +141,10 @@ def _date(value: Any) -> Any:
 
 def _title(body: dict[str, Any]) -> str:
     moment = "số liệu trực tiếp" if body["live"] else f"tính đến hết ngày {vn_date(_date(body['date']))}"
+    if body.get("as_recorded"):
+        moment += " (theo thời điểm ghi nhận vào dondoc)"
+    if body.get("adjusted"):
+        moment += f" — {body['adjusted']['note_vi']}"
     return f"Báo cáo tình hình thực hiện nhiệm vụ — {body['scope']} — {moment}"
 
 

@@ -29,6 +29,13 @@ LeadOnlyQ = Annotated[bool, Query(description="Only the tasks the agency itself 
 DocumentQ = Annotated[str | None, Query(description="Source document number, e.g. 131/NQ-CP")]
 FromQ = Annotated[date | None, Query(alias="from", description="Period: assigned on or after (YYYY-MM-DD)")]
 ToQ = Annotated[date | None, Query(alias="to", description="Period: assigned on or before (YYYY-MM-DD)")]
+AsRecordedQ = Annotated[
+    bool,
+    Query(
+        description="Read recorded time instead of effective time: the figures as dondoc showed them at as_of, "
+        "with only the facts it had learnt by then (for audit). Default: as the documents date the facts"
+    ),
+]
 AsOfQ = Annotated[
     str | None,
     Query(
@@ -91,6 +98,7 @@ def filters_of(
     start: date | None,
     end: date | None,
     viewer: str | None,
+    as_recorded: bool = False,
 ) -> Filters:
     if start and end and start > end:
         raise _bad("period-reversed", f"from {start} is after to {end}", "Ngày bắt đầu sau ngày kết thúc kỳ")
@@ -103,6 +111,7 @@ def filters_of(
         start=start,
         end=end,
         viewer=viewer,
+        as_recorded=as_recorded,
     )
 
 
@@ -117,12 +126,13 @@ async def get_summary(
     end: ToQ = None,
     as_of: AsOfQ = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Overdue tasks listed at most")] = 50,
+    as_recorded: AsRecordedQ = False,
 ) -> Response:
     """Số liệu tổng hợp theo các tiêu chí của Tổ công tác: categories, overdue share and its change,
     key tasks, per agency, per document, overdue ageing and the overdue list."""
     rt = runtime_of(request)
     at, live = moment_of(rt.clock.now(), as_of, end)
-    f = filters_of(agency_id, lead_only, document, start, end, viewer)
+    f = filters_of(agency_id, lead_only, document, start, end, viewer, as_recorded)
     async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         # One snapshot for every part, so the breakdowns add up to the totals beside them.
         return json_response(await summary.build(conn, summary.Request(f, at, live, limit)))
@@ -138,6 +148,7 @@ async def get_summary_docx(
     start: FromQ = None,
     end: ToQ = None,
     as_of: AsOfQ = None,
+    as_recorded: AsRecordedQ = False,
 ) -> Response:
     """The summary as a Word report in the format of Nghị định 30/2020/NĐ-CP (the dashboard's export):
     the same figures, the same access, as GET /summary."""
@@ -154,6 +165,7 @@ async def get_summary_docx(
         end=end,
         as_of=as_of,
         limit=1000,
+        as_recorded=as_recorded,
     )
     body = json.loads(bytes(answer.body))
     return Response(
@@ -172,11 +184,12 @@ async def get_trend(
     document: DocumentQ = None,
     as_of: AsOfQ = None,
     months: Annotated[int, Query(ge=1, le=36)] = 12,
+    as_recorded: AsRecordedQ = False,
 ) -> Response:
     """Lũy kế theo tháng: the cumulative figures at the end of each month."""
     rt = runtime_of(request)
     at, _ = moment_of(rt.clock.now(), as_of, None)
-    f = filters_of(agency_id, lead_only, document, None, None, viewer)
+    f = filters_of(agency_id, lead_only, document, None, None, viewer, as_recorded)
     async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return json_response({"as_of": at.isoformat(), "points": await summary.trend(conn, f, at, months)})
 

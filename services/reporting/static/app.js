@@ -97,7 +97,10 @@ function renderCards(report) {
   document.querySelector('[data-figure="share_change"]').textContent =
     change > 0 ? `tăng ${vn(change, 1)}% ${words}` : change < 0 ? `giảm ${vn(-change, 1)}% ${words}` : `không đổi ${words}`;
   document.getElementById("paragraph").textContent = report.paragraph_vi;
-  const moment = report.live ? "số liệu trực tiếp" : `tính đến ${vnDate(report.date)}`;
+  let moment = report.live ? "số liệu trực tiếp" : `tính đến ${vnDate(report.date)}`;
+  if (report.as_recorded) moment += " (theo thời điểm ghi nhận vào dondoc)";
+  // A fact recorded after these figures closed changed them: said, never silently.
+  if (report.adjusted) moment += ` · ${report.adjusted.note_vi} (${vn(report.adjusted.tasks)} nhiệm vụ)`;
   document.getElementById("scope-line").textContent = `${report.scope} · ${moment}`;
 }
 
@@ -141,9 +144,14 @@ function renderDocuments(report) {
   for (const d of report.by_document.slice(0, 20)) {
     const f = d.figures;
     const all = f.assigned + f.no_fixed_deadline + f.withdrawn;
+    // The rows the document lists and the lead assignments they became (a row with several leads is one
+    // task per lead): "17 nhiệm vụ trong danh mục, giao thành 66 nhiệm vụ chủ trì".
+    const listed = d.rows_listed && d.rows_listed !== all
+      ? `${vn(d.rows_listed)} nhiệm vụ trong danh mục, giao thành ${vn(d.lead_assignments)} nhiệm vụ chủ trì`
+      : `${vn(all)} nhiệm vụ`;
     list.append(el("li", { "data-document": d.document },
       el("div", { class: "label" }, el("b", {}, d.document),
-        el("span", {}, `${vn(all)} nhiệm vụ · hoàn thành ${vn(f.completed)}/${vn(f.assigned)} (${pct(d.completed_percent)})`)),
+        el("span", { "data-col": "listed" }, `${listed} · hoàn thành ${vn(f.completed)}/${vn(f.assigned)} (${pct(d.completed_percent)})`)),
       stackedBar(f)));
   }
   if (!report.by_document.length) list.append(el("li", { class: "muted" }, "Chưa có văn bản."));
@@ -208,7 +216,13 @@ function renderTrend(trend) {
       base += n;
     }
     const label = svg("text", { x: left + i * step + step / 2, y: H - 8, "text-anchor": "middle" });
-    label.textContent = p.month.slice(5) + "/" + p.month.slice(2, 4);
+    label.textContent = p.month.slice(5) + "/" + p.month.slice(2, 4) + (p.adjusted ? "*" : "");
+    if (p.adjusted) {
+      label.setAttribute("data-adjusted", p.month);
+      const tip = svg("title", {});
+      tip.textContent = `${p.adjusted.note_vi} (${vn(p.adjusted.tasks)} nhiệm vụ)`;
+      label.append(tip);
+    }
     chart.append(label);
     line.push([left + i * step + step / 2, top + (H - top - bottom) * (1 - f.overdue_share.percent / maxShare)]);
   });
