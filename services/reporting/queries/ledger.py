@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from services.reporting.queries.filters import Filters
-from services.reporting.queries.scopes import history_filters
+from services.reporting.queries.scopes import history_filters, task_scope
 from services.reporting.queries.sql import Sql
 from services.runtime.access import visible_sql
 
@@ -67,11 +67,20 @@ async def rows_listed(
         return {}
     q = Sql()
     since = "coalesce(t.recorded_at, t.assigned_at)" if f.as_recorded else "t.assigned_at"
+    conditions = [
+        f"t.document = ANY({q(list(numbers))}::text[])",
+        "t.parent_task_id IS NULL",
+        task_scope(f, q),
+        f"{since} <= {q(at)}",
+        visible_sql(q(f.viewer), "t"),
+    ]
+    if f.start:
+        conditions.append(f"t.assigned_on >= {q(f.start)}")
+    if f.end:
+        conditions.append(f"t.assigned_on <= {q(f.end)}")
     rows = await conn.fetch(
         f"""SELECT t.document, count(DISTINCT {_ROW}) AS rows, count(*) AS assignments
-            FROM tasks t
-            WHERE t.document = ANY({q(list(numbers))}::text[]) AND t.parent_task_id IS NULL
-              AND {since} <= {q(at)} AND {visible_sql(q(f.viewer), "t")}
+            FROM tasks t WHERE {" AND ".join(conditions)}
             GROUP BY 1""",
         *q.args,
     )

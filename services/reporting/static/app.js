@@ -31,13 +31,14 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
-const state = { agency: "", document: "", as_of: "" };
+const state = { agency: "", document: "", as_of: "", as_recorded: "" };
 
 function readUrl() {
   const q = new URLSearchParams(location.search);
   state.agency = q.get("agency") || "";
   state.document = q.get("document") || "";
   state.as_of = q.get("as_of") || "";
+  state.as_recorded = q.get("as_recorded") || "";
 }
 
 function writeUrl() {
@@ -51,6 +52,7 @@ function params(extra = {}) {
   if (state.agency) q.set("agency_id", state.agency);
   if (state.document) q.set("document", state.document);
   if (state.as_of) q.set("as_of", state.as_of);
+  if (state.as_recorded) q.set("as_recorded", "true");
   for (const [k, v] of Object.entries(extra)) q.set(k, v);
   return q.toString();
 }
@@ -76,6 +78,7 @@ async function loadFilters() {
   agencySelect.value = state.agency;
   documentSelect.value = state.document;
   document.getElementById("f-as-of").value = state.as_of;
+  document.getElementById("f-as-recorded").checked = Boolean(state.as_recorded);
 }
 
 // --- the figures --------------------------------------------------------------------------------
@@ -492,6 +495,7 @@ document.getElementById("filters").addEventListener("submit", (e) => {
     agency: document.getElementById("f-agency").value,
     document: document.getElementById("f-document").value,
     as_of: document.getElementById("f-as-of").value,
+    as_recorded: document.getElementById("f-as-recorded").checked ? "true" : "",
   });
 });
 document.getElementById("tree-search").addEventListener("submit", searchTasks);
