@@ -13,6 +13,13 @@ from events.codec import decode, encode_value
 from events.effective import EffectiveTimeRefused, effective_at, effective_day, start_of
 from events.envelope import SYSTEM, new_envelope
 from events.tasks import ProgressReported
+from services.assignment.tasks.assign import _assigned_on
+from services.assignment.tasks.commands import AssignTask
+from services.assignment.tasks.rules import command_hash, effective
+from services.reporting.queries.ledger import note
+from services.reporting.queries.sql import valid_at
+from services.reporting.store import _late
+from services.runtime.refusals import Refused
 
 RECORDED = datetime(2023, 2, 15, 9, 30, tzinfo=VN_TZ)
 
@@ -71,3 +78,69 @@ def test_an_effective_time_travels_on_the_envelope_and_is_what_counts() -> None:
     event = decode(value)
     assert event.effective == datetime(2022, 11, 21, tzinfo=VN_TZ)
     assert event.occurred_at == RECORDED
+
+
+# --- where assignment takes the effective day from ---------------------------------------------------
+
+RESOLUTION = {"number": "131/NQ-CP", "issued_on": "2022-10-06", "issuer": "Chính phủ"}
+LETTER = {"number": "6958/UBND-KSTT", "issued_on": "2022-11-21", "issuer": "UBND tỉnh Bình Định"}
+
+
+def _command(**fields: object) -> AssignTask:
+    return AssignTask.model_validate(
+        {
+            "title": "Nhiệm vụ",
+            "source_document": RESOLUTION,
+            "lead_agency_id": "bd-sgddt",
+            "deadline": "Quý I năm 2023",
+            "idempotency_key": "k",
+            **fields,
+        }
+    )
+
+
+def test_a_task_counts_from_its_assigning_letter_unless_the_command_dates_it() -> None:
+    assert _assigned_on(_command(assigning_document=LETTER)) == date(2022, 11, 21)
+    assert _assigned_on(_command(assigning_document=LETTER, assigned_on="2022-11-25")) == date(2022, 11, 25)
+
+
+def test_the_source_document_alone_dates_nothing() -> None:
+    # An agency assigns today under a resolution of last year: it counts from today.
+    assert _assigned_on(_command()) is None
+
+
+def test_a_command_without_a_date_hashes_as_before_the_field_existed() -> None:
+    assert "assigned_on" not in _command().model_dump_json()
+    assert command_hash(_command()) == command_hash(_command(assigned_on=None))
+
+
+def test_an_assignment_rule_refusal_is_the_services_bilingual_refusal() -> None:
+    with pytest.raises(Refused) as refused:
+        effective(date(2023, 3, 1), RECORDED)
+    assert refused.value.code == "effective-date-in-future"
+
+
+# --- what reporting makes of the two times ------------------------------------------------------------
+
+
+def test_a_history_row_stores_a_recorded_time_only_when_it_differs() -> None:
+    at = start_of(date(2022, 11, 21))
+    assert _late(None, at) is None and _late(at, at) is None
+    assert _late(RECORDED, at) == RECORDED
+
+
+def test_the_recorded_axis_falls_back_to_the_effective_times() -> None:
+    assert valid_at("$1", as_recorded=False) == "h.valid_from <= $1 AND h.valid_to > $1"
+    recorded = valid_at("$1", as_recorded=True)
+    assert "coalesce(h.recorded_from, h.valid_from) <= $1" in recorded
+    assert "coalesce(h.recorded_to, h.valid_to) > $1" in recorded
+
+
+def test_figures_changed_after_closing_carry_the_note_and_unchanged_ones_none() -> None:
+    closing = datetime(2022, 12, 31, 23, 59, tzinfo=VN_TZ)
+    assert note(closing, 0) is None
+    assert note(closing, 17) == {
+        "closed_at": closing.isoformat(),
+        "tasks": 17,
+        "note_vi": "Số liệu điều chỉnh sau ngày chốt số liệu",
+    }
