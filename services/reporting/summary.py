@@ -196,7 +196,8 @@ async def build(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
     before, key_before = await figures_at(conn, cmp.filters, cmp.at, req.memo)
     change = change_between(figures, before)
     overdue = await queries.overdue_tasks(conn, f, req.at, today, live=req.live, limit=req.limit)
-    adjusted = (await adjusted_after(conn, f, [req.at]))[req.at]
+    # Nothing is recorded after "now": only a past moment's figures can have been changed since.
+    adjusted = 0 if req.live else (await adjusted_after(conn, f, [req.at]))[req.at]
     scope = await scope_name(conn, f)
     period = (f.start, f.end or today) if f.start else None
     return {

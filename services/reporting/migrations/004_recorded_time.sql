@@ -10,7 +10,11 @@ ALTER TABLE task_history
 
 -- Facts recorded after they took effect: "điều chỉnh sau ngày chốt số liệu" notes look for those whose
 -- effective time falls in a month that had closed when they were recorded.
+-- Both ends, so either bound can lead: an old month has few rows effective before it, a recent one few
+-- rows recorded after it. Only late-recorded rows are in them (a backfill, not the daily flow).
 CREATE INDEX task_history_recorded_late ON task_history (valid_from) INCLUDE (recorded_from)
+    WHERE recorded_from IS NOT NULL;
+CREATE INDEX task_history_recorded_after ON task_history (recorded_from) INCLUDE (valid_from)
     WHERE recorded_from IS NOT NULL;
 
 -- The tasks' read model says when the document assigned the task (assigned_at, assigned_on: effective)
