@@ -25,6 +25,7 @@ from services.runtime.replay import compare, policy_of, rebuild
 from tests.conftest import eventually, running, unique
 from tests.integration.report_scenario import EXPECTED, Scenario, all_handled, publish, vn
 from tests.integration.test_replay import caught_up, own
+from tests.integration.test_report_summary import categories, summary
 
 pytestmark = pytest.mark.integration
 
@@ -76,18 +77,6 @@ async def reporting(settings: Any, infra: Any, scenario: Scenario) -> AsyncItera
             what="the reporting service to read the backfilled scenario",
         )
         yield http, definition
-
-
-async def summary(http: httpx.AsyncClient, scenario: Scenario, **params: Any) -> dict[str, Any]:
-    params.setdefault("agency_id", scenario.id("ubnd-bd"))
-    params.setdefault("document", "131/NQ-CP")
-    response = await http.get("/v1/reports/summary", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def categories(body: dict[str, Any]) -> dict[str, int]:
-    return {c: body["figures"][c] for c in CATEGORIES}
 
 
 NOTHING = dict.fromkeys(CATEGORIES, 0)

@@ -16,6 +16,7 @@ from events.tasks import ProgressReported
 from services.assignment.tasks.assign import _assigned_on
 from services.assignment.tasks.commands import AssignTask
 from services.assignment.tasks.rules import command_hash, effective
+from services.reporting.export import moment_vi
 from services.reporting.queries.ledger import note
 from services.reporting.queries.sql import valid_at
 from services.reporting.store import _late
@@ -144,3 +145,11 @@ def test_figures_changed_after_closing_carry_the_note_and_unchanged_ones_none() 
         "tasks": 17,
         "note_vi": "Số liệu điều chỉnh sau ngày chốt số liệu",
     }
+
+
+def test_a_report_says_which_reading_it_is_and_that_its_closed_figures_changed() -> None:
+    body = {"live": False, "date": "2022-12-31", "as_recorded": False, "adjusted": note(RECORDED, 3)}
+    assert moment_vi(body) == "tính đến hết ngày 31/12/2022 — Số liệu điều chỉnh sau ngày chốt số liệu"
+    recorded = {**body, "as_recorded": True, "adjusted": None}
+    assert moment_vi(recorded) == "tính đến hết ngày 31/12/2022 (theo thời điểm ghi nhận vào dondoc)"
+    assert moment_vi({"live": False, "date": "2022-12-31"}) == "tính đến hết ngày 31/12/2022"  # an older body
