@@ -28,7 +28,7 @@ from services.reporting.domain import (
 )
 from services.reporting.paragraph import working_group_paragraph
 from services.reporting.queries import AgencyGroups, Filters, Tally
-from services.reporting.queries.ledger import adjusted_after, note, rows_listed
+from services.reporting.queries.ledger import adjusted_after, extra_leads, note
 from services.reporting.vietnamese import sort_key_vi
 
 WHOLE_TREE = "Toàn hệ thống"
@@ -150,11 +150,12 @@ async def by_document(conn: asyncpg.Connection, req: Request) -> list[dict[str, 
         ).items()
     }
     docs = await catalog.documents_by_number(conn, list(grouped))
-    listed = await rows_listed(conn, req.filters, list(grouped), req.at)
+    extra = await extra_leads(conn, req.filters, list(grouped), req.at)
     rows = []
     for number, tally in grouped.items():
         figures = figures_from(tally.every)
         done = figures.completed
+        tasks = figures.assigned + figures.no_fixed_deadline + figures.withdrawn
         rows.append(
             {
                 "document": number,
@@ -162,8 +163,8 @@ async def by_document(conn: asyncpg.Connection, req: Request) -> list[dict[str, 
                 "issuer": docs.get(number, {}).get("issuer", ""),
                 # The rows the document lists (the Danh mục's 17) and the lead assignments they became (66):
                 # a row naming several lead agencies is one task per lead.
-                "rows_listed": listed.get(number, {}).get("rows", 0),
-                "lead_assignments": listed.get(number, {}).get("assignments", 0),
+                "rows_listed": tasks - extra.get(number, 0),
+                "lead_assignments": tasks,
                 "figures": figures,
                 "completed_percent": (1000 * done // figures.assigned) / 10 if figures.assigned else 0.0,
             }

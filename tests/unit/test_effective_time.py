@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import date, datetime
 
@@ -17,7 +18,7 @@ from services.assignment.tasks.assign import _assigned_on
 from services.assignment.tasks.commands import AssignTask
 from services.assignment.tasks.rules import command_hash, effective
 from services.reporting.export import moment_vi
-from services.reporting.queries.ledger import note
+from services.reporting.queries.ledger import EXTRA_LEAD, note
 from services.reporting.queries.sql import valid_at
 from services.reporting.store import _late
 from services.runtime.refusals import Refused
@@ -153,3 +154,19 @@ def test_a_report_says_which_reading_it_is_and_that_its_closed_figures_changed()
     recorded = {**body, "as_recorded": True, "adjusted": None}
     assert moment_vi(recorded) == "tính đến hết ngày 31/12/2022 (theo thời điểm ghi nhận vào dondoc)"
     assert moment_vi({"live": False, "date": "2022-12-31"}) == "tính đến hết ngày 31/12/2022"  # an older body
+
+
+@pytest.mark.parametrize(
+    ("code", "extra"),
+    [
+        ("131/NQ-CP/UBND-BD#8", False),
+        ("131/NQ-CP/UBND-BD#8a", False),  # the row's first lead: the row itself
+        ("131/NQ-CP/UBND-BD#8b", True),
+        ("131/NQ-CP/UBND-BD#4k", True),
+        ("131/NQ-CP/UBND-BD#4ab", True),  # past the 26th lead
+        ("131/NQ-CP/UBND-BD#13.1", False),  # a delegated part, not a lead of the row
+    ],
+)
+def test_only_a_rows_second_and_later_leads_are_extra_lead_assignments(code: str, extra: bool) -> None:
+    pattern = EXTRA_LEAD.split("'")[1]  # the SQL predicate's regular expression, the same in Python
+    assert bool(re.search(pattern, code)) is extra

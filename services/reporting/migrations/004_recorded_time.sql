@@ -20,3 +20,7 @@ CREATE INDEX task_history_recorded_after ON task_history (recorded_from) INCLUDE
 -- The tasks' read model says when the document assigned the task (assigned_at, assigned_on: effective)
 -- and when dondoc learnt it.
 ALTER TABLE tasks ADD COLUMN recorded_at timestamptz;
+
+-- The tasks made for a Danh mục row's second, third… lead agency (#8b, #8c): a document's tasks less these
+-- are the rows it lists (services/reporting/queries/ledger.py, whose predicate this must equal).
+CREATE INDEX tasks_extra_leads ON tasks (document) WHERE parent_task_id IS NULL AND code ~ '#[0-9]+([b-z]|[a-z]{2,})$';
