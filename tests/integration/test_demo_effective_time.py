@@ -10,6 +10,7 @@ The demo's task ids are fixed, and other tests of a session may load the same Da
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -24,13 +25,14 @@ from services import registry
 from services.assignment import provision
 from services.cli.demo import run_demo
 from services.reporting.bootstrap import DEFINITION as REPORTING
-from tests.conftest import eventually, running
+from tests.conftest import REPO, eventually, running
 from tests.integration.test_replay import own
 
 pytestmark = pytest.mark.integration
 
 DEMO_DAY = datetime(2023, 2, 15, 9, 0, tzinfo=VN_TZ)
 PROVINCE = {"agency_id": "ubnd-bd", "document": "131/NQ-CP"}
+SEED = REPO / "services/assignment/seed/directory.json"
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +45,24 @@ async def reporting(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     ):
         await run_demo(pool, assignment, Console(file=io.StringIO()), ManualClock(DEMO_DAY), settings.token_secret)
 
+        agencies = [a["agency_id"] for a in json.loads(SEED.read_text(encoding="utf-8"))["agencies"]]
+
         async def read_all() -> bool:
             conn = await asyncpg.connect(settings.database_url)
             try:
-                n = await conn.fetchval(
+                tasks = await conn.fetchval(
                     f"SELECT count(*) FROM \"{definition.schema}\".tasks WHERE document = '131/NQ-CP'"
                     " AND code LIKE '131/NQ-CP/UBND-BD#%'"
                 )
+                # The tree too: a lead the directory has not placed yet is a root of its own, outside the province.
+                known = await conn.fetchval(
+                    f'SELECT count(*) FROM "{definition.schema}".agencies WHERE known AND agency_id = ANY($1::text[])',
+                    agencies,
+                )
             finally:
                 await conn.close()
-            return bool(n >= 66 + 3)  # the Danh mục's lead assignments and task 13's three delegated parts
+            # The Danh mục's lead assignments and task 13's three delegated parts; every agency of the directory.
+            return bool(tasks >= 66 + 3 and known == len(agencies))
 
         await eventually(read_all, timeout=90, what="reporting to read the demo's tasks")
         yield http
