@@ -79,3 +79,43 @@ async def test_a_delegation_dated_before_its_parent_task_is_refused(api: Any) ->
     detail = response.json()["detail"]
     assert detail["code"] == "effective-date-before-parent"
     assert "21/11/2022" in detail["message_vi"]
+
+
+async def extension_requested(api: Any) -> tuple[str, str]:
+    http, tokens = api
+    task = await assign(api, unique("eff"), assigning_document=LETTER)  # counts from 21/11/2022
+    task_id = task.json()["task_id"]
+    asked = await http.post(
+        f"/v1/tasks/{task_id}/extensions",
+        headers=bearer(tokens["bd-sgddt"]),
+        json={"proposed_due": "Tháng 6/2023", "reason": "Chờ nâng cấp Cổng", "idempotency_key": unique("x")},
+    )
+    assert asked.status_code == 201, asked.text
+    return task_id, asked.json()["request_id"]
+
+
+async def decide(api: Any, task_id: str, request_id: str, issued_on: str) -> Any:
+    http, tokens = api
+    decision = {"number": "10/QĐ-UBND", "issued_on": issued_on, "issuer": "UBND tỉnh Bình Định"}
+    return await http.post(
+        f"/v1/tasks/{task_id}/extensions/{request_id}/decision",
+        headers=bearer(tokens["ubnd-bd"]),
+        json={"decision": "approve", "document": decision},
+    )
+
+
+async def test_an_extension_counts_from_the_day_its_decision_was_issued(api: Any, settings: Any) -> None:
+    task_id, request_id = await extension_requested(api)
+    response = await decide(api, task_id, request_id, "2022-11-24")
+    assert response.status_code == 200, response.text
+    [extended] = [
+        e for e in await outbox_events(settings.database_url, task_id) if e["event_type"] == "DeadlineExtended"
+    ]
+    assert extended["effective_at"] == "2022-11-24T00:00:00+07:00"
+
+
+async def test_an_extension_decided_before_the_task_was_assigned_is_refused(api: Any) -> None:
+    task_id, request_id = await extension_requested(api)
+    response = await decide(api, task_id, request_id, "2022-11-20")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]["code"] == "effective-date-before-parent"
