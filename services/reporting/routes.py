@@ -68,6 +68,27 @@ def _bad(code: str, message: str, message_vi: str) -> HTTPException:
     )
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
+"""The days a report may name. A period is compared with the one before it, as long, so a period from year
+587 (found by fuzzing), or 1900 to 9999, would reach before year 1, where dates end; dondoc's documents are
+of 1945 on."""
+
+
+def _not_before_earliest(name: str, name_vi: str, day: date) -> None:
+    if day < EARLIEST:
+        raise _bad(
+            "date-too-early",
+            f"{name} {day.isoformat()} is before {EARLIEST.isoformat()}: reports begin on that day",
+            f"{name_vi} {day:%d/%m/%Y} trước ngày {EARLIEST:%d/%m/%Y}: báo cáo chỉ tính từ ngày đó",
+        )
+    if day > LATEST:
+        raise _bad(
+            "date-too-late",
+            f"{name} {day.isoformat()} is after {LATEST.isoformat()}: reports end on that day",
+            f"{name_vi} {day:%d/%m/%Y} sau ngày {LATEST:%d/%m/%Y}: báo cáo chỉ tính đến ngày đó",
+        )
+
+
 def parse_as_of(text: str) -> datetime:
     if _DATE.match(text):
         return summary.end_of_day(date.fromisoformat(text))
@@ -85,7 +106,9 @@ def parse_as_of(text: str) -> datetime:
 def moment_of(now: datetime, as_of: str | None, end: date | None) -> tuple[datetime, bool]:
     """The moment the figures stand at, and whether it is "now" (live)."""
     if as_of:
-        return parse_as_of(as_of), False
+        moment = parse_as_of(as_of)
+        _not_before_earliest("as_of", "Thời điểm", moment.date())  # its own offset: nothing to overflow
+        return moment, False
     if end is not None and summary.end_of_day(end) < now:
         return summary.end_of_day(end), False
     return now, True
@@ -100,6 +123,9 @@ def filters_of(
     viewer: str | None,
     as_recorded: bool = False,
 ) -> Filters:
+    for day, name, name_vi in ((start, "from", "Ngày bắt đầu"), (end, "to", "Ngày kết thúc")):
+        if day is not None:
+            _not_before_earliest(name, name_vi, day)
     if start and end and start > end:
         raise _bad("period-reversed", f"from {start} is after to {end}", "Ngày bắt đầu sau ngày kết thúc kỳ")
     if lead_only and not agency_id:

@@ -6,8 +6,10 @@ import json
 import re
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 import pytest
+from fastapi import HTTPException
 
 from events.clock import VN_TZ
 from events.codec import decode, encode_value
@@ -20,6 +22,7 @@ from services.assignment.tasks.rules import command_hash, effective
 from services.reporting.export import moment_vi
 from services.reporting.queries.ledger import EXTRA_LEAD, note
 from services.reporting.queries.sql import valid_at
+from services.reporting.routes import filters_of, moment_of
 from services.reporting.store import _late
 from services.runtime.refusals import Refused
 
@@ -170,3 +173,25 @@ def test_a_report_says_which_reading_it_is_and_that_its_closed_figures_changed()
 def test_only_a_rows_second_and_later_leads_are_extra_lead_assignments(code: str, extra: bool) -> None:
     pattern = EXTRA_LEAD.split("'")[1]  # the SQL predicate's regular expression, the same in Python
     assert bool(re.search(pattern, code)) is extra
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: filters_of(None, False, None, date(587, 2, 20), None, None),  # found by fuzzing: a 500 before
+        lambda: filters_of(None, False, None, None, date(1899, 12, 31), None),
+        lambda: moment_of(RECORDED, "0001-01-01", None),
+    ],
+)
+def test_a_report_reaching_back_before_1900_is_refused_not_a_crash(call: Any) -> None:
+    with pytest.raises(HTTPException) as refused:
+        call()
+    assert refused.value.status_code == 422
+    assert refused.value.detail["code"] == "date-too-early"  # type: ignore[index]
+    assert "01/01/1900" in refused.value.detail["message_vi"]  # type: ignore[index]
+
+
+def test_a_period_reaching_past_2199_is_refused_so_its_previous_period_stays_in_the_calendar() -> None:
+    with pytest.raises(HTTPException) as refused:
+        filters_of(None, False, None, date(1900, 1, 1), date(9999, 12, 31), None)
+    assert refused.value.detail["code"] == "date-too-late"  # type: ignore[index]
