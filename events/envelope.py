@@ -48,11 +48,24 @@ SYSTEM = Actor(agency_id="dondoc")
 the server (CLI, demo): no agency token stands behind it."""
 
 
+def _unset(value: object) -> bool:
+    """Fields added after the first published contract are left out of the JSON when unset, so an event
+    without them serialises byte for byte as before and readers built before them still read it."""
+    return value is None
+
+
 class Envelope(WireModel):
     event_id: uuid.UUID
     event_type: str
     schema_version: int = Field(ge=1)
-    occurred_at: AwareDatetime
+    occurred_at: AwareDatetime = Field(description="Recorded time: when dondoc learnt the fact (the event's own time)")
+    effective_at: AwareDatetime | None = Field(
+        None,
+        exclude_if=_unset,
+        description="Effective time, when it differs from occurred_at: when the fact took effect as its document "
+        "or command says (the day a plan was issued, a completion reported, an extension decided). Never after "
+        "occurred_at. Absent: the fact took effect when it was recorded.",
+    )
     producer: str
     actor: Actor
     task_id: str | None = None
@@ -63,6 +76,11 @@ class Envelope(WireModel):
     @property
     def topic(self) -> str:
         return self.payload.topic
+
+    @property
+    def effective(self) -> datetime:
+        """When the fact counts (reports, as_of, the trend); ``occurred_at`` is when it was recorded."""
+        return self.effective_at or self.occurred_at
 
     def log_context(self) -> dict[str, Any]:
         return {
@@ -88,6 +106,7 @@ def new_envelope(
     actor: Actor,
     task_id: str | None = None,
     cause: Envelope | None = None,
+    effective_at: datetime | None = None,
 ) -> Envelope:
     """Build an envelope; with a cause, the new event joins the cause's correlation chain."""
     return Envelope(
@@ -95,6 +114,7 @@ def new_envelope(
         event_type=payload.event_type,
         schema_version=payload.schema_version,
         occurred_at=occurred_at,
+        effective_at=effective_at,
         producer=producer,
         actor=actor,
         task_id=task_id,

@@ -25,6 +25,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("report")
     def report(
         as_of: str = typer.Option(None, "--as-of", help="Figures as they stood at the end of YYYY-MM-DD"),
+        as_recorded: bool = typer.Option(
+            False,
+            "--as-recorded",
+            help="What dondoc showed then (recorded time, for audit), not as the documents date the facts",
+        ),
         agency: str = typer.Option(None, "--agency", help="Agency id: that agency and its subtree"),
         document: str = typer.Option(None, "--document", help="Source document number, e.g. 131/NQ-CP"),
         period_from: str = typer.Option(None, "--from", help="Period: tasks assigned on or after YYYY-MM-DD"),
@@ -59,6 +64,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 "from": period_from,
                 "to": period_to,
                 "lead_only": "true" if lead_only else None,
+                "as_recorded": "true" if as_recorded else None,
             }.items()
             if v
         }

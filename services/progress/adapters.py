@@ -16,13 +16,15 @@ from services.runtime.access import involved
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
-async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigned, at: datetime) -> bool:
+async def insert_task(
+    conn: asyncpg.Connection, task_id: str, event: TaskAssigned, at: datetime, assigned_on: date | None = None
+) -> bool:
     due = event.deadline.due
     inserted = await conn.fetchval(
         """INSERT INTO tasks (task_id, code, title, assigning_agency_id, lead_agency_id, officer_in_charge_id,
                key_task, deadline, original_due, due, status, updated_at, coordinating_agency_ids,
-               parent_task_id, classification)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9, 'assigned', $10, $11, $12, $13)
+               parent_task_id, classification, assigned_on)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9, 'assigned', $10, $11, $12, $13, $14)
            ON CONFLICT (task_id) DO NOTHING RETURNING true""",
         task_id,
         event.code,
@@ -37,6 +39,7 @@ async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigne
         list(event.coordinating_agency_ids),
         event.parent_task_id,
         event.classification,
+        assigned_on,
     )
     return bool(inserted)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from events.deadlines import Deadline
+from events.effective import EffectiveTimeRefused, effective_at
 from events.envelope import Actor, Envelope
 from events.progress import (
     CompletionReported,
@@ -113,6 +114,9 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
     require_lead(task, agency_id)
     require_status(task, OPEN, "báo cáo hoàn thành")
     today = uow.clock.now().date()
+    # Reported on the day the command says (its report's date), else today: on time or late is judged on it.
+    effective = _effective(command.reported_on, uow.clock.now(), task.get("assigned_on"))
+    reported_on = command.reported_on or today
     children = await adapters.rollup(uow.conn, task_id, today)
     if children.open and not command.open_children_override:
         raise Refused(
@@ -123,14 +127,14 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
             "hoàn thành nhiệm vụ này phải nêu lý do (open_children_override)",
             409,
         )
-    on_time = is_on_time(today, task["due"])
+    on_time = is_on_time(reported_on, task["due"])
     await adapters.update(
         uow.conn,
         task_id,
         uow.clock.now(),
         status="completion_reported",
         percent=100,
-        reported_on=today,
+        reported_on=reported_on,
         on_time=on_time,
         product=command.product,
         evidence=adapters.evidence_json(command.evidence),
@@ -140,7 +144,7 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
     await planning.unplan(uow, task_id)
     return await uow.emit(
         CompletionReported(
-            reported_on=today,
+            reported_on=reported_on,
             deadline_in_force=task["due"],
             original_deadline=task["original_due"],
             on_time=on_time,
@@ -151,7 +155,15 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
         actor=Actor(agency_id=agency_id),
         task_id=task_id,
         id_parts=_ids(command.idempotency_key),
+        effective_at=effective,
     )
+
+
+def _effective(day: date | None, now: datetime, assigned_on: date | None) -> datetime | None:
+    try:
+        return effective_at(day, now, not_before=assigned_on)
+    except EffectiveTimeRefused as exc:
+        raise Refused(exc.code, exc.message, exc.message_vi) from exc
 
 
 @_once

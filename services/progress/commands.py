@@ -3,6 +3,7 @@ the body: it comes from the caller's token, or the intake envelope's actor."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from pydantic import Field
@@ -24,6 +25,12 @@ class ReportProgress(Frozen):
 
 class ReportCompletion(Frozen):
     product: Text = Field(min_length=1, description="Sản phẩm: document number and date, or a link")
+    reported_on: date | None = Field(
+        None,
+        exclude_if=lambda v: v is None,  # unset: the body hashes as before (idempotency of older retries)
+        description="The day completion was reported (the report's date), if not today: it is compared with the "
+        "deadline and reports count the completion from then. Not in the future, not before the task was assigned.",
+    )
     evidence: Evidence = Evidence()
     open_children_override: Text | None = Field(
         None, min_length=1, description="Required when delegated children are still open: why complete anyway"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from events.clock import VN_TZ
 from events.envelope import Envelope, EventPayload
 from events.tasks import TaskAssigned, TaskTransferred, parties_after
 from services.progress import adapters, planning
@@ -32,7 +33,8 @@ def extended_due(payload: EventPayload) -> date | None:
 def handlers(config: ProgressConfig) -> dict[str, Handler]:
     async def on_task_assigned(event: Envelope, uow: UnitOfWork) -> None:
         assert isinstance(event.payload, TaskAssigned) and event.task_id
-        if not await adapters.insert_task(uow.conn, event.task_id, event.payload, uow.clock.now()):
+        assigned_on = event.effective.astimezone(VN_TZ).date()  # as its document dates it
+        if not await adapters.insert_task(uow.conn, event.task_id, event.payload, uow.clock.now(), assigned_on):
             return
         task = await adapters.lock_task(uow.conn, event.task_id)
         assert task is not None

@@ -34,7 +34,14 @@ from docx.shared import Mm, Pt
 from docx.table import Table as WordTable
 from docx.text.paragraph import Paragraph
 
-from services.reporting.export import AGENCY_HEADERS, OVERDUE_HEADERS, _agency_row, _figure_rows, _overdue_row
+from services.reporting.export import (
+    AGENCY_HEADERS,
+    OVERDUE_HEADERS,
+    _agency_row,
+    _figure_rows,
+    _overdue_row,
+    moment_vi,
+)
 
 FONT = "Times New Roman"
 BODY_PT, TABLE_PT, HEADER_PT = 14, 13, 13
@@ -131,11 +138,9 @@ def _letterhead(doc: Any, body: dict[str, Any], head: Letterhead) -> None:
 
 
 def _title(doc: Any, body: dict[str, Any]) -> None:
-    day = date.fromisoformat(body["date"])
     _centred(doc, "", BODY_PT)
     _centred(doc, KIND, BODY_PT, bold=True)
-    moment = "số liệu trực tiếp" if body["live"] else f"tính đến hết ngày {day:%d/%m/%Y}"
-    _centred(doc, f"Tình hình thực hiện nhiệm vụ được giao — {body['scope']} — {moment}", BODY_PT, bold=True)
+    _centred(doc, f"Tình hình thực hiện nhiệm vụ được giao — {body['scope']} — {moment_vi(body)}", BODY_PT, bold=True)
     _centred(doc, "", BODY_PT)
 
 

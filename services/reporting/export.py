@@ -139,9 +139,18 @@ def _date(value: Any) -> Any:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _title(body: dict[str, Any]) -> str:
+def moment_vi(body: dict[str, Any]) -> str:
+    """The moment a report stands at, on which reading, and whether its figures changed after they closed."""
     moment = "số liệu trực tiếp" if body["live"] else f"tính đến hết ngày {vn_date(_date(body['date']))}"
-    return f"Báo cáo tình hình thực hiện nhiệm vụ — {body['scope']} — {moment}"
+    if body.get("as_recorded"):
+        moment += " (theo thời điểm ghi nhận vào dondoc)"
+    if body.get("adjusted"):
+        moment += f" — {body['adjusted']['note_vi']}"
+    return moment
+
+
+def _title(body: dict[str, Any]) -> str:
+    return f"Báo cáo tình hình thực hiện nhiệm vụ — {body['scope']} — {moment_vi(body)}"
 
 
 def to_rich(body: dict[str, Any]) -> Group:

@@ -1,8 +1,10 @@
 """Projection handlers: one function per event, each a move of the task's read model.
 
-When a change happens is the event's ``occurred_at`` (the domain clock of the producer), not the
-time the reporting service got to it: a replay, or a service that was down for a day, builds the
-same history, so an as_of summary is the same whenever it is asked.
+When a change happens is the event's *effective* time (``Envelope.effective``: the day its document
+says, else its ``occurred_at``), and when dondoc learnt it its *recorded* time (``occurred_at``, the
+domain clock of the producer) — never the time the reporting service got to it: a replay, or a service
+that was down for a day, builds the same history, so an as_of summary is the same whenever it is asked.
+Both are kept on every history row (migrations/004): as_of reads the first, as_recorded the second.
 
 Each move is made in memory on a ``TaskBatch`` (store.py) and written by its flush: the consumer hands
 a run of task events to ``apply_batch`` in one transaction; one event alone (a retry, the fallback
@@ -43,7 +45,7 @@ def _has_deadline(state: TaskState) -> bool:
 
 async def on_task_assigned(event: Envelope, batch: TaskBatch) -> None:
     assert isinstance(event.payload, TaskAssigned) and event.task_id
-    batch.insert_task(event.task_id, event.payload, event.occurred_at)
+    batch.insert_task(event.task_id, event.payload, event.effective, event.occurred_at)
 
 
 async def on_progress_reported(event: Envelope, batch: TaskBatch) -> None:
@@ -54,7 +56,7 @@ async def on_progress_reported(event: Envelope, batch: TaskBatch) -> None:
     batch.update_task(state.task_id, percent=event.payload.percent)
     if state.bucket == "new":
         # Any progress report, even 0 %, means work has begun: the tracker's grey turns blue.
-        batch.move(state, event.occurred_at, bucket="started")
+        batch.move(state, event.effective, bucket="started", recorded=event.occurred_at)
 
 
 async def _complete(
@@ -74,7 +76,7 @@ async def _complete(
         on_time=on_time,
         completion_confirmed=confirmed,
     )
-    batch.move(state, event.occurred_at, bucket=bucket)
+    batch.move(state, event.effective, bucket=bucket, recorded=event.occurred_at)
 
 
 async def on_completion_reported(event: Envelope, batch: TaskBatch) -> None:
@@ -91,7 +93,7 @@ async def on_completion_returned(event: Envelope, batch: TaskBatch) -> None:
         return
     bucket = "started" if _has_deadline(state) else "nodl_open"
     batch.update_task(state.task_id, status="open", completed_on=None, on_time=None, completion_confirmed=False)
-    batch.move(state, event.occurred_at, bucket=bucket)
+    batch.move(state, event.effective, bucket=bucket, recorded=event.occurred_at)
 
 
 async def on_task_completed(event: Envelope, batch: TaskBatch) -> None:
@@ -112,7 +114,7 @@ async def on_task_completed(event: Envelope, batch: TaskBatch) -> None:
         on_time=done.on_time,
         completion_confirmed=True,
     )
-    batch.move(state, event.occurred_at, bucket="new", due=done.next_due, due_changed=True)
+    batch.move(state, event.effective, bucket="new", due=done.next_due, due_changed=True, recorded=event.occurred_at)
 
 
 async def on_deadline_extended(event: Envelope, batch: TaskBatch) -> None:
@@ -121,7 +123,7 @@ async def on_deadline_extended(event: Envelope, batch: TaskBatch) -> None:
     new_due = _new_due(event)
     if state is None or new_due is None:
         return
-    batch.move(state, event.occurred_at, due=new_due, due_changed=True)
+    batch.move(state, event.effective, due=new_due, due_changed=True, recorded=event.occurred_at)
 
 
 def _new_due(event: Envelope) -> date | None:
@@ -139,8 +141,8 @@ async def on_task_withdrawn(event: Envelope, batch: TaskBatch) -> None:
     state = _task(event, batch)
     if state is None:
         return
-    batch.update_task(state.task_id, status="withdrawn", withdrawn_at=event.occurred_at)
-    batch.move(state, event.occurred_at, bucket="withdrawn")
+    batch.update_task(state.task_id, status="withdrawn", withdrawn_at=event.effective)
+    batch.move(state, event.effective, bucket="withdrawn", recorded=event.occurred_at)
 
 
 Apply = Callable[[Envelope, TaskBatch], Awaitable[None]]

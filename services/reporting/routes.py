@@ -29,6 +29,13 @@ LeadOnlyQ = Annotated[bool, Query(description="Only the tasks the agency itself 
 DocumentQ = Annotated[str | None, Query(description="Source document number, e.g. 131/NQ-CP")]
 FromQ = Annotated[date | None, Query(alias="from", description="Period: assigned on or after (YYYY-MM-DD)")]
 ToQ = Annotated[date | None, Query(alias="to", description="Period: assigned on or before (YYYY-MM-DD)")]
+AsRecordedQ = Annotated[
+    bool,
+    Query(
+        description="Read recorded time instead of effective time: the figures as dondoc showed them at as_of, "
+        "with only the facts it had learnt by then (for audit). Default: as the documents date the facts"
+    ),
+]
 AsOfQ = Annotated[
     str | None,
     Query(
@@ -61,6 +68,27 @@ def _bad(code: str, message: str, message_vi: str) -> HTTPException:
     )
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
+"""The days a report may name. A period is compared with the one before it, as long, so a period from year
+587 (found by fuzzing), or 1900 to 9999, would reach before year 1, where dates end; dondoc's documents are
+of 1945 on."""
+
+
+def _not_before_earliest(name: str, name_vi: str, day: date) -> None:
+    if day < EARLIEST:
+        raise _bad(
+            "date-too-early",
+            f"{name} {day.isoformat()} is before {EARLIEST.isoformat()}: reports begin on that day",
+            f"{name_vi} {day:%d/%m/%Y} trước ngày {EARLIEST:%d/%m/%Y}: báo cáo chỉ tính từ ngày đó",
+        )
+    if day > LATEST:
+        raise _bad(
+            "date-too-late",
+            f"{name} {day.isoformat()} is after {LATEST.isoformat()}: reports end on that day",
+            f"{name_vi} {day:%d/%m/%Y} sau ngày {LATEST:%d/%m/%Y}: báo cáo chỉ tính đến ngày đó",
+        )
+
+
 def parse_as_of(text: str) -> datetime:
     if _DATE.match(text):
         return summary.end_of_day(date.fromisoformat(text))
@@ -78,7 +106,9 @@ def parse_as_of(text: str) -> datetime:
 def moment_of(now: datetime, as_of: str | None, end: date | None) -> tuple[datetime, bool]:
     """The moment the figures stand at, and whether it is "now" (live)."""
     if as_of:
-        return parse_as_of(as_of), False
+        moment = parse_as_of(as_of)
+        _not_before_earliest("as_of", "Thời điểm", moment.date())  # its own offset: nothing to overflow
+        return moment, False
     if end is not None and summary.end_of_day(end) < now:
         return summary.end_of_day(end), False
     return now, True
@@ -91,7 +121,11 @@ def filters_of(
     start: date | None,
     end: date | None,
     viewer: str | None,
+    as_recorded: bool = False,
 ) -> Filters:
+    for day, name, name_vi in ((start, "from", "Ngày bắt đầu"), (end, "to", "Ngày kết thúc")):
+        if day is not None:
+            _not_before_earliest(name, name_vi, day)
     if start and end and start > end:
         raise _bad("period-reversed", f"from {start} is after to {end}", "Ngày bắt đầu sau ngày kết thúc kỳ")
     if lead_only and not agency_id:
@@ -103,6 +137,7 @@ def filters_of(
         start=start,
         end=end,
         viewer=viewer,
+        as_recorded=as_recorded,
     )
 
 
@@ -117,12 +152,13 @@ async def get_summary(
     end: ToQ = None,
     as_of: AsOfQ = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Overdue tasks listed at most")] = 50,
+    as_recorded: AsRecordedQ = False,
 ) -> Response:
     """Số liệu tổng hợp theo các tiêu chí của Tổ công tác: categories, overdue share and its change,
     key tasks, per agency, per document, overdue ageing and the overdue list."""
     rt = runtime_of(request)
     at, live = moment_of(rt.clock.now(), as_of, end)
-    f = filters_of(agency_id, lead_only, document, start, end, viewer)
+    f = filters_of(agency_id, lead_only, document, start, end, viewer, as_recorded)
     async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         # One snapshot for every part, so the breakdowns add up to the totals beside them.
         return json_response(await summary.build(conn, summary.Request(f, at, live, limit)))
@@ -138,6 +174,7 @@ async def get_summary_docx(
     start: FromQ = None,
     end: ToQ = None,
     as_of: AsOfQ = None,
+    as_recorded: AsRecordedQ = False,
 ) -> Response:
     """The summary as a Word report in the format of Nghị định 30/2020/NĐ-CP (the dashboard's export):
     the same figures, the same access, as GET /summary."""
@@ -154,6 +191,7 @@ async def get_summary_docx(
         end=end,
         as_of=as_of,
         limit=1000,
+        as_recorded=as_recorded,
     )
     body = json.loads(bytes(answer.body))
     return Response(
@@ -172,11 +210,12 @@ async def get_trend(
     document: DocumentQ = None,
     as_of: AsOfQ = None,
     months: Annotated[int, Query(ge=1, le=36)] = 12,
+    as_recorded: AsRecordedQ = False,
 ) -> Response:
     """Lũy kế theo tháng: the cumulative figures at the end of each month."""
     rt = runtime_of(request)
     at, _ = moment_of(rt.clock.now(), as_of, None)
-    f = filters_of(agency_id, lead_only, document, None, None, viewer)
+    f = filters_of(agency_id, lead_only, document, None, None, viewer, as_recorded)
     async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return json_response({"as_of": at.isoformat(), "points": await summary.trend(conn, f, at, months)})
 

@@ -69,12 +69,14 @@ class TaskState:
 class _Interval:
     """One history row as it will be written; ``stored_from`` is set for the row already stored."""
 
-    valid_from: datetime
+    valid_from: datetime  # effective: when the state began to hold, as the documents say
     bucket: str
     due: date | None
     valid_to: datetime | None = None  # None: current ('infinity')
     stored_from: datetime | None = None
     changed: bool = False
+    recorded_from: datetime | None = None  # when dondoc learnt it began (None: at valid_from)
+    recorded_to: datetime | None = None  # when dondoc learnt it ended (None: at valid_to)
 
 
 @dataclass
@@ -174,8 +176,11 @@ class TaskBatch:
         task = self.tasks.get(task_id)
         return task.state if task else None
 
-    def insert_task(self, task_id: str, event: TaskAssigned, at: datetime) -> TaskState | None:
-        """The task's first row; None when it already exists (a re-sent TaskAssigned)."""
+    def insert_task(
+        self, task_id: str, event: TaskAssigned, at: datetime, recorded: datetime | None = None
+    ) -> TaskState | None:
+        """The task's first row from ``at`` (effective: the day its document assigned it), learnt at
+        ``recorded`` (None: at ``at``); None when it already exists (a re-sent TaskAssigned)."""
         if task_id in self.tasks:
             return None
         deadline = event.deadline
@@ -210,8 +215,9 @@ class TaskBatch:
             task_id, event.code, event.title, document.number, event.assigning_agency_id, event.lead_agency_id,
             list(event.coordinating_agency_ids), event.officer_in_charge_id, deadline.kind, deadline.text,
             deadline.due, event.key_task, event.classification, at, assigned_on, event.parent_task_id, bucket,
+            recorded or at,
         )  # fmt: skip
-        task.intervals.append(_Interval(at, bucket, state.counted_due, changed=True))
+        task.intervals.append(_Interval(at, bucket, state.counted_due, changed=True, recorded_from=late(recorded, at)))
         if event.parent_task_id:
             task.columns["parent_lead_agency_id"] = parent_lead
         self.tasks[task_id] = task
@@ -238,8 +244,10 @@ class TaskBatch:
         bucket: str | None = None,
         due: date | None = None,
         due_changed: bool = False,
+        recorded: datetime | None = None,
     ) -> TaskState:
-        """Put the task in another bucket and/or deadline from ``at`` on; history and counters follow."""
+        """Put the task in another bucket and/or deadline from ``at`` on (effective), learnt at ``recorded``
+        (None: at ``at``); history and counters follow."""
         after = replace(before, bucket=bucket or before.bucket, due=due if due_changed else before.due)
         if (after.bucket, after.counted_due, after.due) == (before.bucket, before.counted_due, before.due):
             return before
@@ -256,7 +264,10 @@ class TaskBatch:
             else:
                 if current is not None:
                     current.valid_to, current.changed = at, True
-                task.intervals.append(_Interval(at, after.bucket, after.counted_due, changed=True))
+                    current.recorded_to = late(recorded, at)
+                task.intervals.append(
+                    _Interval(at, after.bucket, after.counted_due, changed=True, recorded_from=late(recorded, at))
+                )
         return after
 
     # The writes, set-based, in the lock order the module docstring states.
@@ -290,9 +301,9 @@ class TaskBatch:
                 """INSERT INTO tasks (task_id, code, title, document, assigning_agency_id, lead_agency_id,
                        coordinating_agency_ids, officer_in_charge_id, deadline_kind, deadline_text, original_due,
                        due, key_task, classification, status, assigned_at, assigned_on, parent_task_id, bucket,
-                       updated_at)
+                       updated_at, recorded_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, 'open', $14, $15, $16, $17,
-                           $14)
+                           $18, $18)
                    ON CONFLICT (task_id) DO NOTHING""",
                 [task.row for task in new],
             )
@@ -322,7 +333,7 @@ class TaskBatch:
         if adopted:
             await self.conn.executemany("UPDATE task_history SET parent_lead = $2 WHERE task_id = $1", adopted)
         stored = [
-            (t.state.task_id, i.stored_from, i.valid_to, i.bucket, i.due)
+            (t.state.task_id, i.stored_from, i.valid_to, i.bucket, i.due, i.recorded_to)
             for t in tasks
             for i in t.intervals
             if i.stored_from is not None and i.changed
@@ -330,7 +341,8 @@ class TaskBatch:
         if stored:
             # Close (or rewrite in place) the stored current rows before the new current rows go in.
             await self.conn.executemany(
-                """UPDATE task_history SET valid_to = coalesce($3::timestamptz, 'infinity'), bucket = $4, due = $5
+                """UPDATE task_history SET valid_to = coalesce($3::timestamptz, 'infinity'), bucket = $4, due = $5,
+                       recorded_to = $6
                    WHERE task_id = $1 AND valid_from = $2""",
                 stored,
             )
@@ -338,9 +350,9 @@ class TaskBatch:
         if rows:
             await self.conn.executemany(
                 """INSERT INTO task_history (task_id, valid_from, valid_to, bucket, due, lead_agency_id, document,
-                       assigned_on, key_task, secret, involved, delegated, parent_lead)
+                       assigned_on, key_task, secret, involved, delegated, parent_lead, recorded_from, recorded_to)
                    VALUES ($1, $2, coalesce($3::timestamptz, 'infinity'), $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                           $13)""",
+                           $13, $14, $15)""",
                 rows,
             )
 
@@ -360,7 +372,14 @@ def _history_row(state: TaskState, interval: _Interval) -> tuple[Any, ...]:
         list(state.involved),
         state.delegated,
         state.parent_lead,
+        interval.recorded_from,
+        interval.recorded_to,
     )
+
+
+def late(recorded: datetime | None, at: datetime) -> datetime | None:
+    """The recorded time to store: None when it is the effective time (a fact recorded as it happened)."""
+    return recorded if recorded is not None and recorded != at else None
 
 
 async def ensure_agencies(conn: asyncpg.Connection, agency_ids: list[str]) -> None:

@@ -28,6 +28,7 @@ from services.reporting.domain import (
 )
 from services.reporting.paragraph import working_group_paragraph
 from services.reporting.queries import AgencyGroups, Filters, Tally
+from services.reporting.queries.ledger import adjusted_after, extra_leads, note
 from services.reporting.vietnamese import sort_key_vi
 
 WHOLE_TREE = "Toàn hệ thống"
@@ -149,15 +150,21 @@ async def by_document(conn: asyncpg.Connection, req: Request) -> list[dict[str, 
         ).items()
     }
     docs = await catalog.documents_by_number(conn, list(grouped))
+    extra = await extra_leads(conn, req.filters, list(grouped), req.at)
     rows = []
     for number, tally in grouped.items():
         figures = figures_from(tally.every)
         done = figures.completed
+        tasks = figures.assigned + figures.no_fixed_deadline + figures.withdrawn
         rows.append(
             {
                 "document": number,
                 "issued_on": docs.get(number, {}).get("issued_on"),
                 "issuer": docs.get(number, {}).get("issuer", ""),
+                # The rows the document lists (the Danh mục's 17) and the lead assignments they became (66):
+                # a row naming several lead agencies is one task per lead.
+                "rows_listed": tasks - extra.get(number, 0),
+                "lead_assignments": tasks,
                 "figures": figures,
                 "completed_percent": (1000 * done // figures.assigned) / 10 if figures.assigned else 0.0,
             }
@@ -190,12 +197,17 @@ async def build(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
     before, key_before = await figures_at(conn, cmp.filters, cmp.at, req.memo)
     change = change_between(figures, before)
     overdue = await queries.overdue_tasks(conn, f, req.at, today, live=req.live, limit=req.limit)
+    # Nothing is recorded after "now": only a past moment's figures can have been changed since.
+    adjusted = 0 if req.live else (await adjusted_after(conn, f, [req.at]))[req.at]
     scope = await scope_name(conn, f)
     period = (f.start, f.end or today) if f.start else None
     return {
         "as_of": req.at.isoformat(),
         "date": today.isoformat(),
         "live": req.live,
+        # Effective time (as the documents say) unless as_recorded: what dondoc showed at that moment.
+        "as_recorded": f.as_recorded,
+        "adjusted": note(req.at, adjusted),
         "scope": scope,
         "filters": {
             "agency_id": f.agency_id,
@@ -203,6 +215,7 @@ async def build(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
             "document": f.document,
             "from": f.start.isoformat() if f.start else None,
             "to": f.end.isoformat() if f.end else None,
+            "as_recorded": f.as_recorded,
         },
         "figures": figures.model_dump(),
         "key_tasks": key_figures.model_dump(),
@@ -239,7 +252,9 @@ def _dump(value: Any) -> Any:
 
 
 async def trend(conn: asyncpg.Connection, f: Filters, at: datetime, months: int = 12) -> list[dict[str, Any]]:
-    """Cumulative figures at the end of each of the last ``months`` months (the current one up to ``at``)."""
+    """Cumulative figures at the end of each of the last ``months`` months (the current one up to ``at``),
+    from the first month with a task: a chart of empty months before the first plan says nothing. A month
+    whose closed figures a later-recorded fact changed carries its note (queries/ledger.py)."""
     local = at.astimezone(VN_TZ)
     moments = []
     for back in range(months - 1, -1, -1):
@@ -248,14 +263,19 @@ async def trend(conn: asyncpg.Connection, f: Filters, at: datetime, months: int 
         last = date(year, month + 1, calendar.monthrange(year, month + 1)[1])
         moments.append(min(end_of_day(last), at))
     tallies = await queries.counts_at_moments(conn, f, moments)
-    points = []
+    closed = [m for m in moments if m < at]  # the current month has not closed
+    adjusted = await adjusted_after(conn, f, closed)
+    points: list[dict[str, Any]] = []
     for moment in moments:
         figures = figures_from(tallies[moment].every)
+        if not points and not any(tallies[moment].every) and moment != moments[-1]:
+            continue
         points.append(
             {
                 "month": f"{moment.astimezone(VN_TZ):%Y-%m}",
                 "as_of": moment.isoformat(),
                 "figures": figures.model_dump(),
+                "adjusted": note(moment, adjusted.get(moment, 0)),
             }
         )
     return points

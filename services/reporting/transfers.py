@@ -82,7 +82,9 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     touched = sorted([task_id, *children])
     at = effective_moment(transfer)
     await _snapshot(conn, touched)
-    await _cut(conn, touched, at)
+    # A decision applied after the day it took effect is a late fact (events/effective.py): on the recorded
+    # axis the old lead holds until dondoc learnt of the move.
+    await _cut(conn, touched, at, recorded=store.late(event.occurred_at, at))
     involved = list(dict.fromkeys((task["assigning_agency_id"], lead, *coordinating)))
     await conn.execute(
         "UPDATE task_history SET lead_agency_id = $2, involved = $3 WHERE task_id = $1 AND valid_from >= $4",
@@ -165,24 +167,30 @@ async def _snapshot(conn: asyncpg.Connection, task_ids: list[str]) -> None:
     )
 
 
-async def _cut(conn: asyncpg.Connection, task_ids: list[str], at: datetime) -> None:
+async def _cut(conn: asyncpg.Connection, task_ids: list[str], at: datetime, recorded: datetime | None = None) -> None:
     """Cut the row that holds at ``at`` in two: before it, as it was; from it, for the caller to relabel. The row
-    is closed first (one current row per task), then its second half is put back."""
+    is closed first (one current row per task), then its second half is put back. ``recorded``: when dondoc
+    learnt of the cut, if later than ``at`` (None: on time) — the first half ends and the second begins then
+    on the recorded axis; the second half keeps the row's own recorded end."""
     halves = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM task_history WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        f"SELECT {_COLUMNS}, recorded_to FROM task_history "
+        "WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
         task_ids,
         at,
     )
     if not halves:
         return
     await conn.execute(
-        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        "UPDATE task_history SET valid_to = $2, recorded_to = $3 "
+        "WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
         task_ids,
         at,
+        recorded,
     )
     await conn.executemany(
-        f"INSERT INTO task_history ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        [(h["task_id"], at, *list(h.values())[2:]) for h in halves],
+        f"INSERT INTO task_history ({_COLUMNS}, recorded_from, recorded_to) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        [(h["task_id"], at, *list(h.values())[2:-1], recorded, h["recorded_to"]) for h in halves],
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -40,6 +41,7 @@ class UnitOfWork:
         task_id: str | None = None,
         key: str | None = None,
         id_parts: tuple[object, ...] = (),
+        effective_at: datetime | None = None,
     ) -> Envelope:
         """Write ``payload`` to the outbox, inside this transaction.
 
@@ -47,7 +49,7 @@ class UnitOfWork:
         command, such as a client's idempotency key), so doing the same work twice yields the same
         event id, and the outbox and every inbox keep only one. An event that is not stored raises
         (NotEnqueued when another event holds its id, EventTooLarge over events.limits.EVENT_MAX_BYTES): it
-        is never dropped silently.
+        is never dropped silently. ``effective_at``: when the fact took effect, if not now (events/effective.py).
         """
         if self.cause is None and not id_parts:
             raise ValueError("an event with no cause needs id_parts that identify the command")
@@ -62,6 +64,7 @@ class UnitOfWork:
             actor=actor,
             task_id=task_id,
             cause=self.cause,
+            effective_at=effective_at,
         )
         if not await outbox.enqueue(self.conn, envelope, schema=self.schema, key=key, traceparent=self.traceparent):
             # The outbox already holds this event id. The same event again is the same cause handled

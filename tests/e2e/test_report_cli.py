@@ -130,3 +130,16 @@ async def test_report_for_a_period_and_a_mistake_in_it(service: int, scenario: S
     assert body["previous"]["basis"] == "period" and body["figures"]["assigned"] == 16
     code, _, err = await dondoc(service, "report", "--from", "2022-12-01", "--to", "2022-11-01", "--format", "json")
     assert code == 1 and "Ngày bắt đầu sau ngày kết thúc kỳ" in " ".join(err.split())
+
+
+async def test_report_as_recorded_asks_what_dondoc_showed_then_and_says_so(service: int, scenario: Scenario) -> None:
+    province = scenario.id("ubnd-bd")
+    common = ("report", "--agency", province, "--document", "131/NQ-CP", "--as-of", "2022-11-20", "--as-recorded")
+    (code, out, err), (table_code, table, table_err) = await asyncio.gather(
+        dondoc(service, *common, "--format", "json"), dondoc(service, *common, "--format", "table")
+    )
+    assert code == 0 and table_code == 0, err + table_err
+    body = json.loads(out)
+    assert body["as_recorded"] is True and body["filters"]["as_recorded"] is True
+    assert body["figures"]["assigned"] == 0  # the day before the scenario's letter: nothing recorded yet
+    assert "(theo thời điểm ghi nhận vào dondoc)" in " ".join(table.split())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
+from events.clock import VN_TZ, ManualClock
 from events.tasks import SourceDocument
 from services import registry
 from services.assignment import provision
@@ -108,15 +109,18 @@ def import_command(path: Path, code_prefix: str) -> Callable[[], Result]:
     return lambda: runner.invoke(app, args, env={"COLUMNS": "250"})
 
 
+DEMO_DAY = datetime(2023, 2, 15, 9, 0, tzinfo=VN_TZ)  # `dondoc up --demo`'s default day: after all three letters
+
+
 async def test_the_demo_loads_the_seeds_scenario_and_a_rerun_changes_nothing(settings: Any) -> None:
     console = Console(file=io.StringIO(), width=200)
     async with (
-        running(registry.definition("assignment"), settings, clock()) as http,
+        running(registry.definition("assignment"), settings, ManualClock(DEMO_DAY)) as http,
         provision.assignment_db(settings.database_url) as pool,
     ):
-        await run_demo(pool, http, console, clock(), settings.token_secret)
+        await run_demo(pool, http, console, ManualClock(DEMO_DAY), settings.token_secret)
         outbox = await count(settings.database_url, "SELECT count(*) FROM assignment.outbox")
-        await run_demo(pool, http, console, clock(), settings.token_secret)
+        await run_demo(pool, http, console, ManualClock(DEMO_DAY), settings.token_secret)
         assert await count(settings.database_url, "SELECT count(*) FROM assignment.outbox") == outbox
         danh_muc = (await http.get("/v1/tasks", params={"document": "131/NQ-CP"})).json()["tasks"]
         by_code = {t["code"]: t for t in danh_muc}
@@ -135,3 +139,12 @@ async def test_the_demo_loads_the_seeds_scenario_and_a_rerun_changes_nothing(set
     assert to_van_phong["deadline_in_force"]["due"] == "2023-03-31"  # task 13's, down the chain
     assert to_van_phong["code"] == "131/NQ-CP/UBND-BD#13.2.1"
     assert "Nhiệm vụ 13 qua các cấp" in console.file.getvalue()  # type: ignore[attr-defined]
+    # Loaded on the demo day, each task counts from its letter: 6958 (21/11/2022), 2384, 93.
+    assigned = [e for e in await outbox_events(settings.database_url, TASK_13) if e["event_type"] == "TaskAssigned"]
+    assert [e["effective_at"] for e in assigned] == ["2022-11-21T00:00:00+07:00"]
+    [team_assigned] = [
+        e
+        for e in await outbox_events(settings.database_url, to_van_phong["task_id"])
+        if e["event_type"] == "TaskAssigned"
+    ]
+    assert team_assigned["effective_at"] == "2022-12-23T00:00:00+07:00"

@@ -187,6 +187,14 @@ async def test_an_impossible_deadline_is_rejected(intake: Intake) -> None:
     assert (await intake.rejection("ubnd-bd", before_the_document))["code"] == "deadline-before-document"
 
 
+async def test_an_assignment_dated_in_the_future_is_rejected_in_both_languages(intake: Intake, settings: Any) -> None:
+    command_id = unique("c")
+    future = await intake.send("ubnd-bd", assign(command_id, assigned_on="2022-12-01"))  # the clock: 25/11/2022
+    rejected = await intake.rejection("ubnd-bd", future)
+    assert rejected["code"] == "effective-date-in-future" and "01/12/2022" in rejected["message_vi"]
+    assert await outbox_events(settings.database_url, task_id_for("ubnd-bd", command_id)) == []
+
+
 async def test_an_invalid_payload_is_rejected_with_what_is_wrong(intake: Intake) -> None:
     command = {"command_type": "AssignTask", "command_id": unique("c"), "payload": {"title": "Thiếu hết"}}
     rejected = await intake.rejection("ubnd-bd", await intake.send("ubnd-bd", command))

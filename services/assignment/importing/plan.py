@@ -149,6 +149,8 @@ def _command(
         expected_product=row.product.strip(),
         source_document=options.document,
         assigning_document=options.letter,
+        # Without a letter the table is the plan itself: it assigns on its own date (with one, the letter's).
+        assigned_on=None if options.letter else options.document.issued_on,
         assigning_agency_id=options.assigned_by,
         lead_agency_id=lead,
         coordinating_agency_ids=tuple(coordinating),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from events.deadlines import Deadline
 from events.envelope import Actor
@@ -10,7 +11,7 @@ from events.tasks import TaskAssigned
 from services.assignment.errors import conflict
 from services.assignment.tasks import adapters, parties
 from services.assignment.tasks.commands import AssignTask
-from services.assignment.tasks.rules import command_hash, not_before, read_deadline, task_id_for
+from services.assignment.tasks.rules import command_hash, effective, not_before, read_deadline, task_id_for
 from services.runtime.unit_of_work import UnitOfWork
 
 
@@ -38,11 +39,22 @@ async def assign_task(command: AssignTask, uow: UnitOfWork) -> Assigned:
     )
     event = task_assigned(command, _deadline(command))
     key = command.idempotency_key
-    if not await adapters.insert_task(uow.conn, task_id, key, event, uow.clock.now(), digest):
+    now = uow.clock.now()
+    effective_at = effective(_assigned_on(command), now, not_before=command.source_document.issued_on)
+    if not await adapters.insert_task(uow.conn, task_id, key, event, effective_at or now, digest):
         # A concurrent twin won the insert: it is the same task, or a conflict, exactly as above.
         return _retry(task_id, await adapters.command_hash_of(uow.conn, task_id), digest, key)
-    await uow.emit(event, actor=Actor(agency_id=assigner), task_id=task_id, id_parts=(key,))
+    await uow.emit(event, actor=Actor(agency_id=assigner), task_id=task_id, id_parts=(key,), effective_at=effective_at)
     return Assigned(task_id, created=True)
+
+
+def _assigned_on(command: AssignTask) -> date | None:
+    """The day the task counts from: as the command says, else its assigning letter's date (a plan loaded
+    months after it was issued counts from its letter), else the day it is recorded. The source document
+    alone dates nothing: an agency assigns today under a resolution of last year."""
+    if command.assigned_on is not None:
+        return command.assigned_on
+    return command.assigning_document.issued_on if command.assigning_document else None
 
 
 def _retry(task_id: str, known: str | None, digest: str, key: str) -> Assigned:

@@ -7,6 +7,7 @@ send it, and must then name the token's own agency.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -31,6 +32,12 @@ _KEY = Field(min_length=1, max_length=ID_MAX, description="Same key, same result
 _DEADLINE_HELP = "Vietnamese deadline text (e.g. 'Quý I năm 2023', 'Trước ngày 15/9/2023') or an ISO date"
 
 
+def _unset(value: object) -> bool:
+    # Left out of the JSON when unset: a command without it hashes as before (rules.command_hash), so a
+    # retry of a command sent before the field existed is still the same command.
+    return value is None
+
+
 def _unique(value: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
@@ -47,6 +54,13 @@ class AssignTask(Frozen):
     source_document: SourceDocument
     assigning_document: SourceDocument | None = Field(
         None, description="The letter passing the source document's task on (e.g. 6958/UBND-KSTT)"
+    )
+    assigned_on: date | None = Field(
+        None,
+        exclude_if=_unset,
+        description="The day the task was assigned (its effective date: reports count it from then); defaults to "
+        "the assigning letter's date, else the day dondoc records it. Not in the future, not before the source "
+        "document.",
     )
     assigning_agency_id: Id | None = Field(None, description="Taken from the token; if sent, must equal it")
     lead_agency_id: Id = Field(min_length=1, description="Cơ quan chủ trì: exactly one")

@@ -10,8 +10,9 @@ secret task cannot be made public by passing it down.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
+from events.clock import VN_TZ
 from events.deadlines import Deadline
 from events.envelope import Actor
 from events.tasks import DelegatedPart, TaskAssigned, TaskDelegated
@@ -22,6 +23,7 @@ from services.assignment.tasks.model import Task
 from services.assignment.tasks.rules import (
     command_hash,
     delegation_id_for,
+    effective,
     not_before,
     read_deadline,
     task_id_for,
@@ -61,7 +63,12 @@ async def delegate_task(task_id: str, command: DelegateTask, agency_id: str, uow
             f"{agency_id} is neither the lead nor a coordinating agency of {task_id}: it cannot delegate it",
             f"Chỉ cơ quan chủ trì hoặc phối hợp của nhiệm vụ {parent.code} mới được giao tiếp nhiệm vụ",
         )
-    issued = command.document.issued_on if command.document else uow.clock.now().date()
+    now = uow.clock.now()
+    issued = command.document.issued_on if command.document else now.date()
+    # The children count from the delegating letter's date, never before their parent does.
+    effective_at = effective(
+        command.document.issued_on if command.document else None, now, not_before=_day(parent.assigned_at)
+    )
     first = await adapters.children_count(uow.conn, task_id) + 1
     children: list[tuple[str, TaskAssigned]] = []
     for n, part in enumerate(command.children, start=first):
@@ -75,7 +82,7 @@ async def delegate_task(task_id: str, command: DelegateTask, agency_id: str, uow
         event = _child(parent, part, agency_id, n, _part_deadline(part, parent, issued), command)
         key = f"{delegation_id}/{n}"
         child_id = task_id_for(agency_id, key)
-        await adapters.insert_task(uow.conn, child_id, key, event, uow.clock.now(), digest, delegation_id)
+        await adapters.insert_task(uow.conn, child_id, key, event, effective_at or now, digest, delegation_id)
         children.append((child_id, event))
     child_ids = [c for c, _ in children]
     await adapters.insert_delegation(
@@ -101,10 +108,14 @@ async def delegate_task(task_id: str, command: DelegateTask, agency_id: str, uow
             for c, e in children
         ),
     )
-    await uow.emit(delegated, actor=actor, task_id=task_id, id_parts=(delegation_id,))
+    await uow.emit(delegated, actor=actor, task_id=task_id, id_parts=(delegation_id,), effective_at=effective_at)
     for child_id, event in children:
-        await uow.emit(event, actor=actor, task_id=child_id, id_parts=(delegation_id,))
+        await uow.emit(event, actor=actor, task_id=child_id, id_parts=(delegation_id,), effective_at=effective_at)
     return Delegated(delegation_id, task_id, child_ids, created=True)
+
+
+def _day(moment: datetime | None) -> date | None:
+    return moment.astimezone(VN_TZ).date() if moment else None
 
 
 def _part_deadline(part: DelegationPart, parent: Task, issued: date) -> Deadline:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from events.clock import VN_TZ
 from events.deadlines import Deadline
 from events.envelope import Actor
 from events.tasks import DeadlineExtended, DeadlineExtensionRejected, DeadlineExtensionRequested
@@ -18,6 +19,7 @@ from services.assignment.tasks import extension_store as store
 from services.assignment.tasks.commands import DecideExtension, RequestExtension
 from services.assignment.tasks.model import Task
 from services.assignment.tasks.rules import (
+    effective,
     fixed_deadline_to_extend,
     later_fixed,
     read_deadline,
@@ -120,12 +122,15 @@ async def decide_extension(
         )
     _not_withdrawn(task)
     actor, now = Actor(agency_id=agency_id), uow.clock.now()
+    # Decided by a document: the decision counts from its date, not before the task was assigned.
+    assigned_on = task.assigned_at.astimezone(VN_TZ).date() if task.assigned_at else None
+    effective_at = effective(command.document.issued_on if command.document else None, now, not_before=assigned_on)
     if command.decision == "reject":
         await store.decide(uow.conn, request_id, wanted, agency_id, now, command.reason, None, command.document)
         rejected = DeadlineExtensionRejected(
             request_id=request_id, decided_by_agency_id=agency_id, reason=command.reason, document=command.document
         )
-        await uow.emit(rejected, actor=actor, task_id=task_id, id_parts=(request_id,))
+        await uow.emit(rejected, actor=actor, task_id=task_id, id_parts=(request_id,), effective_at=effective_at)
         return ExtensionOutcome(request_id, task_id, wanted, created=True)
     deadline = (
         read_deadline(command.due, now.date())
@@ -148,5 +153,5 @@ async def decide_extension(
         note=command.reason,
         document=command.document,
     )
-    await uow.emit(extended, actor=actor, task_id=task_id, id_parts=(request_id,))
+    await uow.emit(extended, actor=actor, task_id=task_id, id_parts=(request_id,), effective_at=effective_at)
     return ExtensionOutcome(request_id, task_id, wanted, created=True)

@@ -32,6 +32,7 @@ class Task:
     classification: Classification
     parent_task_id: str | None
     withdrawn_at: datetime | None
+    assigned_at: datetime | None = None  # effective: when the task counts from (events/effective.py)
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Task:
@@ -54,6 +55,7 @@ class Task:
             classification=row["classification"],
             parent_task_id=row["parent_task_id"],
             withdrawn_at=row["withdrawn_at"],
+            assigned_at=row["assigned_at"],
         )
 
     @property

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
 from events.deadlines import Deadline, DeadlineParseError, parse_deadline_or_date
+from events.effective import EffectiveTimeRefused, effective_at
 from events.envelope import deterministic_id
 from services.assignment.errors import Rejected
 from services.runtime.access import may_assign as may_assign  # the authority rule lives there, once
@@ -87,3 +88,12 @@ def fixed_deadline_to_extend(current: Deadline) -> None:
             "Chỉ gia hạn được nhiệm vụ có thời hạn cụ thể"
             + (" (nhiệm vụ định kỳ)" if current.kind == "recurring" else " (nhiệm vụ không có thời hạn)"),
         )
+
+
+def effective(day: date | None, recorded: datetime, *, not_before: date | None = None) -> datetime | None:
+    """When a fact its document dates ``day`` takes effect (None: when recorded); events/effective.py's rule,
+    refused here as every assignment rule is."""
+    try:
+        return effective_at(day, recorded, not_before=not_before)
+    except EffectiveTimeRefused as exc:
+        raise Rejected(exc.code, exc.message, exc.message_vi) from exc

@@ -34,7 +34,8 @@ async def counts_at(
         return {}
     memo = memo or Memo()
     until = await live_day(conn, memo, at)
-    journal_ok = not force_history and not f.has_period
+    # The journal counts effective time only: the recorded axis is read from the history rows.
+    journal_ok = not force_history and not f.has_period and not f.as_recorded
     if grouping == "none":
         public = await _whole(conn, f, at, until, journal_ok, memo)
     elif grouping == "agency":

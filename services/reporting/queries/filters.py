@@ -17,6 +17,7 @@ class Filters:
     start: date | None = None  # assigned on or after
     end: date | None = None  # assigned on or before
     viewer: str | None = None  # the agency asking: sees the secret tasks it is involved in
+    as_recorded: bool = False  # the recorded axis: what dondoc showed at the moment (migrations/004)
 
     @property
     def has_period(self) -> bool:

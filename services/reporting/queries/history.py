@@ -10,7 +10,7 @@ import asyncpg
 from services.reporting.domain import STATES
 from services.reporting.queries.filters import AgencyGroups, Filters, Grouping
 from services.reporting.queries.scopes import group_parts, history_filters
-from services.reporting.queries.sql import Sql, day_of, next_midnight
+from services.reporting.queries.sql import Sql, day_of, next_midnight, valid_at
 from services.reporting.queries.tally import Tallies, Tally
 
 INFINITY = "infinity"
@@ -43,7 +43,7 @@ def history_sql(
         valid, count = "true", "sum(h.sign)"
     else:
         rows, count = "task_history h", "count(*)"
-        valid = f"h.valid_from <= {q(at)} AND h.valid_to > {q(at)}"
+        valid = valid_at(q(at), as_recorded=f.as_recorded)
     # Per agency, the groups carry the view's rule; the filter's own scope would only repeat it.
     filters = history_filters(f, q, secret=secret, scoped=grouping != "agency")
     state = f"state_at(h.bucket, h.due, {q(day)})"

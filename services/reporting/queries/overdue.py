@@ -10,7 +10,7 @@ import asyncpg
 
 from services.reporting.queries.filters import Filters
 from services.reporting.queries.scopes import history_filters, task_scope
-from services.reporting.queries.sql import Sql
+from services.reporting.queries.sql import Sql, valid_at
 from services.runtime.access import visible_sql
 
 
@@ -25,7 +25,7 @@ async def overdue_tasks(
     """
     q = Sql()
     day = q(today)
-    if live:
+    if live and not f.as_recorded:
         conditions = [
             visible_sql(q(f.viewer), "t") if f.viewer else visible_sql("NULL", "t"),
             task_scope(f, q),
@@ -52,7 +52,7 @@ async def overdue_tasks(
             found = f"""SELECT h.task_id, h.due FROM agency_tree a
                        CROSS JOIN LATERAL (
                            SELECT h.task_id, h.due, h.parent_lead FROM task_history h
-                           WHERE h.lead_agency_id = a.agency_id AND h.valid_to > {moment} AND h.valid_from <= {moment}
+                           WHERE h.lead_agency_id = a.agency_id AND {valid_at(moment, as_recorded=f.as_recorded)}
                              AND h.bucket IN ('new', 'started') AND h.due < {day} AND {visible}) h
                        WHERE a.ancestor_id = {agency} {"AND a.depth = 0" if f.lead_only else ""}
                          AND (h.parent_lead IS NULL OR h.parent_lead NOT IN
@@ -62,7 +62,7 @@ async def overdue_tasks(
             visible = f"(({public}) OR ({history_filters(f, q, secret=True)}))" if f.viewer else public
             found = f"""SELECT h.task_id, h.due FROM task_history h
                         WHERE h.bucket IN ('new', 'started') AND h.due < {day}
-                          AND h.valid_from <= {moment} AND h.valid_to > {moment} AND {visible}"""
+                          AND {valid_at(moment, as_recorded=f.as_recorded)} AND {visible}"""
         source = f"({found}) h JOIN tasks t ON t.task_id = h.task_id"
         due = "h.due"
     sql = f"""SELECT t.task_id, t.code, t.title, t.document, t.lead_agency_id, la.name AS lead_agency_name,

@@ -25,3 +25,14 @@ def day_of(at: datetime) -> date:
 
 def next_midnight(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=VN_TZ)
+
+
+def valid_at(moment: str, *, as_recorded: bool, alias: str = "h") -> str:
+    """The history rows valid at ``moment`` (an SQL expression): on the effective axis (as the documents
+    say), or on the recorded one (what dondoc showed then), whose NULLs mean "as effective"."""
+    if as_recorded:
+        return (
+            f"coalesce({alias}.recorded_from, {alias}.valid_from) <= {moment}"
+            f" AND coalesce({alias}.recorded_to, {alias}.valid_to) > {moment}"
+        )
+    return f"{alias}.valid_from <= {moment} AND {alias}.valid_to > {moment}"

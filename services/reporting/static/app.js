@@ -31,13 +31,14 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
-const state = { agency: "", document: "", as_of: "" };
+const state = { agency: "", document: "", as_of: "", as_recorded: "" };
 
 function readUrl() {
   const q = new URLSearchParams(location.search);
   state.agency = q.get("agency") || "";
   state.document = q.get("document") || "";
   state.as_of = q.get("as_of") || "";
+  state.as_recorded = q.get("as_recorded") || "";
 }
 
 function writeUrl() {
@@ -51,6 +52,7 @@ function params(extra = {}) {
   if (state.agency) q.set("agency_id", state.agency);
   if (state.document) q.set("document", state.document);
   if (state.as_of) q.set("as_of", state.as_of);
+  if (state.as_recorded) q.set("as_recorded", "true");
   for (const [k, v] of Object.entries(extra)) q.set(k, v);
   return q.toString();
 }
@@ -76,6 +78,7 @@ async function loadFilters() {
   agencySelect.value = state.agency;
   documentSelect.value = state.document;
   document.getElementById("f-as-of").value = state.as_of;
+  document.getElementById("f-as-recorded").checked = Boolean(state.as_recorded);
 }
 
 // --- the figures --------------------------------------------------------------------------------
@@ -97,7 +100,10 @@ function renderCards(report) {
   document.querySelector('[data-figure="share_change"]').textContent =
     change > 0 ? `tăng ${vn(change, 1)}% ${words}` : change < 0 ? `giảm ${vn(-change, 1)}% ${words}` : `không đổi ${words}`;
   document.getElementById("paragraph").textContent = report.paragraph_vi;
-  const moment = report.live ? "số liệu trực tiếp" : `tính đến ${vnDate(report.date)}`;
+  let moment = report.live ? "số liệu trực tiếp" : `tính đến ${vnDate(report.date)}`;
+  if (report.as_recorded) moment += " (theo thời điểm ghi nhận vào dondoc)";
+  // A fact recorded after these figures closed changed them: said, never silently.
+  if (report.adjusted) moment += ` · ${report.adjusted.note_vi} (${vn(report.adjusted.tasks)} nhiệm vụ)`;
   document.getElementById("scope-line").textContent = `${report.scope} · ${moment}`;
 }
 
@@ -141,9 +147,14 @@ function renderDocuments(report) {
   for (const d of report.by_document.slice(0, 20)) {
     const f = d.figures;
     const all = f.assigned + f.no_fixed_deadline + f.withdrawn;
+    // The rows the document lists and the lead assignments they became (a row with several leads is one
+    // task per lead): "17 nhiệm vụ trong danh mục, giao thành 66 nhiệm vụ chủ trì".
+    const listed = d.rows_listed && d.rows_listed !== all
+      ? `${vn(d.rows_listed)} nhiệm vụ trong danh mục, giao thành ${vn(d.lead_assignments)} nhiệm vụ chủ trì`
+      : `${vn(all)} nhiệm vụ`;
     list.append(el("li", { "data-document": d.document },
       el("div", { class: "label" }, el("b", {}, d.document),
-        el("span", {}, `${vn(all)} nhiệm vụ · hoàn thành ${vn(f.completed)}/${vn(f.assigned)} (${pct(d.completed_percent)})`)),
+        el("span", { "data-col": "listed" }, `${listed} · hoàn thành ${vn(f.completed)}/${vn(f.assigned)} (${pct(d.completed_percent)})`)),
       stackedBar(f)));
   }
   if (!report.by_document.length) list.append(el("li", { class: "muted" }, "Chưa có văn bản."));
@@ -208,7 +219,13 @@ function renderTrend(trend) {
       base += n;
     }
     const label = svg("text", { x: left + i * step + step / 2, y: H - 8, "text-anchor": "middle" });
-    label.textContent = p.month.slice(5) + "/" + p.month.slice(2, 4);
+    label.textContent = p.month.slice(5) + "/" + p.month.slice(2, 4) + (p.adjusted ? "*" : "");
+    if (p.adjusted) {
+      label.setAttribute("data-adjusted", p.month);
+      const tip = svg("title", {});
+      tip.textContent = `${p.adjusted.note_vi} (${vn(p.adjusted.tasks)} nhiệm vụ)`;
+      label.append(tip);
+    }
     chart.append(label);
     line.push([left + i * step + step / 2, top + (H - top - bottom) * (1 - f.overdue_share.percent / maxShare)]);
   });
@@ -502,6 +519,7 @@ document.getElementById("filters").addEventListener("submit", (e) => {
     agency: document.getElementById("f-agency").value,
     document: document.getElementById("f-document").value,
     as_of: document.getElementById("f-as-of").value,
+    as_recorded: document.getElementById("f-as-recorded").checked ? "true" : "",
   });
 });
 document.getElementById("tree-search").addEventListener("submit", searchTasks);
