@@ -217,7 +217,10 @@ class RealmAdmin:
         else:
             settings = {k: v for k, v in document.items() if k not in ("clients", "roles")}
             self._check(self._send("PUT", f"/{REALM}", json=settings), "updating the realm")
-            self._partial_import({"clients": document["clients"], "roles": document["roles"]})
+            self._update_clients(document["clients"])
+            # Roles only added, never overwritten: a role imported again is a new role, and every
+            # person's mapping to the old one would be gone (everyone signed in without a role).
+            self._partial_import({"roles": document["roles"]}, if_exists="SKIP")
         self._allow_directory_attributes()
         self._profile_is_the_directorys()
         self._check(
@@ -310,6 +313,24 @@ class RealmAdmin:
             self._check(self._send("DELETE", path, json=remove), "taking roles back")
         return int(bool(add or remove))
 
-    def _partial_import(self, body: Mapping[str, Any]) -> None:
-        body = {"ifResourceExists": "OVERWRITE", **body}
+    def _update_clients(self, clients: Iterable[Mapping[str, Any]]) -> None:
+        """Each client brought up to date in place (its id, and the sessions held through it, stay); its
+        protocol mappers are added where missing. A client not there yet is created."""
+        for client in clients:
+            params = {"clientId": client["clientId"]}
+            found = self._check(self._send("GET", f"/{REALM}/clients", params=params), "finding a client").json()
+            if not found:
+                self._check(self._send("POST", f"/{REALM}/clients", json=client), "creating a client")
+                continue
+            path = f"/{REALM}/clients/{found[0]['id']}"
+            settings = {k: v for k, v in client.items() if k != "protocolMappers"}
+            self._check(self._send("PUT", path, json={**found[0], **settings}), "updating a client")
+            held = {m["name"] for m in found[0].get("protocolMappers", ())}
+            for mapper in client.get("protocolMappers", ()):
+                if mapper["name"] not in held:
+                    models = f"{path}/protocol-mappers/models"
+                    self._check(self._send("POST", models, json=mapper), "adding a token mapper")
+
+    def _partial_import(self, body: Mapping[str, Any], if_exists: str) -> None:
+        body = {"ifResourceExists": if_exists, **body}
         self._check(self._send("POST", f"/{REALM}/partialImport", json=body), "importing into the realm")

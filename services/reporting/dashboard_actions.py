@@ -106,28 +106,28 @@ def _refusal_of(response: httpx.Response) -> Refused:
         return Refused("refused", f"HTTP {response.status_code}", "Yêu cầu bị từ chối", response.status_code)
 
 
-@router.post("/tasks/{task_id}/progress", dependencies=[needs(Action.REPORT_PROGRESS)])
-async def report_progress(task_id: Id, request: Request, bearer: BearerToken) -> JSONResponse:
-    """Báo cáo tiến độ (progress service)."""
-    return await _relay_write(request, "progress", f"/v1/tasks/{task_id}/progress", bearer)
+def _relay_of(service: str, what: str) -> Any:
+    async def relay(task_id: Id, request: Request, bearer: BearerToken) -> JSONResponse:
+        return await _relay_write(request, service, f"/v1/tasks/{task_id}/{what}", bearer)
+
+    return relay
 
 
-@router.post("/tasks/{task_id}/complete", dependencies=[needs(Action.REPORT_COMPLETION)])
-async def report_completion(task_id: Id, request: Request, bearer: BearerToken) -> JSONResponse:
-    """Báo cáo hoàn thành (progress service)."""
-    return await _relay_write(request, "progress", f"/v1/tasks/{task_id}/complete", bearer)
-
-
-@router.post("/tasks/{task_id}/confirm", dependencies=[needs(Action.CONFIRM_COMPLETION)])
-async def confirm_completion(task_id: Id, request: Request, bearer: BearerToken) -> JSONResponse:
-    """Xác nhận hoàn thành (progress service)."""
-    return await _relay_write(request, "progress", f"/v1/tasks/{task_id}/confirm", bearer)
-
-
-@router.post("/tasks/{task_id}/return", dependencies=[needs(Action.RETURN_COMPLETION)])
-async def return_completion(task_id: Id, request: Request, bearer: BearerToken) -> JSONResponse:
-    """Trả lại báo cáo hoàn thành (progress service)."""
-    return await _relay_write(request, "progress", f"/v1/tasks/{task_id}/return", bearer)
+# The progress service's task writes, as the dashboard sends them: (path, action, summary).
+for _what, _action, _summary in (
+    ("progress", Action.REPORT_PROGRESS, "Báo cáo tiến độ (progress service)"),
+    ("complete", Action.REPORT_COMPLETION, "Báo cáo hoàn thành (progress service)"),
+    ("confirm", Action.CONFIRM_COMPLETION, "Xác nhận hoàn thành (progress service)"),
+    ("return", Action.RETURN_COMPLETION, "Trả lại báo cáo hoàn thành (progress service)"),
+):
+    router.add_api_route(
+        f"/tasks/{{task_id}}/{_what}",
+        _relay_of("progress", _what),
+        methods=["POST"],
+        dependencies=[needs(_action)],
+        summary=_summary,
+        name=f"relay_{_what}",
+    )
 
 
 @router.post("/tasks/{task_id}/extensions/{request_id}/decision", dependencies=[needs(Action.DECIDE_EXTENSION)])

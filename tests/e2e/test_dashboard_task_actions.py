@@ -66,9 +66,11 @@ async def _sign_in(page: Any, identity: Identity, person: str, name: str) -> Non
 
 
 async def _done(page: Any, what: str) -> None:
+    """The action's answer: "Đã ghi nhận" or the refusal the page shows (the message is the failure's)."""
     await page.wait_for_function(
-        f"(document.getElementById('work-note')?.textContent || '').includes('Đã ghi nhận: {what}')", timeout=30_000
+        "(t => t && !t.startsWith('Đang gửi'))(document.getElementById('work-note')?.textContent)", timeout=30_000
     )
+    assert await page.text_content("#work-note") == f"Đã ghi nhận: {what}."
 
 
 async def test_the_officer_reports_the_head_confirms_and_the_history_names_both(

@@ -16,10 +16,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from deploy.realm import DASHBOARD_CLIENT, Account, accounts_from_directory
+from deploy.realm import DASHBOARD_CLIENT, Account, accounts_from_directory, realm_document
 from services import registry
 from services.runtime.oidc import OidcVerifier
-from tests.conftest import running, unique
+from tests.conftest import free_port, running, unique
 from tests.identity_kit import REDIRECT, Identity, settings_with_sign_in
 from tests.integration.oidc_login import sign_in
 from tests.integration.test_assignment_support import body, clock, outbox_events, prepared
@@ -282,3 +282,17 @@ async def test_a_person_disabled_or_moved_in_the_directory_is_refused_at_once_th
             assert not await conn.fetchval("SELECT 1 FROM tasks WHERE idempotency_key = $1", key)  # nothing changed
     finally:
         await conn.close()
+
+
+async def test_bringing_the_realm_up_to_date_keeps_peoples_roles_and_sessions(people: Identity) -> None:
+    """`dondoc up` brings an existing realm up to date on every start (and a test adds a redirect): the
+    roles and the dashboard client are updated in place, so nobody loses their roles or their session."""
+    person = "p-bd-sgddt-head"
+    session = await sign_in(people.url, person, people.passwords[person], REDIRECT)
+    people.admin.ensure_realm(realm_document([*people.redirects, f"http://127.0.0.1:{free_port()}/"]))
+    verifier = OidcVerifier(people.issuer, "dondoc")
+    refreshed = await verifier.verify((await _refreshed(people, session))["access_token"])
+    again = await verifier.verify(
+        (await sign_in(people.url, person, people.passwords[person], REDIRECT))["access_token"]
+    )
+    assert "head" in refreshed.roles and "head" in again.roles
