@@ -49,17 +49,19 @@ const dondocWork = (() => {
     note.className = bad ? "status-bad" : "muted";
   }
 
-  // One action of a row: run it, say what happened, and reload the lists (the owning service answers
-  // with its new state at once; the history follows the events a moment later).
+  // One action of a row: run it, reload the lists (the owning service answers with its new state at
+  // once; the history follows the events a moment later), then say what happened.
   async function act(label, method, url, body) {
     say(`Đang gửi: ${label}…`);
+    let refusal = null;
     try {
       await call(method, url, body);
-      say(`Đã ghi nhận: ${label}.`);
     } catch (e) {
-      say(e.message, true);
+      refusal = e.message;
     }
     await load();
+    // Said once the lists show the new state, so what is read next to it is already true.
+    say(refusal || `Đã ghi nhận: ${label}.`, Boolean(refusal));
   }
 
   const taskUrl = (t, what) => `/v1/reports/tasks/${encodeURIComponent(t.task_id)}/${what}`;
