@@ -190,3 +190,30 @@ async def test_a_person_is_judged_by_their_agency_too_another_agencys_secret_tas
     )
     for answer in (confirm, decide):
         assert (answer.status_code, answer.json()["detail"]["code"]) == (404, "task-not-found"), answer.text
+
+
+async def test_a_person_the_directory_marks_as_left_is_refused_by_a_service_that_reads_the_directory(
+    identity: Identity, settings: Any, services: dict[str, Any]
+) -> None:
+    """The progress service knows people only from dondoc.directory (runtime/revocations.py records their
+    standing): once it has read the departure, the person's unexpired token is a 401 there too."""
+    admin = {"Authorization": f"Bearer {(await prepared(settings, 'ubnd-bd'))['ubnd-bd'].token}"}
+    person = unique("p-leaving")
+    fields = {"agency_id": "ubnd-bd", "full_name": "Hồ Văn Rời", "role": "officer"}
+    assert (await services["assignment"].put(f"/v1/directory/people/{person}", json=fields, headers=admin)).is_success
+    identity.add([Account(person, "ubnd-bd", "Hồ Văn Rời", None, ("officer",))])
+    signed = await sign_in(identity.url, person, identity.passwords[person], REDIRECT)
+    bearer = {"Authorization": f"Bearer {signed['access_token']}"}
+    assert (await services["progress"].get("/v1/worklist", headers=bearer)).status_code == 200
+
+    left = await services["assignment"].put(
+        f"/v1/directory/people/{person}", json={**fields, "active": False}, headers=admin
+    )
+    assert left.is_success, left.text
+
+    async def refused() -> dict[str, Any] | None:
+        answer = await services["progress"].get("/v1/worklist", headers=bearer)
+        return answer.json()["detail"] if answer.status_code == 401 else None
+
+    detail = await eventually(refused, timeout=60, what="the progress service to read the departure")
+    assert "no longer active" in detail["message"] and "danh bạ" in detail["message_vi"]
