@@ -75,18 +75,30 @@ def identity_up(
     return IdentityEndpoints(issuer=f"{node.url}/realms/{REALM}", provider_url=node.url)
 
 
-def follow_directory(admin: RealmAdmin, home: Path, directory: Mapping[str, Any], on_progress: Progress = None) -> bool:
-    """Bring the realm's accounts in step with ``directory`` (people added, moved, left; agencies
-    abolished) when it changed since the last time; True if it wrote. Demo people get their passwords."""
+def follow_directory(
+    admin: RealmAdmin,
+    home: Path,
+    directory: Mapping[str, Any],
+    on_progress: Progress = None,
+    *,
+    complete: bool = True,
+) -> bool:
+    """Bring the realm's accounts in step with ``directory`` (people added, moved, renamed, left; agencies
+    abolished) when it changed since the last time; True if it wrote. Accounts are updated in place
+    (RealmAdmin.sync_accounts), so nobody still in the directory is signed out by a change. Demo people
+    get their passwords when their account is made. ``complete``: the realm is the directory's alone, so
+    an account the directory no longer names is disabled."""
     accounts = accounts_from_directory(directory)
-    fingerprint = json.dumps(sorted((a.person_id, a.agency_id, a.roles, a.enabled) for a in accounts))
+    fingerprint = json.dumps(
+        sorted((a.person_id, a.agency_id, a.full_name, a.email or "", a.roles, a.enabled) for a in accounts)
+    )
     marker = home / "keycloak" / "accounts.synced"
     if marker.exists() and marker.read_text() == fingerprint:
         return False
     if on_progress:
         on_progress(f"Identity: {len(accounts)} accounts in realm {REALM} follow the directory")
     demo = [a.person_id for a in accounts if _is_demo(directory, a.person_id)]
-    admin.sync_accounts(accounts, demo_passwords(home, demo))
+    admin.sync_accounts(accounts, demo_passwords(home, demo), complete=complete)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(fingerprint)
     return True

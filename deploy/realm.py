@@ -159,6 +159,17 @@ def _user(account: Account, password: str | None) -> dict[str, Any]:
     return user
 
 
+_SYNCED = ("enabled", "firstName", "lastName", "email", "emailVerified", "attributes")
+"""What of an account follows the directory; the rest (password, sessions, id) stays the provider's."""
+
+
+def _changed(user: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    ours = {k: v for k, v in (user.get("attributes") or {}).items() if k in wanted["attributes"]}
+    return ours != wanted["attributes"] or any(
+        (user.get(k) or None) != (wanted.get(k) or None) for k in _SYNCED if k != "attributes"
+    )
+
+
 class RealmAdmin:
     """Keycloak's Admin REST API, as the bootstrap admin of the master realm."""
 
@@ -206,7 +217,10 @@ class RealmAdmin:
         else:
             settings = {k: v for k, v in document.items() if k not in ("clients", "roles")}
             self._check(self._send("PUT", f"/{REALM}", json=settings), "updating the realm")
-            self._partial_import({"clients": document["clients"], "roles": document["roles"]})
+            self._update_clients(document["clients"])
+            # Roles only added, never overwritten: a role imported again is a new role, and every
+            # person's mapping to the old one would be gone (everyone signed in without a role).
+            self._partial_import({"roles": document["roles"]}, if_exists="SKIP")
         self._allow_directory_attributes()
         self._profile_is_the_directorys()
         self._check(
@@ -231,35 +245,92 @@ class RealmAdmin:
         if action.get("enabled"):
             self._check(self._send("PUT", path, json={**action, "enabled": False}), "turning the profile check off")
 
-    def sync_accounts(self, accounts: Iterable[Account], password_of: Mapping[str, str] | None = None) -> int:
-        """Create or overwrite every account (a person who moved agency gets their new claims and roles;
-        one who left is disabled); returns how many were written. Passwords are set only where given."""
-        accounts = list(accounts)
-        users = [_user(a, (password_of or {}).get(a.person_id)) for a in accounts]
-        if users:
-            self._partial_import({"users": users})
-            # A partial import keeps users' attributes but not their realm roles: map those one by one.
-            for account in accounts:
-                self._map_roles(account)
-        return len(users)
+    def sync_accounts(
+        self, accounts: Iterable[Account], password_of: Mapping[str, str] | None = None, *, complete: bool = False
+    ) -> int:
+        """Bring the accounts in step, in place: a new person is created (with their password, where given);
+        an existing account keeps its id, password and sessions and gets only what changed (agency, name,
+        e-mail, roles; disabled when they left, and signed out everywhere then). ``complete``: ``accounts``
+        is the whole directory, so a realm account it does not name is disabled too. Returns how many
+        accounts were created or changed."""
+        existing = {u["username"]: u for u in self._users()}
+        written = 0
+        for account in accounts:
+            wanted = _user(account, None)
+            user = existing.pop(account.person_id.lower(), None)
+            if user is None:
+                created = _user(account, (password_of or {}).get(account.person_id))
+                self._check(self._send("POST", f"/{REALM}/users", json=created), "creating an account")
+                user = self.account(account.person_id)
+                written += 1
+            elif _changed(user, wanted):
+                self._update(user, wanted)
+                written += 1
+            written += self._map_roles(user["id"], account.roles)
+        if complete:
+            for user in existing.values():
+                if user.get("enabled"):
+                    self._update(user, {**user, "enabled": False})
+                    written += 1
+        return written
 
-    def _map_roles(self, account: Account) -> None:
-        if not hasattr(self, "_roles"):
-            roles = self._check(self._send("GET", f"/{REALM}/roles"), "reading the realm roles").json()
-            self._roles: dict[str, Any] = {r["name"]: r for r in roles}
-        params = {"username": account.person_id, "exact": "true"}
+    def _users(self) -> list[dict[str, Any]]:
+        users: list[dict[str, Any]] = []
+        while True:
+            params = {"first": len(users), "max": 500, "briefRepresentation": "false"}
+            page = self._check(self._send("GET", f"/{REALM}/users", params=params), "listing accounts").json()
+            users.extend(page)
+            if len(page) < 500:
+                return users
+
+    def account(self, username: str) -> dict[str, Any]:
+        params = {"username": username, "exact": "true", "briefRepresentation": "false"}
         found = self._check(self._send("GET", f"/{REALM}/users", params=params), "finding an account").json()
         if not found:
-            raise KeycloakError(f"account {account.person_id} was not created")
-        path = f"/{REALM}/users/{found[0]['id']}/role-mappings/realm"
+            raise KeycloakError(f"account {username} was not created")
+        return found[0]  # type: ignore[no-any-return]
+
+    def _update(self, user: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+        fields = {k: wanted[k] for k in _SYNCED if k in wanted}
+        path = f"/{REALM}/users/{user['id']}"
+        self._check(self._send("PUT", path, json={**fields, "requiredActions": []}), "updating an account")
+        if user.get("enabled") and not wanted.get("enabled", True):
+            # Who left is signed out at once: their refresh tokens stop working now, not at session end.
+            self._check(self._send("POST", f"{path}/logout"), "ending a departed person's sessions")
+
+    def _map_roles(self, user_id: str, roles: tuple[str, ...]) -> int:
+        """The account's realm roles made exactly ``roles`` (of the dondoc roles); 1 if that changed any."""
+        if not hasattr(self, "_roles"):
+            known = self._check(self._send("GET", f"/{REALM}/roles"), "reading the realm roles").json()
+            self._roles: dict[str, Any] = {r["name"]: r for r in known}
+        path = f"/{REALM}/users/{user_id}/role-mappings/realm"
         held = {r["name"] for r in self._check(self._send("GET", path), "reading role mappings").json()}
-        add = [self._roles[r] for r in account.roles if r not in held]
-        remove = [self._roles[r] for r in held & set(ROLE_NAMES) if r not in account.roles]
+        add = [self._roles[r] for r in roles if r not in held]
+        remove = [self._roles[r] for r in held & set(ROLE_NAMES) if r not in roles]
         if add:
             self._check(self._send("POST", path, json=add), "granting roles")
         if remove:
             self._check(self._send("DELETE", path, json=remove), "taking roles back")
+        return int(bool(add or remove))
 
-    def _partial_import(self, body: Mapping[str, Any]) -> None:
-        body = {"ifResourceExists": "OVERWRITE", **body}
+    def _update_clients(self, clients: Iterable[Mapping[str, Any]]) -> None:
+        """Each client brought up to date in place (its id, and the sessions held through it, stay); its
+        protocol mappers are added where missing. A client not there yet is created."""
+        for client in clients:
+            params = {"clientId": client["clientId"]}
+            found = self._check(self._send("GET", f"/{REALM}/clients", params=params), "finding a client").json()
+            if not found:
+                self._check(self._send("POST", f"/{REALM}/clients", json=client), "creating a client")
+                continue
+            path = f"/{REALM}/clients/{found[0]['id']}"
+            settings = {k: v for k, v in client.items() if k != "protocolMappers"}
+            self._check(self._send("PUT", path, json={**found[0], **settings}), "updating a client")
+            held = {m["name"] for m in found[0].get("protocolMappers", ())}
+            for mapper in client.get("protocolMappers", ()):
+                if mapper["name"] not in held:
+                    models = f"{path}/protocol-mappers/models"
+                    self._check(self._send("POST", models, json=mapper), "adding a token mapper")
+
+    def _partial_import(self, body: Mapping[str, Any], if_exists: str) -> None:
+        body = {"ifResourceExists": if_exists, **body}
         self._check(self._send("POST", f"/{REALM}/partialImport", json=body), "importing into the realm")

@@ -25,6 +25,7 @@ DEFINITION = ServiceDefinition(
     # Intake records are agency commands, not envelopes: they get their own subscriber (see raw_consumer).
     background=(raw_consumer(INTAKE, "intake", intake_processor),),
     token_standing=tokens.standing,  # its own token table: no delay after a revocation
+    person_standing=tokens.person_standing,  # its own directory: a departure counts at once
     replay_refusal="assignment is a source of truth, not a projection: its tasks and directory come from commands "
     "(HTTP and dondoc.intake); of dondoc.task-events it keeps only whether a task is still open, so there "
     "is no log to rebuild it from. Restore its schema from a database backup instead.",

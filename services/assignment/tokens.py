@@ -111,6 +111,17 @@ async def standing(db: auth.Db, token: str, principal: Principal) -> InvalidToke
     return None
 
 
+async def person_standing(db: auth.Db, person_id: str) -> tuple[str, bool] | None:
+    """The assignment service's ``person_standing``: its own directory, the one the others read back from
+    Kafka; a person of an abolished agency no longer stands either."""
+    row = await db.fetchrow(
+        """SELECT p.agency_id, p.active AND a.active AS active FROM people p JOIN agencies a USING (agency_id)
+           WHERE p.person_id = $1""",
+        person_id,
+    )
+    return None if row is None else (row["agency_id"], bool(row["active"]))
+
+
 ActingAgency = CurrentAgency
 """The agency an HTTP write acts for: 401 without a valid, issued, unexpired, unrevoked token."""
 ReadingAgency = OptionalAgency

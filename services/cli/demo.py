@@ -66,6 +66,8 @@ DELEGATION_2384 = {
         },
         {
             "lead_agency_id": "bd-thpt-binh-duong",
+            # Named so that the school's demo officer finds it under "Việc của tôi" on the dashboard.
+            "officer_in_charge_id": "p-bd-thpt-binh-duong-officer-1",
             "description": "Hiệu trưởng các trường THPT và trực thuộc … nghiêm túc triển khai thực hiện.",
         },
     ],

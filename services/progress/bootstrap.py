@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from events.topics import DIRECTORY, INTAKE, TASK_EVENTS
-from services.progress import event_handlers, intake
+from services.progress import event_handlers, intake, worklist
 from services.progress.config import ProgressConfig
 from services.progress.routes import build_router
 from services.progress.timer_handlers import TIMER_HANDLERS
@@ -41,10 +41,11 @@ def definition(config: ProgressConfig | None = None) -> ServiceDefinition:
         name="progress",
         title="dondoc — tiến độ và thời hạn (progress)",
         migrations=Path(__file__).parent / "migrations",
-        # The directory only for TokenRevoked (the runtime records it: runtime/revocations.py); the rest is ignored.
+        # The directory only for revocations and people's standing (the runtime records them:
+        # runtime/revocations.py); the rest is ignored.
         topics=(TASK_EVENTS, DIRECTORY),
         handlers=event_handlers.handlers(config),
-        routers=(build_router(config),),
+        routers=(build_router(config), worklist.router),
         background=(_deadline_timers(config), raw_consumer(INTAKE, "intake", intake.build(config))),
         # The deadline burst path: many tasks' events at once, each task's in order (runtime/consuming.py).
         consumer_concurrency=8,

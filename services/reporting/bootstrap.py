@@ -6,6 +6,7 @@ from pathlib import Path
 
 from events.topics import DIRECTORY, TASK_EVENTS
 from services.reporting.dashboard import router as dashboard_router
+from services.reporting.dashboard_actions import router as dashboard_actions
 from services.reporting.directory_handlers import DIRECTORY_HANDLERS
 from services.reporting.handlers import BATCH_HANDLER, EVENT_HANDLERS
 from services.reporting.live import keep_live_day
@@ -26,7 +27,7 @@ DEFINITION = ServiceDefinition(
     batch_handler=BATCH_HANDLER,
     # Tasks' partitions side by side: every journal writer locks in one order (store.py).
     consumer_concurrency=4,
-    routers=(router, reorganisations_router, dashboard_router),
+    routers=(router, reorganisations_router, dashboard_router, dashboard_actions),
     background=(keep_live_day, monthly_reports),
     replay=REPLAY_POLICY,
 )

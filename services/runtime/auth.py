@@ -115,6 +115,21 @@ class PersonTokenRefused(InvalidToken):
         self.message_vi = refused.vi
 
 
+class DepartedPerson(InvalidToken):
+    """A signed-in person the directory no longer has where their token says: they left, were disabled, or
+    moved to another agency. Their token verifies (it has not expired) but no longer counts."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the signed-in person is no longer active in this agency in the directory (left, disabled or moved); "
+            "sign in again, or ask the directory administrator"
+        )
+        self.message_vi = (
+            "Cán bộ đăng nhập không còn hoạt động tại cơ quan này theo danh bạ (đã nghỉ, bị khóa hoặc đã chuyển "
+            "cơ quan); hãy đăng nhập lại hoặc liên hệ người quản trị danh bạ"
+        )
+
+
 class UnissuedToken(RevokedToken):
     def __init__(self, principal: Principal) -> None:
         InvalidToken.__init__(self, "the token was not issued by this installation, or was revoked")
@@ -145,6 +160,22 @@ def verify(secret: str, token: str, now: datetime | None = None) -> Principal:
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 TokenStanding = Callable[[Db, str, Principal], Awaitable[InvalidToken | None]]
 """Why a verified token no longer counts (revoked, agency inactive, not issued), or None."""
+PersonStanding = Callable[[Db, str], Awaitable[tuple[str, bool] | None]]
+"""A person's (agency now, still active) in the directory as the service knows it; None: never heard of."""
+
+
+async def person_refusal(db: Db, principal: Principal, standing: PersonStanding | None = None) -> InvalidToken | None:
+    """A signed-in person's token counts only while the directory has them active in the token's agency.
+
+    Asked on every request, like a revoked agency token: one primary-key read, so no cache stands between
+    the directory's change and the refusal. A person the service never heard of passes: the provider, fed
+    from the same directory, vouched for them, and a service still reading the directory must not lock
+    everyone out; what the directory says about them, once read, wins over the token."""
+    assert principal.person_id is not None
+    known = await (standing or revocations.person_standing)(db, principal.person_id)
+    if known is not None and (known[0] != principal.agency_id or not known[1]):
+        return DepartedPerson()
+    return None
 
 
 async def revocations_standing(db: Db, _token: str, principal: Principal) -> InvalidToken | None:
@@ -187,7 +218,9 @@ async def principal_of(request: Request, token: str) -> Principal:
                 503,
                 {"Retry-After": "30"},
             ) from exc
-        if reason := await revocations_standing(rt.pool, token, principal):
+        if reason := await revocations_standing(rt.pool, token, principal) or await person_refusal(
+            rt.pool, principal, rt.definition.person_standing
+        ):
             raise reason
         people.acting_person.set(principal)
         return principal

@@ -25,7 +25,7 @@ from services.runtime.settings import Settings
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 if TYPE_CHECKING:  # types only: these modules need nothing of this one at run time either
-    from services.runtime.auth import TokenStanding
+    from services.runtime.auth import PersonStanding, TokenStanding
     from services.runtime.consuming import BatchHandler
     from services.runtime.replay.policy import ReplayPolicy
 
@@ -55,6 +55,8 @@ class ServiceDefinition:
     replay_refusal: str = ""
     # Whether a verified bearer token still counts (runtime/auth.py); None: the revocations read from the directory.
     token_standing: TokenStanding | None = None
+    # Whether a signed-in person still stands in the directory (runtime/auth.py); None: as read from the directory.
+    person_standing: PersonStanding | None = None
 
     @property
     def schema(self) -> str:

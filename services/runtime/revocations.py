@@ -9,6 +9,10 @@ tokens (auth.current_agency) and intake keys (key id = token id) are refused fro
 An agency no longer active (abolished, merged: AgencyChanged with ``active = false``) is kept the same
 way in ``inactive_agencies`` (migration 005): its tokens and keys are refused too, as assignment does.
 
+A person's standing (PersonChanged: their agency now, whether still active) is kept in ``person_standing``
+(migration 009): a signed-in person who left, was disabled or moved is refused on their next request, though
+their access token has not expired (runtime/auth.py).
+
 Invariants (tests/unit/test_revocations.py, tests/integration/test_token_revocation.py):
 * The revocation is recorded in the transaction of the event's inbox row: exactly once, never lost.
 * Recording it never hides the event from the service: its own TokenRevoked (AgencyChanged) handler,
@@ -23,7 +27,7 @@ from collections.abc import Collection, Mapping
 
 import asyncpg
 
-from events.directory import AgencyChanged, TokenRevoked
+from events.directory import AgencyChanged, PersonChanged, TokenRevoked
 from events.envelope import Envelope
 from events.topics import DIRECTORY
 from services.runtime.consuming import ALL_EVENTS
@@ -50,19 +54,38 @@ async def record_agency(event: Envelope, uow: UnitOfWork) -> None:
         )
 
 
+async def record_person(event: Envelope, uow: UnitOfWork) -> None:
+    assert isinstance(event.payload, PersonChanged)
+    person = event.payload
+    # Versions only go up: a replayed older state never brings back someone who left.
+    await uow.conn.execute(
+        """INSERT INTO person_standing (person_id, agency_id, active, version) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (person_id) DO UPDATE
+           SET agency_id = EXCLUDED.agency_id, active = EXCLUDED.active, version = EXCLUDED.version
+           WHERE person_standing.version <= EXCLUDED.version""",
+        person.person_id,
+        person.agency_id,
+        person.active,
+        person.version,
+    )
+
+
 def consumer_handlers(topics: Collection[str], handlers: Mapping[str, Handler]) -> Mapping[str, Handler]:
     """What a service's consumer runs: a reader of the directory also records revocations."""
     return with_revocations(handlers) if DIRECTORY in topics else handlers
 
 
 def with_revocations(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
-    """``handlers`` with TokenRevoked and AgencyChanged recorded first, then passed on to whichever of
+    """``handlers`` with TokenRevoked, AgencyChanged and PersonChanged recorded first, then passed on to whichever of
     them the consumer would have picked (``Consumer.handle``: the type's own handler, else the "*" one)."""
     return {
         **handlers,
         TokenRevoked.event_type: _then(record, handlers.get(TokenRevoked.event_type) or handlers.get(ALL_EVENTS)),
         AgencyChanged.event_type: _then(
             record_agency, handlers.get(AgencyChanged.event_type) or handlers.get(ALL_EVENTS)
+        ),
+        PersonChanged.event_type: _then(
+            record_person, handlers.get(PersonChanged.event_type) or handlers.get(ALL_EVENTS)
         ),
     }
 
@@ -86,3 +109,9 @@ async def standing(db: asyncpg.Connection | asyncpg.Pool, token_id: str, agency_
     )
     assert row is not None
     return bool(row["revoked"]), bool(row["inactive"])
+
+
+async def person_standing(db: asyncpg.Connection | asyncpg.Pool, person_id: str) -> tuple[str, bool] | None:
+    """(agency now, still active) of a person as this service read the directory; None if never read."""
+    row = await db.fetchrow("SELECT agency_id, active FROM person_standing WHERE person_id = $1", person_id)
+    return None if row is None else (row["agency_id"], bool(row["active"]))

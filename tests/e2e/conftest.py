@@ -126,7 +126,13 @@ def clock_offset_s() -> float:
 
 
 @pytest.fixture
-async def stack(infra: Any, tmp_path: Path, clock_offset_s: float) -> AsyncIterator[Stack]:
+def stack_env() -> dict[str, str]:
+    """Override in a test module to give the processes more settings (the identity provider's issuer)."""
+    return {}
+
+
+@pytest.fixture
+async def stack(infra: Any, tmp_path: Path, clock_offset_s: float, stack_env: dict[str, str]) -> AsyncIterator[Stack]:
     database_url = await _fresh_database(infra.database_url)
     env = {
         **os.environ,
@@ -138,6 +144,7 @@ async def stack(infra: Any, tmp_path: Path, clock_offset_s: float) -> AsyncItera
         "DONDOC_TIMER_POLL_INTERVAL_S": "0.2",
         "DONDOC_CLOCK_OFFSET_S": str(clock_offset_s),
         "PYTHONUNBUFFERED": "1",
+        **stack_env,
     }
     services = {}
     for name in SERVICES:

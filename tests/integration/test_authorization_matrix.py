@@ -63,7 +63,7 @@ class Verdict(Enum):
     AGENCY = "the caller's own agency's things: any valid token, each sees its own"
     DIRECTORY_ADMIN = "directory change below the lead: its agency or one above it"
     DIRECTORY_DECISION = "reorganisation of agencies below the lead: past the access rule for it or one above it"
-    RELAYED = "passed on with the caller's token to alerts GET /v1/alerts/stream, which judges it"
+    RELAYED = "passed on with the caller's token to the service that owns it (its own row), which judges it"
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,10 @@ ROUTES: dict[tuple[str, str, str], tuple[Verdict, Callable[..., Call]]] = {
         Verdict.DIRECTORY_DECISION,
         _build("/v1/directory/reorganisations/{reorganisation_id}", _decision),
     ),
+    ("assignment", "GET", "/v1/extensions/awaiting-decision"): (
+        Verdict.AGENCY,
+        _build("/v1/extensions/awaiting-decision"),
+    ),
     ("assignment", "GET", "/v1/directory/match"): (Verdict.OPEN, _build("/v1/directory/match", name="Sở Tài chính")),
     # progress
     **{
@@ -238,6 +242,7 @@ ROUTES: dict[tuple[str, str, str], tuple[Verdict, Callable[..., Call]]] = {
         )
     },
     ("progress", "GET", "/v1/tasks/{task_id}"): (Verdict.TASK_READ, _build("/v1/tasks/{task_id}")),
+    ("progress", "GET", "/v1/worklist"): (Verdict.AGENCY, _build("/v1/worklist")),
     # alerts
     ("alerts", "GET", "/v1/alerts"): (Verdict.PERSON, _build("/v1/alerts", person_id="{person}")),
     ("alerts", "GET", "/v1/alerts/stream"): (Verdict.PERSON, _build("/v1/alerts/stream", person_id="{person}")),
@@ -270,6 +275,19 @@ ROUTES: dict[tuple[str, str, str], tuple[Verdict, Callable[..., Call]]] = {
     ("reporting", "GET", "/v1/reports/monthly"): (Verdict.OPEN, _build("/v1/reports/monthly")),
     ("reporting", "GET", "/v1/reports/config"): (Verdict.OPEN, _build("/v1/reports/config")),
     ("reporting", "GET", "/v1/reports/alerts/stream"): (Verdict.RELAYED, _build("/v1/reports/alerts/stream")),
+    # The dashboard's relays (services/reporting/dashboard_actions.py): the owning services' rows judge them.
+    **{
+        ("reporting", method, f"/v1/reports{path}"): (Verdict.RELAYED, _build(f"/v1/reports{path}"))
+        for method, path in (
+            ("GET", "/worklist"),
+            ("POST", "/tasks/{task_id}/progress"),
+            ("POST", "/tasks/{task_id}/complete"),
+            ("POST", "/tasks/{task_id}/confirm"),
+            ("POST", "/tasks/{task_id}/return"),
+            ("POST", "/tasks/{task_id}/extensions/{request_id}/decision"),
+            ("GET", "/tasks/{task_id}/history"),
+        )
+    },
     # audit
     ("audit", "GET", "/v1/audit/tasks/{task_id}"): (Verdict.TASK_READ, _build("/v1/audit/tasks/{task_id}")),
 }

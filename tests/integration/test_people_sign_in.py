@@ -11,14 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
 
-from deploy.realm import DASHBOARD_CLIENT, accounts_from_directory
+from deploy.realm import DASHBOARD_CLIENT, Account, accounts_from_directory, realm_document
 from services import registry
 from services.runtime.oidc import OidcVerifier
-from tests.conftest import running, unique
+from tests.conftest import free_port, running, unique
 from tests.identity_kit import REDIRECT, Identity, settings_with_sign_in
 from tests.integration.oidc_login import sign_in
 from tests.integration.test_assignment_support import body, clock, outbox_events, prepared
@@ -195,19 +196,46 @@ async def test_the_accounts_follow_the_directory_moves_departures_and_abolished_
             ],
         }  # fmt: skip
 
-    assert follow_directory(identity.admin, tmp_path, directory(moved=False, left=False, abolish=False))
-    assert not follow_directory(identity.admin, tmp_path, directory(moved=False, left=False, abolish=False))
+    def follow(**change: bool) -> bool:  # the session's realm is shared with other tests: not the whole of it
+        return follow_directory(identity.admin, tmp_path, directory(**change), complete=False)
+
+    assert follow(moved=False, left=False, abolish=False)
+    assert not follow(moved=False, left=False, abolish=False)
     passwords = demo_passwords(tmp_path, [mover, leaver, abolished])
     verifier = OidcVerifier(identity.issuer, "dondoc")
-    first = await verifier.verify((await sign_in(identity.url, mover, passwords[mover], REDIRECT))["access_token"])
+    ids = {p: _account_id(identity, p) for p in (mover, leaver)}
+    session = await sign_in(identity.url, mover, passwords[mover], REDIRECT)
+    first = await verifier.verify(session["access_token"])
     assert first.agency_id == old
+    leavers_session = await sign_in(identity.url, leaver, passwords[leaver], REDIRECT)
 
-    assert follow_directory(identity.admin, tmp_path, directory(moved=True, left=True, abolish=True))
-    moved = await verifier.verify((await sign_in(identity.url, mover, passwords[mover], REDIRECT))["access_token"])
+    assert follow(moved=True, left=True, abolish=True)
+    # Updated in place, not recreated: the same accounts, and the mover's session goes on with the new claims.
+    assert {p: _account_id(identity, p) for p in (mover, leaver)} == ids
+    moved = await verifier.verify((await _refreshed(identity, session))["access_token"])
     assert moved.agency_id == new and "tracking" in moved.roles  # the new agency is a tracking office
+    assert (await _refreshed(identity, leavers_session, expect=400))["error"] == "invalid_grant"  # signed out
     for person in (leaver, abolished):
         with pytest.raises(AssertionError, match="sign-in refused"):
             await sign_in(identity.url, person, passwords[person], REDIRECT)
+
+
+def _account_id(identity: Identity, person: str) -> str:
+    return str(identity.admin.account(person)["id"])
+
+
+async def _refreshed(identity: Identity, tokens: dict[str, str], expect: int = 200) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{identity.issuer}/protocol/openid-connect/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": DASHBOARD_CLIENT,
+                "refresh_token": tokens["refresh_token"],
+            },
+        )
+    assert response.status_code == expect, response.text
+    return response.json()  # type: ignore[no-any-return]
 
 
 async def test_a_machine_callers_request_after_a_persons_names_no_person(
@@ -225,3 +253,46 @@ async def test_a_machine_callers_request_after_a_persons_names_no_person(
     assert machine.status_code == 201, machine.text
     events = await outbox_events(settings.database_url, machine.json()["task_id"])
     assert events[0]["actor"].get("person_id") is None and events[0]["actor"]["agency_id"] == "ubnd-bd"
+
+
+async def test_a_person_disabled_or_moved_in_the_directory_is_refused_at_once_though_their_token_lives(
+    identity: Identity, assignment: Any, settings: Any
+) -> None:
+    """Their access token is unexpired and verifies; the directory's word wins on the very next request."""
+    person = unique("p-deputy")
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": "assignment"})
+    try:
+        await conn.execute(
+            """INSERT INTO people (person_id, agency_id, full_name, role, active, version, updated_at)
+               VALUES ($1, 'ubnd-bd', 'Đỗ Văn Phó', 'deputy', true, 1, now())""",
+            person,
+        )
+        identity.add([Account(person, "ubnd-bd", "Đỗ Văn Phó", None, ("head",))])
+        headers = await _bearer_of(identity, person)
+        allowed = await assignment.post("/v1/tasks", json=body(key=unique("k")), headers=headers)
+        assert allowed.status_code == 201, allowed.text
+
+        for change in ("UPDATE people SET active = false", "UPDATE people SET active = true, agency_id = 'bd-sgddt'"):
+            await conn.execute(f"{change} WHERE person_id = $1", person)
+            key = unique("k")
+            refused = await assignment.post("/v1/tasks", json=body(key=key), headers=headers)
+            assert refused.status_code == 401, refused.text
+            detail = refused.json()["detail"]
+            assert "no longer active" in detail["message"] and "danh bạ" in detail["message_vi"]
+            assert not await conn.fetchval("SELECT 1 FROM tasks WHERE idempotency_key = $1", key)  # nothing changed
+    finally:
+        await conn.close()
+
+
+async def test_bringing_the_realm_up_to_date_keeps_peoples_roles_and_sessions(people: Identity) -> None:
+    """`dondoc up` brings an existing realm up to date on every start (and a test adds a redirect): the
+    roles and the dashboard client are updated in place, so nobody loses their roles or their session."""
+    person = "p-bd-sgddt-head"
+    session = await sign_in(people.url, person, people.passwords[person], REDIRECT)
+    people.admin.ensure_realm(realm_document([*people.redirects, f"http://127.0.0.1:{free_port()}/"]))
+    verifier = OidcVerifier(people.issuer, "dondoc")
+    refreshed = await verifier.verify((await _refreshed(people, session))["access_token"])
+    again = await verifier.verify(
+        (await sign_in(people.url, person, people.passwords[person], REDIRECT))["access_token"]
+    )
+    assert "head" in refreshed.roles and "head" in again.roles

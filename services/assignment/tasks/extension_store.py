@@ -85,3 +85,14 @@ def view(row: asyncpg.Record) -> dict[str, Any]:
 async def of_task(conn: Conn, task_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch("SELECT * FROM extension_requests WHERE task_id = $1 ORDER BY requested_at", task_id)
     return [view(r) for r in rows]
+
+
+async def awaiting_decision(conn: Conn, agency_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Pending requests on the tasks ``agency_id`` assigned (it decides them), oldest first, with the task."""
+    rows = await conn.fetch(
+        """SELECT e.*, t.code, t.title, t.lead_agency_id FROM extension_requests e JOIN tasks t USING (task_id)
+           WHERE t.assigning_agency_id = $1 AND e.status = 'pending' ORDER BY e.requested_at LIMIT $2""",
+        agency_id,
+        limit,
+    )
+    return [view(r) for r in rows]

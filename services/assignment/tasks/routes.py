@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from events.roles import Action
+from events.roles import Action, may
 from services.assignment.errors import not_found
 from services.assignment.tasks import adapters
 from services.assignment.tasks import extension_store as extensions
@@ -114,6 +114,15 @@ async def ask_extension(
 async def list_extensions(task_id: str, request: Request, agency: ReadingAgency) -> dict[str, Any]:
     await _view(request, task_id, agency.agency_id if agency else None)
     return {"extensions": await extensions.of_task(runtime_of(request).pool, task_id)}
+
+
+@router.get("/extensions/awaiting-decision")
+async def awaiting_decision(agency: ActingAgency, request: Request) -> dict[str, Any]:
+    """Đề nghị gia hạn chờ quyết định: pending requests on the tasks the caller's agency assigned; for a
+    person, only with a role that decides them (events/roles.py)."""
+    if agency.person_id is not None and not may(agency.roles, Action.DECIDE_EXTENSION):
+        return {"extensions": []}
+    return {"extensions": await extensions.awaiting_decision(runtime_of(request).pool, agency.agency_id)}
 
 
 @router.post("/tasks/{task_id}/extensions/{request_id}/decision", dependencies=[needs(Action.DECIDE_EXTENSION)])
