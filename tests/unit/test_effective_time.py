@@ -23,7 +23,7 @@ from services.reporting.export import moment_vi
 from services.reporting.queries.ledger import EXTRA_LEAD, note
 from services.reporting.queries.sql import valid_at
 from services.reporting.routes import filters_of, moment_of
-from services.reporting.store import _late
+from services.reporting.store import late
 from services.runtime.refusals import Refused
 
 RECORDED = datetime(2023, 2, 15, 9, 30, tzinfo=VN_TZ)
@@ -130,8 +130,8 @@ def test_an_assignment_rule_refusal_is_the_services_bilingual_refusal() -> None:
 
 def test_a_history_row_stores_a_recorded_time_only_when_it_differs() -> None:
     at = start_of(date(2022, 11, 21))
-    assert _late(None, at) is None and _late(at, at) is None
-    assert _late(RECORDED, at) == RECORDED
+    assert late(None, at) is None and late(at, at) is None
+    assert late(RECORDED, at) == RECORDED
 
 
 def test_the_recorded_axis_falls_back_to_the_effective_times() -> None:
