@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -266,6 +268,7 @@ async def _drain(
     await admin.start()
     try:
         done_at_ready = await _committed(admin, group, target)
+        profiler = _profile(name, service.proc.pid, home)
         cpu0 = (own.seconds(), postgres.seconds(), kafka.seconds())
         started = time.perf_counter()
         phase.start(f"{name}: draining", total)
@@ -279,6 +282,9 @@ async def _drain(
                 raise RuntimeError(f"{name} exited while draining; see {home / service.log_name}")
         seconds = time.perf_counter() - started
         cpu1 = (own.seconds(), postgres.seconds(), kafka.seconds())
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
     finally:
         await admin.close()
         service.stop()
@@ -297,6 +303,17 @@ async def _drain(
         rss_mb=rss / 2**20,
         dead_letters=int(dead),
     )
+
+
+def _profile(name: str, pid: int, home: Path) -> subprocess.Popen[bytes] | None:
+    """With DONDOC_BENCH_PYSPY naming a py-spy binary, sample the draining service into
+    ``<home>/<service>.pyspy.txt`` (collapsed stacks): what the profiles in docs/performance.md come from."""
+    pyspy = os.environ.get("DONDOC_BENCH_PYSPY")
+    if not pyspy:
+        return None
+    out = home / f"{name}.pyspy.txt"
+    command = [pyspy, "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def _end_offsets(settings: Settings, topics: tuple[str, ...]) -> dict[TopicPartition, int]:

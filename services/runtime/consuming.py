@@ -34,7 +34,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from events.clock import Clock
-from events.codec import decode
+from events.codec import decode, key_for
 from events.envelope import Envelope
 from events.topics import dead_letter_topic, is_compacted
 from services.runtime import inbox, limits, metrics
@@ -96,6 +96,44 @@ def in_one_transaction(handlers: Mapping[str, Handler], event_types: Iterable[st
         for envelope, uow in items:
             with bound(**envelope.log_context()):
                 await handlers[envelope.event_type](envelope, uow)
+
+    return BatchHandler(frozenset(event_types), apply)
+
+
+SetApply = Callable[[Sequence[tuple[Envelope, UnitOfWork]]], Awaitable[None]]
+"""Applies events of one type, each of a different key, set-based: as their single handler would one
+after the other, in a few statements for all of them."""
+
+
+def in_segments(
+    handlers: Mapping[str, Handler], event_types: Iterable[str], set_based: Mapping[str, SetApply]
+) -> BatchHandler:
+    """A run in one transaction (``in_one_transaction``), the types in ``set_based`` gathered and applied
+    together. Order per key holds: an event whose key is already gathered first applies what was
+    gathered. Events of different keys may be applied in another order than the log's, as partitions
+    running side by side already do; every effect of one key keeps its order."""
+
+    async def apply(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+        gathered: dict[str, list[tuple[Envelope, UnitOfWork]]] = {}
+        keys: set[bytes | None] = set()
+
+        async def flush() -> None:
+            for event_type, group in gathered.items():
+                await set_based[event_type](group)
+            gathered.clear()
+            keys.clear()
+
+        for envelope, uow in items:
+            key = key_for(envelope)
+            if key in keys:
+                await flush()
+            if envelope.event_type in set_based and key is not None:
+                gathered.setdefault(envelope.event_type, []).append((envelope, uow))
+                keys.add(key)
+            else:
+                with bound(**envelope.log_context()):
+                    await handlers[envelope.event_type](envelope, uow)
+        await flush()
 
     return BatchHandler(frozenset(event_types), apply)
 
