@@ -85,7 +85,12 @@ class BatchHandler:
     as the single handlers would one after the other, in fewer round trips."""
 
     event_types: frozenset[str]
+    """The types it takes; ``ALL_EVENTS`` among them: every type without a handler of its own in the
+    consumer's handlers (those go alone, through their handler)."""
     apply: BatchApply
+    across_partitions: bool = False
+    """One sequence of runs for the whole fetched batch, its partitions merged by send time (each one's
+    order kept), as a single-lane consumer reads them (the audit chain), instead of runs per partition."""
 
 
 def in_one_transaction(handlers: Mapping[str, Handler], event_types: Iterable[str]) -> BatchHandler:
@@ -183,9 +188,13 @@ class Consumer:
                 lanes_running.create_task(run(lane))
 
     async def _handle_in_runs(self, records: Sequence[Record]) -> None:
+        assert self.batch is not None
         partitions: dict[tuple[str, int], list[Record]] = {}
         for record in records:
             partitions.setdefault((record.topic, record.partition), []).append(record)
+        if self.batch.across_partitions:
+            await self._handle_partition(list(heapq.merge(*partitions.values(), key=lambda r: r.timestamp)))
+            return
         gate = asyncio.Semaphore(max(1, self.concurrency))
 
         async def run(partition: list[Record]) -> None:
@@ -202,7 +211,7 @@ class Consumer:
         run: list[tuple[Record, Envelope]] = []
         for record in records:
             envelope = self._decoded(record)
-            if envelope is not None and envelope.event_type in self.batch.event_types:
+            if envelope is not None and self._batched(envelope.event_type):
                 run.append((record, envelope))
             elif envelope is not None and not self._handler_of(envelope):
                 continue  # another service's concern: no effect, so no reason to end the run
@@ -211,6 +220,12 @@ class Consumer:
                 run = []
                 await self.handle(record)
         await self._apply_run(run)
+
+    def _batched(self, event_type: str) -> bool:
+        assert self.batch is not None
+        if event_type in self.batch.event_types:
+            return True
+        return ALL_EVENTS in self.batch.event_types and event_type not in self.handlers
 
     @staticmethod
     def _decoded(record: Record) -> Envelope | None:

@@ -30,6 +30,7 @@ from events.topics import DIRECTORY
 from services.registry import definition
 from services.runtime import db, revocations
 from services.runtime.service import ServiceDefinition
+from services.runtime.settings import Settings
 from tests.integration.test_report_batches import Counting, NoBroker, records_of
 from tests.integration.test_report_paths import START, World, random_world
 
@@ -171,6 +172,54 @@ async def test_alerts_and_progress_give_in_batches_the_tables_they_give_one_by_o
                 [r[:6] for r in set(got[name]) - set(expected[name])],
                 [r[:6] for r in set(expected[name]) - set(got[name])],
             )
+    finally:
+        for pool, name in ((one_pool, one), (many_pool, many)):
+            async with pool.acquire() as conn:
+                await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+            await pool.close()
+
+
+@settings(
+    max_examples=2,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(seed=st.integers(0, 10_000), cuts=st.lists(st.integers(1, 80), min_size=1, max_size=20))
+async def test_the_audit_chain_recorded_in_batches_is_the_chain_recorded_one_by_one(
+    infra: Any, seed: int, cuts: list[int]
+) -> None:
+    service = definition("audit")
+    keyed = Settings(audit_key="k" * 32)
+    log = records_of(with_heads_and_overdue(random_world(seed, tasks=20), random.Random(seed)).delivery_order())
+    one_pool, one = await fresh_schema(infra.database_url, service)
+    many_pool, many = await fresh_schema(infra.database_url, service)
+    try:
+        single = Counting(
+            "audit", one, revocations.consumer_handlers(service.topics, service.handlers_for(keyed)), one_pool,
+            NoBroker(), ManualClock(START),  # type: ignore[arg-type]
+        )  # fmt: skip
+        for record in log:
+            await single.handle_batch([record])
+        batched = Counting(
+            "audit", many, revocations.consumer_handlers(service.topics, service.handlers_for(keyed)), many_pool,
+            NoBroker(), ManualClock(START), batch=service.batch_handler_for(keyed),  # type: ignore[arg-type]
+        )  # fmt: skip
+        start, n = 0, 0
+        while start < len(log):
+            size = cuts[n % len(cuts)]
+            await batched.handle_batch(log[start : start + size])
+            start, n = start + size, n + 1
+        assert batched.alone == 0, "a run failed and fell back to one by one"
+        chain = 'SELECT seq, event_id, topic, partition, "offset", prev_hash, hash FROM events ORDER BY seq'
+        async with one_pool.acquire() as a, many_pool.acquire() as b:
+            expected = [tuple(r) for r in await a.fetch(chain)]
+            assert len(expected) == len(log)
+            assert [tuple(r) for r in await b.fetch(chain)] == expected
+            for table in ("chain_head", "chain_offsets"):
+                assert sorted(map(tuple, await b.fetch(f"SELECT * FROM {table}"))) == sorted(
+                    map(tuple, await a.fetch(f"SELECT * FROM {table}"))
+                ), table
     finally:
         for pool, name in ((one_pool, one), (many_pool, many)):
             async with pool.acquire() as conn:

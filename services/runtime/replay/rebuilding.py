@@ -127,7 +127,7 @@ async def _feed(
         attempts=settings.handler_attempts,
         backoff_s=settings.handler_retry_backoff_s,
         concurrency=definition.consumer_concurrency,
-        batch=definition.batch_handler,
+        batch=definition.batch_handler_for(settings),
     )
     records = 0
     async with LogReader(settings, definition.topics, client_id=f"dondoc-replay-{definition.name}") as reader:
