@@ -36,7 +36,7 @@ from deploy import stack
 from events.codec import decode, to_record
 from events.topics import DIRECTORY, TASK_EVENTS, TOPICS
 from services.alerts.bench import Service, isolated_infra
-from services.runtime.kafka_config import client_options
+from services.runtime.kafka_config import client_options, producer_options
 from services.runtime.settings import Settings
 
 
@@ -89,6 +89,7 @@ class Result:
     raw_consume_per_s: float = 0.0
     raw_copy_per_s: float = 0.0
     publish_per_s: float = 0.0
+    relay_per_s: float = 0.0
     drains: list[Drain] = field(default_factory=list)
     replay: Replay | None = None
     load: str = ""
@@ -99,6 +100,12 @@ class Result:
             "raw_consume_per_s": round(self.raw_consume_per_s),
             "raw_copy_per_s": round(self.raw_copy_per_s),
             "publish_per_s": round(self.publish_per_s),
+            "relay": {
+                "events_per_s": round(self.relay_per_s),
+                "ratio_to_raw_producer": round(self.relay_per_s / self.publish_per_s, 3)
+                if self.publish_per_s
+                else None,
+            },
             "load_average": self.load,
             "replay_reporting": None
             if self.replay is None
@@ -153,6 +160,8 @@ async def run(events: int, services: tuple[str, ...], home: Path | None, phase: 
             result.drains.append(drain)
         if "reporting" in services:
             result.replay = await _replay_reporting(settings, phase)
+        # Last: the relay's rows go to the same topics, after everything above has read them.
+        result.relay_per_s = await _relay(settings, backlog(events), phase)
         result.load = load_average()
     return result
 
@@ -176,6 +185,38 @@ async def _publish(settings: Settings, envelopes: list[Any], phase: Phase) -> fl
         return len(envelopes) / (time.perf_counter() - started)
     finally:
         await producer.stop()
+
+
+async def _relay(settings: Settings, envelopes: list[Any], phase: Phase) -> float:
+    """The outbox relay (runtime/relay.py, its producer configured as a service's) publishing the backlog
+    from a fresh outbox: rows committed first, then timed from start until every row is published."""
+    from services.runtime import db
+    from services.runtime.outbox import enqueue_many
+    from services.runtime.relay import OutboxRelay
+
+    phase.start(f"relay: {len(envelopes)} outbox rows", len(envelopes))
+    schema = "bench_relay"
+    pool = await db.create_pool(settings.database_url, schema, min_size=1, max_size=2)
+    producer = AIOKafkaProducer(**producer_options(settings), enable_idempotence=True, acks="all")
+    try:
+        await db.migrate(pool, schema, {"runtime": db.RUNTIME_MIGRATIONS})
+        async with pool.acquire() as conn, conn.transaction():
+            for start in range(0, len(envelopes), 5000):
+                await enqueue_many(conn, envelopes[start : start + 5000], schema=schema)
+        await producer.start()
+        relay = OutboxRelay(pool, producer, schema, batch_size=settings.relay_batch_size, poll_interval_s=0.05)
+        relay.stop()  # publish everything committed, then return
+        started = time.perf_counter()
+        await relay.run()
+        seconds = time.perf_counter() - started
+        left = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        if left:
+            raise RuntimeError(f"the relay returned with {left} rows unpublished")
+        phase.advance(len(envelopes))
+        return len(envelopes) / seconds
+    finally:
+        await producer.stop()
+        await pool.close()
 
 
 async def _raw_consume(settings: Settings, events: int, phase: Phase) -> float:
