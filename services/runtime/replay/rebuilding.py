@@ -134,7 +134,7 @@ async def _feed(
         total = reader.total
         if on_progress:
             on_progress(0, total)
-        async for batch in reader.batches(settings.consumer_batch_size):
+        async for batch in reader.batches(settings.replay_batch_size):
             await consumer.handle_batch([Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch])
             records += len(batch)
             if on_progress:
