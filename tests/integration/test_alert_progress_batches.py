@@ -31,7 +31,7 @@ from services.registry import definition
 from services.runtime import db, revocations
 from services.runtime.service import ServiceDefinition
 from services.runtime.settings import Settings
-from tests.integration.test_report_batches import Counting, NoBroker, records_of
+from tests.integration.test_report_batches import Counting, NoBroker, in_batches, records_of
 from tests.integration.test_report_paths import START, World, random_world
 
 pytestmark = pytest.mark.integration
@@ -149,14 +149,7 @@ async def test_alerts_and_progress_give_in_batches_the_tables_they_give_one_by_o
             await single.handle_batch([record])
         batched = consumer(many_pool, many, service, batched=True)
         await batched.handle_batch(directory)
-        start, n = len(directory), 0
-        while start < len(log):
-            size = cuts[n % len(cuts)]
-            batch = log[start : start + size]
-            await batched.handle_batch(batch)
-            if n in again:  # the offsets were not committed: the same batch comes again
-                await batched.handle_batch(batch)
-            start, n = start + size, n + 1
+        await in_batches(batched, log[len(directory) :], cuts, again)
         assert batched.alone == 0, "a run failed and fell back to one by one"
         expected = await tables(one_pool, one)
         assert expected["tasks"] and not expected["dead_letters"]
@@ -205,11 +198,7 @@ async def test_the_audit_chain_recorded_in_batches_is_the_chain_recorded_one_by_
             "audit", many, revocations.consumer_handlers(service.topics, service.handlers_for(keyed)), many_pool,
             NoBroker(), ManualClock(START), batch=service.batch_handler_for(keyed),  # type: ignore[arg-type]
         )  # fmt: skip
-        start, n = 0, 0
-        while start < len(log):
-            size = cuts[n % len(cuts)]
-            await batched.handle_batch(log[start : start + size])
-            start, n = start + size, n + 1
+        await in_batches(batched, log, cuts)
         assert batched.alone == 0, "a run failed and fell back to one by one"
         chain = 'SELECT seq, event_id, topic, partition, "offset", prev_hash, hash FROM events ORDER BY seq'
         async with one_pool.acquire() as a, many_pool.acquire() as b:
