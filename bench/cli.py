@@ -112,6 +112,11 @@ def bench_ingest(
     out = Console() if sys.stdout.isatty() else Console(width=160)  # a file or a pipe: the table unsquashed
     out.print(table)
     out.print(f"  published at {result.publish_per_s:,.0f} events/s (idempotent producer)")
+    relay_ratio = result.relay_per_s / result.publish_per_s if result.publish_per_s else 0.0
+    out.print(
+        f"  outbox relay: {result.relay_per_s:,.0f} events/s, {relay_ratio:.2f}× the idempotent producer "
+        f"({'met' if relay_ratio >= 0.5 else 'missed'}: ≥ 0.5×)"
+    )
     out.print(
         f"  machine: {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}; other work on it moves every figure, compare the ratios"

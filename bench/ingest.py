@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from bench.mix import backlog
 from deploy import stack
 from events.codec import decode, to_record
 from events.topics import DIRECTORY, TASK_EVENTS, TOPICS
-from services.runtime.kafka_config import client_options
+from services.runtime.kafka_config import client_options, producer_options
 from services.runtime.settings import Settings
 
 
@@ -87,6 +89,7 @@ class Result:
     raw_consume_per_s: float = 0.0
     raw_copy_per_s: float = 0.0
     publish_per_s: float = 0.0
+    relay_per_s: float = 0.0
     drains: list[Drain] = field(default_factory=list)
     replay: Replay | None = None
     load: str = ""
@@ -97,6 +100,12 @@ class Result:
             "raw_consume_per_s": round(self.raw_consume_per_s),
             "raw_copy_per_s": round(self.raw_copy_per_s),
             "publish_per_s": round(self.publish_per_s),
+            "relay": {
+                "events_per_s": round(self.relay_per_s),
+                "ratio_to_raw_producer": round(self.relay_per_s / self.publish_per_s, 3)
+                if self.publish_per_s
+                else None,
+            },
             "load_average": self.load,
             "replay_reporting": None
             if self.replay is None
@@ -151,6 +160,11 @@ async def run(events: int, services: tuple[str, ...], home: Path | None, phase: 
             result.drains.append(drain)
         if "reporting" in services:
             result.replay = await _replay_reporting(settings, phase)
+        # Last: the relay's rows go to the same topics, after everything above has read them.
+        try:
+            result.relay_per_s = await _relay(settings, backlog(events), phase)
+        except Exception as exc:  # the figures above stand without it
+            logs.get_logger(__name__).warning("the relay could not be timed", error=repr(exc))
         result.load = load_average()
     return result
 
@@ -174,6 +188,43 @@ async def _publish(settings: Settings, envelopes: list[Any], phase: Phase) -> fl
         return len(envelopes) / (time.perf_counter() - started)
     finally:
         await producer.stop()
+
+
+async def _relay(settings: Settings, envelopes: list[Any], phase: Phase) -> float:
+    """The outbox relay (runtime/relay.py, its producer configured as a service's) publishing the backlog
+    from a fresh outbox: rows committed first, then timed from start until every row is published."""
+    from services.runtime import db
+    from services.runtime.outbox import enqueue_many
+    from services.runtime.relay import OutboxRelay
+
+    phase.start(f"relay: {len(envelopes)} outbox rows", len(envelopes))
+    schema = "bench_relay"
+    pool = await db.create_pool(settings.database_url, schema, min_size=1, max_size=2)
+    producer = AIOKafkaProducer(**producer_options(settings), enable_idempotence=True, acks="all")
+    try:
+        await db.migrate(pool, schema, {"runtime": db.RUNTIME_MIGRATIONS})
+        async with pool.acquire() as conn, conn.transaction():
+            for start in range(0, len(envelopes), 5000):
+                await enqueue_many(conn, envelopes[start : start + 5000], schema=schema)
+        await producer.start()
+        relay = OutboxRelay(pool, producer, schema, batch_size=settings.relay_batch_size, poll_interval_s=0.05)
+        started = time.perf_counter()
+        running = asyncio.create_task(relay.run())
+        while not running.done():  # polled: the relay says nothing when it is done
+            if not await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+                break
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+        relay.stop()
+        await running
+        left = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        if left:
+            raise RuntimeError(f"the relay stopped with {left} rows unpublished")
+        phase.advance(len(envelopes))
+        return len(envelopes) / seconds
+    finally:
+        await producer.stop()
+        await pool.close()
 
 
 async def _raw_consume(settings: Settings, events: int, phase: Phase) -> float:
@@ -266,6 +317,7 @@ async def _drain(
     await admin.start()
     try:
         done_at_ready = await _committed(admin, group, target)
+        profiler = _profile(name, service.proc.pid, home)
         cpu0 = (own.seconds(), postgres.seconds(), kafka.seconds())
         started = time.perf_counter()
         phase.start(f"{name}: draining", total)
@@ -279,6 +331,9 @@ async def _drain(
                 raise RuntimeError(f"{name} exited while draining; see {home / service.log_name}")
         seconds = time.perf_counter() - started
         cpu1 = (own.seconds(), postgres.seconds(), kafka.seconds())
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
     finally:
         await admin.close()
         service.stop()
@@ -297,6 +352,17 @@ async def _drain(
         rss_mb=rss / 2**20,
         dead_letters=int(dead),
     )
+
+
+def _profile(name: str, pid: int, home: Path) -> subprocess.Popen[bytes] | None:
+    """With DONDOC_BENCH_PYSPY naming a py-spy binary, sample the draining service into
+    ``<home>/<service>.pyspy.txt`` (collapsed stacks): what the profiles in docs/performance.md come from."""
+    pyspy = os.environ.get("DONDOC_BENCH_PYSPY")
+    if not pyspy:
+        return None
+    out = home / f"{name}.pyspy.txt"
+    command = [pyspy, "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def _end_offsets(settings: Settings, topics: tuple[str, ...]) -> dict[TopicPartition, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
@@ -14,17 +14,17 @@ from events.tasks import TaskAssigned
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
-async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigned) -> None:
+_INSERT_TASK = """INSERT INTO tasks (task_id, code, title, source_number, lead_agency_id, assigning_agency_id,
+        officer_in_charge_id, due, source_issued_on, source_issuer, deadline_text,
+        coordinating_agency_ids, key_task, classification)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    ON CONFLICT (task_id) DO UPDATE SET classification = EXCLUDED.classification
+        WHERE tasks.classification IS NULL"""
+
+
+def _task_row(task_id: str, event: TaskAssigned) -> tuple[Any, ...]:
     doc = event.source_document
-    # The classification is only ever set here (no later event changes it; a delegated child has its own
-    # TaskAssigned). A row from before it was kept (NULL) gets it from a replayed TaskAssigned.
-    await conn.execute(
-        """INSERT INTO tasks (task_id, code, title, source_number, lead_agency_id, assigning_agency_id,
-               officer_in_charge_id, due, source_issued_on, source_issuer, deadline_text,
-               coordinating_agency_ids, key_task, classification)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-           ON CONFLICT (task_id) DO UPDATE SET classification = EXCLUDED.classification
-               WHERE tasks.classification IS NULL""",
+    return (
         task_id,
         event.code,
         event.title,
@@ -40,6 +40,18 @@ async def insert_task(conn: asyncpg.Connection, task_id: str, event: TaskAssigne
         event.key_task,
         event.classification,
     )
+
+
+async def insert_tasks(conn: asyncpg.Connection, assigned: Sequence[tuple[str, TaskAssigned]]) -> None:
+    """The tasks, pipelined in one round trip. The classification is only ever set here (no later event
+    changes it; a delegated child has its own TaskAssigned). A row from before it was kept (NULL) gets it
+    from a replayed TaskAssigned."""
+    await conn.executemany(_INSERT_TASK, [_task_row(task_id, event) for task_id, event in assigned])
+
+
+async def get_tasks(conn: Conn, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM tasks WHERE task_id = ANY($1::text[])", list(task_ids))
+    return {r["task_id"]: dict(r) for r in rows}
 
 
 async def get_task(conn: Conn, task_id: str, *, lock: bool = False) -> dict[str, Any] | None:
@@ -72,36 +84,36 @@ async def set_parties(
     )
 
 
-async def insert_alert(
-    conn: asyncpg.Connection,
-    *,
-    alert_id: uuid.UUID,
-    task_id: str,
-    kind: str,
-    threshold: str,
-    recipient_person_id: str,
-    recipient_role: str,
-    recipient_agency_id: str,
-    message_vi: str,
-    due: date | None,
-    raised_at: datetime,
-) -> bool:
-    inserted = await conn.fetchval(
+async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[Mapping[str, Any]]) -> set[uuid.UUID]:
+    """The alerts, in their order, in one statement; returns the ids inserted (new: an alert already raised
+    for its recipient is not raised again)."""
+    if not alerts:
+        return set()
+    columns = (
+        "alert_id",
+        "task_id",
+        "kind",
+        "threshold",
+        "recipient_person_id",
+        "recipient_role",
+        "recipient_agency_id",
+        "message_vi",
+        "due",
+        "raised_at",
+    )
+    rows = await conn.fetch(
         """INSERT INTO alerts (alert_id, task_id, kind, threshold, recipient_person_id, recipient_role,
                recipient_agency_id, message_vi, due, raised_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING true""",
-        alert_id,
-        task_id,
-        kind,
-        threshold,
-        recipient_person_id,
-        recipient_role,
-        recipient_agency_id,
-        message_vi,
-        due,
-        raised_at,
+           SELECT alert_id, task_id, kind, threshold, recipient_person_id, recipient_role, recipient_agency_id,
+                  message_vi, due, raised_at
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::date[], $10::timestamptz[]) WITH ORDINALITY
+               AS a (alert_id, task_id, kind, threshold, recipient_person_id, recipient_role, recipient_agency_id,
+                     message_vi, due, raised_at, n)
+           ORDER BY n ON CONFLICT DO NOTHING RETURNING alert_id""",
+        *([alert[c] for alert in alerts] for c in columns),
     )
-    return bool(inserted)
+    return {r["alert_id"] for r in rows}
 
 
 async def get_alert(conn: Conn, alert_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any] | None:

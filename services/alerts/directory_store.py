@@ -85,16 +85,21 @@ async def set_webhook(conn: Conn, agency_id: str, url: str, secret: str) -> None
     )
 
 
-async def contacts(conn: Conn, person_id: str, agency_id: str) -> tuple[str | None, str | None]:
-    """(e-mail of the person, webhook URL of the agency's system): where to deliver beyond the app."""
-    row = await conn.fetchrow(
-        """SELECT (SELECT email FROM people WHERE person_id = $1) AS email,
-                  (SELECT url FROM webhooks WHERE agency_id = $2) AS url""",
-        person_id,
-        agency_id,
+async def contacts_of(
+    conn: Conn, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """(e-mail of the person, webhook URL of the agency's system) of each (person, agency), in one query:
+    where to deliver beyond the app."""
+    wanted = list(dict.fromkeys(pairs))
+    rows = await conn.fetch(
+        """SELECT w.person_id, w.agency_id,
+                  (SELECT email FROM people WHERE person_id = w.person_id) AS email,
+                  (SELECT url FROM webhooks WHERE agency_id = w.agency_id) AS url
+           FROM unnest($1::text[], $2::text[]) AS w (person_id, agency_id)""",
+        [person for person, _ in wanted],
+        [agency for _, agency in wanted],
     )
-    assert row is not None
-    return row["email"], row["url"]
+    return {(r["person_id"], r["agency_id"]): (r["email"], r["url"]) for r in rows}
 
 
 async def webhook_secret(conn: Conn, agency_id: str) -> str | None:

@@ -10,7 +10,7 @@ two writers never deadlock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -43,6 +43,24 @@ async def append(conn: asyncpg.Connection, person_id: str, kind: str, data: dict
         NOTIFY_CHANNEL,
     )
     return int(seq)
+
+
+async def append_many(conn: asyncpg.Connection, entries: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """``append`` of each (person, kind, data), in their order, in one statement; the same locks are taken."""
+    if entries:
+        await conn.execute(
+            """INSERT INTO stream (person_id, alert_id, kind, data)
+               SELECT person_id, alert_id, kind, data::jsonb
+               FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY
+                   AS e (person_id, alert_id, kind, data, n)
+               ORDER BY n
+               RETURNING pg_notify($5, person_id)""",
+            [person for person, _, _ in entries],
+            [data.get("alert_id") for _, _, data in entries],
+            [kind for _, kind, _ in entries],
+            [json.dumps(data, ensure_ascii=False, default=str) for _, _, data in entries],
+            NOTIFY_CHANNEL,
+        )
 
 
 async def entries_after(

@@ -4,9 +4,12 @@ delivery rows and its events commit together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
+
+import asyncpg
 
 from events.alerts import (
     AlertDelivered,
@@ -16,20 +19,34 @@ from events.alerts import (
     RecipientRole,
     ResolvedBecause,
 )
-from events.envelope import SYSTEM, Actor
+from events.envelope import SYSTEM, Actor, Envelope
 from events.tasks import TaskTransferred
 from services.alerts import adapters, deliveries, directory_store, disclosure, inapp, wording
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import agencies_to_look_up, alert_id, recipients, threshold
 from services.runtime import timers
 from services.runtime.logs import get_logger
-from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.unit_of_work import UnitOfWork, emit_all
 
 log = get_logger(__name__)
 
 REPEAT = "overdue-repeat"  # subject: the alert id
 ESCALATE = "overdue-escalate"  # subject: the task id
 DIGEST = "daily-digest"  # subject: "digest"
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why alerts of ``kind`` are raised for ``task``: the unit of work of the event or timer that asks."""
+
+    uow: UnitOfWork
+    task: dict[str, Any]
+    kind: AlertKind
+    due: date | None
+    actor: Actor
+    working_days_left: int | None = None
+    # A reorganisation moved the task: only the successor's people are told, once per decision.
+    transfer: TaskTransferred | None = None
 
 
 async def raise_alerts(
@@ -46,63 +63,144 @@ async def raise_alerts(
     """Raise the alert of ``kind`` for each recipient that does not have it yet; returns the new ones.
 
     ``transfer``: a reorganisation moved the task; only the successor's people are told, once per decision."""
-    infos = await directory_store.agencies(uow.conn, agencies_to_look_up(kind, task))
-    people = recipients(kind, task, infos)
-    if transfer is not None:
-        people = [p for p in people if p.agency_id == transfer.to_agency_id]
-    if len(people) < 2 and kind != "escalated":
-        # Routine while the directory is incomplete: debug, not one info line per alert.
-        log.debug("no head known for the lead agency; alerting the officer only", agency=task["lead_agency_id"])
-    if not people:
-        log.warning("nobody to alert: no officer in charge and no head known", kind=kind)
+    return (await raise_many([Cause(uow, task, kind, due, actor, working_days_left, transfer)], config))[0]
+
+
+async def raise_many(causes: Sequence[Cause], config: AlertsConfig) -> list[list[dict[str, Any]]]:
+    """``raise_alerts`` for causes of different tasks, in one transaction, in a handful of statements for
+    all of them: one directory look-up, one lock of every recipient (in order), one insert of the alerts,
+    one of their in-app entries, one of their events. Returns each cause's new alerts."""
+    if not causes:
         return []
-    await inapp.lock_people(uow.conn, [p.person_id for p in people])
-    th = f"transferred:{transfer.reorganisation_id}" if transfer else threshold(kind, due, working_days_left)
-    today, created = uow.clock.now().date(), []
-    for r in people:
-        alert = {
-            "alert_id": alert_id(task["task_id"], kind, th, r.person_id),
-            "task_id": task["task_id"],
-            "kind": kind,
-            "threshold": th,
-            "recipient_person_id": r.person_id,
-            "recipient_role": r.role,
-            "recipient_agency_id": r.agency_id,
-            "due": due,
-            "raised_at": uow.clock.now(),
-            "message_vi": wording.message(
-                kind, r.role, task, due=due, today=today, working_days_left=working_days_left, transfer=transfer
-            ),
-        }
-        if not await adapters.insert_alert(uow.conn, **alert):
-            continue  # this recipient already has this alert: a re-delivered cause changes nothing
-        await uow.emit(
+    conn = causes[0].uow.conn
+    infos = await directory_store.agencies(conn, [a for c in causes for a in agencies_to_look_up(c.kind, c.task)])
+    told = [
+        [p for p in recipients(c.kind, c.task, infos) if c.transfer is None or p.agency_id == c.transfer.to_agency_id]
+        for c in causes
+    ]
+    for c, people in zip(causes, told, strict=True):
+        if len(people) < 2 and c.kind != "escalated":
+            # Routine while the directory is incomplete: debug, not one info line per alert.
+            log.debug("no head known for the lead agency; alerting the officer only", agency=c.task["lead_agency_id"])
+        if not people:
+            log.warning("nobody to alert: no officer in charge and no head known", kind=c.kind)
+    await inapp.lock_people(conn, [p.person_id for people in told for p in people])
+    candidates: list[tuple[Cause, dict[str, Any]]] = []
+    for c, people in zip(causes, told, strict=True):
+        th = (
+            f"transferred:{c.transfer.reorganisation_id}"
+            if c.transfer
+            else threshold(c.kind, c.due, c.working_days_left)
+        )
+        now = c.uow.clock.now()
+        for r in people:
+            alert = {
+                "alert_id": alert_id(c.task["task_id"], c.kind, th, r.person_id),
+                "task_id": c.task["task_id"],
+                "kind": c.kind,
+                "threshold": th,
+                "recipient_person_id": r.person_id,
+                "recipient_role": r.role,
+                "recipient_agency_id": r.agency_id,
+                "due": c.due,
+                "raised_at": now,
+                "message_vi": wording.message(
+                    c.kind,
+                    r.role,
+                    c.task,
+                    due=c.due,
+                    today=now.date(),
+                    working_days_left=c.working_days_left,
+                    transfer=c.transfer,
+                ),
+            }
+            candidates.append((c, alert))
+    # A recipient who already has the alert (a re-delivered cause) is not raised again.
+    inserted = await adapters.insert_alerts(conn, [alert for _, alert in candidates])
+    new = [(c, alert) for c, alert in candidates if alert["alert_id"] in inserted]
+    raised = [
+        c.uow.envelope(
             AlertRaised(
                 alert_id=alert["alert_id"],
-                kind=kind,
-                threshold=th,
-                recipient_person_id=r.person_id,
-                recipient_role=r.role,
-                lead_agency_id=task["lead_agency_id"],
-                title=task["title"],
-                due=due,
+                kind=c.kind,
+                threshold=alert["threshold"],
+                recipient_person_id=alert["recipient_person_id"],
+                recipient_role=alert["recipient_role"],
+                lead_agency_id=c.task["lead_agency_id"],
+                title=c.task["title"],
+                due=c.due,
                 message_vi=alert["message_vi"],
             ),
-            actor=actor,
-            task_id=task["task_id"],
+            actor=c.actor,
+            task_id=c.task["task_id"],
             id_parts=(alert["alert_id"],),
         )
-        await deliver(uow, alert, task, reminder=0, config=config)
-        created.append(alert)
-    return created
+        for c, alert in new
+    ]
+    delivered = await _deliver_many(conn, [(c.uow, alert, c.task, 0) for c, alert in new], config)
+    # Each alert's AlertRaised, then its AlertDelivered: the order one alert at a time gives.
+    await emit_all(conn, causes[0].uow.schema, [e for pair in zip(raised, delivered, strict=True) for e in pair])
+    created: dict[int, list[dict[str, Any]]] = {}
+    for c, alert in new:
+        created.setdefault(id(c), []).append(alert)
+    return [created.get(id(c), []) for c in causes]
 
 
 async def deliver(
     uow: UnitOfWork, alert: dict[str, Any], task: dict[str, Any], *, reminder: int, config: AlertsConfig
 ) -> None:
     """In-app now (same transaction); webhook and e-mail as delivery rows for their workers."""
-    person, agency = alert["recipient_person_id"], alert["recipient_agency_id"]
-    data = {
+    await emit_all(uow.conn, uow.schema, await _deliver_many(uow.conn, [(uow, alert, task, reminder)], config))
+
+
+async def _deliver_many(
+    conn: asyncpg.Connection,
+    alerts: Sequence[tuple[UnitOfWork, dict[str, Any], dict[str, Any], int]],
+    config: AlertsConfig,
+) -> list[Envelope]:
+    """``deliver`` of each (unit of work, alert, task, reminder): the in-app entries in one statement, the
+    contacts in one look-up; returns the AlertDelivered envelopes for the caller to store in order."""
+    if not alerts:
+        return []
+    entries, envelopes = [], []
+    for uow, alert, task, reminder in alerts:
+        data = _entry(alert, task, reminder)
+        entries.append((alert["recipient_person_id"], data["event"], data))
+        envelopes.append(
+            uow.envelope(
+                AlertDelivered(
+                    alert_id=alert["alert_id"],
+                    channel="in-app",
+                    recipient_person_id=alert["recipient_person_id"],
+                    reminder=reminder,
+                ),
+                actor=SYSTEM,
+                task_id=task["task_id"],
+                id_parts=(alert["alert_id"], "in-app", reminder),
+            )
+        )
+    await inapp.append_many(conn, entries)
+    contacts = await directory_store.contacts_of(
+        conn, [(alert["recipient_person_id"], alert["recipient_agency_id"]) for _, alert, _, _ in alerts]
+    )
+    for (_, alert, task, reminder), (_, _, data) in zip(alerts, entries, strict=True):
+        person, agency = alert["recipient_person_id"], alert["recipient_agency_id"]
+        email, url = contacts.get((person, agency), (None, None))
+        common = {"alert_id": alert["alert_id"], "task_id": task["task_id"], "reminder": reminder}
+        # Webhook and e-mail leave dondoc: for a secret task they carry no content (disclosure.py).
+        if url:
+            body = disclosure.webhook_body(data, task)
+            await deliveries.enqueue(conn, channel="webhook", person_id=person, target=url, body=body, **common)
+        # Reminders before a deadline reach the mailbox in the daily digest, not one e-mail each.
+        if email and config.smtp_host and (alert["kind"] != "approaching" or reminder):
+            subject, text = disclosure.email(alert, task, reminder)
+            body = {"subject": subject, "text": text, "task_id": task["task_id"]}
+            await deliveries.enqueue(conn, channel="email", person_id=person, target=email, body=body, **common)
+    return envelopes
+
+
+def _entry(alert: dict[str, Any], task: dict[str, Any], reminder: int) -> dict[str, Any]:
+    return {
         "event": "reminder" if reminder else "alert",
         "reminder": reminder,
         **{
@@ -123,24 +221,6 @@ async def deliver(
         "code": task["code"],
         "source_number": task["source_number"],
     }
-    await inapp.append(uow.conn, person, data["event"], data)
-    await uow.emit(
-        AlertDelivered(alert_id=alert["alert_id"], channel="in-app", recipient_person_id=person, reminder=reminder),
-        actor=SYSTEM,
-        task_id=task["task_id"],
-        id_parts=(alert["alert_id"], "in-app", reminder),
-    )
-    email, url = await directory_store.contacts(uow.conn, person, agency)
-    common = {"alert_id": alert["alert_id"], "task_id": task["task_id"], "reminder": reminder}
-    # Webhook and e-mail leave dondoc: for a secret task they carry no content (disclosure.py).
-    if url:
-        body = disclosure.webhook_body(data, task)
-        await deliveries.enqueue(uow.conn, channel="webhook", person_id=person, target=url, body=body, **common)
-    # Reminders before a deadline reach the mailbox in the daily digest, not one e-mail each.
-    if email and config.smtp_host and (alert["kind"] != "approaching" or reminder):
-        subject, text = disclosure.email(alert, task, reminder)
-        body = {"subject": subject, "text": text, "task_id": task["task_id"]}
-        await deliveries.enqueue(uow.conn, channel="email", person_id=person, target=email, body=body, **common)
 
 
 async def remind(uow: UnitOfWork, alert: dict[str, Any], task: dict[str, Any], config: AlertsConfig) -> int:

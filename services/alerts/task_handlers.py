@@ -3,6 +3,7 @@ asks anything of anyone, and keep the overdue reminders and the escalation timed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from services.alerts.config import AlertsConfig
 from services.alerts.domain import REPEATED_ROLES
 from services.alerts.raising import ESCALATE, REPEAT
 from services.runtime import timers
-from services.runtime.consuming import BatchHandler, in_one_transaction
+from services.runtime.consuming import BatchHandler, in_segments
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
@@ -43,11 +44,7 @@ def handlers(config: AlertsConfig) -> dict[str, Handler]:
     repeat_every = timedelta(seconds=config.overdue_repeat_s)
 
     async def on_task_assigned(event: Envelope, uow: UnitOfWork) -> None:
-        assert isinstance(event.payload, TaskAssigned) and event.task_id
-        await adapters.insert_task(uow.conn, event.task_id, event.payload)
-        task = await adapters.get_task(uow.conn, event.task_id)
-        assert task is not None
-        await raising.raise_alerts(uow, task, "assigned", due=task["due"], actor=event.actor, config=config)
+        await on_tasks_assigned(config, [(event, uow)])
 
     async def on_deadline_approaching(event: Envelope, uow: UnitOfWork) -> None:
         assert isinstance(event.payload, DeadlineApproaching)
@@ -167,7 +164,29 @@ def handlers(config: AlertsConfig) -> dict[str, Handler]:
     }
 
 
+async def on_tasks_assigned(config: AlertsConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+    """Tasks (each of another id) recorded and their "assigned" alerts raised, in a handful of statements
+    for all of them (raising.raise_many)."""
+    assigned: list[tuple[str, TaskAssigned]] = []
+    for event, _ in items:
+        assert isinstance(event.payload, TaskAssigned) and event.task_id
+        assigned.append((event.task_id, event.payload))
+    conn = items[0][1].conn
+    await adapters.insert_tasks(conn, assigned)
+    tasks = await adapters.get_tasks(conn, [task_id for task_id, _ in assigned])
+    causes = []
+    for (task_id, _), (event, uow) in zip(assigned, items, strict=True):
+        task = tasks[task_id]
+        causes.append(raising.Cause(uow, task, "assigned", task["due"], event.actor))
+    await raising.raise_many(causes, config)
+
+
 def batch_handler(config: AlertsConfig) -> BatchHandler:
-    """Runs of task events in one transaction each (runtime/consuming.py): a bulk import commits once per run."""
+    """Runs of task events in one transaction each (runtime/consuming.py), new tasks set-based: a bulk
+    import commits once per run and raises its alerts in a few statements."""
     own = handlers(config)
-    return in_one_transaction(own, own)
+
+    async def assigned(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+        await on_tasks_assigned(config, items)
+
+    return in_segments(own, own, {"TaskAssigned": assigned})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -14,38 +15,60 @@ from services.runtime.unit_of_work import Position
 
 
 async def append(conn: asyncpg.Connection, key: bytes, event: Envelope, position: Position) -> int:
+    return await append_many(conn, key, [(event, position)])
+
+
+async def append_many(conn: asyncpg.Connection, key: bytes, events: Sequence[tuple[Envelope, Position]]) -> int:
+    """Chain the events in their order: each link hashed here from the one before (the head, locked, for the
+    first), the rows inserted in one statement, the head and the offsets read moved once. Returns the last seq."""
     head = await conn.fetchrow("SELECT seq, hash FROM chain_head FOR UPDATE")
     assert head is not None
-    seq, prev = head["seq"] + 1, bytes(head["hash"])
-    value = encode_value(event)
-    hash_ = link(key, prev, position.topic, position.partition, position.offset, value)
+    seq, hash_ = int(head["seq"]), bytes(head["hash"])
+    rows: list[tuple[Any, ...]] = []
+    read: dict[tuple[str, int], tuple[int, int]] = {}  # (topic, partition) -> (first, last) offset
+    for event, position in events:
+        value = encode_value(event)
+        prev, seq = hash_, seq + 1
+        hash_ = link(key, prev, position.topic, position.partition, position.offset, value)
+        rows.append((seq, event, position, value, prev, hash_))
+        place = (position.topic, position.partition)
+        first, last = read.get(place, (position.offset, position.offset))
+        read[place] = (min(first, position.offset), max(last, position.offset))
     await conn.execute(
         """INSERT INTO events (seq, event_id, event_type, task_id, correlation_id, occurred_at, topic,
                partition, "offset", value, prev_hash, hash, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
-        seq,
-        event.event_id,
-        event.event_type,
-        event.task_id,
-        event.correlation_id,
-        event.occurred_at,
-        position.topic,
-        position.partition,
-        position.offset,
-        value,
-        prev,
-        hash_,
+           SELECT seq, event_id, event_type, task_id, correlation_id, occurred_at, topic, partition, "offset",
+                  value, prev_hash, hash, $13
+           FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[],
+                       $8::int[], $9::bigint[], $10::bytea[], $11::bytea[], $12::bytea[])
+               AS e (seq, event_id, event_type, task_id, correlation_id, occurred_at, topic, partition, "offset",
+                     value, prev_hash, hash)
+           ORDER BY seq""",
+        [r[0] for r in rows],
+        [r[1].event_id for r in rows],
+        [r[1].event_type for r in rows],
+        [r[1].task_id for r in rows],
+        [r[1].correlation_id for r in rows],
+        [r[1].occurred_at for r in rows],
+        [r[2].topic for r in rows],
+        [r[2].partition for r in rows],
+        [r[2].offset for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [r[5] for r in rows],
         KEYED,
     )
     await conn.execute("UPDATE chain_head SET seq = $1, hash = $2", seq, hash_)
     await conn.execute(
         """INSERT INTO chain_offsets (topic, partition, first_offset, next_offset)
-           VALUES ($1, $2, $3::bigint, $3::bigint + 1)
+           SELECT topic, partition, first, last + 1 FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[])
+               AS r (topic, partition, first, last)
            ON CONFLICT (topic, partition)
-           DO UPDATE SET next_offset = GREATEST(chain_offsets.next_offset, $3::bigint + 1)""",
-        position.topic,
-        position.partition,
-        position.offset,
+           DO UPDATE SET next_offset = GREATEST(chain_offsets.next_offset, EXCLUDED.next_offset)""",
+        [topic for topic, _ in read],
+        [partition for _, partition in read],
+        [first for first, _ in read.values()],
+        [last for _, last in read.values()],
     )
     return seq
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from events.topics import ALERT_EVENTS, DIRECTORY, INTAKE_REJECTED, REPORT_EVENTS, TASK_EVENTS
 from services.audit.checkpoints import publish_checkpoints
-from services.audit.handlers import event_handlers
+from services.audit.handlers import batch_handler, event_handlers
 from services.audit.replay_policy import REPLAY_POLICY
 from services.audit.routes import router
 from services.runtime.service import ServiceDefinition
@@ -17,8 +17,10 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     topics=(TASK_EVENTS, ALERT_EVENTS, DIRECTORY, INTAKE_REJECTED, REPORT_EVENTS),
     handlers_from_settings=event_handlers,
+    batch_handler_from_settings=batch_handler,
     routers=(router,),
     background=(publish_checkpoints,),
     replay=REPLAY_POLICY,
-    # consumer_concurrency stays 1: the chain is one order, the order events were consumed in.
+    # consumer_concurrency stays 1 and the runs go across partitions: the chain is one order, the order
+    # events were consumed in.
 )

@@ -36,6 +36,14 @@ def bench_alerts(
         int | None,
         typer.Option(help="Tasks whose deadline passes at the same midnight (default: one per stream)."),
     ] = None,
+    backlog: Annotated[
+        int,
+        typer.Option(
+            help="TaskAssigned published just before the deadline passes (a bulk import draining meanwhile).",
+            min=0,
+            max=1_000_000,
+        ),
+    ] = 0,
 ) -> None:
     """Latency to the person's SSE stream: TaskAssigned → alert, and deadline passing → overdue alert."""
     from bench import alerts as bench
@@ -51,9 +59,11 @@ def bench_alerts(
                 timer_poll_s=timer_poll_s,
                 replicas=replicas,
                 due_together=due_together,
+                backlog=backlog,
             )
         )
-    table = Table(title=f"dondoc bench alerts — {tasks} open tasks, {streams} SSE streams")
+    during = f", {backlog} events draining at the deadline" if backlog else ""
+    table = Table(title=f"dondoc bench alerts — {tasks} open tasks, {streams} SSE streams{during}")
     for column in ("path", "samples", "p50 ms", "p99 ms", "max ms", "target p99", "verdict"):
         table.add_column(column, justify="left" if column == "path" else "right")
     failed = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
@@ -16,32 +17,59 @@ from services.runtime.access import involved
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
-async def insert_task(
-    conn: asyncpg.Connection, task_id: str, event: TaskAssigned, at: datetime, assigned_on: date | None = None
-) -> bool:
-    due = event.deadline.due
-    inserted = await conn.fetchval(
+async def insert_tasks(
+    conn: asyncpg.Connection, assigned: Sequence[tuple[str, TaskAssigned, date | None]], at: datetime
+) -> set[str]:
+    """New tasks (task id, event, the day its document assigned it) of different ids in one statement;
+    returns the ids inserted (new)."""
+    rows = await conn.fetch(
         """INSERT INTO tasks (task_id, code, title, assigning_agency_id, lead_agency_id, officer_in_charge_id,
                key_task, deadline, original_due, due, status, updated_at, coordinating_agency_ids,
                parent_task_id, classification, assigned_on)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9, 'assigned', $10, $11, $12, $13, $14)
-           ON CONFLICT (task_id) DO NOTHING RETURNING true""",
-        task_id,
-        event.code,
-        event.title,
-        event.assigning_agency_id,
-        event.lead_agency_id,
-        event.officer_in_charge_id,
-        event.key_task,
-        event.deadline.model_dump_json(),
-        due,
+           SELECT t.task_id, t.code, t.title, t.assigning, t.lead, t.officer, t.key_task, t.deadline::jsonb, t.due,
+                  t.due, 'assigned', $13, ARRAY(SELECT jsonb_array_elements_text(t.coordinating::jsonb)),
+                  t.parent, t.classification, t.assigned_on
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[],
+                       $8::text[], $9::date[], $10::text[], $11::text[], $12::text[], $14::date[])
+               WITH ORDINALITY AS t (task_id, code, title, assigning, lead, officer, key_task, deadline, due,
+                                     coordinating, parent, classification, assigned_on, n)
+           ORDER BY t.n
+           ON CONFLICT (task_id) DO NOTHING RETURNING task_id""",
+        [task_id for task_id, _, _ in assigned],
+        [e.code for _, e, _ in assigned],
+        [e.title for _, e, _ in assigned],
+        [e.assigning_agency_id for _, e, _ in assigned],
+        [e.lead_agency_id for _, e, _ in assigned],
+        [e.officer_in_charge_id for _, e, _ in assigned],
+        [e.key_task for _, e, _ in assigned],
+        [e.deadline.model_dump_json() for _, e, _ in assigned],
+        [e.deadline.due for _, e, _ in assigned],
+        [json.dumps(list(e.coordinating_agency_ids)) for _, e, _ in assigned],
+        [e.parent_task_id for _, e, _ in assigned],
+        [e.classification for _, e, _ in assigned],
         at,
-        list(event.coordinating_agency_ids),
-        event.parent_task_id,
-        event.classification,
-        assigned_on,
+        [on for _, _, on in assigned],
     )
-    return bool(inserted)
+    return {r["task_id"] for r in rows}
+
+
+async def lock_tasks(conn: asyncpg.Connection, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``lock_task`` for many, in id order (one order for every writer)."""
+    rows = await conn.fetch(
+        "SELECT * FROM tasks WHERE task_id = ANY($1::text[]) ORDER BY task_id FOR UPDATE", sorted(task_ids)
+    )
+    return {r["task_id"]: task for r in rows if (task := _task(r)) is not None}
+
+
+async def set_plans(conn: asyncpg.Connection, plans: Sequence[tuple[str, int]], at: datetime) -> None:
+    """Each task's plan number, in one statement."""
+    await conn.execute(
+        """UPDATE tasks SET plan = p.plan, updated_at = $3
+           FROM unnest($1::text[], $2::int[]) AS p (task_id, plan) WHERE tasks.task_id = p.task_id""",
+        [task_id for task_id, _ in plans],
+        [plan for _, plan in plans],
+        at,
+    )
 
 
 def parties(task: dict[str, Any]) -> set[str]:

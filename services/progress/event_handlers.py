@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -10,7 +11,7 @@ from events.envelope import Envelope, EventPayload
 from events.tasks import TaskAssigned, TaskTransferred, parties_after
 from services.progress import adapters, planning
 from services.progress.config import ProgressConfig
-from services.runtime.consuming import BatchHandler, in_one_transaction
+from services.runtime.consuming import BatchHandler, in_segments
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
@@ -32,13 +33,7 @@ def extended_due(payload: EventPayload) -> date | None:
 
 def handlers(config: ProgressConfig) -> dict[str, Handler]:
     async def on_task_assigned(event: Envelope, uow: UnitOfWork) -> None:
-        assert isinstance(event.payload, TaskAssigned) and event.task_id
-        assigned_on = event.effective.astimezone(VN_TZ).date()  # as its document dates it
-        if not await adapters.insert_task(uow.conn, event.task_id, event.payload, uow.clock.now(), assigned_on):
-            return
-        task = await adapters.lock_task(uow.conn, event.task_id)
-        assert task is not None
-        await planning.replan(uow, task, config)
+        await on_tasks_assigned(config, [(event, uow)])
 
     async def on_deadline_extended(event: Envelope, uow: UnitOfWork) -> None:
         task = await _task(event, uow)
@@ -85,10 +80,30 @@ def handlers(config: ProgressConfig) -> dict[str, Handler]:
     }
 
 
+async def on_tasks_assigned(config: ProgressConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+    """New tasks (each of another id) recorded and their timers planned, in five statements for all."""
+    assigned: list[tuple[str, TaskAssigned, date]] = []
+    for event, _ in items:
+        assert isinstance(event.payload, TaskAssigned) and event.task_id
+        # assigned_on: as its document dates it (events/effective.py), not when dondoc learnt it.
+        assigned.append((event.task_id, event.payload, event.effective.astimezone(VN_TZ).date()))
+    conn, now = items[0][1].conn, items[0][1].clock.now()
+    new = await adapters.insert_tasks(conn, assigned, now)
+    if not new:
+        return
+    tasks = await adapters.lock_tasks(conn, list(new))
+    await planning.replan_many(conn, [tasks[task_id] for task_id, _, _ in assigned if task_id in new], now, config)
+
+
 def batch_handler(config: ProgressConfig) -> BatchHandler:
-    """Runs of task events in one transaction each (runtime/consuming.py): a bulk import commits once per run."""
+    """Runs of task events in one transaction each (runtime/consuming.py), new tasks set-based: a bulk
+    import commits once per run and plans its timers in a few statements."""
     own = handlers(config)
-    return in_one_transaction(own, own)
+
+    async def assigned(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+        await on_tasks_assigned(config, items)
+
+    return in_segments(own, own, {"TaskAssigned": assigned})
 
 
 async def _task(event: Envelope, uow: UnitOfWork) -> dict[str, Any] | None:

@@ -34,7 +34,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from events.clock import Clock
-from events.codec import decode
+from events.codec import decode, key_for
 from events.envelope import Envelope
 from events.topics import dead_letter_topic, is_compacted
 from services.runtime import inbox, limits, metrics, tracing
@@ -88,7 +88,12 @@ class BatchHandler:
     as the single handlers would one after the other, in fewer round trips."""
 
     event_types: frozenset[str]
+    """The types it takes; ``ALL_EVENTS`` among them: every type without a handler of its own in the
+    consumer's handlers (those go alone, through their handler)."""
     apply: BatchApply
+    across_partitions: bool = False
+    """One sequence of runs for the whole fetched batch, its partitions merged by send time (each one's
+    order kept), as a single-lane consumer reads them (the audit chain), instead of runs per partition."""
 
 
 def in_one_transaction(handlers: Mapping[str, Handler], event_types: Iterable[str]) -> BatchHandler:
@@ -99,6 +104,44 @@ def in_one_transaction(handlers: Mapping[str, Handler], event_types: Iterable[st
         for envelope, uow in items:
             with bound(**envelope.log_context()):
                 await handlers[envelope.event_type](envelope, uow)
+
+    return BatchHandler(frozenset(event_types), apply)
+
+
+SetApply = Callable[[Sequence[tuple[Envelope, UnitOfWork]]], Awaitable[None]]
+"""Applies events of one type, each of a different key, set-based: as their single handler would one
+after the other, in a few statements for all of them."""
+
+
+def in_segments(
+    handlers: Mapping[str, Handler], event_types: Iterable[str], set_based: Mapping[str, SetApply]
+) -> BatchHandler:
+    """A run in one transaction (``in_one_transaction``), the types in ``set_based`` gathered and applied
+    together. Order per key holds: an event whose key is already gathered first applies what was
+    gathered. Events of different keys may be applied in another order than the log's, as partitions
+    running side by side already do; every effect of one key keeps its order."""
+
+    async def apply(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+        gathered: dict[str, list[tuple[Envelope, UnitOfWork]]] = {}
+        keys: set[bytes | None] = set()
+
+        async def flush() -> None:
+            for event_type, group in gathered.items():
+                await set_based[event_type](group)
+            gathered.clear()
+            keys.clear()
+
+        for envelope, uow in items:
+            key = key_for(envelope)
+            if key in keys:
+                await flush()
+            if envelope.event_type in set_based and key is not None:
+                gathered.setdefault(envelope.event_type, []).append((envelope, uow))
+                keys.add(key)
+            else:
+                with bound(**envelope.log_context()):
+                    await handlers[envelope.event_type](envelope, uow)
+        await flush()
 
     return BatchHandler(frozenset(event_types), apply)
 
@@ -148,9 +191,13 @@ class Consumer:
                 lanes_running.create_task(run(lane))
 
     async def _handle_in_runs(self, records: Sequence[Record]) -> None:
+        assert self.batch is not None
         partitions: dict[tuple[str, int], list[Record]] = {}
         for record in records:
             partitions.setdefault((record.topic, record.partition), []).append(record)
+        if self.batch.across_partitions:
+            await self._handle_partition(list(heapq.merge(*partitions.values(), key=lambda r: r.timestamp)))
+            return
         gate = asyncio.Semaphore(max(1, self.concurrency))
 
         async def run(partition: list[Record]) -> None:
@@ -167,7 +214,7 @@ class Consumer:
         run: list[tuple[Record, Envelope]] = []
         for record in records:
             envelope = self._decoded(record)
-            if envelope is not None and envelope.event_type in self.batch.event_types:
+            if envelope is not None and self._batched(envelope.event_type):
                 run.append((record, envelope))
             elif envelope is not None and not self._handler_of(envelope):
                 continue  # another service's concern: no effect, so no reason to end the run
@@ -176,6 +223,12 @@ class Consumer:
                 run = []
                 await self.handle(record)
         await self._apply_run(run)
+
+    def _batched(self, event_type: str) -> bool:
+        assert self.batch is not None
+        if event_type in self.batch.event_types:
+            return True
+        return ALL_EVENTS in self.batch.event_types and event_type not in self.handlers
 
     @staticmethod
     def _decoded(record: Record) -> Envelope | None:

@@ -49,6 +49,7 @@ class ServiceDefinition:
     consumer_concurrency: int = 1
     # Runs of these events applied together in one transaction (consuming.py); None: one by one.
     batch_handler: BatchHandler | None = None
+    batch_handler_from_settings: Callable[[Settings], BatchHandler] | None = None
     # `dondoc replay` (runtime/replay): what a rebuild of this projection from the log compares and keeps;
     # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
     replay: ReplayPolicy | None = None
@@ -64,6 +65,11 @@ class ServiceDefinition:
 
     def handlers_for(self, settings: Settings) -> Mapping[str, Handler]:
         return self.handlers_from_settings(settings) if self.handlers_from_settings else self.handlers
+
+    def batch_handler_for(self, settings: Settings) -> BatchHandler | None:
+        if self.batch_handler_from_settings:
+            return self.batch_handler_from_settings(settings)
+        return self.batch_handler
 
 
 @dataclass

@@ -10,6 +10,8 @@ Invariants (tested in tests/integration/test_outbox.py):
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -55,6 +57,36 @@ async def enqueue(
         notify_channel(schema),
     )
     return inserted is not None
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection, envelopes: Sequence[Envelope], *, schema: str, traceparent: str | None = None
+) -> set[uuid.UUID]:
+    """``enqueue`` for many events (each on its payload's topic, its default key) in one statement, stored in
+    their order; returns the ids already stored before (which callers check as ``enqueue``'s False). They
+    join one trace: ``traceparent``, else the current one, else a new one."""
+    if not envelopes:
+        return set()
+    trace = traceparent or tracing.current() or tracing.child_of(None)
+    records = [to_record(e, None, trace) for e in envelopes]
+    for envelope, record in zip(envelopes, records, strict=True):
+        check_event_size(envelope.event_type, record.value)
+    rows = await conn.fetch(
+        """INSERT INTO outbox (event_id, topic, key, value, headers)
+           SELECT event_id, topic, key, value, headers::jsonb
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::text[])
+               WITH ORDINALITY AS g (event_id, topic, key, value, headers, n)
+           ORDER BY n
+           ON CONFLICT (event_id) DO NOTHING RETURNING event_id, pg_notify($6, '')""",
+        [e.event_id for e in envelopes],
+        [r.topic for r in records],
+        [r.key.decode() if r.key is not None else None for r in records],
+        [r.value for r in records],
+        [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in records],
+        notify_channel(schema),
+    )
+    stored = {r["event_id"] for r in rows}
+    return {e.event_id for e in envelopes} - stored
 
 
 async def holds_same_event(conn: asyncpg.Connection, envelope: Envelope) -> bool:

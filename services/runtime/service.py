@@ -145,7 +145,7 @@ async def _start(
             attempts=settings.handler_attempts,
             backoff_s=settings.handler_retry_backoff_s,
             concurrency=definition.consumer_concurrency,
-            batch=definition.batch_handler,
+            batch=definition.batch_handler_for(settings),
         )
         rt.broker = _broker(rt)
         await rt.broker.start()

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # of a fetch in one transaction: larger fetches drain a backlog in fewer, larger transactions
     # (docs/performance.md: reporting 0.09× → 0.23× the raw consumer going from 200 to 1000).
     consumer_batch_size: int = Field(1000, ge=1, le=10_000)
+    # Records per batch of `dondoc replay`: nobody waits for one event there, so batches (and the
+    # transactions of their runs) can be longer than a live consumer's.
+    replay_batch_size: int = Field(5000, ge=1, le=50_000)
     # How long an idle consumer waits for records before FastStream naps as long: bounds the extra
     # latency of a record that arrives while it naps.
     consumer_idle_wait_ms: int = Field(20, ge=1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,42 @@ async def schedule(
         json.dumps(dict(data or {}), default=str),
     )
     return bool(inserted)
+
+
+async def schedule_many(conn: asyncpg.Connection, timers: Sequence[Mapping[str, Any]]) -> None:
+    """``schedule`` for many timers (each a mapping of its keyword arguments) in one statement."""
+    if not timers:
+        return
+    ids = [
+        deterministic_id("timer", t["kind"], t["subject_id"], t["dedup_key"], t["fire_at"].isoformat()) for t in timers
+    ]
+    await conn.execute(
+        """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data)
+           SELECT timer_id, kind, subject_id, dedup_key, fire_at, data::jsonb
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+               WITH ORDINALITY AS t (timer_id, kind, subject_id, dedup_key, fire_at, data, n)
+           ORDER BY n ON CONFLICT DO NOTHING""",
+        ids,
+        [t["kind"] for t in timers],
+        [t["subject_id"] for t in timers],
+        [t["dedup_key"] for t in timers],
+        [t["fire_at"] for t in timers],
+        [json.dumps(dict(t.get("data") or {}), default=str) for t in timers],
+    )
+
+
+async def cancel_many(
+    conn: asyncpg.Connection, subject_ids: Sequence[str], kinds: tuple[str, ...] | None = None
+) -> None:
+    """``cancel`` for many subjects in one statement."""
+    if subject_ids:
+        await conn.execute(
+            """UPDATE timers SET status = 'cancelled'
+               WHERE subject_id = ANY($1::text[]) AND status = 'scheduled'
+                 AND ($2::text[] IS NULL OR kind = ANY($2))""",
+            list(subject_ids),
+            list(kinds) if kinds else None,
+        )
 
 
 async def cancel(conn: asyncpg.Connection, subject_id: str, kinds: tuple[str, ...] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,12 +51,31 @@ class UnitOfWork:
         (NotEnqueued when another event holds its id, EventTooLarge over events.limits.EVENT_MAX_BYTES): it
         is never dropped silently. ``effective_at``: when the fact took effect, if not now (events/effective.py).
         """
+        envelope = self.envelope(payload, actor=actor, task_id=task_id, id_parts=id_parts, effective_at=effective_at)
+        if not await outbox.enqueue(self.conn, envelope, schema=self.schema, key=key, traceparent=self.traceparent):
+            # The outbox already holds this event id. The same event again is the same cause handled
+            # twice (a redelivered record's rejection): nothing is lost. Another event under that id
+            # would commit a change whose event every inbox drops: refuse it.
+            if not await outbox.holds_same_event(self.conn, envelope):
+                raise NotEnqueued(envelope)
+        return envelope
+
+    def envelope(
+        self,
+        payload: EventPayload,
+        *,
+        actor: Actor,
+        task_id: str | None = None,
+        id_parts: tuple[object, ...] = (),
+        effective_at: datetime | None = None,
+    ) -> Envelope:
+        """The envelope ``emit`` would store, its id derived from the cause and ``id_parts``."""
         if self.cause is None and not id_parts:
             raise ValueError("an event with no cause needs id_parts that identify the command")
         actor = _with_person(actor)
         origin: tuple[object, ...] = (self.cause.event_id,) if self.cause else (self.service,)
         event_id = deterministic_id(*origin, payload.event_type, task_id, *id_parts)
-        envelope = new_envelope(
+        return new_envelope(
             payload,
             event_id=event_id,
             occurred_at=self.clock.now(),
@@ -66,13 +85,6 @@ class UnitOfWork:
             cause=self.cause,
             effective_at=effective_at,
         )
-        if not await outbox.enqueue(self.conn, envelope, schema=self.schema, key=key, traceparent=self.traceparent):
-            # The outbox already holds this event id. The same event again is the same cause handled
-            # twice (a redelivered record's rejection): nothing is lost. Another event under that id
-            # would commit a change whose event every inbox drops: refuse it.
-            if not await outbox.holds_same_event(self.conn, envelope):
-                raise NotEnqueued(envelope)
-        return envelope
 
 
 class NotEnqueued(RuntimeError):
@@ -84,6 +96,17 @@ class NotEnqueued(RuntimeError):
             f"event {envelope.event_id} ({envelope.event_type}) is already in the outbox with another content"
         )
         self.envelope = envelope
+
+
+async def emit_all(
+    conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope], *, traceparent: str | None = None
+) -> None:
+    """Store envelopes built by ``UnitOfWork.envelope`` (of one transaction, ``conn``) in one statement,
+    in their order, with ``emit``'s guarantee: an id already held by another event raises NotEnqueued."""
+    held = await outbox.enqueue_many(conn, envelopes, schema=schema, traceparent=traceparent)
+    for envelope in envelopes:
+        if envelope.event_id in held and not await outbox.holds_same_event(conn, envelope):
+            raise NotEnqueued(envelope)
 
 
 Handler = Callable[[Envelope, UnitOfWork], Awaitable[None]]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 import zlib
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -104,6 +105,19 @@ def consumer(pool: asyncpg.Pool, schema: str, *, batched: bool) -> Counting:
     )
 
 
+async def in_batches(consumer: Consumer, log: list[Record], cuts: list[int], again: Collection[int] = ()) -> None:
+    """``log`` to ``consumer`` in batches of the sizes in ``cuts`` (again and again); the ``again``-th
+    batches twice (the offsets were not committed: the same batch comes again)."""
+    start, n = 0, 0
+    while start < len(log):
+        size = cuts[n % len(cuts)]
+        batch = log[start : start + size]
+        await consumer.handle_batch(batch)
+        if n in again:
+            await consumer.handle_batch(batch)
+        start, n = start + size, n + 1
+
+
 async def tables(pool: asyncpg.Pool) -> dict[str, list[tuple[Any, ...]]]:
     async with pool.acquire() as conn:
         return {name: sorted(tuple(r) for r in await conn.fetch(sql)) for name, sql in TABLES.items()}
@@ -133,14 +147,7 @@ async def test_a_history_applied_in_batches_gives_the_tables_it_gives_one_by_one
         for record in log:
             await single.handle_batch([record])
         batched = consumer(many_pool, many, batched=True)
-        start, n = 0, 0
-        while start < len(log):
-            size = cuts[n % len(cuts)]
-            batch = log[start : start + size]
-            await batched.handle_batch(batch)
-            if n in again:  # the offsets were not committed: the same batch comes again
-                await batched.handle_batch(batch)
-            start, n = start + size, n + 1
+        await in_batches(batched, log, cuts, again)
         assert batched.alone == 0, "a run failed and fell back to one by one"
         expected = await tables(one_pool)
         assert expected["tasks"] and not expected["dead_letters"]

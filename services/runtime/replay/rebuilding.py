@@ -128,14 +128,14 @@ async def _feed(
         attempts=settings.handler_attempts,
         backoff_s=settings.handler_retry_backoff_s,
         concurrency=definition.consumer_concurrency,
-        batch=definition.batch_handler,
+        batch=definition.batch_handler_for(settings),
     )
     records = 0
     async with LogReader(settings, definition.topics, client_id=f"dondoc-replay-{definition.name}") as reader:
         total = reader.total
         if on_progress:
             on_progress(0, total)
-        async for batch in reader.batches(settings.consumer_batch_size):
+        async for batch in reader.batches(settings.replay_batch_size):
             await consumer.handle_batch([Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch])
             records += len(batch)
             if on_progress:
