@@ -446,7 +446,7 @@ def directory_reorganise(
         raise typer.Exit(2) from exc
 
     async def work() -> Any:
-        async with assignment_db() as pool, unit_of_work(pool, _clock()) as uow:
+        async with assignment_db(_database_url()) as pool, unit_of_work(pool, _clock()) as uow:
             return await reorganise(reorganisation_id, fields, uow, OPERATOR)
 
     applied = _run(work)

@@ -83,8 +83,10 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     at = effective_moment(transfer)
     await _snapshot(conn, touched)
     # A decision applied after the day it took effect is a late fact (events/effective.py): on the recorded
-    # axis the old lead holds until dondoc learnt of the move.
-    await _cut(conn, touched, at, recorded=store.late(event.occurred_at, at))
+    # axis the old lead holds until dondoc learnt of the move. The children's parent_lead is cut on time, as
+    # follow_parent_transfers cuts it when a child is read after the transfer (a replay must agree).
+    await _cut(conn, [task_id], at, recorded=store.late(event.occurred_at, at))
+    await _cut(conn, children, at)
     involved = list(dict.fromkeys((task["assigning_agency_id"], lead, *coordinating)))
     await conn.execute(
         "UPDATE task_history SET lead_agency_id = $2, involved = $3 WHERE task_id = $1 AND valid_from >= $4",
