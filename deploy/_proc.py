@@ -117,6 +117,24 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise OSError(f"no free port found between 20000 and {low}")
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive free ports outside the ephemeral range (a local Kafka cluster numbers
+    its brokers' ports from one base)."""
+    for _ in range(200):
+        base = free_port(host)
+        taken = False
+        for port in range(base + 1, base + count):
+            with socket.socket() as s:
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    taken = True
+                    break
+        if not taken:
+            return base
+    raise OSError(f"no {count} consecutive free ports found")
+
+
 def _ephemeral_range() -> tuple[int, int]:
     try:
         low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()

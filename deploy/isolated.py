@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from deploy import stack
-from deploy._proc import free_port
+from deploy._proc import free_port, free_ports
 
 # Where a developer's own installation would be found; never used by an isolated one. DONDOC_KAFKA_TLS is
 # kept: the isolated broker then listens with SASL_SSL, its CA made for it.
@@ -25,14 +25,17 @@ SECRETS = ("DONDOC_TOKEN_SECRET", "DONDOC_AUDIT_KEY")
 
 
 @contextmanager
-def isolated_infra(home: Path, secrets: Callable[[], dict[str, str]]) -> Iterator[stack.InfraEndpoints]:
+def isolated_infra(
+    home: Path, secrets: Callable[[], dict[str, str]], *, brokers: int = 1
+) -> Iterator[stack.InfraEndpoints]:
     """Start Kafka and PostgreSQL under ``home`` and point this process's environment at them (child
     processes inherit it) until the block ends; then stop them. ``secrets`` is called once ``DONDOC_HOME``
     is set and the outer secrets are unset (an installation's own are made in its home), and gives the
-    values of ``SECRETS`` the installation runs with."""
+    values of ``SECRETS`` the installation runs with. ``brokers`` > 1: a local cluster of that many brokers
+    (deploy/cluster.py), numbered from one base port."""
     env = {
         "DONDOC_HOME": str(home),
-        "DONDOC_KAFKA_PORT": str(free_port()),
+        "DONDOC_KAFKA_PORT": str(free_ports(2 * brokers) if brokers > 1 else free_port()),
         "DONDOC_KAFKA_CONTROLLER_PORT": str(free_port()),
         "DONDOC_PG_PORT": str(free_port()),
     }
@@ -45,7 +48,7 @@ def isolated_infra(home: Path, secrets: Callable[[], dict[str, str]]) -> Iterato
         if unknown := set(made) - set(SECRETS):
             raise ValueError(f"not an installation secret: {', '.join(sorted(unknown))}; known: {', '.join(SECRETS)}")
         os.environ.update(made)
-        endpoints = stack.infra_up()
+        endpoints = stack.infra_up(brokers=brokers)
         try:
             os.environ["DONDOC_KAFKA_BOOTSTRAP"] = endpoints.kafka_bootstrap
             os.environ["DONDOC_DATABASE_URL"] = endpoints.database_url

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from drills.stack import DrillStack, Timeline
-from events.topics import SERVICES
+from events.topics import SERVICES, TASK_EVENTS
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Plan:
     kills_per_service: int = 2
     broker_faults: tuple[str, ...] = ("stop", "kill")  # SIGTERM then start; kill -9 then start
     postgres_faults: tuple[str, ...] = ("fast", "immediate")
+    leader_kills: int = 2  # cluster: how many times the partition leader is killed
 
     def pause(self, faults: int) -> float:
         return self.every_s or max(2.0, self.seconds / (faults + 1))
@@ -117,15 +119,42 @@ async def every_kind(stack: DrillStack, timeline: Timeline, plan: Plan) -> list[
     ]
 
 
-# The drills by name. The seam for `drill cluster`: one more function taking the running stack (there, one
-# that knows its brokers: kill the partition leader mid-load, bring it back), and its entry here.
+async def cluster(stack: DrillStack, timeline: Timeline, plan: Plan) -> list[Fault]:
+    """On a 3-broker cluster (replication 3, min.insync.replicas 2, producers acks=all): the leader of the
+    task log's first partition killed with -9 mid-load, then started again once leadership moved."""
+    from deploy import stack as deployed
+
+    brokers = deployed.kafka_cluster()
+    faults = []
+    for _ in range(plan.leader_kills):
+        await asyncio.sleep(plan.pause(plan.leader_kills))
+        leader = await brokers.leader_of(TASK_EVENTS, 0)
+        started = time.monotonic()
+        timeline.note(f"kill -9 broker {leader}, leader of {TASK_EVENTS}[0]")
+        await asyncio.to_thread(brokers.stop_broker, leader, signal.SIGKILL)
+        await asyncio.sleep(plan.down_s)
+        timeline.note(
+            f"{TASK_EVENTS}[0] now led by broker {await brokers.leader_of(TASK_EVENTS, 0)}; starting {leader}"
+        )
+        await asyncio.to_thread(brokers.start_broker, leader)
+        ended = time.monotonic()
+        back = await _all_ready(stack, ended)
+        in_sync = await brokers.in_sync_replicas(TASK_EVENTS, 0)
+        timeline.note(f"broker {leader} back after {ended - started:.1f}s; in sync: {in_sync}")
+        faults.append(Fault(f"kill -9 leader broker {leader}", started, ended, back))
+    return faults
+
+
+# The drills by name; a drill needing more than one broker says how many in BROKERS.
 FAULTS: dict[str, Injector] = {
     "kill": kill,
     "broker": broker,
     "postgres": postgres,
+    "cluster": cluster,
     "soak": soak,
     "every-kind": every_kind,
 }
+BROKERS = {"cluster": 3}
 
 # The listening connections a restart must not leave dead (services/runtime/listening.py names them).
 LISTENERS = ("dondoc-alerts-deliveries", "dondoc-alerts-stream")

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from drills.check import Report, check
-from drills.faults import FAULTS, Fault, Plan
+from drills.faults import BROKERS, FAULTS, Fault, Plan
 from drills.load import Ledger, Load
 from drills.stack import DrillStack, Timeline, drill_stack, until_caught_up
 from services.runtime.settings import Settings
@@ -72,7 +72,7 @@ async def drill(
     # is down on purpose: warnings only, each kind of complaint summarised once a minute.
     logs.configure("drill", "WARNING", "console")
     inject = FAULTS[name]
-    async with drill_stack(home, say) as (stack, target):
+    async with drill_stack(home, say, BROKERS.get(name, 1)) as (stack, target):
         timeline = Timeline(say=say)
         timeline.note(f"stack ready; load of {events} commands at {rate:g}/s begins, fault: {name}")
         load = Load(target, events, rate)

@@ -303,7 +303,7 @@ async def until_caught_up(stack: DrillStack, timeline: Timeline, *, since: float
 
 
 @contextmanager
-def own_infra(home: Path | None) -> Iterator[tuple[str, str, Path]]:
+def own_infra(home: Path | None, brokers: int = 1) -> Iterator[tuple[str, str, Path]]:
     """Kafka and PostgreSQL of the drill's own in ``home`` (a temporary folder, removed afterwards, if None):
     (bootstrap, database URL, home)."""
     from deploy import stack
@@ -316,7 +316,7 @@ def own_infra(home: Path | None) -> Iterator[tuple[str, str, Path]]:
         return {"DONDOC_TOKEN_SECRET": stack.token_secret(), "DONDOC_AUDIT_KEY": stack.audit_key()}
 
     try:
-        with isolated_infra(home, secrets) as endpoints:
+        with isolated_infra(home, secrets, brokers=brokers) as endpoints:
             yield endpoints.kafka_bootstrap, endpoints.database_url, home
     finally:
         if own:
@@ -324,9 +324,12 @@ def own_infra(home: Path | None) -> Iterator[tuple[str, str, Path]]:
 
 
 @asynccontextmanager
-async def drill_stack(home: Path | None, say: Any = print) -> AsyncIterator[tuple[DrillStack, Target]]:
-    """Starts the drill's servers and services; stops them all at the end (unless ``home`` is kept)."""
-    with own_infra(home) as (bootstrap, database_url, drill_home):
+async def drill_stack(
+    home: Path | None, say: Any = print, brokers: int = 1
+) -> AsyncIterator[tuple[DrillStack, Target]]:
+    """Starts the drill's servers and services (on a local cluster of ``brokers`` if more than one); stops them
+    all at the end (unless ``home`` is kept)."""
+    with own_infra(home, brokers) as (bootstrap, database_url, drill_home):
         stack = DrillStack(bootstrap, database_url, drill_home)
         say(f"drill home {drill_home}; services' logs in {stack.logs}")
         try:

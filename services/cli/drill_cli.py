@@ -135,6 +135,18 @@ def postgres(events: EventsOption = 2000, rate: RateOption = 40.0, home: HomeOpt
     _drill("postgres", events, rate, home)
 
 
+@drill_app.command("cluster")
+def cluster(
+    events: EventsOption = 2000,
+    rate: RateOption = 40.0,
+    down: Annotated[float, typer.Option(help="Seconds the killed leader stays down each time.", min=1)] = 15.0,
+    home: HomeOption = None,
+) -> None:
+    """On a local 3-broker cluster: the partition leader killed with -9 mid-load (twice), then brought back;
+    then the count."""
+    _drill("cluster", events, rate, home, down_s=down)
+
+
 @drill_app.command("soak")
 def soak(
     rate: RateOption = 40.0,

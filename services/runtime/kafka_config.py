@@ -72,7 +72,9 @@ def broker_options(settings: Settings) -> dict[str, Any]:
         use_ssl=settings.kafka_tls,
         ssl_context=context,
     )
-    return {"bootstrap_servers": settings.kafka_bootstrap, "security": security, "retry_backoff_ms": RETRY_BACKOFF_MS}
+    # A list: FastStream takes a string as one server, so a cluster's "a:1,b:2,c:3" would be one bad host.
+    servers = [s.strip() for s in settings.kafka_bootstrap.split(",") if s.strip()]
+    return {"bootstrap_servers": servers, "security": security, "retry_backoff_ms": RETRY_BACKOFF_MS}
 
 
 def librdkafka_config(settings: Settings) -> dict[str, str]:

@@ -31,3 +31,10 @@ async def test_producers_consumers_and_admin_clients_wait_between_retries() -> N
 def test_faststream_consumers_get_the_same_backoff() -> None:
     broker = KafkaBroker(**broker_options(_settings()))
     assert broker._connection_kwargs["retry_backoff_ms"] == RETRY_BACKOFF_MS
+
+
+def test_faststream_brokers_are_given_every_server_of_a_cluster_one_by_one() -> None:
+    """FastStream takes a string as one server: a cluster's "a:1,b:2" must reach aiokafka as two hosts."""
+    settings = Settings(kafka_bootstrap="127.0.0.1:1, 127.0.0.1:3,127.0.0.1:5", kafka_username="u", kafka_password="p")
+    broker = KafkaBroker(**broker_options(settings))
+    assert broker._connection_kwargs["bootstrap_servers"] == ["127.0.0.1:1", "127.0.0.1:3", "127.0.0.1:5"]
