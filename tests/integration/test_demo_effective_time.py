@@ -3,15 +3,17 @@ plan of letter 6958/UBND-KSTT (21/11/2022) is counted by the reporting service f
 overdue tasks at the end of 2022 — the trend starts in 11/2022, the document line says 17 rows became 66
 lead assignments, and the month of the demo day compares with a month that already had the plan.
 
-The demo's task ids are fixed, and other tests of a session may load the same Danh mục earlier (on
-25/11/2022 by their clock): what this test says as recorded holds whichever loaded it first.
+The demo runs on Kafka and PostgreSQL of its own (``deploy.isolated``): its figures are the whole of what
+the reporting service reads, so the other tests' tasks of 131/NQ-CP in the session's log (many, dated in
+2022 by their clocks) cannot change what this test reads.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -33,10 +35,29 @@ pytestmark = pytest.mark.integration
 DEMO_DAY = datetime(2023, 2, 15, 9, 0, tzinfo=VN_TZ)
 PROVINCE = {"agency_id": "ubnd-bd", "document": "131/NQ-CP"}
 SEED = REPO / "services/assignment/seed/directory.json"
+KAFKA_FIELDS = {"kafka_bootstrap", "kafka_username", "kafka_password", "kafka_tls", "kafka_ca_file"}
 
 
 @pytest.fixture(scope="module")
-async def reporting(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+def own_settings(tmp_path_factory: pytest.TempPathFactory, settings: Any) -> Iterator[Any]:
+    """Settings of servers of the module's own, shaped like the session's (``tests/conftest.py``)."""
+    from deploy import stack
+    from deploy.isolated import isolated_infra
+
+    secret = "demo-" + uuid.uuid4().hex
+    with isolated_infra(tmp_path_factory.mktemp("demo-home"), lambda: {"DONDOC_TOKEN_SECRET": secret}) as endpoints:
+        yield settings.model_copy(
+            update={
+                **stack.kafka_admin(endpoints.kafka_bootstrap).model_dump(include=KAFKA_FIELDS),
+                "database_url": endpoints.database_url,
+                "token_secret": secret,
+            }
+        )
+
+
+@pytest.fixture(scope="module")
+async def reporting(own_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings = own_settings
     definition = own(REPORTING)
     async with (
         running(registry.definition("assignment"), settings, ManualClock(DEMO_DAY)) as assignment,
