@@ -139,7 +139,12 @@ async def raise_many(causes: Sequence[Cause], config: AlertsConfig) -> list[list
     ]
     delivered = await _deliver_many(conn, [(c.uow, alert, c.task, 0) for c, alert in new], config)
     # Each alert's AlertRaised, then its AlertDelivered: the order one alert at a time gives.
-    await emit_all(conn, causes[0].uow.schema, [e for pair in zip(raised, delivered, strict=True) for e in pair])
+    await emit_all(
+        conn,
+        causes[0].uow.schema,
+        [e for pair in zip(raised, delivered, strict=True) for e in pair],
+        traceparents=[c.uow.traceparent for c, _ in new for _ in range(2)],  # each alert's two events, its cause's
+    )
     created: dict[int, list[dict[str, Any]]] = {}
     for c, alert in new:
         created.setdefault(id(c), []).append(alert)
@@ -150,7 +155,8 @@ async def deliver(
     uow: UnitOfWork, alert: dict[str, Any], task: dict[str, Any], *, reminder: int, config: AlertsConfig
 ) -> None:
     """In-app now (same transaction); webhook and e-mail as delivery rows for their workers."""
-    await emit_all(uow.conn, uow.schema, await _deliver_many(uow.conn, [(uow, alert, task, reminder)], config))
+    delivered = await _deliver_many(uow.conn, [(uow, alert, task, reminder)], config)
+    await emit_all(uow.conn, uow.schema, delivered, traceparents=[uow.traceparent] * len(delivered))
 
 
 async def _deliver_many(

@@ -60,15 +60,20 @@ async def enqueue(
 
 
 async def enqueue_many(
-    conn: asyncpg.Connection, envelopes: Sequence[Envelope], *, schema: str, traceparent: str | None = None
+    conn: asyncpg.Connection,
+    envelopes: Sequence[Envelope],
+    *,
+    schema: str,
+    traceparents: Sequence[str | None] = (),
 ) -> set[uuid.UUID]:
     """``enqueue`` for many events (each on its payload's topic, its default key) in one statement, stored in
-    their order; returns the ids already stored before (which callers check as ``enqueue``'s False). They
-    join one trace: ``traceparent``, else the current one, else a new one."""
+    their order; returns the ids already stored before (which callers check as ``enqueue``'s False). Each
+    joins its own cause's trace (``traceparents``, one per envelope), else the current one, else a new one."""
     if not envelopes:
         return set()
-    trace = traceparent or tracing.current() or tracing.child_of(None)
-    records = [to_record(e, None, trace) for e in envelopes]
+    fallback = tracing.current() or tracing.child_of(None)
+    traces = list(traceparents) or [None] * len(envelopes)
+    records = [to_record(e, None, t or fallback) for e, t in zip(envelopes, traces, strict=True)]
     for envelope, record in zip(envelopes, records, strict=True):
         check_event_size(envelope.event_type, record.value)
     rows = await conn.fetch(

@@ -99,11 +99,12 @@ class NotEnqueued(RuntimeError):
 
 
 async def emit_all(
-    conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope], *, traceparent: str | None = None
+    conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope], *, traceparents: Sequence[str | None] = ()
 ) -> None:
     """Store envelopes built by ``UnitOfWork.envelope`` (of one transaction, ``conn``) in one statement,
-    in their order, with ``emit``'s guarantee: an id already held by another event raises NotEnqueued."""
-    held = await outbox.enqueue_many(conn, envelopes, schema=schema, traceparent=traceparent)
+    in their order, with ``emit``'s guarantee: an id already held by another event raises NotEnqueued.
+    ``traceparents``: each envelope's cause's trace (its unit of work's), as ``emit`` would give it."""
+    held = await outbox.enqueue_many(conn, envelopes, schema=schema, traceparents=traceparents)
     for envelope in envelopes:
         if envelope.event_id in held and not await outbox.holds_same_event(conn, envelope):
             raise NotEnqueued(envelope)
