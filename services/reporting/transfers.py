@@ -82,11 +82,10 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     touched = sorted([task_id, *children])
     at = effective_moment(transfer)
     await _snapshot(conn, touched)
-    # A decision applied after the day it took effect is a late fact (events/effective.py): on the recorded
-    # axis the old lead holds until dondoc learnt of the move. The children's parent_lead is cut on time, as
-    # follow_parent_transfers cuts it when a child is read after the transfer (a replay must agree).
-    await _cut(conn, [task_id], at, recorded=store.late(event.occurred_at, at))
-    await _cut(conn, children, at)
+    # On the recorded axis the cut counts as on time (recorded_from/to left empty), however late the decision
+    # was applied: a child read after its parent's transfer (follow_parent_transfers) cannot know when the
+    # transfer was recorded, and a replay must rebuild exactly what the live service holds.
+    await _cut(conn, touched, at)
     involved = list(dict.fromkeys((task["assigning_agency_id"], lead, *coordinating)))
     await conn.execute(
         "UPDATE task_history SET lead_agency_id = $2, involved = $3 WHERE task_id = $1 AND valid_from >= $4",
@@ -169,30 +168,24 @@ async def _snapshot(conn: asyncpg.Connection, task_ids: list[str]) -> None:
     )
 
 
-async def _cut(conn: asyncpg.Connection, task_ids: list[str], at: datetime, recorded: datetime | None = None) -> None:
+async def _cut(conn: asyncpg.Connection, task_ids: list[str], at: datetime) -> None:
     """Cut the row that holds at ``at`` in two: before it, as it was; from it, for the caller to relabel. The row
-    is closed first (one current row per task), then its second half is put back. ``recorded``: when dondoc
-    learnt of the cut, if later than ``at`` (None: on time) — the first half ends and the second begins then
-    on the recorded axis; the second half keeps the row's own recorded end."""
+    is closed first (one current row per task), then its second half is put back."""
     halves = await conn.fetch(
-        f"SELECT {_COLUMNS}, recorded_to FROM task_history "
-        "WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        f"SELECT {_COLUMNS} FROM task_history WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
         task_ids,
         at,
     )
     if not halves:
         return
     await conn.execute(
-        "UPDATE task_history SET valid_to = $2, recorded_to = $3 "
-        "WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
+        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
         task_ids,
         at,
-        recorded,
     )
     await conn.executemany(
-        f"INSERT INTO task_history ({_COLUMNS}, recorded_from, recorded_to) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        [(h["task_id"], at, *list(h.values())[2:-1], recorded, h["recorded_to"]) for h in halves],
+        f"INSERT INTO task_history ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        [(h["task_id"], at, *list(h.values())[2:]) for h in halves],
     )
 
 

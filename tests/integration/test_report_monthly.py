@@ -91,10 +91,15 @@ async def test_a_month_ends_one_report_is_published_once(settings: Any, infra: A
         assert report.as_of.astimezone(VN_TZ).date() == date(2023, 3, 31)
         assert report.figures.model_dump() == {c: expected["figures"][c] for c in CATEGORIES}
         assert report.key_tasks.model_dump() == {c: expected["key_tasks"][c] for c in CATEGORIES}
-        assert report.figures.assigned == 15 and report.figures.unfinished_overdue == 1  # the secret one is not
+        # The whole system's figures: the scenario's tasks and whatever else the session's log holds by then.
+        # The secret task is in none: the published figures are the public summary's, compared above.
+        assert report.figures.assigned >= 15 and report.figures.unfinished_overdue >= 1
         assert report.overdue_share_percent == expected["figures"]["overdue_share"]["percent"]
         assert report.overdue_share_base == report.figures.assigned
-        assert report.summary_vi.startswith("Toàn hệ thống, lũy kế đến ngày 31/03/2023: 15 nhiệm vụ được giao;")
+        assigned = report.figures.assigned
+        assert report.summary_vi.startswith(
+            f"Toàn hệ thống, lũy kế đến ngày 31/03/2023: {assigned} nhiệm vụ được giao;"
+        )
         assert "mật" not in report.model_dump_json()
 
         # A restart, a timer that fires again, the publishing run twice: still the one report.
