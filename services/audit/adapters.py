@@ -82,17 +82,45 @@ async def task_history(pool: asyncpg.Pool, task_id: str) -> list[dict[str, Any]]
            ORDER BY occurred_at, seq""",
         task_id,
     )
-    return [
-        {
-            "seq": r["seq"],
-            "topic": r["topic"],
-            "partition": r["partition"],
-            "offset": r["offset"],
-            "hash": bytes(r["hash"]).hex(),
-            "event": json.loads(bytes(r["value"])),
-        }
-        for r in rows
-    ]
+    return causes_first(
+        [
+            {
+                "seq": r["seq"],
+                "topic": r["topic"],
+                "partition": r["partition"],
+                "offset": r["offset"],
+                "hash": bytes(r["hash"]).hex(),
+                "event": json.loads(bytes(r["value"])),
+            }
+            for r in rows
+        ]
+    )
+
+
+def causes_first(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries in their order, except that an event never comes before the event that caused it: two
+    services' clocks may give an effect the same (or an earlier) time as its cause, and the topics they
+    travel on are read in no set order."""
+    present = {e["event"].get("event_id") for e in entries}
+    placed: set[Any] = set()
+    waiting: dict[Any, list[dict[str, Any]]] = {}
+    ordered: list[dict[str, Any]] = []
+
+    def place(entry: dict[str, Any]) -> None:
+        ordered.append(entry)
+        placed.add(entry["event"].get("event_id"))
+        for follower in waiting.pop(entry["event"].get("event_id"), []):
+            place(follower)
+
+    for entry in entries:
+        cause = entry["event"].get("causation_id")
+        if cause in present and cause not in placed and cause != entry["event"].get("event_id"):
+            waiting.setdefault(cause, []).append(entry)
+        else:
+            place(entry)
+    for followers in waiting.values():  # a cycle cannot happen (ids are derived from causes); never drop one
+        ordered.extend(f for f in followers if f["event"].get("event_id") not in placed)
+    return ordered
 
 
 _ROW = 'SELECT seq, event_id::text, topic, partition, "offset", value, prev_hash, hash, version FROM events'
