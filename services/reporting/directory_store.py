@@ -68,12 +68,17 @@ async def _reattach(conn: asyncpg.Connection, agency_id: str, old_parent: str | 
         log.warning("directory parent would make a cycle; kept the old one", agency_id=agency_id, parent_id=new_parent)
         return
     # The tasks whose place in some subtree changes: led in the moved subtree, or delegated from a task
-    # led there (a view that now holds, or no longer holds, their parent's lead counts them otherwise).
+    # led there (a view that now holds, or no longer holds, their parent's lead counts them otherwise) —
+    # at any moment of their history: a task a reorganisation moved away (transfers.py) still has rows
+    # led there before the move, and its children rows delegated from there.
     moved = [
         r["task_id"]
         for r in await conn.fetch(
-            """SELECT task_id FROM tasks
+            """WITH moved_away AS (
+                   SELECT task_id FROM transfers WHERE role = 'chu-tri' AND from_agency_id = ANY($1::text[]))
+               SELECT task_id FROM tasks
                WHERE lead_agency_id = ANY($1::text[]) OR parent_lead_agency_id = ANY($1::text[])
+                  OR task_id IN (SELECT task_id FROM moved_away) OR parent_task_id IN (SELECT task_id FROM moved_away)
                ORDER BY task_id""",
             subtree,
         )

@@ -21,7 +21,6 @@ from events.progress import CompletionReported, CompletionReturned
 from events.tasks import ProgressReported, TaskAssigned, TaskCompleted
 from services.reporting.domain import bucket_of
 from services.reporting.store import TaskBatch, TaskState
-from services.reporting.transfers import follow_parent_transfers
 from services.runtime.consuming import BatchHandler
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
@@ -173,8 +172,6 @@ async def apply_batch(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
     for event in events:
         await APPLY[event.event_type](event, batch)
     await batch.flush()
-    if delegated := [e.task_id for e in assigned if e.task_id and e.payload.parent_task_id]:  # type: ignore[union-attr]
-        await follow_parent_transfers(items[0][1].conn, delegated)
 
 
 def _alone(apply: Apply) -> Handler:

@@ -33,6 +33,7 @@ import asyncpg
 
 from events.clock import VN_TZ
 from events.tasks import TaskAssigned
+from services.reporting import history_cuts
 from services.reporting.domain import OPEN_BUCKETS, bucket_of
 
 LIVE_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '.live')::bigint)"
@@ -89,6 +90,7 @@ class _Task:
     row: tuple[Any, ...] = ()  # the full row of a task inserted by this batch
     history_changed: bool = False
     adopted: bool = False  # parent_lead learnt in this batch: every stored history row follows
+    absorbed: tuple[datetime, ...] = ()  # rows a parent's cuts split off the current one (history_cuts.py)
 
 
 _COLUMNS = """t.task_id, t.bucket, t.due, t.lead_agency_id, t.document, t.assigned_on, t.key_task,
@@ -153,11 +155,18 @@ class TaskBatch:
             if rows
             else {}
         )
+        # A delegated task's own events meet its history as if its parent had not moved: read in another
+        # order (a replay), they would have come before the parent's cut (flush redoes it).
+        trailing = await history_cuts.trailing_cuts(
+            conn, await history_cuts.parent_moves(conn, [r["task_id"] for r in rows if r["parent_task_id"]])
+        )
         for row in rows:
             values = dict(row)
             parent_task_id = values.pop("parent_task_id")
             state = TaskState(**{**values, "involved": tuple(dict.fromkeys(values["involved"]))})
             task = _Task(state, parent_task_id, stored=True)
+            if (run := trailing.get(state.task_id)) is not None:
+                current[state.task_id], task.absorbed = run.valid_from, run.absorbed
             if (current_from := current.get(state.task_id)) is not None:
                 task.intervals.append(
                     _Interval(current_from, state.bucket, state.counted_due, stored_from=current_from)
@@ -309,6 +318,9 @@ class TaskBatch:
             )
         await self._update_rows(self.tasks[t] for t in sorted(self.tasks))
         await self._write_history([self.tasks[t] for t in changed])
+        if delegated := [t for t in changed if self.tasks[t].parent_task_id]:
+            # The parents' cuts again (history_cuts.py), before the journal reads the rows.
+            await history_cuts.follow(conn, await history_cuts.parent_moves(conn, delegated))
         if changed:
             await conn.execute(
                 """SELECT journal_add(
@@ -332,6 +344,11 @@ class TaskBatch:
         adopted = [(t.state.task_id, t.state.parent_lead) for t in tasks if t.adopted and t.stored]
         if adopted:
             await self.conn.executemany("UPDATE task_history SET parent_lead = $2 WHERE task_id = $1", adopted)
+        if absorbed := [(t.state.task_id, list(t.absorbed)) for t in tasks if t.absorbed]:
+            # First: one of them is the current row, and the merged row may become current again.
+            await self.conn.executemany(
+                "DELETE FROM task_history WHERE task_id = $1 AND valid_from = ANY($2::timestamptz[])", absorbed
+            )
         stored = [
             (t.state.task_id, i.stored_from, i.valid_to, i.bucket, i.due, i.recorded_to)
             for t in tasks

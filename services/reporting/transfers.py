@@ -15,29 +15,16 @@ the same order (store.py): the ``live`` lock shared, then the tasks by id.
 
 from __future__ import annotations
 
-from datetime import datetime, time
-
 import asyncpg
 
-from events.clock import VN_TZ
 from events.envelope import Envelope
 from events.tasks import TaskTransferred, parties_after
-from services.reporting import store
+from services.reporting import history_cuts, store
 from services.reporting.domain import OPEN_BUCKETS
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
-
-_COLUMNS = (
-    "task_id, valid_from, valid_to, bucket, due, lead_agency_id, document, assigned_on, key_task, secret, involved, "
-    "delegated, parent_lead"
-)
-
-
-def effective_moment(transfer: TaskTransferred) -> datetime:
-    """The start of the day the successor takes over, in the domain's time zone."""
-    return datetime.combine(transfer.effective_on, time(0), tzinfo=VN_TZ)
 
 
 async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
@@ -80,12 +67,12 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     )
     children = [r["task_id"] for r in rows if r["task_id"] != task_id] if lead != task["lead_agency_id"] else []
     touched = sorted([task_id, *children])
-    at = effective_moment(transfer)
+    at = history_cuts.moment(transfer.effective_on)
     await _snapshot(conn, touched)
     # On the recorded axis the cut counts as on time (recorded_from/to left empty), however late the decision
-    # was applied: a child read after its parent's transfer (follow_parent_transfers) cannot know when the
-    # transfer was recorded, and a replay must rebuild exactly what the live service holds.
-    await _cut(conn, touched, at)
+    # was applied: a child read after its parent's transfer cannot know when the transfer was recorded, and a
+    # replay must rebuild exactly what the live service holds.
+    await history_cuts.cut(conn, [task_id], at)
     involved = list(dict.fromkeys((task["assigning_agency_id"], lead, *coordinating)))
     await conn.execute(
         "UPDATE task_history SET lead_agency_id = $2, involved = $3 WHERE task_id = $1 AND valid_from >= $4",
@@ -103,57 +90,12 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
         officer,
     )
     if children:
-        await conn.execute(
-            "UPDATE task_history SET parent_lead = $2 WHERE task_id = ANY($1::text[]) AND valid_from >= $3",
-            children,
-            lead,
-            at,
-        )
+        # Their whole parent-lead timeline, this move included (recorded above), as a batch's flush does.
+        await history_cuts.follow(conn, await history_cuts.parent_moves(conn, children))
         await conn.execute(
             "UPDATE tasks SET parent_lead_agency_id = $2 WHERE task_id = ANY($1::text[])", children, lead
         )
     await store.ensure_agencies(conn, [lead])
-    await _journal(conn, touched)
-
-
-async def follow_parent_transfers(conn: asyncpg.Connection, child_ids: list[str]) -> None:
-    """Delegated tasks just assigned whose parent a reorganisation already moved (read in another partition,
-    or replayed, after the parent's transfer): their ``parent_lead`` is the parent's lead *at each moment* —
-    the old agency before the transfer took effect, the successor after — whatever order the partitions were
-    read in, so a rebuilt projection equals the live one."""
-    rows = await conn.fetch(
-        """SELECT c.task_id, x.effective_on, x.from_agency_id, x.to_agency_id
-           FROM tasks c JOIN transfers x ON x.task_id = c.parent_task_id AND x.role = 'chu-tri'
-           WHERE c.task_id = ANY($1::text[]) ORDER BY c.task_id, x.effective_on, x.reorganisation_id""",
-        sorted(child_ids),
-    )
-    if not rows:
-        return
-    moves: dict[str, list[tuple[datetime, str, str]]] = {}
-    for r in rows:
-        at = datetime.combine(r["effective_on"], time(0), tzinfo=VN_TZ)
-        moves.setdefault(r["task_id"], []).append((at, r["from_agency_id"], r["to_agency_id"]))
-    touched = sorted(moves)
-    await _snapshot(conn, touched)
-    for task_id, steps in moves.items():
-        since: datetime | None = None  # before the first transfer: from the task's first row
-        for at, old, _new in steps:
-            await _cut(conn, [task_id], at)
-            await conn.execute(
-                """UPDATE task_history SET parent_lead = $2
-                   WHERE task_id = $1 AND ($3::timestamptz IS NULL OR valid_from >= $3) AND valid_from < $4""",
-                task_id,
-                old,
-                since,
-                at,
-            )
-            since = at
-        await conn.execute(
-            "UPDATE task_history SET parent_lead = $2 WHERE task_id = $1 AND valid_from >= $3::timestamptz",
-            task_id,
-            steps[-1][2],
-            since,
-        )
     await _journal(conn, touched)
 
 
@@ -165,27 +107,6 @@ async def _snapshot(conn: asyncpg.Connection, task_ids: list[str]) -> None:
     )
     await conn.execute(
         "INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", task_ids
-    )
-
-
-async def _cut(conn: asyncpg.Connection, task_ids: list[str], at: datetime) -> None:
-    """Cut the row that holds at ``at`` in two: before it, as it was; from it, for the caller to relabel. The row
-    is closed first (one current row per task), then its second half is put back."""
-    halves = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM task_history WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
-        task_ids,
-        at,
-    )
-    if not halves:
-        return
-    await conn.execute(
-        "UPDATE task_history SET valid_to = $2 WHERE task_id = ANY($1::text[]) AND valid_from < $2 AND valid_to > $2",
-        task_ids,
-        at,
-    )
-    await conn.executemany(
-        f"INSERT INTO task_history ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        [(h["task_id"], at, *list(h.values())[2:]) for h in halves],
     )
 
 
