@@ -20,6 +20,7 @@ from services.progress.commands import (
     SetLeadTimes,
 )
 from services.progress.config import ProgressConfig
+from services.progress.domain import Task
 from services.runtime.access import may_see, viewer_of
 from services.runtime.auth import CurrentAgency, OptionalAgency, needs
 from services.runtime.refusals import not_found
@@ -91,14 +92,23 @@ def build_router(config: ProgressConfig) -> APIRouter:
         task only to a token of an agency involved; to anyone else it does not exist (runtime/access.py)."""
         rt = runtime_of(request)
         task = await adapters.get_task(rt.pool, task_id)
-        if task is None or not may_see(task["classification"], adapters.parties(task), viewer_of(agency)):
+        if task is None or not may_see(task.classification, adapters.parties(task), viewer_of(agency)):
             raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
         rollup = await adapters.rollup(rt.pool, task_id, rt.clock.now().date())
         return {
-            **task,
+            **_task_json(task),
             "rollup": {**asdict(rollup), "open": rollup.open},
-            "completions": await adapters.completions_of(rt.pool, task_id),
-            "notes": await adapters.notes_of(rt.pool, task_id),
+            "completions": [asdict(c) for c in await adapters.completions_of(rt.pool, task_id)],
+            "notes": [asdict(n) for n in await adapters.notes_of(rt.pool, task_id)],
         }
 
     return router
+
+
+def _task_json(task: Task) -> dict[str, Any]:
+    """The task as its row reads, the documents as stored (the evidence without empty fields)."""
+    return {
+        **asdict(task),
+        "deadline": task.deadline.model_dump(mode="json"),
+        "evidence": task.evidence.model_dump(mode="json", exclude_none=True) if task.evidence is not None else None,
+    }

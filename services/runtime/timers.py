@@ -16,7 +16,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -82,13 +82,22 @@ async def schedule(
     return bool(inserted)
 
 
-async def schedule_many(conn: asyncpg.Connection, timers: Sequence[Mapping[str, Any]]) -> None:
-    """``schedule`` for many timers (each a mapping of its keyword arguments) in one statement."""
+@dataclass(frozen=True)
+class PlannedTimer:
+    """A timer to schedule: ``schedule``'s keyword arguments, for ``schedule_many``."""
+
+    kind: str
+    subject_id: str
+    dedup_key: str
+    fire_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+async def schedule_many(conn: asyncpg.Connection, timers: Sequence[PlannedTimer]) -> None:
+    """``schedule`` for many timers in one statement."""
     if not timers:
         return
-    ids = [
-        deterministic_id("timer", t["kind"], t["subject_id"], t["dedup_key"], t["fire_at"].isoformat()) for t in timers
-    ]
+    ids = [deterministic_id("timer", t.kind, t.subject_id, t.dedup_key, t.fire_at.isoformat()) for t in timers]
     await conn.execute(
         """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data)
            SELECT timer_id, kind, subject_id, dedup_key, fire_at, data::jsonb
@@ -96,11 +105,11 @@ async def schedule_many(conn: asyncpg.Connection, timers: Sequence[Mapping[str, 
                WITH ORDINALITY AS t (timer_id, kind, subject_id, dedup_key, fire_at, data, n)
            ORDER BY n ON CONFLICT DO NOTHING""",
         ids,
-        [t["kind"] for t in timers],
-        [t["subject_id"] for t in timers],
-        [t["dedup_key"] for t in timers],
-        [t["fire_at"] for t in timers],
-        [json.dumps(dict(t.get("data") or {}), default=str) for t in timers],
+        [t.kind for t in timers],
+        [t.subject_id for t in timers],
+        [t.dedup_key for t in timers],
+        [t.fire_at for t in timers],
+        [json.dumps(dict(t.data), default=str) for t in timers],
     )
 
 
