@@ -35,8 +35,10 @@ async def on_task_completed(event: Envelope, uow: UnitOfWork) -> None:
     await _set(uow, event.task_id, event.payload.next_due is None, event)
 
 
-COMPLETION_HANDLERS: dict[str, Handler] = {
-    "CompletionReported": on_completion_reported,
-    "CompletionReturned": on_completion_returned,
-    "TaskCompleted": on_task_completed,
-}
+def handlers() -> dict[str, Handler]:
+    """The registry, by event type; every other event on the topic is ignored."""
+    return {
+        "CompletionReported": on_completion_reported,
+        "CompletionReturned": on_completion_returned,
+        "TaskCompleted": on_task_completed,
+    }
