@@ -1,8 +1,10 @@
-"""A fake of the progress service's repository (services/progress/adapters.py) and reminder planning
-(services/progress/planning.py), for the command handlers (services/progress/command_handlers.py)."""
+"""Fakes of the progress service's repository (services/progress/adapters.py), reminder planning
+(services/progress/planning.py) and timer table (services/runtime/timers.py), for its command, event and
+timer handlers (command_handlers.py, handlers.py, timer_handlers.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -11,8 +13,10 @@ import pytest
 
 from events.deadlines import parse_deadline_or_date
 from events.progress import Evidence
-from services.progress import adapters, command_handlers
+from events.tasks import TaskAssigned
+from services.progress import adapters, command_handlers, handlers, planning, timer_handlers
 from services.progress.domain import OPEN, Rollup, Task
+from services.runtime import timers
 from tests.fakes.runtime import InMemoryCommandKeys
 
 
@@ -66,6 +70,41 @@ class InMemoryProgress:
     async def lock_task(self, _conn: Any, task_id: str) -> Task | None:
         return self.tasks.get(task_id)
 
+    async def lock_tasks(self, _conn: Any, task_ids: Sequence[str]) -> dict[str, Task]:
+        return {t: self.tasks[t] for t in sorted(task_ids) if t in self.tasks}
+
+    async def insert_tasks(
+        self, _conn: Any, assigned: Sequence[tuple[str, TaskAssigned, date | None]], at: datetime
+    ) -> set[str]:
+        """As the INSERT … ON CONFLICT DO NOTHING: a task id already known is left as it is."""
+        new = set()
+        for task_id, e, assigned_on in assigned:
+            if task_id in self.tasks:
+                continue
+            self.tasks[task_id] = replace(
+                a_task(task_id),
+                code=e.code,
+                title=e.title,
+                assigning_agency_id=e.assigning_agency_id,
+                lead_agency_id=e.lead_agency_id,
+                officer_in_charge_id=e.officer_in_charge_id,
+                key_task=e.key_task,
+                deadline=e.deadline,
+                original_due=e.deadline.due,
+                due=e.deadline.due,
+                coordinating_agency_ids=tuple(e.coordinating_agency_ids),
+                parent_task_id=e.parent_task_id,
+                classification=e.classification,
+                assigned_on=assigned_on,
+                updated_at=at,
+            )
+            new.add(task_id)
+        return new
+
+    async def set_plans(self, _conn: Any, plans: Sequence[tuple[str, int]], at: datetime) -> None:
+        for task_id, plan in plans:
+            self.tasks[task_id] = replace(self.tasks[task_id], plan=plan, updated_at=at)
+
     async def update(self, _conn: Any, task_id: str, at: datetime, **columns: Any) -> None:
         # A column the task does not have is a TypeError here, as the real UPDATE would fail.
         self.tasks[task_id] = replace(self.tasks[task_id], **_typed(columns), updated_at=at)
@@ -101,6 +140,37 @@ def _typed(columns: dict[str, Any]) -> dict[str, Any]:
     if isinstance(typed.get("evidence"), str):
         typed["evidence"] = Evidence.model_validate_json(typed["evidence"])
     return typed
+
+
+class InMemoryTimers:
+    """The timer table as planning sees it: ``schedule_many`` adds live timers, ``cancel`` removes them."""
+
+    PlannedTimer = timers.PlannedTimer
+
+    def __init__(self) -> None:
+        self.live: list[timers.PlannedTimer] = []
+
+    async def schedule_many(self, _conn: Any, planned: Sequence[timers.PlannedTimer]) -> None:
+        self.live += [t for t in planned if t not in self.live]
+
+    async def cancel_many(self, _conn: Any, subject_ids: Sequence[str], kinds: tuple[str, ...] | None = None) -> None:
+        self.live = [t for t in self.live if t.subject_id not in subject_ids or (kinds and t.kind not in kinds)]
+
+    async def cancel(self, conn: Any, subject_id: str, kinds: tuple[str, ...] | None = None) -> None:
+        await self.cancel_many(conn, [subject_id], kinds)
+
+    def of(self, task_id: str) -> list[timers.PlannedTimer]:
+        return [t for t in self.live if t.subject_id == task_id]
+
+
+def install_for_events(monkeypatch: pytest.MonkeyPatch) -> tuple[InMemoryProgress, InMemoryTimers]:
+    """Point the event and timer handlers, and the real reminder planning under them, at an in-memory
+    repository and timer table: a test then sees which reminders a consumed event left planned."""
+    store, table = InMemoryProgress(), InMemoryTimers()
+    for module in (handlers, planning, timer_handlers):
+        monkeypatch.setattr(module, "adapters", store)
+    monkeypatch.setattr(planning, "timers", table)
+    return store, table
 
 
 def install(monkeypatch: pytest.MonkeyPatch) -> InMemoryProgress:
