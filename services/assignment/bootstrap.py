@@ -9,8 +9,8 @@ from events.topics import INTAKE, TASK_EVENTS
 from services.assignment import handlers, tokens
 from services.assignment.intake.processor import build as intake_processor
 from services.assignment.routes import ROUTERS
+from services.runtime.definition import ServiceDefinition
 from services.runtime.raw_consumer import raw_consumer
-from services.runtime.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="assignment",

@@ -9,7 +9,7 @@ from services.audit.checkpoints import publish_checkpoints
 from services.audit.handlers import batch_handler, handlers
 from services.audit.replay_policy import REPLAY_POLICY
 from services.audit.routes import router
-from services.runtime.service import ServiceDefinition
+from services.runtime.definition import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="audit",

@@ -204,3 +204,50 @@ async def rollup(conn: Conn, task_id: str, today: date) -> Rollup:
     )
     assert row is not None
     return Rollup(row["children"], row["completed"], row["earliest_open_due"], row["any_overdue"])
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A task as a worklist shows it (``worklist`` in services/progress/routes.py)."""
+
+    task_id: str
+    code: str
+    title: str
+    status: str
+    percent: int
+    due: date | None
+    assigning_agency_id: str
+    lead_agency_id: str
+    officer_in_charge_id: str | None
+    reported_on: date | None
+    product: str | None
+    classification: str | None
+
+
+WORKLIST_LIMIT = 200
+_WORK_COLUMNS = ", ".join(f.name for f in fields(WorkItem))
+# Open for the worklist: the lead still owes work, or its report waits for the assigner.
+_WORK_OPEN = [*sorted(OPEN), "completion_reported"]
+
+
+async def work_of(conn: Conn, person_id: str, agency_id: str) -> list[WorkItem]:
+    """A person's open tasks: they are its officer in charge, in the lead agency; most urgent first."""
+    rows = await conn.fetch(
+        f"""SELECT {_WORK_COLUMNS} FROM tasks
+            WHERE officer_in_charge_id = $1 AND lead_agency_id = $2 AND status = ANY($3)
+            ORDER BY due NULLS LAST, code LIMIT {WORKLIST_LIMIT}""",
+        person_id,
+        agency_id,
+        _WORK_OPEN,
+    )
+    return [WorkItem(**r) for r in rows]
+
+
+async def awaiting_decision_of(conn: Conn, agency_id: str) -> list[WorkItem]:
+    """Tasks the agency assigned whose completion report waits for its decision; oldest report first."""
+    rows = await conn.fetch(
+        f"""SELECT {_WORK_COLUMNS} FROM tasks WHERE assigning_agency_id = $1 AND status = 'completion_reported'
+            ORDER BY reported_on NULLS LAST, code LIMIT {WORKLIST_LIMIT}""",
+        agency_id,
+    )
+    return [WorkItem(**r) for r in rows]

@@ -6,12 +6,12 @@ import asyncio
 from pathlib import Path
 
 from events.topics import DIRECTORY, INTAKE, TASK_EVENTS
-from services.progress import handlers, intake, worklist
+from services.progress import handlers, intake
 from services.progress.config import ProgressConfig
-from services.progress.routes import build_router
+from services.progress.routes import build_router, worklist_router
 from services.progress.timer_handlers import TIMER_HANDLERS
+from services.runtime.definition import BackgroundTask, Runtime, ServiceDefinition
 from services.runtime.raw_consumer import raw_consumer
-from services.runtime.service import BackgroundTask, Runtime, ServiceDefinition
 from services.runtime.timers import TimerWorker
 
 
@@ -45,7 +45,7 @@ def definition(config: ProgressConfig | None = None) -> ServiceDefinition:
         # runtime/revocations.py); the rest is ignored.
         topics=(TASK_EVENTS, DIRECTORY),
         handlers=handlers.handlers(config),
-        routers=(build_router(config), worklist.router),
+        routers=(build_router(config), worklist_router),
         background=(_deadline_timers(config), raw_consumer(INTAKE, "intake", intake.build(config))),
         # The deadline burst path: many tasks' events at once, each task's in order (runtime/consuming.py).
         consumer_concurrency=8,

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 
 from events.envelope import Envelope
-from events.roles import Action
+from events.roles import Action, may
 from services.progress import adapters, command_handlers
 from services.progress.commands import (
     AddNote,
@@ -112,3 +112,24 @@ def _task_json(task: Task) -> dict[str, Any]:
         "deadline": task.deadline.model_dump(mode="json"),
         "evidence": task.evidence.model_dump(mode="json", exclude_none=True) if task.evidence is not None else None,
     }
+
+
+worklist_router = APIRouter(prefix="/v1/worklist", tags=["progress"])
+
+
+@worklist_router.get("")
+async def worklist(request: Request, principal: CurrentAgency) -> dict[str, Any]:
+    """Việc của tôi and Chờ lãnh đạo quyết định, for the dashboard (services/reporting/dashboard_actions.py
+    relays it): ``mine``, the open tasks whose officer in charge is the signed-in person, led by their
+    agency; ``to_decide``, the tasks their agency assigned whose completion report waits to be confirmed or
+    returned, only for a role that decides (events/roles.py) and for a machine caller of the agency. Both
+    are tasks the agency is involved in (lead or assigner), so the access rule shows them all; the lists
+    are bounded, most urgent first."""
+    pool = runtime_of(request).pool
+    mine: list[adapters.WorkItem] = []
+    if principal.person_id is not None:
+        mine = await adapters.work_of(pool, principal.person_id, principal.agency_id)
+    to_decide: list[adapters.WorkItem] = []
+    if principal.person_id is None or may(principal.roles, Action.CONFIRM_COMPLETION):
+        to_decide = await adapters.awaiting_decision_of(pool, principal.agency_id)
+    return {"mine": [asdict(w) for w in mine], "to_decide": [asdict(w) for w in to_decide]}
