@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from events.envelope import Envelope
 from events.tasks import TaskCompleted
+from services.assignment.tasks import adapters
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 
 async def _set(uow: UnitOfWork, task_id: str | None, done: bool, event: Envelope) -> None:
-    await uow.conn.execute(
-        "UPDATE tasks SET completed_at = CASE WHEN $2 THEN coalesce(completed_at, $3) END WHERE task_id = $1",
-        task_id,
-        done,
-        event.occurred_at,
-    )
+    if task_id is not None:
+        await adapters.set_completed(uow.conn, task_id, done, event.occurred_at)
 
 
 async def on_completion_reported(event: Envelope, uow: UnitOfWork) -> None:

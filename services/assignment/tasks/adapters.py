@@ -171,3 +171,14 @@ async def withdraw(conn: asyncpg.Connection, task_ids: list[str], agency_id: str
         agency_id,
         reason,
     )
+
+
+async def set_completed(conn: asyncpg.Connection, task_id: str, done: bool, at: datetime) -> None:
+    """Open or done, as progress said (services/assignment/handlers.py): done keeps the first time it
+    was; not done clears it. A task this service does not hold changes nothing."""
+    await conn.execute(
+        "UPDATE tasks SET completed_at = CASE WHEN $2 THEN coalesce(completed_at, $3) END WHERE task_id = $1",
+        task_id,
+        done,
+        at,
+    )
