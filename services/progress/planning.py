@@ -39,7 +39,8 @@ async def replan_many(
     conn: asyncpg.Connection, tasks: Sequence[Task], now: datetime, config: ProgressConfig
 ) -> list[int]:
     """``replan`` for tasks of different ids in three statements, whatever their number."""
-    await timers.cancel_many(conn, [t.task_id for t in tasks])
+    # Timers firing right now are skipped, not waited for: their handler re-checks the plan (timer_handlers.py).
+    await timers.cancel_many(conn, [t.task_id for t in tasks], skip_firing=True)
     plans = [t.plan + 1 for t in tasks]
     await adapters.set_plans(conn, [(t.task_id, plan) for t, plan in zip(tasks, plans, strict=True)], now)
     planned = [
@@ -53,7 +54,7 @@ async def replan_many(
 
 
 async def unplan(uow: UnitOfWork, task_id: str) -> None:
-    await timers.cancel(uow.conn, task_id)
+    await timers.cancel(uow.conn, task_id, skip_firing=True)
 
 
 def _timers(

@@ -113,28 +113,39 @@ async def schedule_many(conn: asyncpg.Connection, timers: Sequence[PlannedTimer]
     )
 
 
+# A timer worker marks the timers it fires, then its handler locks their subject (e.g. the task). A caller
+# that holds the subject and cancels its timers would wait for those marked rows: two transactions each
+# waiting for the other. ``skip_firing`` leaves rows being fired alone instead, keeping one lock order,
+# subject first; only for handlers that re-check their subject when they get it (a plan moved on, a task
+# closed), so a timer fired as it was cancelled does nothing.
+_CANCEL = """UPDATE timers SET status = 'cancelled'
+             WHERE subject_id = ANY($1::text[]) AND status = 'scheduled' AND ($2::text[] IS NULL OR kind = ANY($2))"""
+_CANCEL_SKIPPING_FIRING = """UPDATE timers SET status = 'cancelled' WHERE timer_id IN (
+                                 SELECT timer_id FROM timers
+                                 WHERE subject_id = ANY($1::text[]) AND status = 'scheduled'
+                                   AND ($2::text[] IS NULL OR kind = ANY($2))
+                                 FOR UPDATE SKIP LOCKED)"""
+
+
 async def cancel_many(
-    conn: asyncpg.Connection, subject_ids: Sequence[str], kinds: tuple[str, ...] | None = None
-) -> None:
-    """``cancel`` for many subjects in one statement."""
-    if subject_ids:
-        await conn.execute(
-            """UPDATE timers SET status = 'cancelled'
-               WHERE subject_id = ANY($1::text[]) AND status = 'scheduled'
-                 AND ($2::text[] IS NULL OR kind = ANY($2))""",
-            list(subject_ids),
-            list(kinds) if kinds else None,
-        )
-
-
-async def cancel(conn: asyncpg.Connection, subject_id: str, kinds: tuple[str, ...] | None = None) -> int:
-    result = await conn.execute(
-        """UPDATE timers SET status = 'cancelled'
-           WHERE subject_id = $1 AND status = 'scheduled' AND ($2::text[] IS NULL OR kind = ANY($2))""",
-        subject_id,
-        list(kinds) if kinds else None,
-    )
+    conn: asyncpg.Connection,
+    subject_ids: Sequence[str],
+    kinds: tuple[str, ...] | None = None,
+    *,
+    skip_firing: bool = False,
+) -> int:
+    """``cancel`` for many subjects in one statement; returns how many were cancelled."""
+    if not subject_ids:
+        return 0
+    sql = _CANCEL_SKIPPING_FIRING if skip_firing else _CANCEL
+    result = await conn.execute(sql, list(subject_ids), list(kinds) if kinds else None)
     return int(result.split()[-1])
+
+
+async def cancel(
+    conn: asyncpg.Connection, subject_id: str, kinds: tuple[str, ...] | None = None, *, skip_firing: bool = False
+) -> int:
+    return await cancel_many(conn, [subject_id], kinds, skip_firing=skip_firing)
 
 
 class TimerWorker:

@@ -153,11 +153,15 @@ class InMemoryTimers:
     async def schedule_many(self, _conn: Any, planned: Sequence[timers.PlannedTimer]) -> None:
         self.live += [t for t in planned if t not in self.live]
 
-    async def cancel_many(self, _conn: Any, subject_ids: Sequence[str], kinds: tuple[str, ...] | None = None) -> None:
+    async def cancel_many(
+        self, _conn: Any, subject_ids: Sequence[str], kinds: tuple[str, ...] | None = None, *, skip_firing: bool = False
+    ) -> None:
         self.live = [t for t in self.live if t.subject_id not in subject_ids or (kinds and t.kind not in kinds)]
 
-    async def cancel(self, conn: Any, subject_id: str, kinds: tuple[str, ...] | None = None) -> None:
-        await self.cancel_many(conn, [subject_id], kinds)
+    async def cancel(
+        self, conn: Any, subject_id: str, kinds: tuple[str, ...] | None = None, *, skip_firing: bool = False
+    ) -> None:
+        await self.cancel_many(conn, [subject_id], kinds, skip_firing=skip_firing)
 
     def of(self, task_id: str) -> list[timers.PlannedTimer]:
         return [t for t in self.live if t.subject_id == task_id]
