@@ -6,22 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from events.topics import INTAKE, TASK_EVENTS
-from services.assignment import tokens
-from services.assignment.completion import COMPLETION_HANDLERS
-from services.assignment.directory.routes import router as directory_router
+from services.assignment import handlers, tokens
 from services.assignment.intake.processor import build as intake_processor
-from services.assignment.tasks.routes import router as tasks_router
+from services.assignment.routes import ROUTERS
+from services.runtime.definition import ServiceDefinition
 from services.runtime.raw_consumer import raw_consumer
-from services.runtime.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="assignment",
     title="dondoc — giao nhiệm vụ (assignment)",
     migrations=Path(__file__).parent / "migrations",
-    # Only whether a task is still open (completion.py): a reorganisation moves open tasks only.
+    # Only whether a task is still open (handlers.py): a reorganisation moves open tasks only.
     topics=(TASK_EVENTS,),
-    handlers=COMPLETION_HANDLERS,
-    routers=(tasks_router, directory_router),
+    handlers=handlers.handlers(),
+    routers=ROUTERS,
     # Intake records are agency commands, not envelopes: they get their own subscriber (see raw_consumer).
     background=(raw_consumer(INTAKE, "intake", intake_processor),),
     token_standing=tokens.standing,  # its own token table: no delay after a revocation

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 
@@ -76,13 +75,24 @@ async def revoke_token(uow: UnitOfWork, token_id: str, actor: Actor) -> bool:
     return True
 
 
-async def tokens_of(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ListedToken:
+    """An agency token as listed: its id and dates, never the token nor its hash."""
+
+    token_id: str
+    agency_id: str
+    label: str
+    issued_at: datetime
+    revoked_at: datetime | None
+
+
+async def tokens_of(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str) -> list[ListedToken]:
     rows = await conn.fetch(
         "SELECT token_id, agency_id, label, issued_at, revoked_at FROM agency_tokens WHERE agency_id = $1 "
         "ORDER BY issued_at",
         agency_id,
     )
-    return [dict(r) for r in rows]
+    return [ListedToken(**r) for r in rows]
 
 
 async def key_is_live(conn: asyncpg.Connection, agency_id: str, token_id: str) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -73,7 +74,28 @@ async def append_many(conn: asyncpg.Connection, key: bytes, events: Sequence[tup
     return seq
 
 
-async def task_history(pool: asyncpg.Pool, task_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One recorded event of a task's history. ``event`` is the JSON as recorded, deliberately not parsed
+    into its model: the history shows what was recorded, even an event no model reads any more."""
+
+    seq: int
+    topic: str
+    partition: int
+    offset: int
+    hash: str
+    event: Mapping[str, object]
+
+    @property
+    def event_id(self) -> object:
+        return self.event.get("event_id")
+
+    @property
+    def causation_id(self) -> object:
+        return self.event.get("causation_id")
+
+
+async def task_history(pool: asyncpg.Pool, task_id: str) -> list[HistoryEntry]:
     rows = await pool.fetch(
         # In the order things happened, not the order this service read them: events of one task travel on
         # several topics (task-events, alert-events), read in no set order across them. ``seq`` — the
@@ -84,42 +106,42 @@ async def task_history(pool: asyncpg.Pool, task_id: str) -> list[dict[str, Any]]
     )
     return causes_first(
         [
-            {
-                "seq": r["seq"],
-                "topic": r["topic"],
-                "partition": r["partition"],
-                "offset": r["offset"],
-                "hash": bytes(r["hash"]).hex(),
-                "event": json.loads(bytes(r["value"])),
-            }
+            HistoryEntry(
+                seq=r["seq"],
+                topic=r["topic"],
+                partition=r["partition"],
+                offset=r["offset"],
+                hash=bytes(r["hash"]).hex(),
+                event=json.loads(bytes(r["value"])),
+            )
             for r in rows
         ]
     )
 
 
-def causes_first(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def causes_first(entries: list[HistoryEntry]) -> list[HistoryEntry]:
     """The entries in their order, except that an event never comes before the event that caused it: two
     services' clocks may give an effect the same (or an earlier) time as its cause, and the topics they
     travel on are read in no set order."""
-    present = {e["event"].get("event_id") for e in entries}
-    placed: set[Any] = set()
-    waiting: dict[Any, list[dict[str, Any]]] = {}
-    ordered: list[dict[str, Any]] = []
+    present = {e.event_id for e in entries}
+    placed: set[object] = set()
+    waiting: dict[object, list[HistoryEntry]] = {}
+    ordered: list[HistoryEntry] = []
 
-    def place(entry: dict[str, Any]) -> None:
+    def place(entry: HistoryEntry) -> None:
         ordered.append(entry)
-        placed.add(entry["event"].get("event_id"))
-        for follower in waiting.pop(entry["event"].get("event_id"), []):
+        placed.add(entry.event_id)
+        for follower in waiting.pop(entry.event_id, []):
             place(follower)
 
     for entry in entries:
-        cause = entry["event"].get("causation_id")
-        if cause in present and cause not in placed and cause != entry["event"].get("event_id"):
+        cause = entry.causation_id
+        if cause in present and cause not in placed and cause != entry.event_id:
             waiting.setdefault(cause, []).append(entry)
         else:
             place(entry)
     for followers in waiting.values():  # a cycle cannot happen (ids are derived from causes); never drop one
-        ordered.extend(f for f in followers if f["event"].get("event_id") not in placed)
+        ordered.extend(f for f in followers if f.event_id not in placed)
     return ordered
 
 

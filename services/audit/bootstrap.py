@@ -6,17 +6,17 @@ from pathlib import Path
 
 from events.topics import ALERT_EVENTS, DIRECTORY, INTAKE_REJECTED, REPORT_EVENTS, TASK_EVENTS
 from services.audit.checkpoints import publish_checkpoints
-from services.audit.handlers import batch_handler, event_handlers
+from services.audit.handlers import batch_handler, handlers
 from services.audit.replay_policy import REPLAY_POLICY
 from services.audit.routes import router
-from services.runtime.service import ServiceDefinition
+from services.runtime.definition import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="audit",
     title="dondoc — kiểm tra, giám sát (audit)",
     migrations=Path(__file__).parent / "migrations",
     topics=(TASK_EVENTS, ALERT_EVENTS, DIRECTORY, INTAKE_REJECTED, REPORT_EVENTS),
-    handlers_from_settings=event_handlers,
+    handlers_from_settings=handlers,
     batch_handler_from_settings=batch_handler,
     routers=(router,),
     background=(publish_checkpoints,),

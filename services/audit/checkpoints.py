@@ -28,7 +28,7 @@ from services.runtime.consuming import INFRA_ERRORS
 from services.runtime.logs import get_logger
 
 if TYPE_CHECKING:
-    from services.runtime.service import Runtime
+    from services.runtime.definition import Runtime
 
 log = get_logger(__name__)
 

@@ -12,7 +12,7 @@ from services.runtime.settings import Settings
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 
-def event_handlers(settings: Settings) -> Mapping[str, Handler]:
+def handlers(settings: Settings) -> Mapping[str, Handler]:
     """The handlers, keyed with the installation's chain key; no key, no start (MissingAuditKey)."""
     key = chain_key(settings.audit_key)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from services.audit import adapters
+from services.audit.adapters import HistoryEntry
 from services.runtime.access import involved, may_see, viewer_of
 from services.runtime.auth import OptionalAgency
 from services.runtime.refusals import not_found
@@ -27,16 +29,16 @@ async def task_history(task_id: str, request: Request, agency: OptionalAgency) -
     classification, parties = _assignment(events)
     if not events or not may_see(classification, parties, viewer_of(agency)):
         raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
-    return {"task_id": task_id, "events": events}
+    return {"task_id": task_id, "events": [asdict(e) for e in events]}
 
 
-def _assignment(events: list[dict[str, Any]]) -> tuple[str | None, set[str]]:
+def _assignment(events: list[HistoryEntry]) -> tuple[str | None, set[str]]:
     """The task's classification and the agencies involved, as its TaskAssigned says; (None, ∅) when it was
-    not recorded (or is unreadable): unknown, hence secret to everyone."""
+    not recorded (or is unreadable): unknown, hence secret to everyone. Read from the JSON as recorded,
+    not the model: an assignment recorded under an older schema still counts."""
     for recorded in events:
-        event = recorded["event"]
-        if event.get("event_type") == "TaskAssigned":
-            payload = event.get("payload") or {}
+        payload = recorded.event.get("payload")
+        if recorded.event.get("event_type") == "TaskAssigned" and isinstance(payload, dict):
             classification = payload.get("classification")
             parties = involved(
                 payload.get("assigning_agency_id"),

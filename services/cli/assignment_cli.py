@@ -151,19 +151,19 @@ def token_revoke(token_id: str = typer.Argument(..., help="The token id shown by
 def token_list(agency_id: str) -> None:
     """The tokens of an agency (ids and dates, never the tokens)."""
     from services.assignment.provision import assignment_db
-    from services.assignment.tokens import tokens_of
+    from services.assignment.tokens import ListedToken, tokens_of
 
-    async def work() -> list[dict[str, Any]]:
+    async def work() -> list[ListedToken]:
         async with assignment_db(_database_url()) as pool:
             return await tokens_of(pool, agency_id)
 
     table = Table("token id", "label", "issued", "revoked", title=f"Tokens of {agency_id}")
     for t in _run(work):
         table.add_row(
-            t["token_id"],
-            t["label"],
-            f"{t['issued_at']:%Y-%m-%d %H:%M}",
-            f"{t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "",
+            t.token_id,
+            t.label,
+            f"{t.issued_at:%Y-%m-%d %H:%M}",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
         )
     out.print(table)
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
 import asyncpg
 
+from events.deadlines import Deadline
 from events.progress import Evidence
 from events.tasks import TaskAssigned
-from services.progress.domain import OPEN, Rollup
+from services.progress.domain import OPEN, Rollup, Task
 from services.runtime.access import involved
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -53,10 +55,11 @@ async def insert_tasks(
     return {r["task_id"] for r in rows}
 
 
-async def lock_tasks(conn: asyncpg.Connection, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def lock_tasks(conn: asyncpg.Connection, task_ids: Sequence[str]) -> dict[str, Task]:
     """``lock_task`` for many, in id order (one order for every writer)."""
     rows = await conn.fetch(
-        "SELECT * FROM tasks WHERE task_id = ANY($1::text[]) ORDER BY task_id FOR UPDATE", sorted(task_ids)
+        f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ANY($1::text[]) ORDER BY task_id FOR UPDATE",
+        sorted(task_ids),
     )
     return {r["task_id"]: task for r in rows if (task := _task(r)) is not None}
 
@@ -72,27 +75,39 @@ async def set_plans(conn: asyncpg.Connection, plans: Sequence[tuple[str, int]], 
     )
 
 
-def parties(task: dict[str, Any]) -> set[str]:
+def parties(task: Task) -> set[str]:
     """The agencies involved in a task row (runtime/access.py)."""
-    return involved(task["assigning_agency_id"], task["lead_agency_id"], task["coordinating_agency_ids"] or ())
+    return involved(task.assigning_agency_id, task.lead_agency_id, task.coordinating_agency_ids)
 
 
-async def lock_task(conn: asyncpg.Connection, task_id: str) -> dict[str, Any] | None:
+async def lock_task(conn: asyncpg.Connection, task_id: str) -> Task | None:
     """The task, locked for this transaction: its events are then emitted in commit order."""
-    return _task(await conn.fetchrow("SELECT * FROM tasks WHERE task_id = $1 FOR UPDATE", task_id))
+    return _task(await conn.fetchrow(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = $1 FOR UPDATE", task_id))
 
 
-async def get_task(conn: Conn, task_id: str) -> dict[str, Any] | None:
-    return _task(await conn.fetchrow("SELECT * FROM tasks WHERE task_id = $1", task_id))
+async def get_task(conn: Conn, task_id: str) -> Task | None:
+    return _task(await conn.fetchrow(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = $1", task_id))
 
 
-def _task(row: asyncpg.Record | None) -> dict[str, Any] | None:
+# The columns named, not *: a column dropped or renamed fails the first read, one added is not read by surprise.
+_TASK_COLUMNS = ", ".join(f.name for f in fields(Task))
+
+
+def _task(row: asyncpg.Record | None) -> Task | None:
     if row is None:
         return None
-    task = dict(row)
-    task["deadline"] = json.loads(task["deadline"])
-    task["evidence"] = json.loads(task["evidence"]) if task["evidence"] else None
-    return task
+    columns = dict(row)
+    evidence = json.loads(columns.pop("evidence")) if row["evidence"] else None
+    lead_days = columns.pop("lead_days")
+    return Task(
+        **{
+            **columns,
+            "deadline": Deadline.model_validate_json(row["deadline"]),
+            "evidence": Evidence.model_validate(evidence) if evidence is not None else None,
+            "coordinating_agency_ids": tuple(row["coordinating_agency_ids"] or ()),
+            "lead_days": tuple(lead_days) if lead_days is not None else None,
+        }
+    )
 
 
 async def update(conn: asyncpg.Connection, task_id: str, at: datetime, **columns: Any) -> None:
@@ -111,27 +126,44 @@ def evidence_json(evidence: Evidence) -> str:
     return evidence.model_dump_json(exclude_none=True)
 
 
-async def insert_completion(conn: asyncpg.Connection, task: dict[str, Any], at: datetime) -> None:
+def _stored_evidence(evidence: Evidence | None) -> str | None:
+    # A completion without evidence keeps NULL, not an empty object.
+    dumped = evidence_json(evidence) if evidence is not None else None
+    return None if dumped in (None, "{}") else dumped
+
+
+async def insert_completion(conn: asyncpg.Connection, task: Task, at: datetime) -> None:
     await conn.execute(
         """INSERT INTO completions (task_id, due, reported_on, on_time, product, evidence, confirmed_at)
            VALUES ($1, coalesce($2, '-infinity'::date), $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING""",
-        task["task_id"],
-        task["due"],
-        task["reported_on"],
-        task["on_time"],
-        task["product"],
-        json.dumps(task["evidence"]) if task["evidence"] else None,
+        task.task_id,
+        task.due,
+        task.reported_on,
+        task.on_time,
+        task.product,
+        _stored_evidence(task.evidence),
         at,
     )
 
 
-async def completions_of(conn: Conn, task_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Completion:
+    """A confirmed completion (one per occurrence of a recurring task)."""
+
+    due: date | None
+    reported_on: date
+    on_time: bool | None
+    product: str
+    confirmed_at: datetime
+
+
+async def completions_of(conn: Conn, task_id: str) -> list[Completion]:
     rows = await conn.fetch(
         """SELECT nullif(due, '-infinity') AS due, reported_on, on_time, product, confirmed_at
            FROM completions WHERE task_id = $1 ORDER BY due""",
         task_id,
     )
-    return [dict(r) for r in rows]
+    return [Completion(**r) for r in rows]
 
 
 async def insert_note(conn: asyncpg.Connection, task_id: str, agency_id: str, note: str, at: datetime) -> None:
@@ -144,9 +176,18 @@ async def insert_note(conn: asyncpg.Connection, task_id: str, agency_id: str, no
     )
 
 
-async def notes_of(conn: Conn, task_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Note:
+    """A coordination note on a task."""
+
+    agency_id: str
+    note: str
+    noted_at: datetime
+
+
+async def notes_of(conn: Conn, task_id: str) -> list[Note]:
     rows = await conn.fetch("SELECT agency_id, note, noted_at FROM notes WHERE task_id = $1 ORDER BY id", task_id)
-    return [dict(r) for r in rows]
+    return [Note(**r) for r in rows]
 
 
 async def rollup(conn: Conn, task_id: str, today: date) -> Rollup:
@@ -163,3 +204,50 @@ async def rollup(conn: Conn, task_id: str, today: date) -> Rollup:
     )
     assert row is not None
     return Rollup(row["children"], row["completed"], row["earliest_open_due"], row["any_overdue"])
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A task as a worklist shows it (``worklist`` in services/progress/routes.py)."""
+
+    task_id: str
+    code: str
+    title: str
+    status: str
+    percent: int
+    due: date | None
+    assigning_agency_id: str
+    lead_agency_id: str
+    officer_in_charge_id: str | None
+    reported_on: date | None
+    product: str | None
+    classification: str | None
+
+
+WORKLIST_LIMIT = 200
+_WORK_COLUMNS = ", ".join(f.name for f in fields(WorkItem))
+# Open for the worklist: the lead still owes work, or its report waits for the assigner.
+_WORK_OPEN = [*sorted(OPEN), "completion_reported"]
+
+
+async def work_of(conn: Conn, person_id: str, agency_id: str) -> list[WorkItem]:
+    """A person's open tasks: they are its officer in charge, in the lead agency; most urgent first."""
+    rows = await conn.fetch(
+        f"""SELECT {_WORK_COLUMNS} FROM tasks
+            WHERE officer_in_charge_id = $1 AND lead_agency_id = $2 AND status = ANY($3)
+            ORDER BY due NULLS LAST, code LIMIT {WORKLIST_LIMIT}""",
+        person_id,
+        agency_id,
+        _WORK_OPEN,
+    )
+    return [WorkItem(**r) for r in rows]
+
+
+async def awaiting_decision_of(conn: Conn, agency_id: str) -> list[WorkItem]:
+    """Tasks the agency assigned whose completion report waits for its decision; oldest report first."""
+    rows = await conn.fetch(
+        f"""SELECT {_WORK_COLUMNS} FROM tasks WHERE assigning_agency_id = $1 AND status = 'completion_reported'
+            ORDER BY reported_on NULLS LAST, code LIMIT {WORKLIST_LIMIT}""",
+        agency_id,
+    )
+    return [WorkItem(**r) for r in rows]

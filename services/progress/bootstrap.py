@@ -6,12 +6,12 @@ import asyncio
 from pathlib import Path
 
 from events.topics import DIRECTORY, INTAKE, TASK_EVENTS
-from services.progress import event_handlers, intake, worklist
+from services.progress import handlers, intake
 from services.progress.config import ProgressConfig
-from services.progress.routes import build_router
+from services.progress.routes import build_router, worklist_router
 from services.progress.timer_handlers import TIMER_HANDLERS
+from services.runtime.definition import BackgroundTask, Runtime, ServiceDefinition
 from services.runtime.raw_consumer import raw_consumer
-from services.runtime.service import BackgroundTask, Runtime, ServiceDefinition
 from services.runtime.timers import TimerWorker
 
 
@@ -44,12 +44,12 @@ def definition(config: ProgressConfig | None = None) -> ServiceDefinition:
         # The directory only for revocations and people's standing (the runtime records them:
         # runtime/revocations.py); the rest is ignored.
         topics=(TASK_EVENTS, DIRECTORY),
-        handlers=event_handlers.handlers(config),
-        routers=(build_router(config), worklist.router),
+        handlers=handlers.handlers(config),
+        routers=(build_router(config), worklist_router),
         background=(_deadline_timers(config), raw_consumer(INTAKE, "intake", intake.build(config))),
         # The deadline burst path: many tasks' events at once, each task's in order (runtime/consuming.py).
         consumer_concurrency=8,
-        batch_handler=event_handlers.batch_handler(config),
+        batch_handler=handlers.batch_handler(config),
         replay_refusal="progress is a source of truth, not a projection: task status comes from commands (HTTP and "
         "dondoc.intake), its handlers stamp the wall clock and its own deadline timers fire on it; a replay would "
         "re-arm those timers on today's clock instead of rebuilding what was. Restore its schema from a database "

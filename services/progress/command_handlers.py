@@ -8,10 +8,10 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from events.deadlines import Deadline
 from events.effective import EffectiveTimeRefused, effective_at
 from events.envelope import Actor, Envelope
 from events.progress import (
@@ -33,6 +33,7 @@ from services.progress.commands import (
 from services.progress.config import ProgressConfig
 from services.progress.domain import (
     OPEN,
+    Task,
     is_on_time,
     require_assigner,
     require_involved,
@@ -48,11 +49,11 @@ _AWAITING = frozenset({"completion_reported"})
 _NOT_CLOSED = frozenset({*OPEN, "completion_reported"})
 
 
-async def _task(uow: UnitOfWork, task_id: str, agency_id: str) -> dict[str, Any]:
+async def _task(uow: UnitOfWork, task_id: str, agency_id: str) -> Task:
     """The task, locked; a secret task the agency is not involved in answers as one that does not exist
     (runtime/access.py), so the refusals below never name its agencies."""
     task = await adapters.lock_task(uow.conn, task_id)
-    if task is None or not may_see(task["classification"], adapters.parties(task), agency_id):
+    if task is None or not may_see(task.classification, adapters.parties(task), agency_id):
         raise Refused(
             "task-not-found",
             f"no task {task_id} is known to the progress service",
@@ -115,7 +116,7 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
     require_status(task, OPEN, "báo cáo hoàn thành")
     today = uow.clock.now().date()
     # Reported on the day the command says (its report's date), else today: on time or late is judged on it.
-    effective = _effective(command.reported_on, uow.clock.now(), task.get("assigned_on"))
+    effective = _effective(command.reported_on, uow.clock.now(), task.assigned_on)
     reported_on = command.reported_on or today
     children = await adapters.rollup(uow.conn, task_id, today)
     if children.open and not command.open_children_override:
@@ -127,7 +128,7 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
             "hoàn thành nhiệm vụ này phải nêu lý do (open_children_override)",
             409,
         )
-    on_time = is_on_time(reported_on, task["due"])
+    on_time = is_on_time(reported_on, task.due)
     await adapters.update(
         uow.conn,
         task_id,
@@ -145,8 +146,8 @@ async def report_completion(task_id: str, command: ReportCompletion, agency_id: 
     return await uow.emit(
         CompletionReported(
             reported_on=reported_on,
-            deadline_in_force=task["due"],
-            original_deadline=task["original_due"],
+            deadline_in_force=task.due,
+            original_deadline=task.original_due,
             on_time=on_time,
             product=command.product,
             evidence=command.evidence,
@@ -177,10 +178,10 @@ async def confirm_completion(
     await adapters.insert_completion(uow.conn, task, now)
     next_due = _next_occurrence(task)
     if next_due is None:
-        await adapters.update(uow.conn, task_id, now, status="completed", completed_on=task["reported_on"])
+        await adapters.update(uow.conn, task_id, now, status="completed", completed_on=task.reported_on)
     else:
         # A recurring obligation: this occurrence is counted; the next one is now the one tracked.
-        opened = {**task, "status": "in_progress", "due": next_due}
+        opened = replace(task, status="in_progress", due=next_due)
         await adapters.update(
             uow.conn,
             task_id,
@@ -196,23 +197,22 @@ async def confirm_completion(
         await planning.replan(uow, opened, config)
     return await uow.emit(
         TaskCompleted(
-            reported_on=task["reported_on"],
-            deadline_in_force=task["due"],
-            on_time=task["on_time"],
-            product=task["product"],
+            reported_on=task.reported_on,
+            deadline_in_force=task.due,
+            on_time=task.on_time,
+            product=task.product,
             next_due=next_due,
         ),
         actor=Actor(agency_id=agency_id),
         task_id=task_id,
-        id_parts=(task["due"], *_ids(command.idempotency_key)),
+        id_parts=(task.due, *_ids(command.idempotency_key)),
     )
 
 
-def _next_occurrence(task: dict[str, Any]) -> date | None:
-    deadline = Deadline.model_validate(task["deadline"])
-    if deadline.recurrence is None or task["due"] is None:
+def _next_occurrence(task: Task) -> date | None:
+    if task.deadline.recurrence is None or task.due is None:
         return None
-    return deadline.occurrence_on_or_after(task["due"] + timedelta(days=1))
+    return task.deadline.occurrence_on_or_after(task.due + timedelta(days=1))
 
 
 @_once
@@ -225,9 +225,9 @@ async def return_completion(
     await adapters.update(
         uow.conn, task_id, uow.clock.now(), status="in_progress", return_reason=command.reason, on_time=None
     )
-    await planning.replan(uow, {**task, "status": "in_progress"}, config)
+    await planning.replan(uow, replace(task, status="in_progress"), config)
     return await uow.emit(
-        CompletionReturned(reason=command.reason, reported_on=task["reported_on"], deadline_in_force=task["due"]),
+        CompletionReturned(reason=command.reason, reported_on=task.reported_on, deadline_in_force=task.due),
         actor=Actor(agency_id=agency_id),
         task_id=task_id,
         id_parts=_ids(command.idempotency_key),
@@ -253,12 +253,12 @@ async def set_lead_times(
     task_id: str, command: SetLeadTimes, agency_id: str, uow: UnitOfWork, config: ProgressConfig
 ) -> Envelope:
     task = await _task(uow, task_id, agency_id)
-    if agency_id != task["assigning_agency_id"]:
+    if agency_id != task.assigning_agency_id:
         require_lead(task, agency_id)
     require_status(task, _NOT_CLOSED, "đặt lịch nhắc hạn")
     lead_days = tuple(sorted({d for d in command.lead_days if d > 0}, reverse=True))
     await adapters.update(uow.conn, task_id, uow.clock.now(), lead_days=list(lead_days))
-    await planning.replan(uow, {**task, "lead_days": lead_days}, config)
+    await planning.replan(uow, replace(task, lead_days=lead_days), config)
     return await uow.emit(
         ReminderLeadTimesSet(lead_days=lead_days),
         actor=Actor(agency_id=agency_id),

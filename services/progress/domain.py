@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from events.clock import VN_TZ
+from events.deadlines import Deadline
+from events.progress import Evidence
 from events.workdays import WorkingCalendar
 from services.runtime.refusals import Refused
 
@@ -19,6 +21,40 @@ REMINDER_TIME = time(8, 0)
 
 APPROACHING = "deadline-approaching"
 OVERDUE = "task-overdue"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A row of ``progress.tasks`` as the repository (adapters.py) reads it: a renamed column is a type
+    error in every reader, not a KeyError at run time. Changes go through ``dataclasses.replace``."""
+
+    task_id: str
+    code: str
+    title: str
+    assigning_agency_id: str
+    lead_agency_id: str
+    officer_in_charge_id: str | None
+    key_task: bool
+    deadline: Deadline
+    original_due: date | None
+    due: date | None
+    status: str
+    percent: int
+    completed_on: date | None
+    on_time: bool | None
+    product: str | None
+    updated_at: datetime | None
+    coordinating_agency_ids: tuple[str, ...]
+    parent_task_id: str | None
+    lead_days: tuple[int, ...] | None
+    plan: int
+    note: str
+    reported_on: date | None
+    evidence: Evidence | None
+    open_children_override: str | None
+    return_reason: str | None
+    classification: str | None
+    assigned_on: date | None
 
 
 def overdue_at(due: date) -> datetime:
@@ -38,11 +74,11 @@ def reminder_times(
     return times
 
 
-def lead_days_for(task: dict[str, Any], default: tuple[int, ...], key_task: tuple[int, ...]) -> tuple[int, ...]:
+def lead_days_for(task: Task, default: tuple[int, ...], key_task: tuple[int, ...]) -> tuple[int, ...]:
     """A per-task override wins; otherwise key tasks follow their own, shorter lead times."""
-    if task.get("lead_days") is not None:
-        return tuple(task["lead_days"])
-    return key_task if task.get("key_task") else default
+    if task.lead_days is not None:
+        return task.lead_days
+    return key_task if task.key_task else default
 
 
 def is_on_time(reported_on: date, due: date | None) -> bool | None:
@@ -50,39 +86,39 @@ def is_on_time(reported_on: date, due: date | None) -> bool | None:
     return None if due is None else reported_on <= due
 
 
-def require_lead(task: dict[str, Any], agency_id: str) -> None:
+def require_lead(task: Task, agency_id: str) -> None:
     """Progress and completion come from the lead agency only; a coordinator is told what it may do."""
-    if agency_id == task["lead_agency_id"]:
+    if agency_id == task.lead_agency_id:
         return
-    if agency_id in task["coordinating_agency_ids"]:
+    if agency_id in task.coordinating_agency_ids:
         raise Refused(
             "coordinator-cannot-report",
             f"{agency_id} coordinates this task: it may add a note on its part (POST …/notes), but only the "
-            f"lead agency {task['lead_agency_id']} reports progress or completion",
+            f"lead agency {task.lead_agency_id} reports progress or completion",
             f"Cơ quan phối hợp ({agency_id}) chỉ được ghi chú phần việc của mình; chỉ cơ quan chủ trì "
-            f"({task['lead_agency_id']}) được báo cáo tiến độ, kết quả thực hiện nhiệm vụ",
+            f"({task.lead_agency_id}) được báo cáo tiến độ, kết quả thực hiện nhiệm vụ",
             403,
         )
     raise Refused(
         "not-lead-agency",
-        f"only the lead agency ({task['lead_agency_id']}) reports progress or completion of this task",
-        f"Chỉ cơ quan chủ trì ({task['lead_agency_id']}) được báo cáo tiến độ, kết quả nhiệm vụ này",
+        f"only the lead agency ({task.lead_agency_id}) reports progress or completion of this task",
+        f"Chỉ cơ quan chủ trì ({task.lead_agency_id}) được báo cáo tiến độ, kết quả nhiệm vụ này",
         403,
     )
 
 
-def require_assigner(task: dict[str, Any], agency_id: str) -> None:
-    if agency_id != task["assigning_agency_id"]:
+def require_assigner(task: Task, agency_id: str) -> None:
+    if agency_id != task.assigning_agency_id:
         raise Refused(
             "not-assigning-agency",
-            f"only the assigning agency ({task['assigning_agency_id']}) confirms or returns a completion report",
-            f"Chỉ cơ quan giao nhiệm vụ ({task['assigning_agency_id']}) được xác nhận hoặc trả lại báo cáo hoàn thành",
+            f"only the assigning agency ({task.assigning_agency_id}) confirms or returns a completion report",
+            f"Chỉ cơ quan giao nhiệm vụ ({task.assigning_agency_id}) được xác nhận hoặc trả lại báo cáo hoàn thành",
             403,
         )
 
 
-def require_involved(task: dict[str, Any], agency_id: str) -> None:
-    if agency_id != task["lead_agency_id"] and agency_id not in task["coordinating_agency_ids"]:
+def require_involved(task: Task, agency_id: str) -> None:
+    if agency_id != task.lead_agency_id and agency_id not in task.coordinating_agency_ids:
         raise Refused(
             "not-involved",
             "only the lead or a coordinating agency of this task adds notes to it",
@@ -91,12 +127,12 @@ def require_involved(task: dict[str, Any], agency_id: str) -> None:
         )
 
 
-def require_status(task: dict[str, Any], allowed: frozenset[str], action_vi: str) -> None:
-    if task["status"] not in allowed:
+def require_status(task: Task, allowed: frozenset[str], action_vi: str) -> None:
+    if task.status not in allowed:
         raise Refused(
-            f"task-{task['status'].replace('_', '-')}",
-            f"the task is {task['status']}; this needs it to be one of: {', '.join(sorted(allowed))}",
-            f"Không thể {action_vi}: nhiệm vụ đang ở trạng thái «{STATUS_VI[task['status']]}»",
+            f"task-{task.status.replace('_', '-')}",
+            f"the task is {task.status}; this needs it to be one of: {', '.join(sorted(allowed))}",
+            f"Không thể {action_vi}: nhiệm vụ đang ở trạng thái «{STATUS_VI[task.status]}»",
             409,
         )
 

@@ -41,10 +41,10 @@ from services.progress.commands import (
 from services.progress.config import ProgressConfig
 from services.runtime import intake_ledger, revocations
 from services.runtime.agency_rejections import copy_to_agency
+from services.runtime.definition import Runtime
 from services.runtime.logs import bound, get_logger
 from services.runtime.raw_consumer import RawConsumer, RawRecord
 from services.runtime.refusals import Refused
-from services.runtime.service import Runtime
 from services.runtime.unit_of_work import Position, UnitOfWork
 
 log = get_logger(__name__)

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import Any
 
 import asyncpg
 
 from events.workdays import WorkingCalendar
 from services.progress import adapters
 from services.progress.config import ProgressConfig
-from services.progress.domain import APPROACHING, OPEN, OVERDUE, lead_days_for, overdue_at, reminder_times
+from services.progress.domain import APPROACHING, OPEN, OVERDUE, Task, lead_days_for, overdue_at, reminder_times
 from services.runtime import timers
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -30,54 +29,55 @@ def calendar() -> WorkingCalendar:
     return WorkingCalendar()
 
 
-async def replan(uow: UnitOfWork, task: dict[str, Any], config: ProgressConfig) -> int:
+async def replan(uow: UnitOfWork, task: Task, config: ProgressConfig) -> int:
     """Cancel the task's live timers and plan them anew for its deadline in force (if it still owes
     work: a task awaiting confirmation is re-planned when it is returned); returns the plan."""
     return (await replan_many(uow.conn, [task], uow.clock.now(), config))[0]
 
 
 async def replan_many(
-    conn: asyncpg.Connection, tasks: Sequence[dict[str, Any]], now: datetime, config: ProgressConfig
+    conn: asyncpg.Connection, tasks: Sequence[Task], now: datetime, config: ProgressConfig
 ) -> list[int]:
     """``replan`` for tasks of different ids in three statements, whatever their number."""
-    await timers.cancel_many(conn, [t["task_id"] for t in tasks])
-    plans = [int(t["plan"]) + 1 for t in tasks]
-    await adapters.set_plans(conn, [(t["task_id"], plan) for t, plan in zip(tasks, plans, strict=True)], now)
+    # Timers firing right now are skipped, not waited for: their handler re-checks the plan (timer_handlers.py).
+    await timers.cancel_many(conn, [t.task_id for t in tasks], skip_firing=True)
+    plans = [t.plan + 1 for t in tasks]
+    await adapters.set_plans(conn, [(t.task_id, plan) for t, plan in zip(tasks, plans, strict=True)], now)
     planned = [
         timer
         for task, plan in zip(tasks, plans, strict=True)
-        if task["due"] is not None and task["status"] in OPEN
-        for timer in _timers(task["task_id"], task["due"], plan, now, config, task)
+        if task.due is not None and task.status in OPEN
+        for timer in _timers(task.task_id, task.due, plan, now, config, task)
     ]
     await timers.schedule_many(conn, planned)
     return plans
 
 
 async def unplan(uow: UnitOfWork, task_id: str) -> None:
-    await timers.cancel(uow.conn, task_id)
+    await timers.cancel(uow.conn, task_id, skip_firing=True)
 
 
 def _timers(
-    task_id: str, due: date, plan: int, now: datetime, config: ProgressConfig, task: dict[str, Any]
-) -> list[dict[str, Any]]:
+    task_id: str, due: date, plan: int, now: datetime, config: ProgressConfig, task: Task
+) -> list[timers.PlannedTimer]:
     lead_days = lead_days_for(task, config.lead_days, config.key_task_lead_days)
-    planned: list[dict[str, Any]] = [
-        {
-            "kind": APPROACHING,
-            "subject_id": task_id,
-            "dedup_key": f"{plan}:{due}:{days_left}",
-            "fire_at": at,
-            "data": {"due": due.isoformat(), "working_days_left": days_left, "plan": plan},
-        }
+    planned = [
+        timers.PlannedTimer(
+            kind=APPROACHING,
+            subject_id=task_id,
+            dedup_key=f"{plan}:{due}:{days_left}",
+            fire_at=at,
+            data={"due": due.isoformat(), "working_days_left": days_left, "plan": plan},
+        )
         for days_left, at in reminder_times(due, now, calendar(), lead_days)
     ]
     planned.append(
-        {
-            "kind": OVERDUE,
-            "subject_id": task_id,
-            "dedup_key": f"{plan}:{due}",
-            "fire_at": overdue_at(due),
-            "data": {"due": due.isoformat(), "plan": plan},
-        }
+        timers.PlannedTimer(
+            kind=OVERDUE,
+            subject_id=task_id,
+            dedup_key=f"{plan}:{due}",
+            fire_at=overdue_at(due),
+            data={"due": due.isoformat(), "plan": plan},
+        )
     )
     return planned

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 
 from events.envelope import Envelope
-from events.roles import Action
+from events.roles import Action, may
 from services.progress import adapters, command_handlers
 from services.progress.commands import (
     AddNote,
@@ -20,6 +20,7 @@ from services.progress.commands import (
     SetLeadTimes,
 )
 from services.progress.config import ProgressConfig
+from services.progress.domain import Task
 from services.runtime.access import may_see, viewer_of
 from services.runtime.auth import CurrentAgency, OptionalAgency, needs
 from services.runtime.refusals import not_found
@@ -91,14 +92,44 @@ def build_router(config: ProgressConfig) -> APIRouter:
         task only to a token of an agency involved; to anyone else it does not exist (runtime/access.py)."""
         rt = runtime_of(request)
         task = await adapters.get_task(rt.pool, task_id)
-        if task is None or not may_see(task["classification"], adapters.parties(task), viewer_of(agency)):
+        if task is None or not may_see(task.classification, adapters.parties(task), viewer_of(agency)):
             raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
         rollup = await adapters.rollup(rt.pool, task_id, rt.clock.now().date())
         return {
-            **task,
+            **_task_json(task),
             "rollup": {**asdict(rollup), "open": rollup.open},
-            "completions": await adapters.completions_of(rt.pool, task_id),
-            "notes": await adapters.notes_of(rt.pool, task_id),
+            "completions": [asdict(c) for c in await adapters.completions_of(rt.pool, task_id)],
+            "notes": [asdict(n) for n in await adapters.notes_of(rt.pool, task_id)],
         }
 
     return router
+
+
+def _task_json(task: Task) -> dict[str, Any]:
+    """The task as its row reads, the documents as stored (the evidence without empty fields)."""
+    return {
+        **asdict(task),
+        "deadline": task.deadline.model_dump(mode="json"),
+        "evidence": task.evidence.model_dump(mode="json", exclude_none=True) if task.evidence is not None else None,
+    }
+
+
+worklist_router = APIRouter(prefix="/v1/worklist", tags=["progress"])
+
+
+@worklist_router.get("")
+async def worklist(request: Request, principal: CurrentAgency) -> dict[str, Any]:
+    """Việc của tôi and Chờ lãnh đạo quyết định, for the dashboard (services/reporting/dashboard_actions.py
+    relays it): ``mine``, the open tasks whose officer in charge is the signed-in person, led by their
+    agency; ``to_decide``, the tasks their agency assigned whose completion report waits to be confirmed or
+    returned, only for a role that decides (events/roles.py) and for a machine caller of the agency. Both
+    are tasks the agency is involved in (lead or assigner), so the access rule shows them all; the lists
+    are bounded, most urgent first."""
+    pool = runtime_of(request).pool
+    mine: list[adapters.WorkItem] = []
+    if principal.person_id is not None:
+        mine = await adapters.work_of(pool, principal.person_id, principal.agency_id)
+    to_decide: list[adapters.WorkItem] = []
+    if principal.person_id is None or may(principal.roles, Action.CONFIRM_COMPLETION):
+        to_decide = await adapters.awaiting_decision_of(pool, principal.agency_id)
+    return {"mine": [asdict(w) for w in mine], "to_decide": [asdict(w) for w in to_decide]}

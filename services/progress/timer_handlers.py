@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from events.envelope import SYSTEM
 from events.tasks import DeadlineApproaching, TaskOverdue
 from services.progress import adapters
-from services.progress.domain import APPROACHING, OPEN, OVERDUE, overdue_at
+from services.progress.domain import APPROACHING, OPEN, OVERDUE, Task, overdue_at
 from services.runtime.timers import Timer, TimerHandler
 from services.runtime.unit_of_work import UnitOfWork
 
 # Timer events are caused by the passing of time, not by an agency.
 
 
-async def _still_applies(timer: Timer, uow: UnitOfWork) -> dict[str, Any] | None:
+async def _still_applies(timer: Timer, uow: UnitOfWork) -> Task | None:
     """The task, if this timer belongs to its current plan and the task still owes work."""
     task = await adapters.lock_task(uow.conn, timer.subject_id)
     due = date.fromisoformat(timer.data["due"])
-    if task is None or task["status"] not in OPEN or task["due"] != due or task["plan"] != timer.data["plan"]:
+    if task is None or task.status not in OPEN or task.due != due or task.plan != timer.data["plan"]:
         return None  # completed, withdrawn, awaiting confirmation, or re-planned since
     return task
 

@@ -16,7 +16,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -82,13 +82,22 @@ async def schedule(
     return bool(inserted)
 
 
-async def schedule_many(conn: asyncpg.Connection, timers: Sequence[Mapping[str, Any]]) -> None:
-    """``schedule`` for many timers (each a mapping of its keyword arguments) in one statement."""
+@dataclass(frozen=True)
+class PlannedTimer:
+    """A timer to schedule: ``schedule``'s keyword arguments, for ``schedule_many``."""
+
+    kind: str
+    subject_id: str
+    dedup_key: str
+    fire_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+async def schedule_many(conn: asyncpg.Connection, timers: Sequence[PlannedTimer]) -> None:
+    """``schedule`` for many timers in one statement."""
     if not timers:
         return
-    ids = [
-        deterministic_id("timer", t["kind"], t["subject_id"], t["dedup_key"], t["fire_at"].isoformat()) for t in timers
-    ]
+    ids = [deterministic_id("timer", t.kind, t.subject_id, t.dedup_key, t.fire_at.isoformat()) for t in timers]
     await conn.execute(
         """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data)
            SELECT timer_id, kind, subject_id, dedup_key, fire_at, data::jsonb
@@ -96,36 +105,47 @@ async def schedule_many(conn: asyncpg.Connection, timers: Sequence[Mapping[str, 
                WITH ORDINALITY AS t (timer_id, kind, subject_id, dedup_key, fire_at, data, n)
            ORDER BY n ON CONFLICT DO NOTHING""",
         ids,
-        [t["kind"] for t in timers],
-        [t["subject_id"] for t in timers],
-        [t["dedup_key"] for t in timers],
-        [t["fire_at"] for t in timers],
-        [json.dumps(dict(t.get("data") or {}), default=str) for t in timers],
+        [t.kind for t in timers],
+        [t.subject_id for t in timers],
+        [t.dedup_key for t in timers],
+        [t.fire_at for t in timers],
+        [json.dumps(dict(t.data), default=str) for t in timers],
     )
+
+
+# A timer worker marks the timers it fires, then its handler locks their subject (e.g. the task). A caller
+# that holds the subject and cancels its timers would wait for those marked rows: two transactions each
+# waiting for the other. ``skip_firing`` leaves rows being fired alone instead, keeping one lock order,
+# subject first; only for handlers that re-check their subject when they get it (a plan moved on, a task
+# closed), so a timer fired as it was cancelled does nothing.
+_CANCEL = """UPDATE timers SET status = 'cancelled'
+             WHERE subject_id = ANY($1::text[]) AND status = 'scheduled' AND ($2::text[] IS NULL OR kind = ANY($2))"""
+_CANCEL_SKIPPING_FIRING = """UPDATE timers SET status = 'cancelled' WHERE timer_id IN (
+                                 SELECT timer_id FROM timers
+                                 WHERE subject_id = ANY($1::text[]) AND status = 'scheduled'
+                                   AND ($2::text[] IS NULL OR kind = ANY($2))
+                                 FOR UPDATE SKIP LOCKED)"""
 
 
 async def cancel_many(
-    conn: asyncpg.Connection, subject_ids: Sequence[str], kinds: tuple[str, ...] | None = None
-) -> None:
-    """``cancel`` for many subjects in one statement."""
-    if subject_ids:
-        await conn.execute(
-            """UPDATE timers SET status = 'cancelled'
-               WHERE subject_id = ANY($1::text[]) AND status = 'scheduled'
-                 AND ($2::text[] IS NULL OR kind = ANY($2))""",
-            list(subject_ids),
-            list(kinds) if kinds else None,
-        )
-
-
-async def cancel(conn: asyncpg.Connection, subject_id: str, kinds: tuple[str, ...] | None = None) -> int:
-    result = await conn.execute(
-        """UPDATE timers SET status = 'cancelled'
-           WHERE subject_id = $1 AND status = 'scheduled' AND ($2::text[] IS NULL OR kind = ANY($2))""",
-        subject_id,
-        list(kinds) if kinds else None,
-    )
+    conn: asyncpg.Connection,
+    subject_ids: Sequence[str],
+    kinds: tuple[str, ...] | None = None,
+    *,
+    skip_firing: bool = False,
+) -> int:
+    """``cancel`` for many subjects in one statement; returns how many were cancelled."""
+    if not subject_ids:
+        return 0
+    sql = _CANCEL_SKIPPING_FIRING if skip_firing else _CANCEL
+    result = await conn.execute(sql, list(subject_ids), list(kinds) if kinds else None)
     return int(result.split()[-1])
+
+
+async def cancel(
+    conn: asyncpg.Connection, subject_id: str, kinds: tuple[str, ...] | None = None, *, skip_firing: bool = False
+) -> int:
+    return await cancel_many(conn, [subject_id], kinds, skip_firing=skip_firing)
 
 
 class TimerWorker:

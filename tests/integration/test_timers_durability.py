@@ -97,6 +97,27 @@ async def test_scheduling_the_same_timer_twice_keeps_one(pool: asyncpg.Pool) -> 
     assert await pool.fetchval("SELECT count(*) FROM timers") == 1
 
 
+async def test_cancelling_skips_a_timer_being_fired_instead_of_waiting_for_its_worker(pool: asyncpg.Pool) -> None:
+    """The deadlock a completion report met with the overdue timer of its task firing: the worker holds the
+    timer row and wants the task, the command holds the task and cancels the timer. Skipping rows being
+    fired keeps one lock order; their handler re-checks the task (services/progress/timer_handlers.py)."""
+    subject, other = await schedule(pool, 2)
+    async with pool.acquire() as firing, firing.transaction():
+        # What the worker's claim-and-complete leaves: the timer row locked by the firing transaction.
+        await firing.execute("UPDATE timers SET status = 'fired' WHERE subject_id = $1", subject)
+        async with pool.acquire() as command:
+            async with command.transaction():
+                # Waiting would show as an error here at once, not as a hang.
+                await command.execute("SET LOCAL lock_timeout = '5s'")
+                assert await timers.cancel_many(command, [subject, other], skip_firing=True) == 1
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                async with command.transaction():
+                    await command.execute("SET LOCAL lock_timeout = '1s'")
+                    await timers.cancel(command, subject)  # without it: waits for the worker
+    statuses = dict(await pool.fetch("SELECT subject_id, status FROM timers"))
+    assert statuses == {subject: "fired", other: "cancelled"}
+
+
 async def test_two_workers_on_one_table_fire_every_timer_exactly_once(pool: asyncpg.Pool) -> None:
     subjects = await schedule(pool, 300)
     a, b = Recorder(), Recorder()

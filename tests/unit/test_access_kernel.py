@@ -121,15 +121,19 @@ def test_the_principal_can_carry_a_person_and_roles_for_person_sign_in() -> None
 
 
 def test_an_audit_history_whose_assignment_was_not_read_is_secret_to_everyone() -> None:
+    from services.audit.adapters import HistoryEntry
     from services.audit.routes import _assignment
 
-    progress_only = [{"event": {"event_type": "ProgressReported", "payload": {"percent": 5}}}]
+    def recorded(event: dict[str, object]) -> HistoryEntry:
+        return HistoryEntry(seq=1, topic="dondoc.task-events", partition=0, offset=0, hash="", event=event)
+
+    progress_only = [recorded({"event_type": "ProgressReported", "payload": {"percent": 5}})]
     classification, parties = _assignment(progress_only)
     assert (classification, parties) == (None, set())
     assert not any(access.may_see(classification, parties, v) for v in (None, "bd-stc", "ubnd-bd"))
     assigned = [
-        {
-            "event": {
+        recorded(
+            {
                 "event_type": "TaskAssigned",
                 "payload": {
                     "classification": "mat",
@@ -138,7 +142,7 @@ def test_an_audit_history_whose_assignment_was_not_read_is_secret_to_everyone() 
                     "coordinating_agency_ids": ["bd-sxd"],
                 },
             }
-        }
+        )
     ]
     classification, parties = _assignment(assigned)
     assert access.may_see(classification, parties, "bd-sxd") and not access.may_see(classification, parties, "bd-snv")

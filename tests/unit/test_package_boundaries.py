@@ -52,3 +52,49 @@ def test_the_checker_sees_an_import_inside_a_function(tmp_path: Path) -> None:
 def test_health_definition_and_replay_policy_do_not_import_the_wiring(module: str) -> None:
     names = imported(REPO / "services" / "runtime" / module)
     assert not [n for n in names if _within(n, "services.runtime.service")], names
+
+
+# The service template (docs/design.md, "Service layout"): the same file names for the same layers.
+TEMPLATE = ("bootstrap.py", "routes.py", "handlers.py", "migrations")
+# Not yet in line; each entry goes when its service is, and the test below says when that is.
+KNOWN_EXCEPTIONS = {"alerts", "reporting"}
+
+
+def service_packages() -> list[str]:
+    from events.topics import SERVICES
+
+    found = sorted(p.parent.name for p in (REPO / "services").glob("*/bootstrap.py"))
+    assert found == sorted(SERVICES), f"every service has a bootstrap.py, and only services: {found}"
+    return found
+
+
+def template_gaps(package: Path) -> list[str]:
+    """What the package lacks of the template: missing files, adapters, a registry named otherwise."""
+    gaps = [name for name in TEMPLATE if not (package / name).exists()]
+    parts = [p.parent for p in package.glob("*/routes.py")]
+    if not (package / "adapters.py").exists() and not (parts and all((p / "adapters.py").exists() for p in parts)):
+        gaps.append("adapters.py (or one in each part)")
+    if (package / "handlers.py").exists():
+        tree = ast.parse((package / "handlers.py").read_text(encoding="utf-8"))
+        if not any(isinstance(n, ast.FunctionDef) and n.name == "handlers" for n in tree.body):
+            gaps.append("handlers.py without a handlers(…) registry")
+    return gaps
+
+
+@pytest.mark.parametrize("service", service_packages())
+def test_every_service_package_has_the_template_files(service: str) -> None:
+    gaps = template_gaps(REPO / "services" / service)
+    if service in KNOWN_EXCEPTIONS:
+        assert gaps, f"services/{service} now follows the template: remove it from KNOWN_EXCEPTIONS"
+    else:
+        assert gaps == [], f"services/{service} lacks {gaps} (docs/design.md, 'Service layout')"
+
+
+def test_the_template_check_sees_a_missing_registry(tmp_path: Path) -> None:
+    for name in ("bootstrap.py", "routes.py", "adapters.py"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "handlers.py").write_text("EVENT_HANDLERS = {}\n")
+    assert template_gaps(tmp_path) == ["handlers.py without a handlers(…) registry"]
+    (tmp_path / "adapters.py").unlink()
+    assert "adapters.py (or one in each part)" in template_gaps(tmp_path)

@@ -72,7 +72,7 @@ async def test_a_secret_task_answers_an_agency_not_involved_as_one_that_does_not
     assert (refusal.status_code, refusal.code) == (404, "task-not-found")
     shown = refusal.detail()["message"] + refusal.detail()["message_vi"]
     assert LEAD not in shown and ASSIGNER not in shown  # names nothing it protects
-    assert outbox.events == {} and store.tasks["t-secret"]["status"] == "completion_reported"
+    assert outbox.events == {} and store.tasks["t-secret"].status == "completion_reported"
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ async def test_only_the_agency_whose_part_it_is_may_send_each_command(
     store.tasks["t-1"] = fake_progress.a_task("t-1", status="in_progress")
     refusal = await _refused(COMMANDS[command], "t-1", agency, uow)
     assert (refusal.status_code, refusal.code) == (status, code)
-    assert outbox.events == {} and store.tasks["t-1"]["status"] == "in_progress"
+    assert outbox.events == {} and store.tasks["t-1"].status == "in_progress"
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ async def test_completion_with_open_children_needs_a_reason(world: Any) -> None:
 
     command = cmd.ReportCompletion(product="125/BC", open_children_override="Đơn vị cấp dưới báo cáo chậm")
     event = await handlers.report_completion("t-parent", command, LEAD, uow)
-    assert event.event_type == "CompletionReported" and store.tasks["t-parent"]["status"] == "completion_reported"
+    assert event.event_type == "CompletionReported" and store.tasks["t-parent"].status == "completion_reported"
     assert store.unplanned == ["t-parent"]  # reminders pause while the assigner decides
 
 
@@ -149,7 +149,7 @@ async def test_each_accepted_command_emits_its_one_event(world: Any) -> None:
     ]
     for command, agency, event_type, status in steps:
         event = await COMMANDS[command]("t-1", agency, uow)
-        assert (event.event_type, store.tasks["t-1"]["status"]) == (event_type, status), command
+        assert (event.event_type, store.tasks["t-1"].status) == (event_type, status), command
     assert len(outbox.events) == len(steps)
     assert store.notes == [("t-1", COORDINATOR, "Đã phối hợp")] and len(store.completions) == 1
 
@@ -165,4 +165,4 @@ async def test_a_key_sent_again_answers_the_first_event_and_a_key_reused_on_anot
     with pytest.raises(Refused) as caught:
         await handlers.report_progress("t-1", cmd.ReportProgress(percent=90, idempotency_key="k-1"), LEAD, uow)
     assert (caught.value.status_code, caught.value.code) == (409, "idempotency-conflict")
-    assert store.tasks["t-1"]["percent"] == 40 and len(outbox.events) == 1
+    assert store.tasks["t-1"].percent == 40 and len(outbox.events) == 1

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
 
 import pytest
 
 from events.clock import VN_TZ
-from events.deadlines import parse_deadline_or_date
-from events.tasks import DeadlineExtended
 from events.workdays import WorkingCalendar
 from services.progress.domain import (
     OPEN,
@@ -22,18 +20,17 @@ from services.progress.domain import (
     require_lead,
     require_status,
 )
-from services.progress.event_handlers import extended_due
 from services.runtime.refusals import Refused
+from tests.fakes.progress import a_task
 
 CAL = WorkingCalendar()
-TASK: dict[str, Any] = {
-    "lead_agency_id": "bd-sgddt",
-    "coordinating_agency_ids": ["bd-stc"],
-    "assigning_agency_id": "ubnd-bd",
-    "status": "in_progress",
-    "key_task": False,
-    "lead_days": None,
-}
+TASK = a_task(
+    "t-1",
+    lead_agency_id="bd-sgddt",
+    coordinating_agency_ids=("bd-stc",),
+    assigning_agency_id="ubnd-bd",
+    status="in_progress",
+)
 
 
 def at(year: int, month: int, day: int, hour: int = 0) -> datetime:
@@ -60,8 +57,8 @@ def test_reminders_already_in_the_past_are_not_planned() -> None:
 
 def test_key_tasks_use_their_shorter_lead_times_and_a_task_override_wins() -> None:
     assert lead_days_for(TASK, (7, 3, 1), (3, 2, 1)) == (7, 3, 1)
-    assert lead_days_for({**TASK, "key_task": True}, (7, 3, 1), (3, 2, 1)) == (3, 2, 1)
-    assert lead_days_for({**TASK, "key_task": True, "lead_days": [10, 5]}, (7, 3, 1), (3, 2, 1)) == (10, 5)
+    assert lead_days_for(replace(TASK, key_task=True), (7, 3, 1), (3, 2, 1)) == (3, 2, 1)
+    assert lead_days_for(replace(TASK, key_task=True, lead_days=(10, 5)), (7, 3, 1), (3, 2, 1)) == (10, 5)
 
 
 def test_a_task_is_overdue_from_the_first_instant_after_its_due_day_in_vietnam() -> None:
@@ -103,18 +100,6 @@ def test_a_completed_or_withdrawn_task_takes_no_more_progress() -> None:
     require_status(TASK, OPEN, "báo cáo tiến độ")
     for status in ("completion_reported", "completed", "withdrawn"):
         with pytest.raises(Refused) as rejected:
-            require_status({**TASK, "status": status}, OPEN, "báo cáo tiến độ")
+            require_status(replace(TASK, status=status), OPEN, "báo cáo tiến độ")
         assert rejected.value.status_code == 409
         assert rejected.value.code == f"task-{status.replace('_', '-')}"
-
-
-def test_an_approved_extension_names_the_new_deadline_in_force() -> None:
-    event = DeadlineExtended(
-        request_id="r",
-        decided_by_agency_id="ubnd-bd",
-        previous_due=date(2022, 11, 30),
-        due=date(2022, 12, 31),
-        deadline=parse_deadline_or_date("2022-12-31", date(2022, 10, 6)),
-        original_due=None,
-    )
-    assert extended_due(event) == date(2022, 12, 31)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import asyncpg
 
 from events.deadlines import Deadline
 from events.tasks import SourceDocument, TaskAssigned
-from services.assignment.tasks.model import Task, view
+from services.assignment.tasks.model import VIEW_COLUMNS, Task, TaskView
 from services.runtime.access import visible_sql
 
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
@@ -74,9 +74,9 @@ async def command_hash_of(conn: Conn, task_id: str) -> str | None:
     return await conn.fetchval("SELECT command_hash FROM tasks WHERE task_id = $1", task_id)  # type: ignore[no-any-return]
 
 
-async def task_view(conn: Conn, task_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM tasks WHERE task_id = $1", task_id)
-    return view(row) if row else None
+async def task_view(conn: Conn, task_id: str) -> TaskView | None:
+    row = await conn.fetchrow(f"SELECT {VIEW_COLUMNS} FROM tasks WHERE task_id = $1", task_id)
+    return TaskView.of(row) if row else None
 
 
 async def task_views(
@@ -88,10 +88,10 @@ async def task_views(
     parent_task_id: str | None = None,
     code: str | None = None,
     limit: int = 500,
-) -> list[dict[str, Any]]:
+) -> list[TaskView]:
     """Tasks matching the filters that ``agency_id`` may see (secret ones only if involved)."""
     rows = await conn.fetch(
-        f"""SELECT * FROM tasks
+        f"""SELECT {VIEW_COLUMNS} FROM tasks
            WHERE ($2::text IS NULL OR source_number = $2) AND ($3::text IS NULL OR lead_agency_id = $3)
              AND ($4::text IS NULL OR parent_task_id = $4) AND ($5::text IS NULL OR code = $5)
              AND {visible_sql("$1")}
@@ -103,7 +103,7 @@ async def task_views(
         code,
         limit,
     )
-    return [view(r) for r in rows]
+    return [TaskView.of(r) for r in rows]
 
 
 async def children_count(conn: Conn, parent_task_id: str) -> int:
@@ -170,4 +170,15 @@ async def withdraw(conn: asyncpg.Connection, task_ids: list[str], agency_id: str
         at,
         agency_id,
         reason,
+    )
+
+
+async def set_completed(conn: asyncpg.Connection, task_id: str, done: bool, at: datetime) -> None:
+    """Open or done, as progress said (services/assignment/handlers.py): done keeps the first time it
+    was; not done clears it. A task this service does not hold changes nothing."""
+    await conn.execute(
+        "UPDATE tasks SET completed_at = CASE WHEN $2 THEN coalesce(completed_at, $3) END WHERE task_id = $1",
+        task_id,
+        done,
+        at,
     )

@@ -6,11 +6,9 @@ reports can still tell it. A delegated task cannot be extended past its parent's
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from events.clock import VN_TZ
-from events.deadlines import Deadline
 from events.envelope import Actor
 from events.tasks import DeadlineExtended, DeadlineExtensionRejected, DeadlineExtensionRequested
 from services.assignment.errors import conflict, forbidden, not_found
@@ -58,7 +56,7 @@ async def request_extension(
     if (known := await store.get(uow.conn, request_id)) is not None:
         # A retry answers the first outcome; the same key with another request changes nothing either,
         # and is told so rather than answered as if it had been taken.
-        asked = (known["reason"], json.loads(known["proposed_deadline"]).get("text"))
+        asked = (known.reason, known.proposed_deadline.text)
         if asked != (command.reason, command.proposed_due):
             key = command.idempotency_key
             raise conflict(
@@ -66,7 +64,7 @@ async def request_extension(
                 f"the key {key!r} already asked for an extension of this task differently",
                 f"Khóa {key!r} đã dùng cho một đề nghị gia hạn khác",
             )
-        return ExtensionOutcome(request_id, task_id, known["status"], created=False)
+        return ExtensionOutcome(request_id, task_id, known.status, created=False)
     _not_withdrawn(task)
     if agency_id != task.lead_agency_id:
         raise forbidden(
@@ -103,7 +101,7 @@ async def decide_extension(
 ) -> ExtensionOutcome:
     task = await open_task(uow, task_id, agency_id)
     request = await store.get(uow.conn, request_id, lock=True)
-    if request is None or request["task_id"] != task_id:
+    if request is None or request.task_id != task_id:
         raise not_found("extension request", "đề nghị gia hạn", request_id, "extension-not-found")
     if agency_id != task.assigning_agency_id:
         raise forbidden(
@@ -112,12 +110,12 @@ async def decide_extension(
             "Chỉ cơ quan giao nhiệm vụ được quyết định gia hạn",
         )
     wanted = "approved" if command.decision == "approve" else "rejected"
-    if request["status"] != "pending":
-        if request["status"] == wanted:
+    if request.status != "pending":
+        if request.status == wanted:
             return ExtensionOutcome(request_id, task_id, wanted, created=False)
         raise conflict(
             "extension-already-decided",
-            f"the request was already {request['status']}",
+            f"the request was already {request.status}",
             "Đề nghị gia hạn đã được quyết định",
         )
     _not_withdrawn(task)
@@ -132,11 +130,7 @@ async def decide_extension(
         )
         await uow.emit(rejected, actor=actor, task_id=task_id, id_parts=(request_id,), effective_at=effective_at)
         return ExtensionOutcome(request_id, task_id, wanted, created=True)
-    deadline = (
-        read_deadline(command.due, now.date())
-        if command.due
-        else Deadline.model_validate_json(request["proposed_deadline"])
-    )
+    deadline = read_deadline(command.due, now.date()) if command.due else request.proposed_deadline
     later_fixed(deadline, task.deadline_in_force)
     assert deadline.due is not None
     if task.parent_task_id and (parent := await adapters.task(uow.conn, task.parent_task_id)) is not None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
@@ -12,6 +12,53 @@ from events.deadlines import Deadline
 from events.tasks import SourceDocument
 
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
+
+
+@dataclass(frozen=True)
+class ExtensionRequest:
+    """A row of ``extension_requests``, its JSON columns read into their models."""
+
+    request_id: str
+    task_id: str
+    requested_by_agency_id: str
+    idempotency_key: str
+    reason: str
+    proposed_deadline: Deadline
+    requested_at: datetime
+    status: str
+    decided_by_agency_id: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    decided_deadline: Deadline | None
+    decision_document: SourceDocument | None
+
+
+@dataclass(frozen=True)
+class AwaitingDecision(ExtensionRequest):
+    """A pending request with what the deciding agency needs to know of its task."""
+
+    code: str
+    title: str
+    lead_agency_id: str
+
+
+_COLUMNS = ", ".join(f"e.{f.name}" for f in fields(ExtensionRequest))
+
+
+R = TypeVar("R", bound=ExtensionRequest)
+
+
+def _request(row: asyncpg.Record, kind: type[R]) -> R:
+    columns = dict(row)
+    decided, document = columns.pop("decided_deadline"), columns.pop("decision_document")
+    return kind(
+        **{
+            **columns,
+            "proposed_deadline": Deadline.model_validate_json(row["proposed_deadline"]),
+            "decided_deadline": Deadline.model_validate_json(decided) if decided is not None else None,
+            "decision_document": SourceDocument.model_validate_json(document) if document is not None else None,
+        }
+    )
 
 
 async def insert(
@@ -44,10 +91,11 @@ async def insert(
     return True
 
 
-async def get(conn: Conn, request_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+async def get(conn: Conn, request_id: str, *, lock: bool = False) -> ExtensionRequest | None:
     lock_clause = " FOR UPDATE" if lock else ""
-    sql = f"SELECT * FROM extension_requests WHERE request_id = $1{lock_clause}"
-    return await conn.fetchrow(sql, request_id)
+    sql = f"SELECT {_COLUMNS} FROM extension_requests e WHERE request_id = $1{lock_clause}"
+    row = await conn.fetchrow(sql, request_id)
+    return None if row is None else _request(row, ExtensionRequest)
 
 
 async def decide(
@@ -74,25 +122,29 @@ async def decide(
     )
 
 
-def view(row: asyncpg.Record) -> dict[str, Any]:
-    out = dict(row)
-    for column in ("proposed_deadline", "decided_deadline", "decision_document"):
-        if out.get(column) is not None:
-            out[column] = json.loads(out[column])
-    return out
+def view(request: ExtensionRequest) -> dict[str, Any]:
+    """The request as the HTTP API shows it: its documents as JSON."""
+    return {
+        **asdict(request),
+        "proposed_deadline": request.proposed_deadline.model_dump(mode="json"),
+        "decided_deadline": request.decided_deadline.model_dump(mode="json") if request.decided_deadline else None,
+        "decision_document": request.decision_document.model_dump(mode="json") if request.decision_document else None,
+    }
 
 
-async def of_task(conn: Conn, task_id: str) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT * FROM extension_requests WHERE task_id = $1 ORDER BY requested_at", task_id)
-    return [view(r) for r in rows]
+async def of_task(conn: Conn, task_id: str) -> list[ExtensionRequest]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM extension_requests e WHERE task_id = $1 ORDER BY requested_at", task_id
+    )
+    return [_request(r, ExtensionRequest) for r in rows]
 
 
-async def awaiting_decision(conn: Conn, agency_id: str, limit: int = 200) -> list[dict[str, Any]]:
+async def awaiting_decision(conn: Conn, agency_id: str, limit: int = 200) -> list[AwaitingDecision]:
     """Pending requests on the tasks ``agency_id`` assigned (it decides them), oldest first, with the task."""
     rows = await conn.fetch(
-        """SELECT e.*, t.code, t.title, t.lead_agency_id FROM extension_requests e JOIN tasks t USING (task_id)
+        f"""SELECT {_COLUMNS}, t.code, t.title, t.lead_agency_id FROM extension_requests e JOIN tasks t USING (task_id)
            WHERE t.assigning_agency_id = $1 AND e.status = 'pending' ORDER BY e.requested_at LIMIT $2""",
         agency_id,
         limit,
     )
-    return [view(r) for r in rows]
+    return [_request(r, AwaitingDecision) for r in rows]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -73,14 +72,64 @@ class Task:
         return "phoi-hop" if agency_id in self.coordinating_agency_ids else None
 
 
-def view(row: asyncpg.Record) -> dict[str, Any]:
-    """The task as the HTTP API shows it."""
-    task = dict(row)
-    for column in ("deadline", "deadline_in_force", "assigning_document"):
-        if task.get(column) is not None:
-            task[column] = json.loads(task[column])
-    for column in ("coordinating_agency_ids", "coordinating_group_ids"):
-        task[column] = list(task[column])
-    task.pop("command_hash", None)
-    task["status"] = "withdrawn" if task["withdrawn_at"] else "assigned"
-    return task
+@dataclass(frozen=True)
+class TaskView:
+    """A row of ``tasks`` as the HTTP API shows it: every column but the command hash, its documents read
+    into their models."""
+
+    task_id: str
+    code: str
+    assigning_agency_id: str
+    idempotency_key: str
+    title: str
+    description: str
+    expected_product: str
+    source_number: str
+    source_issued_on: date
+    source_issuer: str
+    lead_agency_id: str
+    coordinating_agency_ids: tuple[str, ...]
+    officer_in_charge_id: str | None
+    deadline: Deadline
+    key_task: bool
+    classification: str
+    parent_task_id: str | None
+    assigned_at: datetime
+    deadline_in_force: Deadline
+    coordinating_group_ids: tuple[str, ...]
+    assigning_document: SourceDocument | None
+    delegation_id: str | None
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+    withdrawal_reason: str | None
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> TaskView:
+        document = row["assigning_document"]
+        return cls(
+            **{
+                **dict(row),
+                "coordinating_agency_ids": tuple(row["coordinating_agency_ids"]),
+                "coordinating_group_ids": tuple(row["coordinating_group_ids"]),
+                "deadline": Deadline.model_validate_json(row["deadline"]),
+                "deadline_in_force": Deadline.model_validate_json(row["deadline_in_force"]),
+                "assigning_document": SourceDocument.model_validate_json(document) if document is not None else None,
+            }
+        )
+
+    @property
+    def status(self) -> str:
+        return "withdrawn" if self.withdrawn_at else "assigned"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "deadline": self.deadline.model_dump(mode="json"),
+            "deadline_in_force": self.deadline_in_force.model_dump(mode="json"),
+            "assigning_document": self.assigning_document.model_dump(mode="json") if self.assigning_document else None,
+            "status": self.status,
+        }
+
+
+VIEW_COLUMNS = ", ".join(f.name for f in fields(TaskView))

@@ -69,7 +69,7 @@ async def list_tasks(
         parent_task_id=parent_task_id,
         code=code,
     )
-    return {"tasks": tasks}
+    return {"tasks": [t.as_json() for t in tasks]}
 
 
 @router.get("/tasks/{task_id}")
@@ -82,7 +82,7 @@ async def _view(request: Request, task_id: str, agency_id: str | None) -> dict[s
     task, row = await adapters.task(pool, task_id), await adapters.task_view(pool, task_id)
     if task is None or row is None or not task.visible_to(agency_id):
         raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
-    return row
+    return row.as_json()
 
 
 @router.post("/tasks/{task_id}/delegations", status_code=status.HTTP_201_CREATED, dependencies=[needs(Action.DELEGATE)])
@@ -113,7 +113,7 @@ async def ask_extension(
 @router.get("/tasks/{task_id}/extensions")
 async def list_extensions(task_id: str, request: Request, agency: ReadingAgency) -> dict[str, Any]:
     await _view(request, task_id, agency.agency_id if agency else None)
-    return {"extensions": await extensions.of_task(runtime_of(request).pool, task_id)}
+    return {"extensions": [extensions.view(e) for e in await extensions.of_task(runtime_of(request).pool, task_id)]}
 
 
 @router.get("/extensions/awaiting-decision")
@@ -122,7 +122,8 @@ async def awaiting_decision(agency: ActingAgency, request: Request) -> dict[str,
     person, only with a role that decides them (events/roles.py)."""
     if agency.person_id is not None and not may(agency.roles, Action.DECIDE_EXTENSION):
         return {"extensions": []}
-    return {"extensions": await extensions.awaiting_decision(runtime_of(request).pool, agency.agency_id)}
+    pending = await extensions.awaiting_decision(runtime_of(request).pool, agency.agency_id)
+    return {"extensions": [extensions.view(e) for e in pending]}
 
 
 @router.post("/tasks/{task_id}/extensions/{request_id}/decision", dependencies=[needs(Action.DECIDE_EXTENSION)])
@@ -137,9 +138,9 @@ async def decide(
 
 
 async def _extension(request: Request, request_id: str) -> dict[str, Any]:
-    row = await extensions.get(runtime_of(request).pool, request_id)
-    assert row is not None
-    return extensions.view(row)
+    found = await extensions.get(runtime_of(request).pool, request_id)
+    assert found is not None
+    return extensions.view(found)
 
 
 @router.post("/tasks/{task_id}/withdrawal", dependencies=[needs(Action.WITHDRAW)])

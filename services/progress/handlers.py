@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
-from typing import Any
 
 from events.clock import VN_TZ
-from events.envelope import Envelope, EventPayload
-from events.tasks import TaskAssigned, TaskTransferred, parties_after
+from events.envelope import Envelope
+from events.tasks import DeadlineExtended, TaskAssigned, TaskTransferred, parties_after
 from services.progress import adapters, planning
 from services.progress.config import ProgressConfig
+from services.progress.domain import Task
 from services.runtime.consuming import BatchHandler, in_segments
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
@@ -18,39 +19,26 @@ from services.runtime.unit_of_work import Handler, UnitOfWork
 log = get_logger(__name__)
 
 
-def extended_due(payload: EventPayload) -> date | None:
-    """The deadline in force after an approved extension.
-
-    Read by name so the handler does not depend on how the assignment side shapes the event beyond
-    "the new deadline": ``new_due``, or the ``due`` of ``new_deadline``/``deadline``.
-    """
-    due = getattr(payload, "new_due", None)
-    if due is None:
-        deadline = getattr(payload, "new_deadline", None) or getattr(payload, "deadline", None)
-        due = getattr(deadline, "due", None)
-    return due if isinstance(due, date) else None
-
-
 def handlers(config: ProgressConfig) -> dict[str, Handler]:
     async def on_task_assigned(event: Envelope, uow: UnitOfWork) -> None:
         await on_tasks_assigned(config, [(event, uow)])
 
     async def on_deadline_extended(event: Envelope, uow: UnitOfWork) -> None:
+        payload = event.payload
+        assert isinstance(payload, DeadlineExtended)  # the registry's key is its event type
         task = await _task(event, uow)
-        new_due = extended_due(event.payload)
-        if task is None or new_due is None:
-            log.warning("extension without a task or a new due date; nothing to re-plan", new_due=new_due)
+        if task is None:
             return
         # The original stays in original_due: reports can still tell it.
-        await adapters.update(uow.conn, task["task_id"], uow.clock.now(), due=new_due)
-        await planning.replan(uow, {**task, "due": new_due}, config)
+        await adapters.update(uow.conn, task.task_id, uow.clock.now(), due=payload.due)
+        await planning.replan(uow, replace(task, due=payload.due), config)
 
     async def on_task_withdrawn(event: Envelope, uow: UnitOfWork) -> None:
         task = await _task(event, uow)
         if task is None:
             return
-        await adapters.update(uow.conn, task["task_id"], uow.clock.now(), status="withdrawn")
-        await planning.unplan(uow, task["task_id"])
+        await adapters.update(uow.conn, task.task_id, uow.clock.now(), status="withdrawn")
+        await planning.unplan(uow, task.task_id)
 
     async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
         """A reorganisation moved the task: the successor now writes its progress (lead-only writes); the
@@ -61,11 +49,11 @@ def handlers(config: ProgressConfig) -> dict[str, Handler]:
         if task is None:
             return
         lead, coordinating, officer = parties_after(
-            task["lead_agency_id"], tuple(task["coordinating_agency_ids"] or ()), task["officer_in_charge_id"], payload
+            task.lead_agency_id, task.coordinating_agency_ids, task.officer_in_charge_id, payload
         )
         await adapters.update(
             uow.conn,
-            task["task_id"],
+            task.task_id,
             uow.clock.now(),
             lead_agency_id=lead,
             coordinating_agency_ids=list(coordinating),
@@ -106,7 +94,7 @@ def batch_handler(config: ProgressConfig) -> BatchHandler:
     return in_segments(own, own, {"TaskAssigned": assigned})
 
 
-async def _task(event: Envelope, uow: UnitOfWork) -> dict[str, Any] | None:
+async def _task(event: Envelope, uow: UnitOfWork) -> Task | None:
     if event.task_id is None:
         return None
     task = await adapters.lock_task(uow.conn, event.task_id)

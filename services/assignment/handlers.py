@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from events.envelope import Envelope
 from events.tasks import TaskCompleted
+from services.assignment.tasks import adapters
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 
 async def _set(uow: UnitOfWork, task_id: str | None, done: bool, event: Envelope) -> None:
-    await uow.conn.execute(
-        "UPDATE tasks SET completed_at = CASE WHEN $2 THEN coalesce(completed_at, $3) END WHERE task_id = $1",
-        task_id,
-        done,
-        event.occurred_at,
-    )
+    if task_id is not None:
+        await adapters.set_completed(uow.conn, task_id, done, event.occurred_at)
 
 
 async def on_completion_reported(event: Envelope, uow: UnitOfWork) -> None:
@@ -35,8 +32,10 @@ async def on_task_completed(event: Envelope, uow: UnitOfWork) -> None:
     await _set(uow, event.task_id, event.payload.next_due is None, event)
 
 
-COMPLETION_HANDLERS: dict[str, Handler] = {
-    "CompletionReported": on_completion_reported,
-    "CompletionReturned": on_completion_returned,
-    "TaskCompleted": on_task_completed,
-}
+def handlers() -> dict[str, Handler]:
+    """The registry, by event type; every other event on the topic is ignored."""
+    return {
+        "CompletionReported": on_completion_reported,
+        "CompletionReturned": on_completion_returned,
+        "TaskCompleted": on_task_completed,
+    }
