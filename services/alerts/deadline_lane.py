@@ -18,6 +18,7 @@ consumer, which applies it in order as always.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ log = get_logger(__name__)
 DEADLINE_EVENTS = frozenset({"TaskOverdue", "DeadlineApproaching"})
 FORGET_AFTER = 200_000
 """Event ids remembered before the lane starts over from where the consumer stands (bounded memory)."""
+RESTART_S = 5.0
 
 
 class Lane:
@@ -111,14 +113,25 @@ def _event_type(record: Record) -> str | None:
 
 async def run(rt: Runtime) -> None:
     """The lane of a running alerts service: all partitions of the task events, from the consumer group's
-    committed offsets, started over whenever it remembers too much."""
+    committed offsets, started over whenever it remembers too much. A shortcut, never in the way: whatever
+    stops it (the broker or the database gone), it starts over later, and meanwhile the consumer applies
+    every deadline event in order."""
+    while True:
+        try:
+            await _lane(rt)
+        except Exception as exc:
+            log.warning("the deadline lane stopped; starting over", error=repr(exc), retry_in_s=RESTART_S)
+            await asyncio.sleep(RESTART_S)
+
+
+async def _lane(rt: Runtime) -> None:
     assert rt.consumer is not None
     options = client_options(rt.settings)
     reader = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20)
     admin = AIOKafkaAdminClient(**options)
-    await reader.start()
-    await admin.start()
     try:
+        await reader.start()
+        await admin.start()
         count = next(spec.partitions for spec in TOPICS if spec.name == TASK_EVENTS)
         partitions = [TopicPartition(TASK_EVENTS, p) for p in range(count)]
         reader.assign(partitions)
