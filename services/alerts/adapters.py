@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
@@ -49,8 +50,12 @@ async def insert_tasks(conn: asyncpg.Connection, assigned: Sequence[tuple[str, T
     await conn.executemany(_INSERT_TASK, [_task_row(task_id, event) for task_id, event in assigned])
 
 
-async def get_tasks(conn: Conn, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    rows = await conn.fetch("SELECT * FROM tasks WHERE task_id = ANY($1::text[])", list(task_ids))
+async def get_tasks(conn: Conn, task_ids: Sequence[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
+    """The tasks known of these ids; ``lock``: each row locked, in id order (two writers never deadlock)."""
+    rows = await conn.fetch(
+        f"SELECT * FROM tasks WHERE task_id = ANY($1::text[]) ORDER BY task_id{' FOR UPDATE' if lock else ''}",
+        list(task_ids),
+    )
     return {r["task_id"]: dict(r) for r in rows}
 
 
@@ -59,29 +64,32 @@ async def get_task(conn: Conn, task_id: str, *, lock: bool = False) -> dict[str,
     return dict(row) if row else None
 
 
-async def set_task(
-    conn: asyncpg.Connection, task_id: str, *, status: str | None = None, due: date | None = None
-) -> None:
-    await conn.execute(
-        "UPDATE tasks SET status = coalesce($2, status), due = coalesce($3, due) WHERE task_id = $1",
-        task_id,
-        status,
-        due,
-    )
+async def set_tasks(conn: asyncpg.Connection, changes: Sequence[tuple[str, str | None, date | None]]) -> None:
+    """Each (task id, status, due) in one statement; None keeps what the task has."""
+    if changes:
+        await conn.execute(
+            """UPDATE tasks t SET status = coalesce(c.status, t.status), due = coalesce(c.due, t.due)
+               FROM unnest($1::text[], $2::text[], $3::date[]) AS c (task_id, status, due)
+               WHERE t.task_id = c.task_id""",
+            *map(list, zip(*changes, strict=True)),
+        )
 
 
-async def set_parties(
-    conn: asyncpg.Connection, task_id: str, lead: str, coordinating: list[str], officer: str | None
-) -> None:
-    """Who holds the task after a reorganisation moved it (events/tasks.py ``parties_after``)."""
-    await conn.execute(
-        """UPDATE tasks SET lead_agency_id = $2, coordinating_agency_ids = $3, officer_in_charge_id = $4
-           WHERE task_id = $1""",
-        task_id,
-        lead,
-        coordinating,
-        officer,
-    )
+async def set_parties(conn: asyncpg.Connection, parties: Sequence[tuple[str, str, Sequence[str], str | None]]) -> None:
+    """Who holds each task after a reorganisation moved it (events/tasks.py ``parties_after``): (task id,
+    lead, coordinating, officer), in one statement."""
+    if parties:
+        await conn.execute(
+            """UPDATE tasks t SET lead_agency_id = p.lead, officer_in_charge_id = p.officer,
+                   coordinating_agency_ids = coalesce(string_to_array(p.coordinating, chr(31)), '{}')
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS p (task_id, lead, coordinating, officer)
+               WHERE t.task_id = p.task_id""",
+            [task_id for task_id, _, _, _ in parties],
+            [lead for _, lead, _, _ in parties],
+            # One text per task (arrays of arrays must be rectangular); chr(31) occurs in no agency id.
+            [chr(31).join(coordinating) or None for _, _, coordinating, _ in parties],
+            [officer for _, _, _, officer in parties],
+        )
 
 
 async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[Mapping[str, Any]]) -> set[uuid.UUID]:
@@ -125,32 +133,50 @@ async def get_alert(conn: Conn, alert_id: uuid.UUID, *, lock: bool = False) -> d
     return dict(row) if row else None
 
 
-async def open_alerts_of(
-    conn: asyncpg.Connection,
-    task_id: str,
-    *,
-    due_until: date | None = None,
-    kinds: Iterable[str] | None = None,
-    recipient_agency_id: str | None = None,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class OpenAlerts:
+    """Which of a task's open alerts: all, or only those due by ``due_until``, of ``kinds``, or told to the
+    people of ``recipient_agency_id``."""
+
+    task_id: str
+    due_until: date | None = None
+    kinds: tuple[str, ...] | None = None
+    recipient_agency_id: str | None = None
+
+
+async def open_alerts_of(conn: asyncpg.Connection, wanted: Sequence[OpenAlerts]) -> list[list[dict[str, Any]]]:
+    """Each ``wanted``'s open alerts (by recipient, then id), locked, in one statement."""
+    if not wanted:
+        return []
     rows = await conn.fetch(
-        """SELECT * FROM alerts WHERE task_id = $1 AND resolved_at IS NULL
-             AND ($2::date IS NULL OR due IS NULL OR due <= $2)
-             AND ($3::text[] IS NULL OR kind = ANY($3))
-             AND ($4::text IS NULL OR recipient_agency_id = $4)
-           ORDER BY recipient_person_id, alert_id FOR UPDATE""",
-        task_id,
-        due_until,
-        list(kinds) if kinds is not None else None,
-        recipient_agency_id,
+        """SELECT w.n, a.* FROM unnest($1::text[], $2::date[], $3::text[], $4::text[]) WITH ORDINALITY
+               AS w (task_id, due_until, kinds, agency, n)
+           JOIN alerts a ON a.task_id = w.task_id AND a.resolved_at IS NULL
+             AND (w.due_until IS NULL OR a.due IS NULL OR a.due <= w.due_until)
+             AND (w.kinds IS NULL OR a.kind = ANY(string_to_array(w.kinds, ',')))
+             AND (w.agency IS NULL OR a.recipient_agency_id = w.agency)
+           ORDER BY w.n, a.recipient_person_id, a.alert_id FOR UPDATE OF a""",
+        [w.task_id for w in wanted],
+        [w.due_until for w in wanted],
+        [",".join(w.kinds) if w.kinds is not None else None for w in wanted],
+        [w.recipient_agency_id for w in wanted],
     )
-    return [dict(r) for r in rows]
+    found: list[list[dict[str, Any]]] = [[] for _ in wanted]
+    for r in rows:
+        alert = dict(r)
+        found[alert.pop("n") - 1].append(alert)
+    return found
 
 
-async def resolve(conn: asyncpg.Connection, alert_id: uuid.UUID, because: str, at: datetime) -> None:
-    await conn.execute(
-        "UPDATE alerts SET resolved_at = $2, resolved_because = $3 WHERE alert_id = $1", alert_id, at, because
-    )
+async def resolve(conn: asyncpg.Connection, resolved: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
+    """Each (alert id, because, at) in one statement."""
+    if resolved:
+        await conn.execute(
+            """UPDATE alerts a SET resolved_at = r.at, resolved_because = r.because
+               FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS r (alert_id, because, at)
+               WHERE a.alert_id = r.alert_id""",
+            *map(list, zip(*resolved, strict=True)),
+        )
 
 
 async def acknowledge(conn: asyncpg.Connection, alert_id: uuid.UUID, at: datetime) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from events.topics import DIRECTORY, TASK_EVENTS
-from services.alerts import admin_routes, directory_handlers, task_handlers, timer_handlers
+from services.alerts import admin_routes, deadline_lane, directory_handlers, task_handlers, timer_handlers
 from services.alerts.channels.email import EmailSender
 from services.alerts.channels.targets import TargetPolicy
 from services.alerts.channels.webhook import WebhookSender
@@ -82,7 +82,7 @@ def _background(config: AlertsConfig, hub: StreamHub) -> tuple[BackgroundTask, .
     async def alert_streams(rt: Runtime) -> None:
         await hub.listen(rt.settings.database_url, {"application_name": "dondoc-alerts-stream"})
 
-    return alert_timers, alert_deliveries, alert_streams
+    return alert_timers, alert_deliveries, alert_streams, deadline_lane.run
 
 
 def definition(config: AlertsConfig | None = None) -> ServiceDefinition:

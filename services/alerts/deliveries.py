@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -115,38 +115,70 @@ async def enqueue(
     digest_day: date | None = None,
     notice: str = "alert",
 ) -> bool:
+    """Store one delivery row (``enqueue_many``); False when the same cause already stored it."""
+    row: dict[str, Any] = {"channel": channel, "person_id": person_id, "target": target, "body": body}
+    row |= {"alert_id": alert_id, "task_id": task_id, "reminder": reminder, "digest_day": digest_day, "notice": notice}
+    return bool(await enqueue_many(conn, [row]))
+
+
+async def enqueue_many(conn: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Delivery rows (each a mapping of ``enqueue``'s keyword arguments) in their order, in one statement;
+    returns how many were new. Their channels' workers are woken at commit."""
+    if not rows:
+        return 0
+    ids = [_delivery_id(r) for r in rows]
+    inserted = await conn.fetch(
+        """INSERT INTO deliveries (delivery_id, alert_id, task_id, person_id, channel, reminder, digest_day,
+               target, body, notice)
+           SELECT delivery_id, alert_id, task_id, person_id, channel, reminder, digest_day, target, body::jsonb,
+                  notice
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::date[],
+                       $8::text[], $9::text[], $10::text[]) WITH ORDINALITY
+               AS d (delivery_id, alert_id, task_id, person_id, channel, reminder, digest_day, target, body, notice, n)
+           ORDER BY n ON CONFLICT DO NOTHING RETURNING channel""",
+        ids,
+        [r.get("alert_id") for r in rows],
+        [r.get("task_id") for r in rows],
+        [r["person_id"] for r in rows],
+        [r["channel"] for r in rows],
+        [r.get("reminder", 0) for r in rows],
+        [r.get("digest_day") for r in rows],
+        [r["target"] for r in rows],
+        [
+            json.dumps({**r["body"], "delivery_id": str(i)}, ensure_ascii=False, default=str)
+            for r, i in zip(rows, ids, strict=True)
+        ],
+        [r.get("notice", "alert") for r in rows],
+    )
+    channels = sorted({r["channel"] for r in inserted})
+    if channels:
+        await conn.execute("SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c", NOTIFY_CHANNEL, channels)
+    return len(inserted)
+
+
+def _delivery_id(row: Mapping[str, Any]) -> uuid.UUID:
     # Deterministic per cause: a re-delivered cause inserts nothing. A notice other than the alert is
     # told once per target (a target that changed between the alert and its reminders hears it too).
-    extra = () if notice == "alert" else (notice, target)
-    delivery_id = deterministic_id("delivery", channel, alert_id or person_id, reminder, digest_day, *extra)
-    inserted = await conn.fetchval(
-        """INSERT INTO deliveries (delivery_id, alert_id, task_id, person_id, channel, reminder, digest_day,
-               target, body, notice) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
-           ON CONFLICT DO NOTHING RETURNING true""",
-        delivery_id,
-        alert_id,
-        task_id,
-        person_id,
-        channel,
-        reminder,
-        digest_day,
-        target,
-        json.dumps({**body, "delivery_id": str(delivery_id)}, ensure_ascii=False, default=str),
-        notice,
-    )
-    if inserted:
-        await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, channel)
-    return bool(inserted)
+    notice = row.get("notice", "alert")
+    extra = () if notice == "alert" else (notice, row["target"])
+    return deterministic_id(
+        "delivery", row["channel"], row.get("alert_id") or row["person_id"], row.get("reminder", 0),
+        row.get("digest_day"), *extra,
+    )  # fmt: skip
 
 
-async def webhook_targets(conn: asyncpg.Connection, alert_id: uuid.UUID) -> list[str]:
-    """The webhook URLs the alert (or a reminder of it) was sent to, or is being sent to."""
+async def webhook_targets(conn: asyncpg.Connection, alert_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The webhook URLs each alert (or a reminder of it) was sent to, or is being sent to."""
     rows = await conn.fetch(
-        """SELECT DISTINCT target FROM deliveries
-           WHERE alert_id = $1 AND channel = 'webhook' AND notice = 'alert' ORDER BY target""",
-        alert_id,
+        """SELECT DISTINCT alert_id, target FROM deliveries
+           WHERE alert_id = ANY($1::uuid[]) AND channel = 'webhook' AND notice = 'alert'
+           ORDER BY alert_id, target""",
+        list(alert_ids),
     )
-    return [r["target"] for r in rows]
+    targets: dict[uuid.UUID, list[str]] = {}
+    for r in rows:
+        targets.setdefault(r["alert_id"], []).append(r["target"])
+    return targets
 
 
 class DeliveryWorker:

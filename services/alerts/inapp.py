@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -61,6 +62,25 @@ async def append_many(conn: asyncpg.Connection, entries: Sequence[tuple[str, str
             [json.dumps(data, ensure_ascii=False, default=str) for _, _, data in entries],
             NOTIFY_CHANNEL,
         )
+
+
+@dataclass
+class Entries:
+    """The entries a transaction adds, written together at its end (``write``): every person locked at
+    once, in order, just before the insert. A consumer's run then never waits for a person's lock
+    while holding another (two runs sharing a head would deadlock), and holds them only for its tail."""
+
+    rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, person_id: str, kind: str, data: dict[str, Any]) -> None:
+        self.rows.append((person_id, kind, data))
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        """Lock the people and append the entries in their order; the buffer is emptied."""
+        if self.rows:
+            await lock_people(conn, [person for person, _, _ in self.rows])
+            await append_many(conn, self.rows)
+            self.rows = []
 
 
 async def entries_after(

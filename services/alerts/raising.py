@@ -4,9 +4,9 @@ delivery rows and its events commit together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 import asyncpg
@@ -66,12 +66,20 @@ async def raise_alerts(
     return (await raise_many([Cause(uow, task, kind, due, actor, working_days_left, transfer)], config))[0]
 
 
-async def raise_many(causes: Sequence[Cause], config: AlertsConfig) -> list[list[dict[str, Any]]]:
+async def raise_many(
+    causes: Sequence[Cause], config: AlertsConfig, entries: inapp.Entries | None = None
+) -> list[list[dict[str, Any]]]:
     """``raise_alerts`` for causes of different tasks, in one transaction, in a handful of statements for
-    all of them: one directory look-up, one lock of every recipient (in order), one insert of the alerts,
-    one of their in-app entries, one of their events. Returns each cause's new alerts."""
+    all of them: one directory look-up, one insert of the alerts, one of their events, and their in-app
+    entries into ``entries`` (the caller writes them at the end of its transaction), or, without it, in
+    one insert now. Returns each cause's new alerts."""
     if not causes:
         return []
+    if entries is None:
+        entries = inapp.Entries()
+        each = await raise_many(causes, config, entries)
+        await entries.write(causes[0].uow.conn)
+        return each
     conn = causes[0].uow.conn
     infos = await directory_store.agencies(conn, [a for c in causes for a in agencies_to_look_up(c.kind, c.task)])
     told = [
@@ -84,7 +92,6 @@ async def raise_many(causes: Sequence[Cause], config: AlertsConfig) -> list[list
             log.debug("no head known for the lead agency; alerting the officer only", agency=c.task["lead_agency_id"])
         if not people:
             log.warning("nobody to alert: no officer in charge and no head known", kind=c.kind)
-    await inapp.lock_people(conn, [p.person_id for people in told for p in people])
     candidates: list[tuple[Cause, dict[str, Any]]] = []
     for c, people in zip(causes, told, strict=True):
         th = (
@@ -137,7 +144,7 @@ async def raise_many(causes: Sequence[Cause], config: AlertsConfig) -> list[list
         )
         for c, alert in new
     ]
-    delivered = await _deliver_many(conn, [(c.uow, alert, c.task, 0) for c, alert in new], config)
+    delivered = await _deliver_many(conn, [(c.uow, alert, c.task, 0) for c, alert in new], config, entries)
     # Each alert's AlertRaised, then its AlertDelivered: the order one alert at a time gives.
     await emit_all(
         conn,
@@ -155,7 +162,9 @@ async def deliver(
     uow: UnitOfWork, alert: dict[str, Any], task: dict[str, Any], *, reminder: int, config: AlertsConfig
 ) -> None:
     """In-app now (same transaction); webhook and e-mail as delivery rows for their workers."""
-    delivered = await _deliver_many(uow.conn, [(uow, alert, task, reminder)], config)
+    entries = inapp.Entries()
+    delivered = await _deliver_many(uow.conn, [(uow, alert, task, reminder)], config, entries)
+    await entries.write(uow.conn)
     await emit_all(uow.conn, uow.schema, delivered, traceparents=[uow.traceparent] * len(delivered))
 
 
@@ -163,15 +172,18 @@ async def _deliver_many(
     conn: asyncpg.Connection,
     alerts: Sequence[tuple[UnitOfWork, dict[str, Any], dict[str, Any], int]],
     config: AlertsConfig,
+    entries: inapp.Entries,
 ) -> list[Envelope]:
-    """``deliver`` of each (unit of work, alert, task, reminder): the in-app entries in one statement, the
-    contacts in one look-up; returns the AlertDelivered envelopes for the caller to store in order."""
+    """``deliver`` of each (unit of work, alert, task, reminder): the in-app entries into ``entries``, the
+    contacts in one look-up, the delivery rows in one insert; returns the AlertDelivered envelopes for the
+    caller to store in order."""
     if not alerts:
         return []
-    entries, envelopes = [], []
+    datas, envelopes = [], []
     for uow, alert, task, reminder in alerts:
         data = _entry(alert, task, reminder)
-        entries.append((alert["recipient_person_id"], data["event"], data))
+        entries.add(alert["recipient_person_id"], data["event"], data)
+        datas.append(data)
         envelopes.append(
             uow.envelope(
                 AlertDelivered(
@@ -185,23 +197,23 @@ async def _deliver_many(
                 id_parts=(alert["alert_id"], "in-app", reminder),
             )
         )
-    await inapp.append_many(conn, entries)
     contacts = await directory_store.contacts_of(
         conn, [(alert["recipient_person_id"], alert["recipient_agency_id"]) for _, alert, _, _ in alerts]
     )
-    for (_, alert, task, reminder), (_, _, data) in zip(alerts, entries, strict=True):
+    rows: list[dict[str, Any]] = []
+    for (_, alert, task, reminder), data in zip(alerts, datas, strict=True):
         person, agency = alert["recipient_person_id"], alert["recipient_agency_id"]
         email, url = contacts.get((person, agency), (None, None))
-        common = {"alert_id": alert["alert_id"], "task_id": task["task_id"], "reminder": reminder}
+        common = {"alert_id": alert["alert_id"], "task_id": task["task_id"], "reminder": reminder, "person_id": person}
         # Webhook and e-mail leave dondoc: for a secret task they carry no content (disclosure.py).
         if url:
-            body = disclosure.webhook_body(data, task)
-            await deliveries.enqueue(conn, channel="webhook", person_id=person, target=url, body=body, **common)
+            rows.append({"channel": "webhook", "target": url, "body": disclosure.webhook_body(data, task), **common})
         # Reminders before a deadline reach the mailbox in the daily digest, not one e-mail each.
         if email and config.smtp_host and (alert["kind"] != "approaching" or reminder):
             subject, text = disclosure.email(alert, task, reminder)
             body = {"subject": subject, "text": text, "task_id": task["task_id"]}
-            await deliveries.enqueue(conn, channel="email", person_id=person, target=email, body=body, **common)
+            rows.append({"channel": "email", "target": email, "body": body, **common})
+    await deliveries.enqueue_many(conn, rows)
     return envelopes
 
 
@@ -245,68 +257,79 @@ async def remind(uow: UnitOfWork, alert: dict[str, Any], task: dict[str, Any], c
     return n
 
 
-async def resolve_alerts(
-    uow: UnitOfWork,
-    task_id: str,
-    because: ResolvedBecause,
-    *,
-    actor: Actor,
-    due_until: date | None = None,
-    kinds: Iterable[str] | None = None,
-    recipient_agency_id: str | None = None,
-) -> int:
-    """Resolve the task's open alerts (AlertResolved each), stop their reminders, and tell the agency
-    systems that had them by webhook."""
-    open_alerts = await adapters.open_alerts_of(
-        uow.conn, task_id, due_until=due_until, kinds=kinds, recipient_agency_id=recipient_agency_id
-    )
-    if not open_alerts:
-        return 0
-    task = await adapters.get_task(uow.conn, task_id)
-    assert task is not None  # alerts reference their task
-    await inapp.lock_people(uow.conn, [a["recipient_person_id"] for a in open_alerts])
-    for alert in open_alerts:
-        await adapters.resolve(uow.conn, alert["alert_id"], because, uow.clock.now())
-        await _resolution_to_webhooks(uow, alert, task, because)
-        await timers.cancel(uow.conn, str(alert["alert_id"]))
-        await inapp.append(
-            uow.conn,
+@dataclass(frozen=True)
+class Resolution:
+    """Why some of a task's open alerts end: the unit of work of the event that asks, and which ones."""
+
+    uow: UnitOfWork
+    which: adapters.OpenAlerts
+    because: ResolvedBecause
+    actor: Actor
+
+
+async def resolve_many(resolutions: Sequence[Resolution], entries: inapp.Entries) -> None:
+    """Resolve each resolution's open alerts (AlertResolved each, in its order), stop their reminders, and
+    tell the agency systems that had them by webhook; for tasks of different ids, in one transaction, in a
+    handful of statements for all of them. The in-app entries go into ``entries`` (written by the caller)."""
+    if not resolutions:
+        return
+    uow = resolutions[0].uow
+    conn = uow.conn
+    found = await adapters.open_alerts_of(conn, [r.which for r in resolutions])
+    ending = [(r, alert) for r, alerts in zip(resolutions, found, strict=True) for alert in alerts]
+    if not ending:
+        return
+    now = uow.clock.now()
+    await adapters.resolve(conn, [(alert["alert_id"], r.because, now) for r, alert in ending])
+    await _resolution_to_webhooks(conn, ending, now)
+    await timers.cancel_many(conn, [str(alert["alert_id"]) for _, alert in ending])
+    for r, alert in ending:
+        entries.add(
             alert["recipient_person_id"],
             "resolved",
             {
                 "event": "resolved",
                 "alert_id": alert["alert_id"],
-                "task_id": task_id,
+                "task_id": r.which.task_id,
                 "kind": alert["kind"],
-                "because": because,
+                "because": r.because,
             },
         )
-        await uow.emit(
+    resolved = [
+        r.uow.envelope(
             AlertResolved(
-                alert_id=alert["alert_id"], recipient_person_id=alert["recipient_person_id"], because=because
+                alert_id=alert["alert_id"], recipient_person_id=alert["recipient_person_id"], because=r.because
             ),
-            actor=actor,
-            task_id=task_id,
+            actor=r.actor,
+            task_id=r.which.task_id,
             id_parts=(alert["alert_id"], "resolved"),
         )
-    return len(open_alerts)
+        for r, alert in ending
+    ]
+    await emit_all(conn, uow.schema, resolved, traceparents=[r.uow.traceparent for r, _ in ending])
 
 
 async def _resolution_to_webhooks(
-    uow: UnitOfWork, alert: dict[str, Any], task: dict[str, Any], because: ResolvedBecause
+    conn: asyncpg.Connection, ending: Sequence[tuple[Resolution, dict[str, Any]]], at: datetime
 ) -> None:
     """Each webhook target that had the alert (delivered, still trying, or failed and perhaps retried
     later) is told it is over; it is sent after the alert's own deliveries there (deliveries.py).
     No e-mail: a person's mailbox need not hear of every alert that ends; dondoc shows it."""
-    body = disclosure.resolution_body(alert, task, because, uow.clock.now())
-    for target in await deliveries.webhook_targets(uow.conn, alert["alert_id"]):
-        await deliveries.enqueue(
-            uow.conn,
-            channel="webhook",
-            notice="resolved",
-            person_id=alert["recipient_person_id"],
-            target=target,
-            body=body,
-            alert_id=alert["alert_id"],
-            task_id=task["task_id"],
-        )
+    targets = await deliveries.webhook_targets(conn, [alert["alert_id"] for _, alert in ending])
+    if not targets:
+        return
+    tasks = await adapters.get_tasks(conn, sorted({alert["task_id"] for _, alert in ending}))
+    rows = [
+        {
+            "channel": "webhook",
+            "notice": "resolved",
+            "person_id": alert["recipient_person_id"],
+            "target": target,
+            "body": disclosure.resolution_body(alert, tasks[alert["task_id"]], r.because, at),
+            "alert_id": alert["alert_id"],
+            "task_id": alert["task_id"],
+        }
+        for r, alert in ending
+        for target in targets.get(alert["alert_id"], [])
+    ]
+    await deliveries.enqueue_many(conn, rows)

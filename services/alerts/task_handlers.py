@@ -1,9 +1,14 @@
 """Consumed task events: raise alerts as deadlines near and pass, resolve them when the task no longer
-asks anything of anyone, and keep the overdue reminders and the escalation timed."""
+asks anything of anyone, and keep the overdue reminders and the escalation timed.
+
+Every handler is set-based: it takes events of one type, each of another task, and applies them as one
+after the other would, in a handful of statements for all of them. A consumer's run goes through them
+wave after wave (runtime/consuming.py ``in_waves``: each task's events in order), and its in-app entries
+are written once, at the end of the run (inapp.Entries); a single event is a run of one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,176 +22,215 @@ from events.tasks import (
     TaskTransferred,
     parties_after,
 )
-from services.alerts import adapters, raising
+from services.alerts import adapters, inapp, raising
+from services.alerts.adapters import OpenAlerts
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import REPEATED_ROLES
-from services.alerts.raising import ESCALATE, REPEAT
+from services.alerts.raising import ESCALATE, REPEAT, Cause, Resolution
 from services.runtime import timers
-from services.runtime.consuming import BatchHandler, in_segments
+from services.runtime.consuming import BatchHandler, in_waves
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
 
 log = get_logger(__name__)
 
+Items = Sequence[tuple[Envelope, UnitOfWork]]
+SetHandler = Callable[[Items, inapp.Entries], Awaitable[None]]
+"""Applies events of one type, each of another task, in one transaction; in-app entries into the buffer."""
 
-async def _open_task(event: Envelope, uow: UnitOfWork) -> dict[str, Any] | None:
-    assert event.task_id
-    task = await adapters.get_task(uow.conn, event.task_id, lock=True)
-    if task is None:
-        # Task events of one task share a partition, so TaskAssigned always comes first; reaching here
-        # means the assignment predates this service's log: nothing to address.
-        log.warning("event for a task this service has never seen", event_type=event.event_type)
-        return None
-    return task if task["status"] == "open" else None
+STILL_FOLLOWED = ("open", "completion_reported")
+"""A task in one of these states still asks something of someone; completed or withdrawn, it no longer does."""
 
 
-def handlers(config: AlertsConfig) -> dict[str, Handler]:
-    repeat_every = timedelta(seconds=config.overdue_repeat_s)
+async def _tasks_of(items: Items, *, only_open: bool) -> list[tuple[Envelope, UnitOfWork, dict[str, Any]]]:
+    """Each event with its task, the rows locked in one statement; ``only_open``: the open ones only."""
+    tasks = await adapters.get_tasks(items[0][1].conn, [event.task_id or "" for event, _ in items], lock=True)
+    found = []
+    for event, uow in items:
+        task = tasks.get(event.task_id or "")
+        if task is None:
+            # Task events of one task share a partition, so TaskAssigned always comes first; reaching here
+            # means the assignment predates this service's log: nothing to address.
+            log.warning("event for a task this service has never seen", event_type=event.event_type)
+        elif not only_open or task["status"] == "open":
+            found.append((event, uow, task))
+    return found
 
-    async def on_task_assigned(event: Envelope, uow: UnitOfWork) -> None:
-        await on_tasks_assigned(config, [(event, uow)])
 
-    async def on_deadline_approaching(event: Envelope, uow: UnitOfWork) -> None:
-        assert isinstance(event.payload, DeadlineApproaching)
-        if (task := await _open_task(event, uow)) is not None:
-            await raising.raise_alerts(
-                uow,
-                task,
-                "approaching",
-                due=event.payload.due,
-                actor=event.actor,
-                config=config,
-                working_days_left=event.payload.working_days_left,
+def set_handlers(config: AlertsConfig) -> dict[str, SetHandler]:
+    every = timedelta(seconds=config.overdue_repeat_s)  # an overdue alert's repeats
+
+    async def assigned(items: Items, entries: inapp.Entries) -> None:
+        news: list[tuple[str, TaskAssigned]] = []
+        for event, _ in items:
+            assert isinstance(event.payload, TaskAssigned) and event.task_id
+            news.append((event.task_id, event.payload))
+        conn = items[0][1].conn
+        await adapters.insert_tasks(conn, news)
+        tasks = await adapters.get_tasks(conn, [task_id for task_id, _ in news])
+        causes = [
+            Cause(uow, tasks[task_id], "assigned", tasks[task_id]["due"], event.actor)
+            for (task_id, _), (event, uow) in zip(news, items, strict=True)
+        ]
+        await raising.raise_many(causes, config, entries)
+
+    async def approaching(items: Items, entries: inapp.Entries) -> None:
+        causes = []
+        for event, uow, task in await _tasks_of(items, only_open=True):
+            assert isinstance(event.payload, DeadlineApproaching)
+            due, left = event.payload.due, event.payload.working_days_left
+            causes.append(Cause(uow, task, "approaching", due, event.actor, working_days_left=left))
+        await raising.raise_many(causes, config, entries)
+
+    async def overdue(items: Items, entries: inapp.Entries) -> None:
+        opened = await _tasks_of(items, only_open=True)
+        causes = []
+        for event, uow, task in opened:
+            assert isinstance(event.payload, TaskOverdue)
+            causes.append(Cause(uow, task, "overdue", event.payload.due, event.actor))
+        created = await raising.raise_many(causes, config, entries)
+        planned: list[dict[str, Any]] = []
+        for (event, _, task), alerts in zip(opened, created, strict=True):
+            assert isinstance(event.payload, TaskOverdue)
+            due, since = event.payload.due, event.payload.overdue_since
+            planned += [
+                {"kind": REPEAT, "subject_id": str(a["alert_id"]), "dedup_key": "1", "fire_at": a["raised_at"] + every}
+                for a in alerts
+                if a["recipient_role"] in REPEATED_ROLES
+            ]
+            planned.append(
+                {
+                    "kind": ESCALATE,
+                    "subject_id": task["task_id"],
+                    "dedup_key": str(due),
+                    "fire_at": since + timedelta(seconds=config.escalation_delay_s),
+                    "data": {"due": due.isoformat(), "overdue_since": since.isoformat()},
+                }
+            )
+        if opened:
+            await timers.schedule_many(opened[0][1].conn, planned)
+
+    async def completion_reported(items: Items, entries: inapp.Entries) -> None:
+        # Repeats pause while the assigning agency decides; a return resumes them.
+        opened = await _tasks_of(items, only_open=True)
+        if opened:
+            await adapters.set_tasks(
+                items[0][1].conn, [(t["task_id"], "completion_reported", None) for _, _, t in opened]
             )
 
-    async def on_task_overdue(event: Envelope, uow: UnitOfWork) -> None:
-        payload = event.payload
-        assert isinstance(payload, TaskOverdue) and event.task_id
-        if (task := await _open_task(event, uow)) is None:
-            return
-        created = await raising.raise_alerts(uow, task, "overdue", due=payload.due, actor=event.actor, config=config)
-        for alert in created:
-            if alert["recipient_role"] in REPEATED_ROLES:
-                await timers.schedule(
-                    uow.conn,
-                    kind=REPEAT,
-                    subject_id=str(alert["alert_id"]),
-                    dedup_key="1",
-                    fire_at=alert["raised_at"] + repeat_every,
-                )
-        await timers.schedule(
-            uow.conn,
-            kind=ESCALATE,
-            subject_id=event.task_id,
-            dedup_key=str(payload.due),
-            fire_at=payload.overdue_since + timedelta(seconds=config.escalation_delay_s),
-            data={"due": payload.due.isoformat(), "overdue_since": payload.overdue_since.isoformat()},
+    async def completion_returned(items: Items, entries: inapp.Entries) -> None:
+        await adapters.set_tasks(items[0][1].conn, [(event.task_id or "", "open", None) for event, _ in items])
+
+    async def completed(items: Items, entries: inapp.Entries) -> None:
+        resolutions, changes = [], []
+        for event, uow in items:
+            assert isinstance(event.payload, TaskCompleted) and event.task_id
+            done = event.payload
+            # A recurring task resolves only the occurrence just completed; the next one stays followed.
+            until = done.deadline_in_force if done.next_due else None
+            resolutions.append(Resolution(uow, OpenAlerts(event.task_id, due_until=until), "completed", event.actor))
+            changes.append(
+                (event.task_id, "open", done.next_due) if done.next_due else (event.task_id, "completed", None)
+            )
+        await _ended(items, resolutions, changes, entries)
+
+    async def withdrawn(items: Items, entries: inapp.Entries) -> None:
+        await _ended(
+            items,
+            [Resolution(uow, OpenAlerts(event.task_id or ""), "withdrawn", event.actor) for event, uow in items],
+            [(event.task_id or "", "withdrawn", None) for event, _ in items],
+            entries,
         )
 
-    async def on_completion_reported(event: Envelope, uow: UnitOfWork) -> None:
-        # Repeats pause while the assigning agency decides; a return resumes them.
-        if await _open_task(event, uow) is not None:
-            await adapters.set_task(uow.conn, event.task_id or "", status="completion_reported")
-
-    async def on_completion_returned(event: Envelope, uow: UnitOfWork) -> None:
-        await adapters.set_task(uow.conn, event.task_id or "", status="open")
-
-    async def on_task_completed(event: Envelope, uow: UnitOfWork) -> None:
-        payload = event.payload
-        assert isinstance(payload, TaskCompleted) and event.task_id
-        # A recurring task resolves only the occurrence just completed; the next one stays followed.
-        until = payload.deadline_in_force if payload.next_due else None
-        await raising.resolve_alerts(uow, event.task_id, "completed", actor=event.actor, due_until=until)
-        await timers.cancel(uow.conn, event.task_id, kinds=(ESCALATE,))
-        if payload.next_due:
-            await adapters.set_task(uow.conn, event.task_id, status="open", due=payload.next_due)
-        else:
-            await adapters.set_task(uow.conn, event.task_id, status="completed")
-
-    async def on_task_withdrawn(event: Envelope, uow: UnitOfWork) -> None:
-        assert event.task_id
-        await raising.resolve_alerts(uow, event.task_id, "withdrawn", actor=event.actor)
-        await timers.cancel(uow.conn, event.task_id, kinds=(ESCALATE,))
-        await adapters.set_task(uow.conn, event.task_id, status="withdrawn")
-
-    async def on_deadline_extended(event: Envelope, uow: UnitOfWork) -> None:
-        payload = event.payload
-        assert isinstance(payload, DeadlineExtended) and event.task_id
+    async def extended(items: Items, entries: inapp.Entries) -> None:
         # Reminders and overdue alerts of the old deadline no longer hold; the new one gets its own.
-        await raising.resolve_alerts(
-            uow,
-            event.task_id,
-            "deadline-extended",
-            actor=event.actor,
-            kinds=("approaching", "overdue", "escalated"),
-        )
-        await timers.cancel(uow.conn, event.task_id, kinds=(ESCALATE,))
-        await adapters.set_task(uow.conn, event.task_id, due=payload.due)
+        old = ("approaching", "overdue", "escalated")
+        resolutions, changes = [], []
+        for event, uow in items:
+            assert isinstance(event.payload, DeadlineExtended) and event.task_id
+            resolutions.append(Resolution(uow, OpenAlerts(event.task_id, kinds=old), "deadline-extended", event.actor))
+            changes.append((event.task_id, None, event.payload.due))
+        await _ended(items, resolutions, changes, entries)
 
-    async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
-        """A reorganisation moved the task: the old agency's alerts no longer ask anything of its people, and
+    async def transferred(items: Items, entries: inapp.Entries) -> None:
+        """A reorganisation moved the tasks: the old agency's alerts no longer ask anything of its people, and
         the successor's people are told once ("nhiệm vụ được chuyển giao")."""
-        payload = event.payload
-        assert isinstance(payload, TaskTransferred) and event.task_id
-        task = await adapters.get_task(uow.conn, event.task_id, lock=True)
-        if task is None:
-            log.warning("transfer of a task this service has never seen")
-            return
-        await raising.resolve_alerts(
-            uow, event.task_id, "transferred", actor=event.actor, recipient_agency_id=payload.from_agency_id
-        )
-        lead, coordinating, officer = parties_after(
-            task["lead_agency_id"], tuple(task["coordinating_agency_ids"] or ()), task["officer_in_charge_id"], payload
-        )
-        await adapters.set_parties(uow.conn, event.task_id, lead, list(coordinating), officer)
-        if task["status"] not in ("open", "completion_reported"):
-            return  # completed or withdrawn meanwhile: nothing to do for the successor
-        moved = {
-            **task,
-            "lead_agency_id": lead,
-            "coordinating_agency_ids": list(coordinating),
-            "officer_in_charge_id": officer,
-        }
-        await raising.raise_alerts(
-            uow, moved, "transferred", due=task["due"], actor=event.actor, config=config, transfer=payload
-        )
+        known = await _tasks_of(items, only_open=False)
+        resolutions, parties, causes = [], [], []
+        for event, uow, task in known:
+            move = event.payload
+            assert isinstance(move, TaskTransferred)
+            theirs = OpenAlerts(task["task_id"], recipient_agency_id=move.from_agency_id)
+            resolutions.append(Resolution(uow, theirs, "transferred", event.actor))
+            lead, coordinating, officer = parties_after(
+                task["lead_agency_id"], tuple(task["coordinating_agency_ids"] or ()), task["officer_in_charge_id"], move
+            )
+            parties.append((task["task_id"], lead, coordinating, officer))
+            if task["status"] in STILL_FOLLOWED:  # completed or withdrawn meanwhile: nobody to tell
+                moved = {**task, "lead_agency_id": lead, "coordinating_agency_ids": list(coordinating)}
+                moved["officer_in_charge_id"] = officer
+                causes.append(Cause(uow, moved, "transferred", task["due"], event.actor, transfer=move))
+        await raising.resolve_many(resolutions, entries)
+        if known:
+            await adapters.set_parties(items[0][1].conn, parties)
+        await raising.raise_many(causes, config, entries)
 
     return {
-        "TaskTransferred": on_task_transferred,
-        "TaskAssigned": on_task_assigned,
-        "DeadlineApproaching": on_deadline_approaching,
-        "TaskOverdue": on_task_overdue,
-        "CompletionReported": on_completion_reported,
-        "CompletionReturned": on_completion_returned,
-        "TaskCompleted": on_task_completed,
-        "TaskWithdrawn": on_task_withdrawn,
-        "DeadlineExtended": on_deadline_extended,
+        "TaskTransferred": transferred,
+        "TaskAssigned": assigned,
+        "DeadlineApproaching": approaching,
+        "TaskOverdue": overdue,
+        "CompletionReported": completion_reported,
+        "CompletionReturned": completion_returned,
+        "TaskCompleted": completed,
+        "TaskWithdrawn": withdrawn,
+        "DeadlineExtended": extended,
     }
 
 
-async def on_tasks_assigned(config: AlertsConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
-    """Tasks (each of another id) recorded and their "assigned" alerts raised, in a handful of statements
-    for all of them (raising.raise_many)."""
-    assigned: list[tuple[str, TaskAssigned]] = []
-    for event, _ in items:
-        assert isinstance(event.payload, TaskAssigned) and event.task_id
-        assigned.append((event.task_id, event.payload))
+async def _ended(
+    items: Items,
+    resolutions: Sequence[Resolution],
+    changes: Sequence[tuple[str, str | None, Any]],
+    entries: inapp.Entries,
+) -> None:
+    """Tasks completed, withdrawn or given a new deadline: their alerts resolved, the escalation of the
+    deadline that held cancelled, the task rows changed."""
     conn = items[0][1].conn
-    await adapters.insert_tasks(conn, assigned)
-    tasks = await adapters.get_tasks(conn, [task_id for task_id, _ in assigned])
-    causes = []
-    for (task_id, _), (event, uow) in zip(assigned, items, strict=True):
-        task = tasks[task_id]
-        causes.append(raising.Cause(uow, task, "assigned", task["due"], event.actor))
-    await raising.raise_many(causes, config)
+    await raising.resolve_many(resolutions, entries)
+    await timers.cancel_many(conn, [task_id for task_id, _, _ in changes], kinds=(ESCALATE,))
+    await adapters.set_tasks(conn, changes)
+
+
+def _applier(config: AlertsConfig) -> Callable[[Items], Awaitable[None]]:
+    """Applies a run of task events (all in one transaction): wave after wave, each wave's events by type,
+    then the run's in-app entries at once."""
+    own = set_handlers(config)
+
+    async def apply(items: Items) -> None:
+        entries = inapp.Entries()
+        for wave in in_waves(items):
+            by_type: dict[str, list[tuple[Envelope, UnitOfWork]]] = {}
+            for item in wave:
+                by_type.setdefault(item[0].event_type, []).append(item)
+            for event_type, group in by_type.items():
+                await own[event_type](group, entries)
+        await entries.write(items[0][1].conn)
+
+    return apply
+
+
+def handlers(config: AlertsConfig) -> dict[str, Handler]:
+    """Each task event alone: a run of one."""
+    apply = _applier(config)
+
+    async def one(event: Envelope, uow: UnitOfWork) -> None:
+        await apply([(event, uow)])
+
+    return dict.fromkeys(set_handlers(config), one)
 
 
 def batch_handler(config: AlertsConfig) -> BatchHandler:
-    """Runs of task events in one transaction each (runtime/consuming.py), new tasks set-based: a bulk
-    import commits once per run and raises its alerts in a few statements."""
-    own = handlers(config)
-
-    async def assigned(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
-        await on_tasks_assigned(config, items)
-
-    return in_segments(own, own, {"TaskAssigned": assigned})
+    """Runs of task events in one transaction each (runtime/consuming.py), every type set-based: a bulk
+    import commits once per run and applies its events in a few statements per wave."""
+    return BatchHandler(frozenset(set_handlers(config)), _applier(config))

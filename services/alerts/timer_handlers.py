@@ -11,6 +11,7 @@ from typing import Any
 from events.alerts import AlertEscalated
 from events.workdays import default_calendar
 from services.alerts import adapters, deliveries, directory_store, disclosure, inapp, raising, wording
+from services.alerts.adapters import OpenAlerts
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import REPEATED_ROLES, next_digest, next_repeat
 from services.alerts.raising import DIGEST, ESCALATE, REPEAT, SYSTEM
@@ -38,10 +39,9 @@ def handlers(config: AlertsConfig) -> dict[str, TimerHandler]:
         due = date.fromisoformat(timer.data["due"])
         if task is None or task["status"] != "open" or task["due"] != due:
             return  # completed, withdrawn or extended meanwhile
+        [overdue] = await adapters.open_alerts_of(uow.conn, [OpenAlerts(task["task_id"], kinds=("overdue",))])
         unacknowledged = [
-            a["alert_id"]
-            for a in await adapters.open_alerts_of(uow.conn, task["task_id"], kinds=("overdue",))
-            if a["acknowledged_at"] is None and a["recipient_role"] in REPEATED_ROLES
+            a["alert_id"] for a in overdue if a["acknowledged_at"] is None and a["recipient_role"] in REPEATED_ROLES
         ]
         created = await raising.raise_alerts(uow, task, "escalated", due=due, actor=SYSTEM, config=config)
         await uow.emit(

@@ -146,6 +146,23 @@ def in_segments(
     return BatchHandler(frozenset(event_types), apply)
 
 
+def in_waves(items: Sequence[tuple[Envelope, UnitOfWork]]) -> list[list[tuple[Envelope, UnitOfWork]]]:
+    """A run split into waves, the n-th event of each key in the n-th wave. Applied wave after wave,
+    every key keeps its order; inside a wave no two events share a key, so a wave's events may be
+    applied in any order, e.g. set-based by type. A run needs as many waves as its busiest key has
+    events, not a flush each time some key comes back (``in_segments``)."""
+    waves: list[list[tuple[Envelope, UnitOfWork]]] = []
+    seen: dict[bytes | None, int] = {}
+    for item in items:
+        key = key_for(item[0])
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        if n == len(waves):
+            waves.append([])
+        waves[n].append(item)
+    return waves
+
+
 @dataclass
 class Consumer:
     service: str

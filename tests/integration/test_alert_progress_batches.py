@@ -3,7 +3,8 @@ handlers, services/runtime/consuming.py's ``in_segments``).
 
 The same random history as tests/integration/test_report_batches.py (delegation, a reorganised
 directory, completions, returns, extensions, withdrawals, secret tasks), with the agencies' heads
-(alerts has someone to tell) and a few overdue tasks (alerts' timers), the directory first, cut at random
+(alerts has someone to tell) and a few overdue tasks (alerts' timers), and, for alerts, reminders before
+a deadline and tasks a reorganisation moves (every type alerts applies set-based), the directory first, cut at random
 into fetched batches, some delivered twice. One record at a time into one schema, the batches with
 partitions side by side into another: every table is the same in both, but for what a serial or the
 database clock numbers (the stream's seq and the outbox's id, whose order across tasks follows commit
@@ -24,8 +25,8 @@ from hypothesis import strategies as st
 
 from events.clock import VN_TZ, ManualClock
 from events.directory import AgencyChanged, PersonChanged
-from events.envelope import Actor, Envelope, new_envelope
-from events.tasks import TaskAssigned, TaskOverdue
+from events.envelope import Actor, Envelope, EventPayload, new_envelope
+from events.tasks import DeadlineApproaching, SourceDocument, TaskAssigned, TaskOverdue, TaskTransferred
 from events.topics import DIRECTORY
 from services.registry import definition
 from services.runtime import db, revocations
@@ -73,6 +74,41 @@ def with_heads_and_overdue(world: World, rng: random.Random) -> World:
             )
             stream.insert(rng.randint(1, len(stream)), overdue)
     return world
+
+
+def with_reminders_and_transfers(world: World, rng: random.Random) -> World:
+    """Alerts' other causes: a DeadlineApproaching for a third of the dated tasks, and a reorganisation
+    moving a third of the tasks (as lead or coordinating agency) to another agency, somewhere after their
+    assignment."""
+    agencies = sorted({e.payload.agency_id for e in world.streams["directory"] if isinstance(e.payload, AgencyChanged)})
+    for name, stream in world.streams.items():
+        first = stream[0].payload
+        if name == "directory" or not isinstance(first, TaskAssigned):
+            continue
+        at = stream[0].occurred_at
+        if first.deadline.due is not None and rng.random() < 0.35:
+            due = first.deadline.due
+            near = DeadlineApproaching(due=due, working_days_left=rng.randint(0, 5), fires_at=at)
+            stream.insert(rng.randint(1, len(stream)), _event(near, at, first.lead_agency_id, stream[0].task_id))
+        if rng.random() < 0.35:
+            role = "phoi-hop" if first.coordinating_agency_ids and rng.random() < 0.5 else "chu-tri"
+            old = first.coordinating_agency_ids[0] if role == "phoi-hop" else first.lead_agency_id
+            move = TaskTransferred(
+                reorganisation_id=f"reorg-{rng.randint(1, 2)}",
+                decision=SourceDocument(number="202/2025/QH15", issued_on=at.date(), issuer="Quốc hội"),
+                effective_on=at.date(),
+                from_agency_id=old,
+                to_agency_id=rng.choice([a for a in agencies if a != old]),
+                role=role,
+            )
+            stream.insert(rng.randint(1, len(stream)), _event(move, at, "cp", stream[0].task_id))
+    return world
+
+
+def _event(payload: EventPayload, at: datetime, actor: str, task_id: str | None) -> Envelope:
+    return new_envelope(
+        payload, event_id=uuid.uuid4(), occurred_at=at, producer="test", actor=Actor(agency_id=actor), task_id=task_id
+    )
 
 
 async def fresh_schema(database_url: str, service: ServiceDefinition) -> tuple[asyncpg.Pool, str]:
@@ -139,6 +175,8 @@ async def test_alerts_and_progress_give_in_batches_the_tables_they_give_one_by_o
 ) -> None:
     service = definition(service_name)
     world = with_heads_and_overdue(random_world(seed, tasks=30), random.Random(seed))
+    if service_name == "alerts":
+        world = with_reminders_and_transfers(world, random.Random(seed + 1))
     # The directory first, in batches of its own: what alerts tells depends on who is known when a task
     # arrives, and a batch runs its directory partition beside its task partitions (as it did before the
     # set-based handlers), so a head arriving in the batch of a task may or may not be told. That is
@@ -160,6 +198,8 @@ async def test_alerts_and_progress_give_in_batches_the_tables_they_give_one_by_o
         assert expected["tasks"] and not expected["dead_letters"]
         if service_name == "alerts":
             assert expected["alerts"] and expected["stream"], "the history raised no alert: nothing compared"
+            kinds = {row[2] for row in expected["alerts"]}  # the alerts table's third column: the kind
+            assert {"'assigned'", "'transferred'"} <= kinds, kinds
         else:
             assert expected["timers"], "the history planned no timer: nothing compared"
         got = await tables(many_pool, many)
