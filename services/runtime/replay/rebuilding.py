@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import asyncpg
@@ -78,7 +78,7 @@ async def rebuild(
             runtime_tables = (*await catalog.tables(guard, shadow), "schema_migrations")
             await db.migrate(pool, shadow, {definition.name: definition.migrations})
             log.info("replay started", service=definition.name, shadow=shadow, topics=list(definition.topics))
-            records, ends, starts = await _feed(definition, settings, pool, shadow, on_progress)
+            records, ends, starts = await _feed(definition, settings, pool, shadow, policy, on_progress)
             async with pool.acquire() as conn:
                 if policy.prepare is not None:
                     async with conn.transaction():
@@ -115,8 +115,15 @@ async def rebuild(
 
 
 async def _feed(
-    definition: ServiceDefinition, settings: Settings, pool: asyncpg.Pool, shadow: str, on_progress: Progress | None
+    definition: ServiceDefinition,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    shadow: str,
+    policy: ReplayPolicy,
+    on_progress: Progress | None,
 ) -> tuple[int, dict[Position, int], dict[Position, int]]:
+    batch_handler = definition.batch_handler_for(settings)
+    one_lane = batch_handler is not None and policy.one_lane
     consumer = Consumer(
         definition.name,
         shadow,
@@ -127,8 +134,10 @@ async def _feed(
         default_clock(settings),
         attempts=settings.handler_attempts,
         backoff_s=settings.handler_retry_backoff_s,
-        concurrency=definition.consumer_concurrency,
-        batch=definition.batch_handler_for(settings),
+        concurrency=1 if one_lane else definition.consumer_concurrency,
+        batch=replace(batch_handler, across_partitions=True)
+        if batch_handler is not None and one_lane
+        else batch_handler,
     )
     records = 0
     async with LogReader(settings, definition.topics, client_id=f"dondoc-replay-{definition.name}") as reader:
@@ -136,7 +145,9 @@ async def _feed(
         if on_progress:
             on_progress(0, total)
         async for batch in reader.batches(settings.replay_batch_size):
-            await consumer.handle_batch([Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch])
+            await consumer.handle_batch(
+                [Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in batch]
+            )
             records += len(batch)
             if on_progress:
                 on_progress(records, total)
