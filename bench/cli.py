@@ -172,6 +172,8 @@ def bench_replay(
         "target_met": per_million < REPLAY_TARGET_S,
         "handled": result.handled,
         "dead_lettered": result.dead_lettered,
+        "cpu_replay_s": round(result.cpu_replay_s, 1),
+        "cpu_postgres_s": round(result.cpu_postgres_s, 1),
         "load_average_before": result.load_before,
         "load_average_after": result.load_after,
     }
@@ -186,6 +188,7 @@ def bench_replay(
         f"({'met' if per_million < REPLAY_TARGET_S else 'missed'}: < {REPLAY_TARGET_S:.0f} s)"
     )
     out.print(
-        f"  handled {result.handled:,}, dead-lettered {result.dead_lettered}; load average before "
+        f"  CPU seconds: replay {result.cpu_replay_s:.1f}, PostgreSQL {result.cpu_postgres_s:.1f}; "
+        f"handled {result.handled:,}, dead-lettered {result.dead_lettered}; load average before "
         f"{result.load_before}, after {result.load_after}; {os.cpu_count()} CPUs"
     )

@@ -11,12 +11,13 @@ service runs meanwhile: the log is all there when the replay starts, as in a rea
 from __future__ import annotations
 
 import cProfile
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.alerts import isolated_infra
-from bench.ingest import Phase, _publish, load_average
+from bench.ingest import Phase, _Cpu, _publish, load_average
 from bench.mix import backlog
 from deploy import stack
 
@@ -31,6 +32,8 @@ class ReplayRun:
     publish_per_s: float
     load_before: str
     load_after: str
+    cpu_replay_s: float = 0.0  # this process (reading, decoding, the handlers)
+    cpu_postgres_s: float = 0.0  # PostgreSQL's (all its processes)
 
     @property
     def per_s(self) -> float:
@@ -52,9 +55,12 @@ async def run(events: int, home: Path | None, phase: Phase, profile: Path | None
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
+        postgres = _Cpu(stack.local_postgres().pid())
+        cpu0 = (_own_cpu(), postgres.seconds())
         started = time.perf_counter()
         rebuilt = await rebuild(definition("reporting"), settings, on_progress=lambda done, _: phase.advance(done))
         seconds = time.perf_counter() - started
+        cpu1 = (_own_cpu(), postgres.seconds())
         if profiler and profile:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -67,4 +73,11 @@ async def run(events: int, home: Path | None, phase: Phase, profile: Path | None
             publish_per_s,
             load_before,
             load_average(),
+            cpu1[0] - cpu0[0],
+            cpu1[1] - cpu0[1],
         )
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
