@@ -7,13 +7,18 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from bench.ingest import Phase
 
 RATIO_TARGET = 0.2  # issue 14: every consuming service drains at ≥ 0.2× the raw consume + decode rate
 MEASURED = ("progress", "alerts", "reporting", "audit")
@@ -21,6 +26,32 @@ MEASURED = ("progress", "alerts", "reporting", "audit")
 
 def register(bench_app: typer.Typer) -> None:
     bench_app.command("ingest")(bench_ingest)
+    bench_app.command("replay")(bench_replay)
+
+
+@contextmanager
+def _phases() -> Iterator[Phase]:
+    """A progress bar on stderr for the bench's phases (stdout stays for the result)."""
+    from bench.ingest import Phase
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        current: list[int] = []
+
+        def start(name: str, total: int) -> None:
+            if current:
+                bar.update(current[0], visible=False)
+            current[:] = [bar.add_task(name, total=total or None)]
+
+        def advance(done: int) -> None:
+            bar.update(current[0], completed=done)
+
+        yield Phase(start, advance)
 
 
 def bench_ingest(
@@ -47,21 +78,8 @@ def bench_ingest(
             f"Dịch vụ không đo được: {', '.join(unknown)}; chọn trong: {', '.join(MEASURED)}.[/]"
         )
         raise typer.Exit(2)
-    err = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-    ) as bar:
-        current: list[int] = []
-
-        def start(name: str, total: int) -> None:
-            if current:
-                bar.update(current[0], visible=False)
-            current[:] = [bar.add_task(name, total=total or None)]
-
-        def advance(done: int) -> None:
-            bar.update(current[0], completed=done)
-
-        result = asyncio.run(ingest.run(events, services, home, ingest.Phase(start, advance)))
+    with _phases() as phase:
+        result = asyncio.run(ingest.run(events, services, home, phase))
     if as_json:
         sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
         return
@@ -120,4 +138,57 @@ def bench_ingest(
     out.print(
         f"  machine: {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}; other work on it moves every figure, compare the ratios"
+    )
+
+
+REPLAY_TARGET_S = 180.0  # issue 14: `dondoc replay reporting` over 1,000,000 events in under 3 minutes
+
+
+def bench_replay(
+    events: Annotated[int, typer.Option(help="Events in the log the replay rebuilds from.", min=100, max=2_000_000)] = (
+        200_000
+    ),
+    home: Annotated[
+        Path | None,
+        typer.Option(help="DONDOC_HOME for the bench's own Kafka and PostgreSQL (default: a fresh temporary one)."),
+    ] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="Run the replay under cProfile and write its statistics to this file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the lines.")] = False,
+) -> None:
+    """`dondoc replay reporting` alone over a log of N events, and what 1,000,000 would take at that rate."""
+    from bench import replay
+
+    with _phases() as phase:
+        result = asyncio.run(replay.run(events, home, phase, profile))
+    per_million = 1_000_000 / result.per_s if result.per_s else float("inf")
+    figures = {
+        "events": result.events,
+        "records": result.records,
+        "seconds": round(result.seconds, 1),
+        "events_per_s": round(result.per_s),
+        "seconds_per_million": round(per_million, 1),
+        "target_met": per_million < REPLAY_TARGET_S,
+        "handled": result.handled,
+        "dead_lettered": result.dead_lettered,
+        "cpu_replay_s": round(result.cpu_replay_s, 1),
+        "cpu_postgres_s": round(result.cpu_postgres_s, 1),
+        "load_average_before": result.load_before,
+        "load_average_after": result.load_after,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(figures) + "\n")
+        return
+    out = Console()
+    out.print(
+        f"dondoc replay reporting: {result.records:,} records in {result.seconds:.1f} s "
+        f"= {result.per_s:,.0f} events/s; "
+        f"1,000,000 at this rate: {per_million:.0f} s "
+        f"({'met' if per_million < REPLAY_TARGET_S else 'missed'}: < {REPLAY_TARGET_S:.0f} s)"
+    )
+    out.print(
+        f"  CPU seconds: replay {result.cpu_replay_s:.1f}, PostgreSQL {result.cpu_postgres_s:.1f}; "
+        f"handled {result.handled:,}, dead-lettered {result.dead_lettered}; load average before "
+        f"{result.load_before}, after {result.load_after}; {os.cpu_count()} CPUs"
     )

@@ -13,6 +13,8 @@ from services.runtime.replay.policy import ReplayPolicy, TablePolicy
 async def roll_live_like_the_service(shadow: asyncpg.Connection, live_schema: str) -> None:
     """``live`` is the journal summed up to ``live_day``, which the service moves with the clock: the
     shadow's is moved to the live one's day, so both answer the same 'today'."""
+    if not await shadow.fetchval("SELECT to_regclass($1) IS NOT NULL", f'"{live_schema}".live_day'):
+        return  # no live service yet (a first rebuild, `dondoc bench replay`): no day to follow
     day = await shadow.fetchval(f'SELECT day FROM "{live_schema}".live_day')
     if day is not None:
         await shadow.execute("SELECT live_roll($1)", day)
@@ -28,6 +30,7 @@ REPLAY_POLICY = ReplayPolicy(
     tables={"journal": _NOT_ALL_ZERO, "live": _NOT_ALL_ZERO},
     kept=("published_reports",),
     prepare=roll_live_like_the_service,
+    one_lane=True,
     note="published_reports (the monthly reports this service itself published) is not in its input "
     "topics: not compared, kept as it is. Every time column comes from the events, none from the "
     "wall clock, so all other columns are compared.",

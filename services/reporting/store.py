@@ -108,6 +108,7 @@ class TaskBatch:
         self.parent_leads: dict[str, str] = {}
         self.documents: dict[str, tuple[str, date | None, str]] = {}
         self.agencies: set[str] = set()
+        self.orphans: dict[str, list[str]] = {}  # parent task id -> its children here not knowing its lead
 
     @classmethod
     async def open(
@@ -171,7 +172,7 @@ class TaskBatch:
                 task.intervals.append(
                     _Interval(current_from, state.bucket, state.counted_due, stored_from=current_from)
                 )
-            batch.tasks[state.task_id] = task
+            batch._track(task)
         missing = [p for p in parents if p not in batch.tasks]
         if missing:
             batch.parent_leads = dict(
@@ -229,14 +230,21 @@ class TaskBatch:
         task.intervals.append(_Interval(at, bucket, state.counted_due, changed=True, recorded_from=late(recorded, at)))
         if event.parent_task_id:
             task.columns["parent_lead_agency_id"] = parent_lead
-        self.tasks[task_id] = task
+        self._track(task)
         self._adopt_children(task_id, event.lead_agency_id)
         return state
 
+    def _track(self, task: _Task) -> None:
+        self.tasks[task.state.task_id] = task
+        if task.parent_task_id is not None and task.state.parent_lead is None:
+            self.orphans.setdefault(task.parent_task_id, []).append(task.state.task_id)
+
     def _adopt_children(self, parent_id: str, parent_lead: str) -> None:
-        """Children assigned before their parent reached us (another partition) learn the parent's lead now."""
-        for child in self.tasks.values():
-            if child.parent_task_id == parent_id and child.state.parent_lead is None:
+        """Children assigned before their parent reached us (another partition) learn the parent's lead now.
+        Found through ``orphans``, not by a scan of the batch's tasks: a batch of a replay holds thousands."""
+        for child_id in self.orphans.pop(parent_id, ()):
+            child = self.tasks[child_id]
+            if child.state.parent_lead is None:
                 child.state = replace(child.state, parent_lead=parent_lead)
                 child.columns["parent_lead_agency_id"] = parent_lead
                 child.history_changed = child.adopted = True

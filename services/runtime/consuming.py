@@ -28,7 +28,7 @@ import asyncio
 import heapq
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -80,6 +80,9 @@ class Record:
     """Kafka's record timestamp (ms): when the producer sent it."""
     headers: tuple[tuple[str, bytes], ...] = ()
     """Kafka's record headers; the ``traceparent`` among them is continued (runtime/tracing.py)."""
+    decoded: Envelope | None = field(default=None, compare=False, repr=False)
+    """The value already decoded (a replay decodes the next batch while the current one is written);
+    None: decoded when handled. A record that does not decode has none, and is dead-lettered as ever."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,8 @@ class Consumer:
 
     @staticmethod
     def _decoded(record: Record) -> Envelope | None:
+        if record.decoded is not None:
+            return record.decoded
         if record.value is None:
             return None
         try:

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 import pytest
 from annotated_types import Ge, Le
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -259,3 +261,16 @@ def test_an_event_caused_by_another_joins_its_correlation_chain() -> None:
 
 PINNED_ASSIGNED = "88d556d7-9787-5a1f-b657-5492425b76da"
 PINNED_TIMER = "93031e63-47c6-5674-b251-d6ba4e82d58a"
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_every_string_decoded_is_nfc_whatever_text_surrounds_it(text: str) -> None:
+    """decode skips the walk over the strings when the whole text is NFC with no escapes: any text put
+    raw in a field, NFC or not, beside Vietnamese or alone, still comes out exactly as its NFC."""
+    raw = json.loads(encode_value(envelope_of(ProgressReported(percent=10, note="x"))))
+    raw["payload"]["note"] = text + VI
+    raw["producer"] = text or "p"
+    wire = json.dumps(raw, ensure_ascii=False).encode()
+    decoded = decode(wire)
+    assert decoded.payload.note == nfc(text + VI)  # type: ignore[union-attr]
+    assert all(unicodedata.is_normalized("NFC", s) for s in strings(decoded.model_dump(mode="json")))

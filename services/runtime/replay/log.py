@@ -56,18 +56,22 @@ class LogReader:
     async def batches(self, size: int) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
         buffers: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]] = {tp: deque() for tp in self.ends}
         exhausted = {tp for tp in self.ends if self.starts[tp] >= self.ends[tp]}
+        batch: list[ConsumerRecord[bytes, bytes]] = []
         while True:
-            batch: list[ConsumerRecord[bytes, bytes]] = []
             # A head can go out once every partition that may still bring records has one buffered.
             while len(batch) < size and all(buffers[tp] or tp in exhausted for tp in buffers):
                 heads = [(q[0].timestamp, tp.topic, tp.partition, tp) for tp, q in buffers.items() if q]
                 if not heads:
                     break
                 batch.append(buffers[min(heads)[3]].popleft())
-            if batch:
+            done = len(exhausted) == len(buffers) and not any(buffers.values())
+            # Full batches only (but the last): a partition running dry fetches more into the same batch,
+            # so a replay's transactions are as long as its batch size says, not as one fetch happens to be.
+            if batch and (len(batch) >= size or done):
                 yield batch
+                batch = []
                 continue
-            if len(exhausted) == len(buffers) and not any(buffers.values()):
+            if done:
                 return
             await self._fetch(buffers, exhausted)
 

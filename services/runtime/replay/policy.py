@@ -35,6 +35,11 @@ class ReplayPolicy:
     apply_refusal: str = ""  # non-empty: --apply is refused with this message
     prepare: Callable[[asyncpg.Connection, str], Awaitable[None]] | None = None  # (shadow conn, live schema)
     note: str = ""
+    one_lane: bool = False
+    """Feed the replay's batches to the service's batch handler as one run each, the partitions merged by
+    send time (each one's order kept), instead of per partition in lanes side by side: for a handler
+    whose runs may mix partitions (the live lanes already interleave them in any order), this writes
+    each batch once and spends nothing on lanes waiting for each other's locks."""
 
 
 class DeclaresReplay(Protocol):

@@ -8,14 +8,16 @@ directory also records revoked tokens and inactive agencies, in the shadow's run
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
+from events.codec import decode
 from services.runtime import db, revocations
 from services.runtime.consuming import Consumer, Record
 from services.runtime.definition import ServiceDefinition
@@ -78,7 +80,7 @@ async def rebuild(
             runtime_tables = (*await catalog.tables(guard, shadow), "schema_migrations")
             await db.migrate(pool, shadow, {definition.name: definition.migrations})
             log.info("replay started", service=definition.name, shadow=shadow, topics=list(definition.topics))
-            records, ends, starts = await _feed(definition, settings, pool, shadow, on_progress)
+            records, ends, starts = await _feed(definition, settings, pool, shadow, policy, on_progress)
             async with pool.acquire() as conn:
                 if policy.prepare is not None:
                     async with conn.transaction():
@@ -115,8 +117,15 @@ async def rebuild(
 
 
 async def _feed(
-    definition: ServiceDefinition, settings: Settings, pool: asyncpg.Pool, shadow: str, on_progress: Progress | None
+    definition: ServiceDefinition,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    shadow: str,
+    policy: ReplayPolicy,
+    on_progress: Progress | None,
 ) -> tuple[int, dict[Position, int], dict[Position, int]]:
+    batch_handler = definition.batch_handler_for(settings)
+    one_lane = batch_handler is not None and policy.one_lane
     consumer = Consumer(
         definition.name,
         shadow,
@@ -127,21 +136,49 @@ async def _feed(
         default_clock(settings),
         attempts=settings.handler_attempts,
         backoff_s=settings.handler_retry_backoff_s,
-        concurrency=definition.consumer_concurrency,
-        batch=definition.batch_handler_for(settings),
+        concurrency=1 if one_lane else definition.consumer_concurrency,
+        batch=replace(batch_handler, across_partitions=True)
+        if batch_handler is not None and one_lane
+        else batch_handler,
     )
     records = 0
     async with LogReader(settings, definition.topics, client_id=f"dondoc-replay-{definition.name}") as reader:
         total = reader.total
         if on_progress:
             on_progress(0, total)
-        async for batch in reader.batches(settings.replay_batch_size):
-            await consumer.handle_batch([Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch])
-            records += len(batch)
-            if on_progress:
-                on_progress(records, total)
+        # The next batch is read and decoded while the current one is written: the database's work and
+        # ours overlap instead of taking turns (one batch ahead at most, so memory stays bounded).
+        ahead: asyncio.Queue[list[Record] | None] = asyncio.Queue(maxsize=1)
+
+        async def read() -> None:
+            async for batch in reader.batches(settings.replay_batch_size):
+                await ahead.put(await _decoded(batch))
+            await ahead.put(None)
+
+        async with asyncio.TaskGroup() as running:
+            running.create_task(read())
+            while (batch := await ahead.get()) is not None:
+                await consumer.handle_batch(batch)
+                records += len(batch)
+                if on_progress:
+                    on_progress(records, total)
         if on_progress:
             on_progress(total, total)  # a compacted topic has holes: its records are fewer than its offsets
         ends = {(tp.topic, tp.partition): o for tp, o in reader.ends.items()}
         starts = {(tp.topic, tp.partition): o for tp, o in reader.starts.items()}
     return records, ends, starts
+
+
+async def _decoded(batch: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Record]:
+    """The batch's records with their envelopes decoded (none for one that does not decode: the consumer
+    dead-letters it as ever), giving way to the writes of the batch before every few hundred."""
+    records = []
+    for i, r in enumerate(batch):
+        if i % 250 == 0:
+            await asyncio.sleep(0)
+        try:
+            decoded = decode(r.value) if r.value else None
+        except Exception:
+            decoded = None
+        records.append(Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp, decoded=decoded))
+    return records
