@@ -44,7 +44,7 @@ async def replan_many(
     plans = [int(t["plan"]) + 1 for t in tasks]
     await adapters.set_plans(conn, [(t["task_id"], plan) for t, plan in zip(tasks, plans, strict=True)], now)
     planned = [
-        timer
+        {**timer, "traceparent": task.get("traceparent")}  # of what planned it, if not the current one
         for task, plan in zip(tasks, plans, strict=True)
         if task["due"] is not None and task["status"] in OPEN
         for timer in _timers(task["task_id"], task["due"], plan, now, config, task)

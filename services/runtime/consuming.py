@@ -106,7 +106,7 @@ def in_one_transaction(handlers: Mapping[str, Handler], event_types: Iterable[st
 
     async def apply(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
         for envelope, uow in items:
-            with bound(**envelope.log_context()):
+            with bound(**envelope.log_context()), tracing.joined(uow.traceparent):
                 await handlers[envelope.event_type](envelope, uow)
 
     return BatchHandler(frozenset(event_types), apply)
@@ -143,7 +143,7 @@ def in_segments(
                 gathered.setdefault(envelope.event_type, []).append((envelope, uow))
                 keys.add(key)
             else:
-                with bound(**envelope.log_context()):
+                with bound(**envelope.log_context()), tracing.joined(uow.traceparent):
                     await handlers[envelope.event_type](envelope, uow)
         await flush()
 
