@@ -163,7 +163,7 @@ def soak_verdict(samples: list[Sample]) -> list[str]:
 
 # What the services' logs say happened that an operator wants counted after a drill.
 NOTABLE = {
-    "relay producers replaced": "outbox relay replaces its producer",
+    "producers replaced (relay, dead letters)": "producer replaced after a fatal error",
     "background tasks crashed": "background task crashed",
     "events dead-lettered": "dead-lettering",
     "listener connections lost": "listener lost its connection",

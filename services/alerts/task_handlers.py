@@ -89,23 +89,25 @@ def set_handlers(config: AlertsConfig) -> dict[str, SetHandler]:
             assert isinstance(event.payload, TaskOverdue)
             causes.append(Cause(uow, task, "overdue", event.payload.due, event.actor))
         created = await raising.raise_many(causes, config, entries)
-        planned: list[dict[str, Any]] = []
-        for (event, _, task), alerts in zip(opened, created, strict=True):
+        planned: list[timers.PlannedTimer] = []
+        for (event, uow, task), alerts in zip(opened, created, strict=True):
             assert isinstance(event.payload, TaskOverdue)
             due, since = event.payload.due, event.payload.overdue_since
+            trace = uow.traceparent  # each timer continues its own overdue's trace, not the run's
             planned += [
-                {"kind": REPEAT, "subject_id": str(a["alert_id"]), "dedup_key": "1", "fire_at": a["raised_at"] + every}
+                timers.PlannedTimer(REPEAT, str(a["alert_id"]), "1", a["raised_at"] + every, traceparent=trace)
                 for a in alerts
                 if a["recipient_role"] in REPEATED_ROLES
             ]
             planned.append(
-                {
-                    "kind": ESCALATE,
-                    "subject_id": task["task_id"],
-                    "dedup_key": str(due),
-                    "fire_at": since + timedelta(seconds=config.escalation_delay_s),
-                    "data": {"due": due.isoformat(), "overdue_since": since.isoformat()},
-                }
+                timers.PlannedTimer(
+                    ESCALATE,
+                    task["task_id"],
+                    str(due),
+                    since + timedelta(seconds=config.escalation_delay_s),
+                    {"due": due.isoformat(), "overdue_since": since.isoformat()},
+                    traceparent=trace,
+                )
             )
         if opened:
             await timers.schedule_many(opened[0][1].conn, planned)

@@ -80,7 +80,10 @@ async def on_tasks_assigned(config: ProgressConfig, items: Sequence[tuple[Envelo
     if not new:
         return
     tasks = await adapters.lock_tasks(conn, list(new))
-    await planning.replan_many(conn, [tasks[task_id] for task_id, _, _ in assigned if task_id in new], now, config)
+    # Each task's timers carry the trace of its own TaskAssigned (runtime/timers.py), not the batch's.
+    traces = {event.task_id: uow.traceparent for event, uow in items if event.task_id}
+    planned = [tasks[task_id] for task_id, _, _ in assigned if task_id in new]
+    await planning.replan_many(conn, planned, now, config, traces)
 
 
 def batch_handler(config: ProgressConfig) -> BatchHandler:

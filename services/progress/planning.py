@@ -10,7 +10,8 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cache
 
@@ -36,15 +37,20 @@ async def replan(uow: UnitOfWork, task: Task, config: ProgressConfig) -> int:
 
 
 async def replan_many(
-    conn: asyncpg.Connection, tasks: Sequence[Task], now: datetime, config: ProgressConfig
+    conn: asyncpg.Connection,
+    tasks: Sequence[Task],
+    now: datetime,
+    config: ProgressConfig,
+    traces: Mapping[str, str | None] | None = None,
 ) -> list[int]:
-    """``replan`` for tasks of different ids in three statements, whatever their number."""
+    """``replan`` for tasks of different ids in three statements, whatever their number; ``traces``: the
+    trace each task's timers continue (its own cause's), where it is not the current one."""
     # Timers firing right now are skipped, not waited for: their handler re-checks the plan (timer_handlers.py).
     await timers.cancel_many(conn, [t.task_id for t in tasks], skip_firing=True)
     plans = [t.plan + 1 for t in tasks]
     await adapters.set_plans(conn, [(t.task_id, plan) for t, plan in zip(tasks, plans, strict=True)], now)
     planned = [
-        timer
+        replace(timer, traceparent=(traces or {}).get(task.task_id))
         for task, plan in zip(tasks, plans, strict=True)
         if task.due is not None and task.status in OPEN
         for timer in _timers(task.task_id, task.due, plan, now, config, task)

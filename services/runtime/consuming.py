@@ -20,6 +20,9 @@ Invariants (tests/integration/test_consuming.py breaks each on purpose):
   back and its events go one by one through the path above, so a bad event is retried and
   dead-lettered alone and the good ones around it are applied. Partitions run side by side (at most
   ``concurrency``); a key lives in one partition, so its order is kept.
+* A dead letter is written before the offset moves on, so the producer that writes it must not wedge:
+  after an error no idempotent producer recovers from it is replaced (``producers.RenewableProducer``,
+  as the relay's), not retried for ever.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from events.envelope import Envelope
 from events.topics import dead_letter_topic, is_compacted
 from services.runtime import inbox, limits, metrics, tracing
 from services.runtime.logs import bound, get_logger
+from services.runtime.producers import RenewableProducer, broken
 from services.runtime.retry import RetryPolicy
 from services.runtime.unit_of_work import Handler, Position, UnitOfWork
 
@@ -105,7 +109,7 @@ def in_one_transaction(handlers: Mapping[str, Handler], event_types: Iterable[st
 
     async def apply(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
         for envelope, uow in items:
-            with bound(**envelope.log_context()):
+            with bound(**envelope.log_context()), tracing.joined(uow.traceparent):
                 await handlers[envelope.event_type](envelope, uow)
 
     return BatchHandler(frozenset(event_types), apply)
@@ -142,7 +146,7 @@ def in_segments(
                 gathered.setdefault(envelope.event_type, []).append((envelope, uow))
                 keys.add(key)
             else:
-                with bound(**envelope.log_context()):
+                with bound(**envelope.log_context()), tracing.joined(uow.traceparent):
                     await handlers[envelope.event_type](envelope, uow)
         await flush()
 
@@ -172,12 +176,22 @@ class Consumer:
     schema: str
     handlers: Mapping[str, Handler]
     pool: asyncpg.Pool
-    producer: AIOKafkaProducer
+    # Writes the dead letters: renewable (the service's own, service.py), or a started producer the caller owns.
+    producer: AIOKafkaProducer | RenewableProducer
     clock: Clock
     attempts: int = 3
     backoff_s: float = 0.2
     concurrency: int = 1
     batch: BatchHandler | None = None
+    dead_letters: RenewableProducer = field(init=False)
+
+    def __post_init__(self) -> None:
+        producer = self.producer
+        self.dead_letters = (
+            producer
+            if isinstance(producer, RenewableProducer)
+            else RenewableProducer.fixed(producer, f"{self.schema}.dlq")
+        )
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
         """Handle a fetched batch; returns when every record is handled or dead-lettered."""
@@ -396,10 +410,9 @@ class Consumer:
         tries = 0
         while True:  # the message must land somewhere before its offset is committed
             try:
+                producer = await self.dead_letters.get()
                 await (
-                    await self.producer.send(
-                        dead_letter_topic(self.service), value=value, key=record.key, headers=headers
-                    )
+                    await producer.send(dead_letter_topic(self.service), value=value, key=record.key, headers=headers)
                 )
                 async with self.pool.acquire() as conn:
                     await conn.execute(
@@ -415,6 +428,8 @@ class Consumer:
                     )
                 break
             except Exception as exc:
+                if broken(exc):  # it would fail alike every time: a fresh one for the next try
+                    await self.dead_letters.renew(exc)
                 tries += 1
                 delay = RetryPolicy(self.backoff_s, INFRA_BACKOFF_MAX_S).delay_s(tries)
                 log.warning("dead-letter write failed, will retry", error=repr(exc), retry_in_s=delay)

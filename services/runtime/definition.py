@@ -20,6 +20,7 @@ from faststream.kafka import KafkaBroker
 
 from events.clock import Clock
 from services.runtime.consuming import Consumer
+from services.runtime.producers import RenewableProducer
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import Settings
 from services.runtime.unit_of_work import Handler, UnitOfWork
@@ -82,6 +83,7 @@ class Runtime:
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
     relay: OutboxRelay
+    dead_letters: RenewableProducer  # the consumers' dead letters, replaced after a fatal error (producers.py)
     consumer: Consumer | None = None
     broker: KafkaBroker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

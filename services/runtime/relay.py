@@ -15,9 +15,9 @@
   away is not a reason to park: the round is retried, as before.
 * A producer that cannot go on is replaced, not retried: after an error an idempotent producer never
   recovers from (Kafka error 45 ``OutOfOrderSequenceNumber`` after a broker outage, an unknown or fenced
-  producer id, a dead sender task) every later send fails the same way, so the relay closes it, builds a
-  fresh idempotent one from its factory (a new producer id, sequences from 0) and publishes the
-  unacknowledged rows again — the consumers' inboxes drop what had already arrived.
+  producer id, a dead sender task) every later send fails the same way, so the relay has it replaced
+  (``producers.RenewableProducer``) and publishes the unacknowledged rows again — the consumers' inboxes
+  drop what had already arrived.
 """
 
 from __future__ import annotations
@@ -26,23 +26,16 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
-    InvalidProducerEpoch,
-    InvalidProducerIdMapping,
     InvalidTopicError,
     MessageSizeTooLargeError,
-    OutOfOrderSequenceNumber,
-    ProducerFenced,
     RecordTooLargeError,
     TopicAuthorizationFailedError,
-    UnknownProducerId,
 )
-from prometheus_client import Counter
 
 from events.topics import max_message_bytes
 from services.runtime import metrics
@@ -50,23 +43,13 @@ from services.runtime.agency_rejections import AgencyTopics
 from services.runtime.db import lock_key
 from services.runtime.logs import get_logger
 from services.runtime.outbox import notify_channel
+from services.runtime.producers import FATAL, ProducerBroken, ProducerFactory, RenewableProducer
 from services.runtime.retry import RetryPolicy
 
 log = get_logger(__name__)
 
 _CLEANUP_EVERY_S = 300.0
 _KEEP_PUBLISHED = "1 day"
-_CLOSE_OLD_PRODUCER_S = 5.0  # a broken producer's stop() may wait on deliveries that never come
-
-PRODUCER_RENEWALS = Counter(
-    "dondoc_outbox_producer_renewals_total",
-    "Relay producers replaced after an error they cannot recover from",
-    ["schema"],
-)
-
-# Makes and starts a fresh idempotent producer (service.py builds it from the settings).
-ProducerFactory = Callable[[], Awaitable[AIOKafkaProducer]]
-
 
 RETRY_MAX_S = 5.0  # the longest wait between relay rounds that fail, as the consumer's (consuming.py)
 
@@ -86,9 +69,12 @@ class OutboxRelay:
         breaks, stops it when ``run`` ends); or a started producer the caller owns, which the relay can
         only keep retrying with."""
         self._pool = pool
-        self._factory: ProducerFactory | None = producer if not isinstance(producer, AIOKafkaProducer) else None
-        self._producer: AIOKafkaProducer | None = producer if isinstance(producer, AIOKafkaProducer) else None
-        self.renewals = 0  # producers replaced after a fatal error, for tests and the drills
+        name = f"{schema}.relay"
+        self._producer = (
+            RenewableProducer.fixed(producer, name)
+            if isinstance(producer, AIOKafkaProducer)
+            else RenewableProducer(producer, name)
+        )
         self._agency_topics = agency_topics
         self._schema = schema
         self._batch_size = batch_size
@@ -98,6 +84,11 @@ class OutboxRelay:
         # Since when rounds have failed without one succeeding (readiness reports a relay stuck too long).
         self._failing_since: float | None = None
         self._last_error = ""
+
+    @property
+    def renewals(self) -> int:
+        """Producers replaced after a fatal error, for tests and the drills."""
+        return self._producer.renewals
 
     def stuck(self, longer_than_s: float) -> str | None:
         """Why the relay has published nothing for longer than ``longer_than_s`` although it tried (None if
@@ -116,9 +107,7 @@ class OutboxRelay:
         try:
             await self._run()
         finally:
-            if self._factory is not None and self._producer is not None:
-                await _close(self._producer)  # its own: what it holds undelivered is published by the next start
-                self._producer = None
+            await self._producer.close()  # its own: what it holds undelivered is published by the next start
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -145,27 +134,11 @@ class OutboxRelay:
             self._failing_since = time.monotonic()
         self._last_error = f"{type(exc).__name__}: {exc}"[:300]
 
-    async def _ready_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            assert self._factory is not None
-            self._producer = await self._factory()  # the broker away: raises, and the round backs off
-        elif _sender_dead(self._producer):
-            raise ProducerBroken("the producer's sender task has ended")
-        return self._producer
-
     async def _renew(self, why: ProducerBroken) -> None:
-        if self._factory is None:
-            log.error("outbox relay producer broken and cannot be replaced", schema=self._schema, error=str(why))
+        # Replaced: the next round makes the fresh producer and publishes the unacknowledged rows again.
+        if not await self._producer.renew(why):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._poll_interval_s)
-            return
-        old, self._producer = self._producer, None
-        if old is not None:
-            await _close(old)
-        self.renewals += 1
-        PRODUCER_RENEWALS.labels(self._schema).inc()
-        # The next round builds the fresh producer and publishes the unacknowledged rows again.
-        log.warning("outbox relay replaces its producer after a fatal error", schema=self._schema, error=str(why))
 
     async def _run_as_leader(self) -> None:
         async with self._pool.acquire() as conn:
@@ -213,7 +186,7 @@ class OutboxRelay:
             metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
             self._failing_since = None
             return 0
-        producer = await self._ready_producer()
+        producer = await self._producer.get()  # the broker away: raises, and the round backs off
         unmade = await self._agency_topics.ensure({r["topic"] for r in rows}) if self._agency_topics else {}
         # send() only queues; awaiting all the futures afterwards lets the producer batch them.
         sent = [
@@ -240,7 +213,7 @@ class OutboxRelay:
             await self.count_parked(conn)
         backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL")
         metrics.OUTBOX_BACKLOG.labels(self._schema).set(backlog)
-        if fatal := [r for r in results if isinstance(r, _FATAL)]:
+        if fatal := [r for r in results if isinstance(r, FATAL)]:
             raise ProducerBroken(f"{type(fatal[0]).__name__}: {fatal[0]}") from fatal[0]
         if transient := [r for r in results if _failed(r) and not isinstance(r, _UNSENDABLE)]:
             raise transient[0]  # the broker is away or busy: the whole round backs off and comes again
@@ -268,10 +241,6 @@ class OutboxRelay:
         return parked
 
 
-class ProducerBroken(Exception):
-    """The relay's producer can send nothing more (a fatal idempotence error, its sender gone): replace it."""
-
-
 class RecordTooLarge(Exception):
     """The row is larger than its topic accepts (events/topics.py): no broker will ever take it."""
 
@@ -291,24 +260,5 @@ _UNSENDABLE = (
 )
 
 
-# Errors after which an idempotent producer's sequence or identity is wrong for good: every later send
-# fails alike (aiokafka does not reset them), so only a fresh producer continues.
-_FATAL = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, InvalidProducerIdMapping, ProducerFenced)
-
-
 def _failed(result: object) -> bool:
     return isinstance(result, BaseException)
-
-
-def _sender_dead(producer: AIOKafkaProducer) -> bool:
-    """aiokafka's sender task ends on a fatal error and then no delivery future is ever answered."""
-    sender = getattr(producer, "_sender", None)
-    task = getattr(sender, "sender_task", None)
-    return task is not None and task.done()
-
-
-async def _close(producer: AIOKafkaProducer) -> None:
-    try:
-        await asyncio.wait_for(producer.stop(), _CLOSE_OLD_PRODUCER_S)
-    except Exception as exc:  # broken or the broker away: what it held is published again by the next one
-        log.warning("outbox relay could not close its old producer cleanly", error=repr(exc))

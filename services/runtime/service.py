@@ -35,6 +35,7 @@ from services.runtime.definition import Runtime, ServiceDefinition
 from services.runtime.definition import runtime_of as runtime_of
 from services.runtime.kafka_config import broker_options, producer_options
 from services.runtime.kafka_readiness import access_problems
+from services.runtime.producers import RenewableProducer
 from services.runtime.refusals import Refused
 from services.runtime.refusals import handler as refusal_handler
 from services.runtime.relay import OutboxRelay
@@ -92,6 +93,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None, 
                 relay_task.cancel()  # Kafka away: the restart's relay publishes the rest
                 await asyncio.gather(relay_task, return_exceptions=True)
             await rt.producer.stop()
+            await rt.dead_letters.close()
             await rt.pool.close()
             log.info("service stopped")
 
@@ -125,22 +127,26 @@ async def _start(
     producer = await _idempotent_producer(settings, f"dondoc-{definition.name}")
     relay = OutboxRelay(
         pool,
-        # The relay's own producer, which it replaces after a fatal error (relay.py); the consumer's dead
-        # letters and the routes keep theirs.
+        # The relay's own producer, which it replaces after a fatal error (relay.py); the routes keep theirs.
         lambda: _idempotent_producer(settings, f"dondoc-{definition.name}-relay"),
         definition.schema,
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
         agency_topics=AgencyTopics(settings),
     )
-    rt = Runtime(definition, settings, clock, pool, producer, relay)
+    # The dead letters' own, made at the first one and replaced after a fatal error: a consumer waiting on a
+    # broken producer to write a dead letter would hold its partition for good.
+    dead_letters = RenewableProducer(
+        lambda: _idempotent_producer(settings, f"dondoc-{definition.name}-dead-letters"), f"{definition.schema}.dlq"
+    )
+    rt = Runtime(definition, settings, clock, pool, producer, relay, dead_letters)
     if definition.topics:
         rt.consumer = Consumer(
             definition.name,
             definition.schema,
             revocations.consumer_handlers(definition.topics, handlers),
             pool,
-            producer,
+            dead_letters,
             clock,
             attempts=settings.handler_attempts,
             backoff_s=settings.handler_retry_backoff_s,

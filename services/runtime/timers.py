@@ -8,6 +8,8 @@ Invariants (tests/integration/test_timers_durability.py breaks each on purpose):
   token: a worker whose lease expired (it stalled) cannot fire a timer another worker now holds.
   A crash before commit leaves the row scheduled, and its lease expires: it fires later, never lost.
 * "Due" is decided by the injectable domain clock, so tests move time instead of sleeping.
+* A timer carries the trace of its cause: the traceparent current when it was scheduled (migration 010),
+  continued by the span its firing runs in (runtime/tracing.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +27,7 @@ import asyncpg
 
 from events.clock import Clock
 from events.envelope import deterministic_id
-from services.runtime import metrics
+from services.runtime import metrics, tracing
 from services.runtime.logs import bound, get_logger
 from services.runtime.unit_of_work import UnitOfWork
 from services.runtime.work_queue import LEASE_FREE, QueueShape, WorkQueue, keep_working
@@ -40,6 +43,7 @@ class Timer:
     dedup_key: str
     fire_at: datetime
     data: dict[str, Any]
+    traceparent: str | None = None  # of what scheduled it; its firing continues that trace
 
 
 TimerHandler = Callable[[Timer, UnitOfWork], Awaitable[None]]
@@ -53,7 +57,7 @@ TIMERS = QueueShape(
     waiting="scheduled",
     due="fire_at <= {0}",  # the domain clock's now, so tests move time instead of sleeping
     order="fire_at",
-    returning="timer_id, kind, subject_id, dedup_key, fire_at, data",
+    returning="timer_id, kind, subject_id, dedup_key, fire_at, data, traceparent",
 )
 FIRED = "status = 'fired', fired_at = now()"
 
@@ -66,18 +70,21 @@ async def schedule(
     dedup_key: str,
     fire_at: datetime,
     data: Mapping[str, Any] | None = None,
+    traceparent: str | None = None,
 ) -> bool:
-    """Schedule (or keep) a timer; returns False if an identical live timer already exists."""
+    """Schedule (or keep) a timer; returns False if an identical live timer already exists. ``traceparent``:
+    the trace its firing continues (default: the current one)."""
     timer_id = deterministic_id("timer", kind, subject_id, dedup_key, fire_at.isoformat())
     inserted = await conn.fetchval(
-        """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING RETURNING true""",
+        """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data, traceparent)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING RETURNING true""",
         timer_id,
         kind,
         subject_id,
         dedup_key,
         fire_at,
         json.dumps(dict(data or {}), default=str),
+        traceparent or tracing.current(),
     )
     return bool(inserted)
 
@@ -91,6 +98,7 @@ class PlannedTimer:
     dedup_key: str
     fire_at: datetime
     data: Mapping[str, Any] = field(default_factory=dict)
+    traceparent: str | None = None  # the cause's trace (None: the one current when scheduled)
 
 
 async def schedule_many(conn: asyncpg.Connection, timers: Sequence[PlannedTimer]) -> None:
@@ -99,10 +107,10 @@ async def schedule_many(conn: asyncpg.Connection, timers: Sequence[PlannedTimer]
         return
     ids = [deterministic_id("timer", t.kind, t.subject_id, t.dedup_key, t.fire_at.isoformat()) for t in timers]
     await conn.execute(
-        """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data)
-           SELECT timer_id, kind, subject_id, dedup_key, fire_at, data::jsonb
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-               WITH ORDINALITY AS t (timer_id, kind, subject_id, dedup_key, fire_at, data, n)
+        """INSERT INTO timers (timer_id, kind, subject_id, dedup_key, fire_at, data, traceparent)
+           SELECT timer_id, kind, subject_id, dedup_key, fire_at, data::jsonb, traceparent
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+               WITH ORDINALITY AS t (timer_id, kind, subject_id, dedup_key, fire_at, data, traceparent, n)
            ORDER BY n ON CONFLICT DO NOTHING""",
         ids,
         [t.kind for t in timers],
@@ -110,6 +118,7 @@ async def schedule_many(conn: asyncpg.Connection, timers: Sequence[PlannedTimer]
         [t.dedup_key for t in timers],
         [t.fire_at for t in timers],
         [json.dumps(dict(t.data), default=str) for t in timers],
+        [t.traceparent or tracing.current() for t in timers],
     )
 
 
@@ -223,7 +232,7 @@ class TimerWorker:
             uow = UnitOfWork(conn, self._service, self._schema, self._clock)
             fired = [t for t, _ in known if t.timer_id in ours]  # the rest: cancelled, or no longer our lease
             for timer in fired:
-                with bound(task_id=timer.subject_id, timer_kind=timer.kind):
+                with bound(task_id=timer.subject_id, timer_kind=timer.kind), _span(timer):
                     await self._handlers[timer.kind](timer, uow)
         for timer in fired:
             metrics.TIMERS_FIRED.labels(self._service, timer.kind).inc()
@@ -235,7 +244,15 @@ class TimerWorker:
             claim = await self._queue.claim(conn, self._clock.now())
         token, rows = claim.token, claim.rows
         timers = [
-            Timer(r["timer_id"], r["kind"], r["subject_id"], r["dedup_key"], r["fire_at"], json.loads(r["data"]))
+            Timer(
+                r["timer_id"],
+                r["kind"],
+                r["subject_id"],
+                r["dedup_key"],
+                r["fire_at"],
+                json.loads(r["data"]),
+                r["traceparent"],
+            )
             for r in rows
         ]
         # By subject, then time: a subject's timers fire in order, and batches fired together lock the
@@ -252,7 +269,8 @@ class TimerWorker:
                 async with self._pool.acquire() as conn, conn.transaction():
                     if not await self._queue.complete(conn, [timer.timer_id], token, FIRED):
                         return False  # cancelled meanwhile, or our lease expired and another worker has it
-                    await handler(timer, UnitOfWork(conn, self._service, self._schema, self._clock))
+                    with _span(timer):
+                        await handler(timer, UnitOfWork(conn, self._service, self._schema, self._clock))
             except Exception as exc:
                 # The transaction rolled back: the timer is still scheduled and fires again after its lease.
                 log.error("timer handler failed; will retry after the lease", error=repr(exc))
@@ -260,3 +278,8 @@ class TimerWorker:
             metrics.TIMERS_FIRED.labels(self._service, timer.kind).inc()
             self._queue.count_done(1)
             return True
+
+
+def _span(timer: Timer) -> AbstractContextManager[str]:
+    """The firing's span, continuing the trace of what scheduled the timer (a new trace if nothing did)."""
+    return tracing.span(f"timer {timer.kind}", timer.traceparent, **{"dondoc.timer.kind": timer.kind})

@@ -6,6 +6,8 @@
   consumed event, an intake record), or a new trace's when nothing caused it but the service itself (a timer,
   the CLI): ``events/codec.headers_for``, stored with the row and published by the relay as a Kafka header.
 * A consumer continues the trace of the record it handles (``span``), so what its handler emits is a child.
+* A timer keeps the traceparent current where it was scheduled; its firing is a span continuing it, so the
+  event it causes (TaskOverdue, a reminder) is in the trace of the event or request that planned it.
 * Log lines inside carry ``trace_id`` and ``span_id`` (structlog context variables).
 
 With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, spans are also recorded with the OpenTelemetry SDK and exported over
@@ -114,6 +116,17 @@ def span(name: str, parent: str | bytes | None = None, *, kind: str = "internal"
         ids = otel_span.get_span_context()
         with _within(f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}") as traceparent:
             yield traceparent
+
+
+@contextmanager
+def joined(traceparent: str | None) -> Iterator[None]:
+    """Run the block in a span already made elsewhere (a batch's unit of work carries one per event): inside,
+    ``current()`` is ``traceparent``, so what the block schedules joins its trace. None: nothing changes."""
+    if traceparent is None:
+        yield
+        return
+    with _within(traceparent):
+        yield
 
 
 @contextmanager

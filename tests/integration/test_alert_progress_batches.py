@@ -133,8 +133,9 @@ def consumer(pool: asyncpg.Pool, schema: str, service: ServiceDefinition, *, bat
     )
 
 
-# The outbox's headers carry each event's traceparent: a new trace every run, whatever the batching.
-PER_RUN = {("outbox", "headers")}
+# The outbox's headers carry each event's traceparent, and a timer the trace of what planned it: a new trace
+# every run, whatever the batching.
+PER_RUN = {("outbox", "headers"), ("timers", "traceparent")}
 
 
 async def tables(pool: asyncpg.Pool, schema: str) -> dict[str, list[tuple[Any, ...]]]:

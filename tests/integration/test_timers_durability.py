@@ -4,6 +4,8 @@ one table, a worker whose lease expired, a crash before commit, and a restarted 
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -19,7 +21,7 @@ from events.envelope import Actor
 from events.tasks import TaskOverdue
 from events.topics import TASK_EVENTS
 from services.progress.bootstrap import definition
-from services.runtime import db, timers
+from services.runtime import db, timers, tracing
 from services.runtime.timers import Timer, TimerWorker
 from services.runtime.unit_of_work import UnitOfWork
 from tests.conftest import eventually
@@ -164,6 +166,24 @@ async def test_a_crash_before_commit_leaves_the_timer_scheduled_and_it_fires_aft
     assert await w.fire_due() == 1
     assert len(await fired(pool)) == 1
     assert await pool.fetchval("SELECT status FROM timers") == "fired"
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["fired-together", "fired-one-by-one"])
+async def test_a_timers_event_continues_the_trace_of_what_scheduled_it(pool: asyncpg.Pool, together: bool) -> None:
+    traces = {"single": secrets.token_hex(16), "many": secrets.token_hex(16)}
+    due = NOW - timedelta(minutes=1)
+    async with pool.acquire() as conn:
+        # As a consumer's handler plans a timer: inside the span of the event it handles.
+        with tracing.span("consume TaskAssigned", f"00-{traces['single']}-{secrets.token_hex(8)}-01"):
+            await timers.schedule(conn, kind="overdue", subject_id="single", dedup_key="d", fire_at=due)
+        # As a batch plans many at once: each with its own cause's trace.
+        cause = f"00-{traces['many']}-{secrets.token_hex(8)}-01"
+        many = timers.PlannedTimer(kind="overdue", subject_id="many", dedup_key="d", fire_at=due, traceparent=cause)
+        await timers.schedule_many(conn, [many])
+    w = TimerWorker(pool, ManualClock(NOW), {"overdue": Recorder()}, service="t", schema="t", fire_together=together)
+    assert await w.fire_due() == 2
+    rows = await pool.fetch("SELECT key, headers FROM outbox")
+    assert {r["key"]: tracing.trace_id_of(tracing.from_headers(json.loads(r["headers"]))) for r in rows} == traces
 
 
 @pytest.fixture

@@ -57,6 +57,32 @@ async def test_the_trace_of_a_post_reaches_the_task_event_and_the_alert_it_cause
     assert alert_trace[1] not in (assigned_trace[1], caller_span), "the alert was raised in a span of its own"
 
 
+async def test_the_overdue_event_of_a_timer_continues_the_trace_of_the_post_that_planned_it(
+    run_service: Any, settings: Any
+) -> None:
+    clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
+    trace_id = secrets.token_hex(16)
+    async with AsyncExitStack() as stack:
+        assignment = await stack.enter_async_context(run_service(registry.definition("assignment"), clock))
+        await stack.enter_async_context(run_service(registry.definition("progress"), clock))
+        headers = {**await ubnd_bd(settings, clock), "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+        # Due 31/10, already past: progress plans the overdue timer on TaskAssigned and it fires at once.
+        created = await assignment.post("/v1/tasks", json=assign_body(deadline="Tháng 10/2022"), headers=headers)
+        assert created.status_code == 201, created.text
+        task_id = created.json()["task_id"]
+        tasks = await stack.enter_async_context(TopicReader(settings, TASK_EVENTS, partitions=6))
+
+        async def overdue() -> Any:
+            for record in await tasks.read():
+                value = json.loads(record.value)
+                if value.get("task_id") == task_id and value.get("event_type") == "TaskOverdue":
+                    return record
+            return None
+
+        record = await eventually(overdue, timeout=30, what="the overdue event")
+    assert tracing.trace_id_of(header(record, "traceparent")) == trace_id
+
+
 async def test_a_post_without_trace_context_starts_a_trace_of_its_own(run_service: Any, settings: Any) -> None:
     clock = ManualClock(datetime(2022, 11, 4, 9, 0, tzinfo=VN_TZ))
     async with run_service(registry.definition("assignment"), clock) as assignment:

@@ -160,7 +160,7 @@ async def _emit_rejection(
 
 def build(rt: Runtime) -> RawConsumer:
     processor = IntakeProcessor(rt.pool, rt.service, rt.definition.schema, rt.clock, rt.settings.token_secret)
-    dead_letters = Consumer(rt.service, rt.definition.schema, {}, rt.pool, rt.producer, rt.clock)
+    dead_letters = Consumer(rt.service, rt.definition.schema, {}, rt.pool, rt.dead_letters, rt.clock)
 
     async def give_up(record: RawRecord, error: str, attempts: int) -> None:
         await processor.give_up(record, error, attempts)
