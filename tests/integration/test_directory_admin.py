@@ -180,7 +180,7 @@ async def test_how_a_cell_reads_against_the_directory(api: Any) -> None:
 
 
 @pytest.fixture
-def cli(infra: Any) -> Any:
+def cli(api: Any) -> Any:  # the seed agencies the commands name (bd-stc) exist, whichever test runs first
     app, bench = typer.Typer(), typer.Typer()
     app.add_typer(bench, name="bench")
     assignment_cli.register(app, bench)
