@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from events.topics import DIRECTORY, TASK_EVENTS
-from services.alerts import admin_routes, deadline_lane, directory_handlers, task_handlers, timer_handlers
+from services.alerts import admin_routes, deadline_lane, handlers, timer_handlers
 from services.alerts.channels.email import EmailSender
 from services.alerts.channels.targets import TargetPolicy
 from services.alerts.channels.webhook import WebhookSender
@@ -93,12 +93,12 @@ def definition(config: AlertsConfig | None = None) -> ServiceDefinition:
         title="dondoc — cảnh báo (alerts)",
         migrations=Path(__file__).parent / "migrations",
         topics=(TASK_EVENTS, DIRECTORY),
-        handlers={**task_handlers.handlers(config), **directory_handlers.HANDLERS},
+        handlers=handlers.handlers(config),
         routers=(build_router(config, hub), admin_routes.build_router()),
         background=_background(config, hub),
         # The deadline burst path: many tasks' events at once, each task's in order (runtime/consuming.py).
         consumer_concurrency=8,
-        batch_handler=task_handlers.batch_handler(config),
+        batch_handler=handlers.batch_handler(config),
         replay_refusal="alerts is a source of truth, not a projection: alerts are raised by its own timers on the "
         "clock, acknowledged over HTTP and delivered to people (email, webhook); none of that is in its input "
         "topics, and a replay would raise alerts again on today's clock. Restore its schema from a database backup "

@@ -1,10 +1,11 @@
-"""Consumed task events: raise alerts as deadlines near and pass, resolve them when the task no longer
+"""Consumed events. Task events raise alerts as deadlines near and pass, resolve them when the task no longer
 asks anything of anyone, and keep the overdue reminders and the escalation timed.
 
 Every handler is set-based: it takes events of one type, each of another task, and applies them as one
 after the other would, in a handful of statements for all of them. A consumer's run goes through them
 wave after wave (runtime/consuming.py ``in_waves``: each task's events in order), and its in-app entries
-are written once, at the end of the run (inapp.Entries); a single event is a run of one."""
+are written once, at the end of the run (inapp.Entries); a single event is a run of one. Directory events keep
+who heads which agency, which offices track it and how to reach a person (directory_store.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from events.directory import AgencyChanged, PersonChanged
 from events.envelope import Envelope
 from events.tasks import (
     DeadlineApproaching,
@@ -22,7 +24,7 @@ from events.tasks import (
     TaskTransferred,
     parties_after,
 )
-from services.alerts import adapters, inapp, raising
+from services.alerts import adapters, directory_store, inapp, raising
 from services.alerts.adapters import OpenAlerts
 from services.alerts.config import AlertsConfig
 from services.alerts.domain import REPEATED_ROLES
@@ -222,14 +224,29 @@ def _applier(config: AlertsConfig) -> Callable[[Items], Awaitable[None]]:
     return apply
 
 
+async def on_agency_changed(event: Envelope, uow: UnitOfWork) -> None:
+    assert isinstance(event.payload, AgencyChanged)
+    await directory_store.upsert_agency(uow.conn, event.payload)
+
+
+async def on_person_changed(event: Envelope, uow: UnitOfWork) -> None:
+    assert isinstance(event.payload, PersonChanged)
+    await directory_store.upsert_person(uow.conn, event.payload)
+
+
 def handlers(config: AlertsConfig) -> dict[str, Handler]:
-    """Each task event alone: a run of one."""
+    """The consumed events: each task event alone (a run of one), and the directory (who heads which agency,
+    which offices track it, how to reach a person)."""
     apply = _applier(config)
 
     async def one(event: Envelope, uow: UnitOfWork) -> None:
         await apply([(event, uow)])
 
-    return dict.fromkeys(set_handlers(config), one)
+    return {
+        **dict.fromkeys(set_handlers(config), one),
+        "AgencyChanged": on_agency_changed,
+        "PersonChanged": on_person_changed,
+    }
 
 
 def batch_handler(config: AlertsConfig) -> BatchHandler:
