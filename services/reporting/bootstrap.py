@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from events.topics import DIRECTORY, TASK_EVENTS
+from services.reporting import handlers
 from services.reporting.dashboard import router as dashboard_router
 from services.reporting.dashboard_actions import router as dashboard_actions
-from services.reporting.directory_handlers import DIRECTORY_HANDLERS
-from services.reporting.handlers import BATCH_HANDLER, EVENT_HANDLERS
 from services.reporting.live import keep_live_day
 from services.reporting.monthly import monthly_reports
 from services.reporting.reorganisations import router as reorganisations_router
 from services.reporting.replay_policy import REPLAY_POLICY
 from services.reporting.routes import router
-from services.reporting.transfers import on_task_transferred
 from services.runtime.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -22,10 +20,9 @@ DEFINITION = ServiceDefinition(
     title="dondoc — báo cáo (reporting)",
     migrations=Path(__file__).parent / "migrations",
     topics=(TASK_EVENTS, DIRECTORY),
-    # A transfer rewrites history from its effective day: alone, in its key's order (transfers.py).
-    handlers={**EVENT_HANDLERS, **DIRECTORY_HANDLERS, "TaskTransferred": on_task_transferred},
-    batch_handler=BATCH_HANDLER,
-    # Tasks' partitions side by side: every journal writer locks in one order (store.py).
+    handlers=handlers.handlers(),
+    batch_handler=handlers.batch_handler(),
+    # Tasks' partitions side by side: every journal writer locks in one order (adapters.py).
     consumer_concurrency=4,
     routers=(router, reorganisations_router, dashboard_router, dashboard_actions),
     background=(keep_live_day, monthly_reports),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.reporting import store
+from services.reporting import adapters
 from services.runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -36,7 +36,7 @@ async def upsert_agency(
     """Store an agency's full state; an older version than the one held is ignored (returns False)."""
     # Before any row: a move of the tree rewrites the journal of the tasks it moves, so it waits for the
     # task batches writing now (they hold the lock shared from their first statement) and they for it.
-    await conn.execute(store.LIVE_LOCK_ALONE)
+    await conn.execute(adapters.LIVE_LOCK_ALONE)
     current = await conn.fetchrow("SELECT parent_id, version FROM agencies WHERE agency_id = $1 FOR UPDATE", agency_id)
     if current is not None and current["version"] >= version:
         return False
@@ -84,7 +84,7 @@ async def _reattach(conn: asyncpg.Connection, agency_id: str, old_parent: str | 
         )
     ]
     if moved:
-        await store.journal(conn, moved, -1)
+        await adapters.journal(conn, moved, -1)
     if new_parent is not None:
         await conn.execute(
             """INSERT INTO agencies (agency_id, name, short_name, known) VALUES ($1, $1, $1, false)
@@ -114,7 +114,7 @@ async def _reattach(conn: asyncpg.Connection, agency_id: str, old_parent: str | 
         subtree,
     )
     if moved:
-        await store.journal(conn, moved, +1)
+        await adapters.journal(conn, moved, +1)
 
 
 async def upsert_person(

@@ -6,9 +6,9 @@ domain clock of the producer) — never the time the reporting service got to it
 that was down for a day, builds the same history, so an as_of summary is the same whenever it is asked.
 Both are kept on every history row (migrations/004): as_of reads the first, as_recorded the second.
 
-Each move is made in memory on a ``TaskBatch`` (store.py) and written by its flush: the consumer hands
+Each move is made in memory on a ``TaskBatch`` (adapters.py) and written by its flush: the consumer hands
 a run of task events to ``apply_batch`` in one transaction; one event alone (a retry, the fallback
-after a failed batch) is a batch of one (``EVENT_HANDLERS``), so both paths run the same code.
+after a failed batch) is a batch of one (``handlers()``), so both paths run the same code.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 
+from events.directory import AgencyChanged, PersonChanged
 from events.envelope import Envelope
 from events.progress import CompletionReported, CompletionReturned
 from events.tasks import ProgressReported, TaskAssigned, TaskCompleted
+from services.reporting import directory_store
+from services.reporting.adapters import TaskBatch, TaskState
 from services.reporting.domain import bucket_of
-from services.reporting.store import TaskBatch, TaskState
+from services.reporting.transfers import on_task_transferred
 from services.runtime.consuming import BatchHandler
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
@@ -182,5 +185,47 @@ def _alone(apply: Apply) -> Handler:
     return handler
 
 
-EVENT_HANDLERS: dict[str, Handler] = {event_type: _alone(apply) for event_type, apply in APPLY.items()}
-BATCH_HANDLER = BatchHandler(frozenset(APPLY), apply_batch)
+async def on_agency_changed(event: Envelope, uow: UnitOfWork) -> None:
+    assert isinstance(event.payload, AgencyChanged)
+    agency = event.payload
+    await directory_store.upsert_agency(
+        uow.conn,
+        agency.agency_id,
+        parent_id=agency.parent_id,
+        name=agency.name,
+        short_name=agency.short_name,
+        level=agency.level,
+        version=agency.version,
+        successor_id=agency.successor_id,
+    )
+
+
+async def on_person_changed(event: Envelope, uow: UnitOfWork) -> None:
+    assert isinstance(event.payload, PersonChanged)
+    person = event.payload
+    await directory_store.upsert_person(
+        uow.conn,
+        person.person_id,
+        agency_id=person.agency_id,
+        full_name=person.full_name,
+        role=person.role if person.active else "",
+        title=person.title,
+        version=person.version,
+    )
+
+
+def handlers() -> dict[str, Handler]:
+    """The consumed events: each task event alone (a batch of one); a transfer, which rewrites history from its
+    effective day, alone in its key's order (transfers.py); the directory's agency tree and who heads each
+    agency (directory_store.py)."""
+    return {
+        **{event_type: _alone(apply) for event_type, apply in APPLY.items()},
+        "TaskTransferred": on_task_transferred,
+        "AgencyChanged": on_agency_changed,
+        "PersonChanged": on_person_changed,
+    }
+
+
+def batch_handler() -> BatchHandler:
+    """Runs of task events in one transaction each (runtime/consuming.py), written by one flush."""
+    return BatchHandler(frozenset(APPLY), apply_batch)

@@ -6,11 +6,11 @@ old one (DESIGN §4 "Reorganisation"): the task's history rows from that day on 
 that straddles the day is cut in two), the rows before keep the old agency. At any moment a task has one
 lead, so the old agency's figures are neither lost nor counted twice; a completed task never moves, so it
 stays credited to the agency that did it. A delegated child's ``parent_lead`` follows its parent, so the
-child still counts where its parent does not (store.py).
+child still counts where its parent does not (adapters.py).
 
 The journal follows the history exactly as a batch flush does: the touched tasks' rows as they were are
 taken out and the new ones put in (``journal_add``), in the handler's transaction, under the same locks in
-the same order (store.py): the ``live`` lock shared, then the tasks by id.
+the same order (adapters.py): the ``live`` lock shared, then the tasks by id.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncpg
 
 from events.envelope import Envelope
 from events.tasks import TaskTransferred, parties_after
-from services.reporting import history_cuts, store
+from services.reporting import adapters, history_cuts
 from services.reporting.domain import OPEN_BUCKETS
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import UnitOfWork
@@ -31,7 +31,7 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     transfer = event.payload
     assert isinstance(transfer, TaskTransferred) and event.task_id
     conn, task_id = uow.conn, event.task_id
-    await conn.execute(store.LIVE_LOCK)
+    await conn.execute(adapters.LIVE_LOCK)
     rows = await conn.fetch(
         """SELECT task_id, parent_task_id, assigning_agency_id, lead_agency_id, coordinating_agency_ids,
                   officer_in_charge_id, bucket
@@ -95,7 +95,7 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
         await conn.execute(
             "UPDATE tasks SET parent_lead_agency_id = $2 WHERE task_id = ANY($1::text[])", children, lead
         )
-    await store.ensure_agencies(conn, [lead])
+    await adapters.ensure_agencies(conn, [lead])
     await _journal(conn, touched)
 
 

@@ -180,7 +180,7 @@ async def test_how_a_cell_reads_against_the_directory(api: Any) -> None:
 
 
 @pytest.fixture
-def cli(api: Any) -> Any:  # the seed agencies the commands name (bd-stc) exist, whichever test runs first
+def cli(infra: Any) -> Any:
     app, bench = typer.Typer(), typer.Typer()
     app.add_typer(bench, name="bench")
     assignment_cli.register(app, bench)
@@ -188,7 +188,7 @@ def cli(api: Any) -> Any:  # the seed agencies the commands name (bd-stc) exist,
     return lambda *args: runner.invoke(app, list(args))
 
 
-def test_the_cli_adds_and_changes_agencies_and_people(cli: Any) -> None:
+def test_the_cli_adds_and_changes_agencies_and_people(cli: Any, api: Any) -> None:
     agency_id, person_id = unique("x"), unique("p")
     made = cli(
         "directory",
@@ -210,7 +210,8 @@ def test_the_cli_adds_and_changes_agencies_and_people(cli: Any) -> None:
     assert bad.exit_code == 1 and "unknown-agency" in bad.output
 
 
-def test_the_cli_issues_a_token_it_prints_once_and_can_revoke(cli: Any) -> None:
+def test_the_cli_issues_a_token_it_prints_once_and_can_revoke(cli: Any, api: Any) -> None:
+    # ``api``: the module's service has prepared the seed agencies the command names (bd-stc), run alone too.
     issued = cli("token", "issue", "bd-stc", "--json")
     assert issued.exit_code == 0, issued.output
     token = json.loads(issued.stdout)

@@ -1,4 +1,4 @@
-"""A batch changes the reporting tables exactly as its events one by one do (services/reporting/store.py,
+"""A batch changes the reporting tables exactly as its events one by one do (services/reporting/adapters.py,
 services/runtime/consuming.py's runs).
 
 Hypothesis draws a random history (test_report_paths' world: delegation, a directory that arrives late

@@ -1,4 +1,4 @@
-"""Journal writers side by side (services/reporting/store.py): two transactions changing different
+"""Journal writers side by side (services/reporting/adapters.py): two transactions changing different
 tasks must never deadlock on the journal, whatever days and scopes their changes touch (replicas of
 the reporting service, or a consumer applying several partitions' batches at once, do exactly that),
 nor with a reorganisation of the agency tree."""
@@ -19,13 +19,13 @@ import pytest
 from events.clock import VN_TZ
 from events.deadlines import parse_deadline_or_date
 from events.tasks import SourceDocument, TaskAssigned
-from services.reporting import store
+from services.reporting import adapters
 from services.reporting.domain import STATES
 from services.runtime import db
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(store.__file__).parent / "migrations"
+MIGRATIONS = Path(adapters.__file__).parent / "migrations"
 DOC = SourceDocument(number="CONC/NQ-CP", issued_on=date(2024, 1, 2), issuer="Chính phủ")
 START = datetime(2024, 1, 8, 9, 0, tzinfo=VN_TZ)
 
@@ -57,7 +57,7 @@ async def test_writers_of_different_tasks_never_deadlock_on_the_journal(pool: as
     rng = random.Random(7)
     tasks = [f"conc-{i}" for i in range(40)]
     async with pool.acquire() as conn, conn.transaction():
-        batch = await store.TaskBatch.open(conn, tasks)
+        batch = await adapters.TaskBatch.open(conn, tasks)
         for i, task_id in enumerate(tasks):
             batch.insert_task(task_id, assigned(date(2024, 2, 1) + timedelta(days=i % 9)), START)
         await batch.flush()
@@ -71,7 +71,7 @@ async def test_writers_of_different_tasks_never_deadlock_on_the_journal(pool: as
             at = START + timedelta(days=1 + step, minutes=n)
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    batch = await store.TaskBatch.open(conn, chosen)
+                    batch = await adapters.TaskBatch.open(conn, chosen)
                     for task_id in chosen:
                         state = batch.load(task_id)
                         assert state is not None
@@ -90,9 +90,9 @@ async def test_writers_of_different_tasks_never_deadlock_on_the_journal(pool: as
             moved = rng.sample(tasks, 25)
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    await conn.execute(store.LIVE_LOCK_ALONE)
-                    await store.journal(conn, moved, -1)
-                    await store.journal(conn, moved, +1)
+                    await conn.execute(adapters.LIVE_LOCK_ALONE)
+                    await adapters.journal(conn, moved, -1)
+                    await adapters.journal(conn, moved, +1)
             except asyncpg.DeadlockDetectedError:
                 deadlocks += 1
 

@@ -19,11 +19,11 @@ from events.tasks import ProgressReported
 from services.assignment.tasks.assign import _assigned_on
 from services.assignment.tasks.commands import AssignTask
 from services.assignment.tasks.rules import command_hash, effective
+from services.reporting.adapters import late
 from services.reporting.export import moment_vi
 from services.reporting.queries.ledger import EXTRA_LEAD, note
 from services.reporting.queries.sql import valid_at
 from services.reporting.routes import filters_of, moment_of
-from services.reporting.store import late
 from services.runtime.refusals import Refused
 
 RECORDED = datetime(2023, 2, 15, 9, 30, tzinfo=VN_TZ)

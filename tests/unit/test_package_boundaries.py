@@ -56,8 +56,6 @@ def test_health_definition_and_replay_policy_do_not_import_the_wiring(module: st
 
 # The service template (docs/design.md, "Service layout"): the same file names for the same layers.
 TEMPLATE = ("bootstrap.py", "routes.py", "handlers.py", "migrations")
-# Not yet in line; each entry goes when its service is, and the test below says when that is.
-KNOWN_EXCEPTIONS = {"reporting"}
 
 
 def service_packages() -> list[str]:
@@ -84,10 +82,7 @@ def template_gaps(package: Path) -> list[str]:
 @pytest.mark.parametrize("service", service_packages())
 def test_every_service_package_has_the_template_files(service: str) -> None:
     gaps = template_gaps(REPO / "services" / service)
-    if service in KNOWN_EXCEPTIONS:
-        assert gaps, f"services/{service} now follows the template: remove it from KNOWN_EXCEPTIONS"
-    else:
-        assert gaps == [], f"services/{service} lacks {gaps} (docs/design.md, 'Service layout')"
+    assert gaps == [], f"services/{service} lacks {gaps} (docs/design.md, 'Service layout')"
 
 
 def test_the_template_check_sees_a_missing_registry(tmp_path: Path) -> None:

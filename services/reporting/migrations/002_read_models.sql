@@ -122,7 +122,7 @@ CREATE INDEX people_head ON people (agency_id) WHERE role = 'head';
 --    'x' corrects it for the parent's breakdown, see journal_apply); smaller scopes are read from
 --    task_history. key_only: the same for key tasks (trọng tâm) alone.
 --    Secret tasks are in no scope (they are added per viewer); a delegated child task counts where
---    its parent does not (see store.py).
+--    its parent does not (see adapters.py).
 --
 --    Every day is also summed into its month and its year (level 'm', 'y'), so a sum up to any day
 --    reads at most a few years, eleven months and a month of days per scope.

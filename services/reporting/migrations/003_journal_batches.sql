@@ -1,4 +1,4 @@
--- Batches of events (services/reporting/store.py): the journal and live follow a change of many tasks
+-- Batches of events (services/reporting/adapters.py): the journal and live follow a change of many tasks
 -- in one write, the change's net effect, instead of a take-out and a put-back per event.
 --
 -- journal_add(plus, minus) adds what the history rows ``plus`` put in the journal and live and takes
