@@ -13,7 +13,8 @@ consumer, which applies it in order as always.
   later events do is then applied by the consumer after it, as in order.
 * The lane commits no offsets and holds nothing: if it stops or falls behind, the consumer still applies
   every deadline event, only later. It reads only record headers and keys, and the ids of the events of
-  tasks it has seen, so it stays ahead of a backlog the consumer is still applying.
+  tasks it has seen, so it stays ahead of a backlog the consumer is still applying; what the consumer has
+  committed it forgets every ``CATCH_UP_S`` (its memory is the backlog's, not the log's).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ DEADLINE_EVENTS = frozenset({"TaskOverdue", "DeadlineApproaching"})
 FORGET_AFTER = 200_000
 """Event ids remembered before the lane starts over from where the consumer stands (bounded memory)."""
 RESTART_S = 5.0
+CATCH_UP_S = 30.0
+"""How often the lane forgets what the consumer has committed since: it remembers only the backlog."""
 
 
 class Lane:
@@ -45,8 +48,21 @@ class Lane:
 
     def __init__(self, consumer: Consumer) -> None:
         self._consumer = consumer
-        self._earlier: dict[tuple[int, bytes | None], list[uuid.UUID]] = {}
+        # (partition, key) → the (offset, event id) of the task's events read and not yet known committed.
+        self._earlier: dict[tuple[int, bytes | None], list[tuple[int, uuid.UUID]]] = {}
         self.remembered = 0
+
+    def forget_committed(self, committed: dict[int, int]) -> None:
+        """Forget the events below the consumer's committed offsets (partition → offset): applied, so
+        nothing waits for them. Without this a quiet service would remember every event it ever read."""
+        for where in list(self._earlier):
+            below = committed.get(where[0], -1)
+            kept = [e for e in self._earlier[where] if e[0] >= below]
+            if kept:
+                self._earlier[where] = kept
+            else:
+                del self._earlier[where]
+        self.remembered = sum(len(events) for events in self._earlier.values())
 
     async def take(self, records: Iterable[Record]) -> int:
         """Read records in their partition's order; apply the deadline events whose task has nothing
@@ -59,8 +75,8 @@ class Lane:
             earlier = self._earlier.setdefault((record.partition, record.key), [])
             event_id = _event_id(record)
             if event_type in DEADLINE_EVENTS:
-                deadlines.append((record, event_id, list(earlier)))
-            earlier.append(event_id)
+                deadlines.append((record, event_id, [i for _, i in earlier]))
+            earlier.append((record.offset, event_id))
             self.remembered += 1
         if not deadlines:
             return 0
@@ -135,10 +151,15 @@ async def _lane(rt: Runtime) -> None:
         count = next(spec.partitions for spec in TOPICS if spec.name == TASK_EVENTS)
         partitions = [TopicPartition(TASK_EVENTS, p) for p in range(count)]
         reader.assign(partitions)
+        group = f"dondoc.{rt.service}"
         while True:
-            await _from_the_consumer(reader, admin, partitions, f"dondoc.{rt.service}")
+            await _from_the_consumer(reader, admin, partitions, group)
             lane = Lane(rt.consumer)
+            caught_up = asyncio.get_running_loop().time()
             while lane.remembered < FORGET_AFTER:
+                if asyncio.get_running_loop().time() - caught_up > CATCH_UP_S:
+                    lane.forget_committed(await _committed(admin, partitions, group))
+                    caught_up = asyncio.get_running_loop().time()
                 fetched = await reader.getmany(timeout_ms=1000, max_records=5000)
                 records = [
                     Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp, tuple(r.headers or ()))
@@ -157,10 +178,15 @@ async def _from_the_consumer(
 ) -> None:
     """Seek each partition to the consumer group's committed offset (its start if it has none): every
     event the consumer has not applied yet lies ahead of the lane."""
-    committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    committed = await _committed(admin, partitions, group)
     for tp in partitions:
-        meta = committed.get(tp)
-        if meta is not None and meta.offset >= 0:
-            reader.seek(tp, meta.offset)
+        if tp.partition in committed:
+            reader.seek(tp, committed[tp.partition])
         else:
             await reader.seek_to_beginning(tp)
+
+
+async def _committed(admin: AIOKafkaAdminClient, partitions: list[TopicPartition], group: str) -> dict[int, int]:
+    """The consumer group's committed offset of each partition that has one."""
+    found = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    return {tp.partition: meta.offset for tp, meta in found.items() if meta is not None and meta.offset >= 0}
