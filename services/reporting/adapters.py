@@ -38,6 +38,11 @@ from services.reporting.domain import OPEN_BUCKETS, bucket_of
 
 LIVE_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '.live')::bigint)"
 """Taken first by every batch of task events, which write the journal side by side."""
+FAMILY_LOCK = """SELECT pg_advisory_xact_lock(k) FROM (
+                   SELECT DISTINCT hashtext(current_schema() || '.family.' || p)::bigint AS k
+                   FROM unnest($1::text[]) AS p ORDER BY k) AS keys"""
+"""The families of these parent tasks, in one order: taken after ``LIVE_LOCK``, before any task row, by a
+batch assigning children or their parents and by a parent's transfer (transfers.py)."""
 LIVE_LOCK_ALONE = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.live')::bigint)"
 """Taken first by a move of the agency tree (directory_store.py), which rewrites the journal of many
 tasks in two steps; ``live_roll`` takes the same lock."""
@@ -130,12 +135,7 @@ class TaskBatch:
             # A child and its parent assigned side by side (other partitions, other replicas) would each
             # miss the other, neither committed yet: the child would never learn its parent's lead. Both
             # take the parent's family lock, in one order, so the later one sees the earlier one's rows.
-            await conn.execute(
-                """SELECT pg_advisory_xact_lock(k) FROM (
-                       SELECT DISTINCT hashtext(current_schema() || '.family.' || p)::bigint AS k
-                       FROM unnest($1::text[]) AS p ORDER BY k) AS keys""",
-                families,
-            )
+            await conn.execute(FAMILY_LOCK, families)
         rows = await conn.fetch(
             f"""SELECT {_COLUMNS}, t.parent_task_id FROM tasks t
                 WHERE t.task_id = ANY($1::text[])

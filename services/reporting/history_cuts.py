@@ -141,3 +141,6 @@ async def follow(conn: asyncpg.Connection, moves: dict[str, list[Move]]) -> None
             steps[-1].to_agency_id,
             since,
         )
+        await conn.execute(
+            "UPDATE tasks SET parent_lead_agency_id = $2 WHERE task_id = $1", task_id, steps[-1].to_agency_id
+        )

@@ -32,6 +32,9 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     assert isinstance(transfer, TaskTransferred) and event.task_id
     conn, task_id = uow.conn, event.task_id
     await conn.execute(adapters.LIVE_LOCK)
+    # The task's family lock, as a batch assigning a child of it takes (adapters.TaskBatch.open): a child
+    # assigned side by side in another partition would otherwise miss this move, and this move the child.
+    await conn.execute(adapters.FAMILY_LOCK, [task_id])
     rows = await conn.fetch(
         """SELECT task_id, parent_task_id, assigning_agency_id, lead_agency_id, coordinating_agency_ids,
                   officer_in_charge_id, bucket
