@@ -293,17 +293,8 @@ class TaskBatch:
         conn = self.conn
         changed = sorted(t for t, task in self.tasks.items() if task.history_changed)
         stored_changed = [t for t in changed if self.tasks[t].stored]
-        # The changed tasks' history as it stands, for journal_add to take out; emptied first, should a
-        # caller flush twice in one transaction.
-        await conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS history_before (LIKE task_history) ON COMMIT DELETE ROWS;"
-            " DELETE FROM history_before"
-        )
-        if stored_changed:
-            await conn.execute(
-                "INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])",
-                stored_changed,
-            )
+        # The changed tasks' history as it stands, for journal_add to take out.
+        await snapshot_history(conn, stored_changed)
         if self.documents:
             await conn.executemany(
                 """INSERT INTO documents (number, issued_on, issuer) VALUES ($1, $2, $3)
@@ -330,12 +321,7 @@ class TaskBatch:
             # The parents' cuts again (history_cuts.py), before the journal reads the rows.
             await history_cuts.follow(conn, await history_cuts.parent_moves(conn, delegated))
         if changed:
-            await conn.execute(
-                """SELECT journal_add(
-                       array(SELECT h FROM task_history h WHERE h.task_id = ANY($1::text[])),
-                       array(SELECT ROW(b.*)::task_history FROM history_before b))""",
-                changed,
-            )
+            await journal_since_snapshot(conn, changed)
 
     async def _update_rows(self, tasks: Iterable[_Task]) -> None:
         # One statement per set of columns (a batch has few: progress, completion, a move…).
@@ -399,6 +385,30 @@ def _history_row(state: TaskState, interval: _Interval) -> tuple[Any, ...]:
         state.parent_lead,
         interval.recorded_from,
         interval.recorded_to,
+    )
+
+
+async def snapshot_history(conn: asyncpg.Connection, task_ids: list[str]) -> None:
+    """These tasks' history rows as they stand, for ``journal_since_snapshot`` to take out; emptied first,
+    should a transaction take two snapshots."""
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS history_before (LIKE task_history) ON COMMIT DELETE ROWS;"
+        " DELETE FROM history_before"
+    )
+    if task_ids:
+        await conn.execute(
+            "INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", task_ids
+        )
+
+
+async def journal_since_snapshot(conn: asyncpg.Connection, task_ids: list[str]) -> None:
+    """The journal and live follow: the snapshot's rows out, these tasks' rows now in (migrations/003
+    ``journal_add``)."""
+    await conn.execute(
+        """SELECT journal_add(
+               array(SELECT h FROM task_history h WHERE h.task_id = ANY($1::text[])),
+               array(SELECT ROW(b.*)::task_history FROM history_before b))""",
+        task_ids,
     )
 
 

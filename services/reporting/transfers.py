@@ -8,14 +8,13 @@ lead, so the old agency's figures are neither lost nor counted twice; a complete
 stays credited to the agency that did it. A delegated child's ``parent_lead`` follows its parent, so the
 child still counts where its parent does not (adapters.py).
 
-The journal follows the history exactly as a batch flush does: the touched tasks' rows as they were are
-taken out and the new ones put in (``journal_add``), in the handler's transaction, under the same locks in
-the same order (adapters.py): the ``live`` lock shared, then the tasks by id.
+The journal follows the history exactly as a batch flush does, with the same two functions: the touched
+tasks' rows as they were are taken out and the new ones put in (``adapters.journal_since_snapshot``), in the
+handler's transaction, under the same locks in the same order (adapters.py): the ``live`` lock shared, the
+task's family, then the tasks by id.
 """
 
 from __future__ import annotations
-
-import asyncpg
 
 from events.envelope import Envelope
 from events.tasks import TaskTransferred, parties_after
@@ -71,7 +70,7 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     children = [r["task_id"] for r in rows if r["task_id"] != task_id] if lead != task["lead_agency_id"] else []
     touched = sorted([task_id, *children])
     at = history_cuts.moment(transfer.effective_on)
-    await _snapshot(conn, touched)
+    await adapters.snapshot_history(conn, touched)
     # On the recorded axis the cut counts as on time (recorded_from/to left empty), however late the decision
     # was applied: a child read after its parent's transfer cannot know when the transfer was recorded, and a
     # replay must rebuild exactly what the live service holds.
@@ -95,29 +94,5 @@ async def on_task_transferred(event: Envelope, uow: UnitOfWork) -> None:
     if children:
         # Their whole parent-lead timeline, this move included (recorded above), as a batch's flush does.
         await history_cuts.follow(conn, await history_cuts.parent_moves(conn, children))
-        await conn.execute(
-            "UPDATE tasks SET parent_lead_agency_id = $2 WHERE task_id = ANY($1::text[])", children, lead
-        )
     await adapters.ensure_agencies(conn, [lead])
-    await _journal(conn, touched)
-
-
-async def _snapshot(conn: asyncpg.Connection, task_ids: list[str]) -> None:
-    """The tasks' history rows as they stand, for ``_journal`` to take out (as a batch flush does)."""
-    await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS history_before (LIKE task_history) ON COMMIT DELETE ROWS;"
-        " DELETE FROM history_before"
-    )
-    await conn.execute(
-        "INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", task_ids
-    )
-
-
-async def _journal(conn: asyncpg.Connection, task_ids: list[str]) -> None:
-    """The journal and live follow: the rows before out, the rows now in (migrations/003 ``journal_add``)."""
-    await conn.execute(
-        """SELECT journal_add(
-               array(SELECT h FROM task_history h WHERE h.task_id = ANY($1::text[])),
-               array(SELECT ROW(b.*)::task_history FROM history_before b))""",
-        task_ids,
-    )
+    await adapters.journal_since_snapshot(conn, touched)
