@@ -9,7 +9,7 @@ from events.topics import DIRECTORY, INTAKE, TASK_EVENTS
 from services.progress import handlers, intake
 from services.progress.config import ProgressConfig
 from services.progress.routes import build_router, worklist_router
-from services.progress.timer_handlers import TIMER_HANDLERS
+from services.progress.timer_handlers import BATCH_TIMER_HANDLERS, TIMER_HANDLERS
 from services.runtime.definition import BackgroundTask, Runtime, ServiceDefinition
 from services.runtime.raw_consumer import raw_consumer
 from services.runtime.timers import TimerWorker
@@ -27,6 +27,7 @@ def _deadline_timers(config: ProgressConfig) -> BackgroundTask:
                 poll_interval_s=rt.settings.timer_poll_interval_s,
                 lease_s=rt.settings.timer_lease_s,
                 batch_size=config.timer_batch_size,
+                batch_handlers=BATCH_TIMER_HANDLERS,
             )
             for _ in range(config.timer_workers)
         ]

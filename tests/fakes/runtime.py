@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from services.runtime.unit_of_work import UnitOfWork
 
 
 class InMemoryOutbox:
-    """``outbox.enqueue`` / ``holds_same_event`` on a dict: one event per id, oversized events refused."""
+    """``outbox.enqueue`` / ``enqueue_many`` / ``holds_same_event`` on a dict: one event per id, oversized events refused."""
 
     def __init__(self) -> None:
         self.events: dict[uuid.UUID, Envelope] = {}
@@ -39,6 +40,12 @@ class InMemoryOutbox:
             return False
         self.events[envelope.event_id] = envelope
         return True
+
+    async def enqueue_many(
+        self, conn: Any, envelopes: Sequence[Envelope], *, schema: str, traceparents: Sequence[str | None] = ()
+    ) -> set[uuid.UUID]:
+        """The ids already held, as ``outbox.enqueue_many`` returns them; the rest stored in order."""
+        return {e.event_id for e in envelopes if not await self.enqueue(conn, e, schema=schema)}
 
     async def holds_same_event(self, _conn: Any, envelope: Envelope) -> bool:
         stored = self.events.get(envelope.event_id)

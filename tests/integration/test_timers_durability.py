@@ -7,7 +7,7 @@ import asyncio
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -23,7 +23,7 @@ from events.topics import TASK_EVENTS
 from services.progress.bootstrap import definition
 from services.runtime import db, timers, tracing
 from services.runtime.timers import Timer, TimerWorker
-from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.unit_of_work import UnitOfWork, emit_all
 from tests.conftest import eventually
 from tests.integration.progress_alerts_kit import Events, assign, topic_events
 
@@ -63,6 +63,23 @@ class Recorder:
             task_id=timer.subject_id,
             id_parts=(timer.timer_id,),
         )
+
+
+class BatchRecorder:
+    """A batch timer handler: records each call's (kind, subject) and emits every timer's event in one statement,
+    each in its own timer's trace."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, str]]] = []
+
+    async def __call__(self, fired: Sequence[Timer], uow: UnitOfWork) -> None:
+        self.calls.append([(t.kind, t.subject_id) for t in fired])
+        payload = TaskOverdue(due=date(2022, 11, 30), overdue_since=NOW)
+        envelopes = [
+            uow.envelope(payload, actor=Actor(agency_id="dondoc"), task_id=t.subject_id, id_parts=(t.timer_id,))
+            for t in fired
+        ]
+        await emit_all(uow.conn, uow.schema, envelopes, traceparents=timers.traces(fired))
 
 
 def worker(pool: asyncpg.Pool, recorder: Recorder, batch_size: int = 100) -> TimerWorker:
@@ -168,8 +185,14 @@ async def test_a_crash_before_commit_leaves_the_timer_scheduled_and_it_fires_aft
     assert await pool.fetchval("SELECT status FROM timers") == "fired"
 
 
-@pytest.mark.parametrize("together", [True, False], ids=["fired-together", "fired-one-by-one"])
-async def test_a_timers_event_continues_the_trace_of_what_scheduled_it(pool: asyncpg.Pool, together: bool) -> None:
+@pytest.mark.parametrize(
+    ("together", "batch"),
+    [(True, False), (False, False), (True, True)],
+    ids=["fired-together", "fired-one-by-one", "fired-in-one-call"],
+)
+async def test_a_timers_event_continues_the_trace_of_what_scheduled_it(
+    pool: asyncpg.Pool, together: bool, batch: bool
+) -> None:
     traces = {"single": secrets.token_hex(16), "many": secrets.token_hex(16)}
     due = NOW - timedelta(minutes=1)
     async with pool.acquire() as conn:
@@ -180,10 +203,44 @@ async def test_a_timers_event_continues_the_trace_of_what_scheduled_it(pool: asy
         cause = f"00-{traces['many']}-{secrets.token_hex(8)}-01"
         many = timers.PlannedTimer(kind="overdue", subject_id="many", dedup_key="d", fire_at=due, traceparent=cause)
         await timers.schedule_many(conn, [many])
-    w = TimerWorker(pool, ManualClock(NOW), {"overdue": Recorder()}, service="t", schema="t", fire_together=together)
+    w = TimerWorker(
+        pool,
+        ManualClock(NOW),
+        {"overdue": Recorder()},
+        service="t",
+        schema="t",
+        fire_together=together,
+        batch_handlers={"overdue": BatchRecorder()} if batch else None,
+    )
     assert await w.fire_due() == 2
     rows = await pool.fetch("SELECT key, headers FROM outbox")
     assert {r["key"]: tracing.trace_id_of(tracing.from_headers(json.loads(r["headers"]))) for r in rows} == traces
+
+
+async def test_a_batch_handler_fires_a_waves_timers_of_one_kind_in_one_call_each_subjects_in_their_order(
+    pool: asyncpg.Pool,
+) -> None:
+    """When many deadlines pass together, each kind's timers fire in one call (a few statements, not a few
+    per timer); a subject's earlier timer still fires before its later one (wave after wave)."""
+    planned = [("approaching", "a", 3), ("overdue", "a", 1), ("overdue", "b", 2), ("overdue", "c", 2)]
+    async with pool.acquire() as conn:
+        for kind, subject, minutes_ago in planned:
+            fire_at = NOW - timedelta(minutes=minutes_ago)
+            await timers.schedule(conn, kind=kind, subject_id=subject, dedup_key=kind, fire_at=fire_at)
+    many = BatchRecorder()
+    one_by_one = Recorder()
+    w = TimerWorker(
+        pool,
+        ManualClock(NOW),
+        {"approaching": one_by_one, "overdue": one_by_one},
+        service="t",
+        schema="t",
+        batch_handlers={"approaching": many, "overdue": many},
+    )
+    assert await w.fire_due() == 4
+    assert many.calls == [[("approaching", "a")], [("overdue", "b"), ("overdue", "c")], [("overdue", "a")]]
+    assert one_by_one.calls == []
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 4
 
 
 @pytest.fixture
