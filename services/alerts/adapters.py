@@ -57,6 +57,8 @@ _TASK = """task_id, code, title, source_number, lead_agency_id, assigning_agency
 _ALERT = """a.alert_id, a.task_id, a.kind, a.threshold, a.recipient_person_id, a.recipient_role,
     a.recipient_agency_id, a.message_vi, a.due, a.raised_at, a.acknowledged_at, a.reminders, a.resolved_at,
     a.resolved_because"""
+_INBOX = f"{_ALERT}, t.code, t.title, t.source_number"
+_DIGEST = "a.alert_id, a.task_id, a.recipient_person_id, a.due, t.title, t.code, t.source_number, t.classification"
 
 
 def _task(r: asyncpg.Record) -> AlertTask:
@@ -210,7 +212,7 @@ async def count_reminder(conn: asyncpg.Connection, alert_id: uuid.UUID) -> int:
 
 async def inbox_of(pool: Conn, person_id: str, limit: int) -> list[InboxEntry]:
     rows = await pool.fetch(
-        f"""SELECT {_ALERT}, t.code, t.title, t.source_number FROM alerts a JOIN tasks t USING (task_id)
+        f"""SELECT {_INBOX} FROM alerts a JOIN tasks t USING (task_id)
             WHERE a.recipient_person_id = $1 ORDER BY a.raised_at DESC, a.alert_id LIMIT $2""",
         person_id,
         limit,
@@ -221,8 +223,7 @@ async def inbox_of(pool: Conn, person_id: str, limit: int) -> list[InboxEntry]:
 async def open_approaching_by_person(conn: asyncpg.Connection) -> list[DigestItem]:
     """Open, unacknowledged reminders of tasks still open: what the daily digests group."""
     rows = await conn.fetch(
-        """SELECT a.alert_id, a.task_id, a.recipient_person_id, a.due, t.title, t.code, t.source_number,
-                  t.classification
+        f"""SELECT {_DIGEST}
            FROM alerts a JOIN tasks t USING (task_id)
            WHERE a.kind = 'approaching' AND a.resolved_at IS NULL AND a.acknowledged_at IS NULL
              AND t.status = 'open'

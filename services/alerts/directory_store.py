@@ -69,10 +69,11 @@ async def set_email(conn: Conn, person_id: str, email: str) -> None:
     )
 
 
+_PERSON = "person_id, agency_id, name, role, email, active, version"  # Person's fields, in order
+
+
 async def get_person(conn: Conn, person_id: str) -> Person | None:
-    row = await conn.fetchrow(
-        "SELECT person_id, agency_id, name, role, email, active, version FROM people WHERE person_id = $1", person_id
-    )
+    row = await conn.fetchrow(f"SELECT {_PERSON} FROM people WHERE person_id = $1", person_id)
     return Person(*row) if row else None
 
 
