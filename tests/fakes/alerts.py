@@ -252,8 +252,9 @@ class InMemoryAlerts:
     async def webhook_targets(self, _conn: Any, alert_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
         targets: dict[uuid.UUID, set[str]] = {}
         for row in self.outgoing.values():
-            if row.alert_id in alert_ids and row.channel == "webhook" and row.notice == "alert":
-                targets.setdefault(row.alert_id, set()).add(row.target)
+            alert_id = row.alert_id
+            if alert_id is not None and alert_id in alert_ids and (row.channel, row.notice) == ("webhook", "alert"):
+                targets.setdefault(alert_id, set()).add(row.target)
         return {alert_id: sorted(urls) for alert_id, urls in targets.items()}
 
     def sent(self, channel: str, notice: str = "alert") -> list[Outgoing]:
@@ -304,7 +305,7 @@ async def _emit_all(
 ) -> None:
     """``unit_of_work.emit_all`` on the in-memory outbox fake_unit_of_work installed (tests/fakes/runtime.py),
     with its rule: an id already held by another event raises NotEnqueued."""
-    outbox = unit_of_work.outbox
+    outbox = unit_of_work.outbox  # type: ignore[attr-defined]  # the fake, as fake_unit_of_work set it
     for envelope in envelopes:
         if not await outbox.enqueue(conn, envelope, schema=schema) and not await outbox.holds_same_event(
             conn, envelope

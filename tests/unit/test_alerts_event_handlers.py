@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from events.alerts import AlertEscalated
 from events.clock import VN_TZ
 from events.deadlines import parse_deadline_or_date
 from events.envelope import Actor, Envelope, EventPayload, new_envelope
@@ -299,8 +300,9 @@ async def test_an_escalation_goes_to_the_assigning_head_and_its_tracking_office(
     await TIMERS[ESCALATE](timer, uow)
     assert told(store, "escalated") == [(ASSIGNER_HEAD, "escalation"), ("p-vp-head", "escalation")]
     [escalated] = [e.payload for e in outbox.events.values() if e.event_type == "AlertEscalated"]
-    assert sorted(escalated.escalated_to) == [ASSIGNER_HEAD, "p-vp-head"]  # type: ignore[attr-defined]
-    assert len(escalated.unacknowledged_alert_ids) == 2  # type: ignore[attr-defined]  # officer and head
+    assert isinstance(escalated, AlertEscalated)
+    assert sorted(escalated.escalated_to) == [ASSIGNER_HEAD, "p-vp-head"]
+    assert len(escalated.unacknowledged_alert_ids) == 2  # the officer's and the head's overdue alerts
 
 
 async def test_the_mailed_digest_names_a_secret_task_by_id_only(world: World) -> None:
