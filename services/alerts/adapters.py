@@ -151,7 +151,7 @@ async def get_alert(conn: Conn, alert_id: uuid.UUID, *, lock: bool = False) -> A
     return _alert(row) if row else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpenAlerts:
     """Which of a task's open alerts: all, or only those due by ``due_until``, of ``kinds``, or told to the
     people of ``recipient_agency_id``."""

@@ -50,7 +50,7 @@ log = get_logger(__name__)
 NOTIFY_CHANNEL = "dondoc_alerts_deliveries"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One claimed delivery row, typed at the repository's edge: what a sender sends, and what its
     outcome is written against (a column renamed is a type error here, not a KeyError in a worker)."""

@@ -123,14 +123,14 @@ class Person:
     version: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recipient:
     person_id: str
     role: RecipientRole
     agency_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AgencyInfo:
     head_person_id: str | None = None
     tracking_office_ids: tuple[str, ...] = ()

@@ -35,7 +35,7 @@ ESCALATE = "overdue-escalate"  # subject: the task id
 DIGEST = "daily-digest"  # subject: "digest"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cause:
     """Why alerts of ``kind`` are raised for ``task``: the unit of work of the event or timer that asks."""
 
@@ -247,7 +247,7 @@ async def remind(uow: UnitOfWork, alert: Alert, task: AlertTask, config: AlertsC
     return n
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resolution:
     """Why some of a task's open alerts end: the unit of work of the event that asks, and which ones."""
 
