@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeAlias
@@ -11,6 +11,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from events.tasks import TaskAssigned
+from services.alerts.domain import Alert, AlertTask, DigestItem, InboxEntry
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -50,18 +51,40 @@ async def insert_tasks(conn: asyncpg.Connection, assigned: Sequence[tuple[str, T
     await conn.executemany(_INSERT_TASK, [_task_row(task_id, event) for task_id, event in assigned])
 
 
-async def get_tasks(conn: Conn, task_ids: Sequence[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
+# The columns of each read model, named once: a column renamed in a migration fails here, in every query.
+_TASK = """task_id, code, title, source_number, lead_agency_id, assigning_agency_id, officer_in_charge_id, due,
+    status, source_issued_on, source_issuer, deadline_text, coordinating_agency_ids, key_task, classification"""
+_ALERT = """a.alert_id, a.task_id, a.kind, a.threshold, a.recipient_person_id, a.recipient_role,
+    a.recipient_agency_id, a.message_vi, a.due, a.raised_at, a.acknowledged_at, a.reminders, a.resolved_at,
+    a.resolved_because"""
+_INBOX = f"{_ALERT}, t.code, t.title, t.source_number"
+_DIGEST = "a.alert_id, a.task_id, a.recipient_person_id, a.due, t.title, t.code, t.source_number, t.classification"
+
+
+def _task(r: asyncpg.Record) -> AlertTask:
+    # By position, in _TASK's order: the cheapest way from a record (tasks are read for every alert).
+    return AlertTask(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], tuple(r[12] or ()), r[13], r[14]
+    )
+
+
+def _alert(r: asyncpg.Record, at: int = 0) -> Alert:
+    """The alert in ``_ALERT``'s order from column ``at`` on."""
+    return Alert(*r[at : at + 14])
+
+
+async def get_tasks(conn: Conn, task_ids: Sequence[str], *, lock: bool = False) -> dict[str, AlertTask]:
     """The tasks known of these ids; ``lock``: each row locked, in id order (two writers never deadlock)."""
     rows = await conn.fetch(
-        f"SELECT * FROM tasks WHERE task_id = ANY($1::text[]) ORDER BY task_id{' FOR UPDATE' if lock else ''}",
+        f"SELECT {_TASK} FROM tasks WHERE task_id = ANY($1::text[]) ORDER BY task_id{' FOR UPDATE' if lock else ''}",
         list(task_ids),
     )
-    return {r["task_id"]: dict(r) for r in rows}
+    return {r[0]: _task(r) for r in rows}
 
 
-async def get_task(conn: Conn, task_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-    row = await conn.fetchrow(f"SELECT * FROM tasks WHERE task_id = $1{' FOR UPDATE' if lock else ''}", task_id)
-    return dict(row) if row else None
+async def get_task(conn: Conn, task_id: str, *, lock: bool = False) -> AlertTask | None:
+    row = await conn.fetchrow(f"SELECT {_TASK} FROM tasks WHERE task_id = $1{' FOR UPDATE' if lock else ''}", task_id)
+    return _task(row) if row else None
 
 
 async def set_tasks(conn: asyncpg.Connection, changes: Sequence[tuple[str, str | None, date | None]]) -> None:
@@ -92,23 +115,11 @@ async def set_parties(conn: asyncpg.Connection, parties: Sequence[tuple[str, str
         )
 
 
-async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[Mapping[str, Any]]) -> set[uuid.UUID]:
+async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[Alert]) -> set[uuid.UUID]:
     """The alerts, in their order, in one statement; returns the ids inserted (new: an alert already raised
     for its recipient is not raised again)."""
     if not alerts:
         return set()
-    columns = (
-        "alert_id",
-        "task_id",
-        "kind",
-        "threshold",
-        "recipient_person_id",
-        "recipient_role",
-        "recipient_agency_id",
-        "message_vi",
-        "due",
-        "raised_at",
-    )
     rows = await conn.fetch(
         """INSERT INTO alerts (alert_id, task_id, kind, threshold, recipient_person_id, recipient_role,
                recipient_agency_id, message_vi, due, raised_at)
@@ -119,21 +130,28 @@ async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[Mapping[str, 
                AS a (alert_id, task_id, kind, threshold, recipient_person_id, recipient_role, recipient_agency_id,
                      message_vi, due, raised_at, n)
            ORDER BY n ON CONFLICT DO NOTHING RETURNING alert_id""",
-        *([alert[c] for alert in alerts] for c in columns),
+        [a.alert_id for a in alerts],
+        [a.task_id for a in alerts],
+        [a.kind for a in alerts],
+        [a.threshold for a in alerts],
+        [a.recipient_person_id for a in alerts],
+        [a.recipient_role for a in alerts],
+        [a.recipient_agency_id for a in alerts],
+        [a.message_vi for a in alerts],
+        [a.due for a in alerts],
+        [a.raised_at for a in alerts],
     )
     return {r["alert_id"] for r in rows}
 
 
-async def get_alert(conn: Conn, alert_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any] | None:
+async def get_alert(conn: Conn, alert_id: uuid.UUID, *, lock: bool = False) -> Alert | None:
     row = await conn.fetchrow(
-        f"SELECT a.*, t.code, t.title FROM alerts a JOIN tasks t USING (task_id) WHERE alert_id = $1"
-        f"{' FOR UPDATE OF a' if lock else ''}",
-        alert_id,
+        f"SELECT {_ALERT} FROM alerts a WHERE a.alert_id = $1{' FOR UPDATE OF a' if lock else ''}", alert_id
     )
-    return dict(row) if row else None
+    return _alert(row) if row else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpenAlerts:
     """Which of a task's open alerts: all, or only those due by ``due_until``, of ``kinds``, or told to the
     people of ``recipient_agency_id``."""
@@ -144,12 +162,12 @@ class OpenAlerts:
     recipient_agency_id: str | None = None
 
 
-async def open_alerts_of(conn: asyncpg.Connection, wanted: Sequence[OpenAlerts]) -> list[list[dict[str, Any]]]:
+async def open_alerts_of(conn: asyncpg.Connection, wanted: Sequence[OpenAlerts]) -> list[list[Alert]]:
     """Each ``wanted``'s open alerts (by recipient, then id), locked, in one statement."""
     if not wanted:
         return []
     rows = await conn.fetch(
-        """SELECT w.n, a.* FROM unnest($1::text[], $2::date[], $3::text[], $4::text[]) WITH ORDINALITY
+        f"""SELECT w.n, {_ALERT} FROM unnest($1::text[], $2::date[], $3::text[], $4::text[]) WITH ORDINALITY
                AS w (task_id, due_until, kinds, agency, n)
            JOIN alerts a ON a.task_id = w.task_id AND a.resolved_at IS NULL
              AND (w.due_until IS NULL OR a.due IS NULL OR a.due <= w.due_until)
@@ -161,10 +179,9 @@ async def open_alerts_of(conn: asyncpg.Connection, wanted: Sequence[OpenAlerts])
         [",".join(w.kinds) if w.kinds is not None else None for w in wanted],
         [w.recipient_agency_id for w in wanted],
     )
-    found: list[list[dict[str, Any]]] = [[] for _ in wanted]
+    found: list[list[Alert]] = [[] for _ in wanted]
     for r in rows:
-        alert = dict(r)
-        found[alert.pop("n") - 1].append(alert)
+        found[r[0] - 1].append(_alert(r, 1))
     return found
 
 
@@ -193,27 +210,26 @@ async def count_reminder(conn: asyncpg.Connection, alert_id: uuid.UUID) -> int:
     )
 
 
-async def inbox_of(pool: Conn, person_id: str, limit: int) -> list[dict[str, Any]]:
+async def inbox_of(pool: Conn, person_id: str, limit: int) -> list[InboxEntry]:
     rows = await pool.fetch(
-        """SELECT a.*, t.code, t.title, t.source_number FROM alerts a JOIN tasks t USING (task_id)
-           WHERE a.recipient_person_id = $1 ORDER BY a.raised_at DESC, a.alert_id LIMIT $2""",
+        f"""SELECT {_INBOX} FROM alerts a JOIN tasks t USING (task_id)
+            WHERE a.recipient_person_id = $1 ORDER BY a.raised_at DESC, a.alert_id LIMIT $2""",
         person_id,
         limit,
     )
-    return [dict(r) for r in rows]
+    return [InboxEntry(*r) for r in rows]
 
 
-async def open_approaching_by_person(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+async def open_approaching_by_person(conn: asyncpg.Connection) -> list[DigestItem]:
     """Open, unacknowledged reminders of tasks still open: what the daily digests group."""
     rows = await conn.fetch(
-        """SELECT a.alert_id, a.task_id, a.recipient_person_id, a.due, t.title, t.code, t.source_number,
-                  t.classification
+        f"""SELECT {_DIGEST}
            FROM alerts a JOIN tasks t USING (task_id)
            WHERE a.kind = 'approaching' AND a.resolved_at IS NULL AND a.acknowledged_at IS NULL
              AND t.status = 'open'
            ORDER BY a.recipient_person_id, a.due, a.task_id, a.threshold""",
     )
-    return [dict(r) for r in rows]
+    return [DigestItem(*r) for r in rows]
 
 
 async def claim_digest(conn: asyncpg.Connection, person_id: str, day: date) -> bool:

@@ -50,7 +50,7 @@ log = get_logger(__name__)
 NOTIFY_CHANNEL = "dondoc_alerts_deliveries"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One claimed delivery row, typed at the repository's edge: what a sender sends, and what its
     outcome is written against (a column renamed is a type error here, not a KeyError in a worker)."""
@@ -68,8 +68,23 @@ class Delivery:
     digest_day: date | None = None
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> Delivery:
+    def of(cls, row: asyncpg.Record) -> Delivery:
         return cls(**{name: row[name] for name in _COLUMNS}, body=json.loads(row["body"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A delivery row to store (``enqueue_many``): which channel, to whom, where, and the JSON it sends."""
+
+    channel: str
+    person_id: str
+    target: str
+    body: dict[str, Any]  # the JSON sent (its delivery id is added when stored)
+    alert_id: uuid.UUID | None = None
+    task_id: str | None = None
+    reminder: int = 0
+    digest_day: date | None = None
+    notice: str = "alert"  # or 'resolved': a resolution notice to a webhook target that had the alert
 
 
 _COLUMNS = (
@@ -116,14 +131,13 @@ async def enqueue(
     notice: str = "alert",
 ) -> bool:
     """Store one delivery row (``enqueue_many``); False when the same cause already stored it."""
-    row: dict[str, Any] = {"channel": channel, "person_id": person_id, "target": target, "body": body}
-    row |= {"alert_id": alert_id, "task_id": task_id, "reminder": reminder, "digest_day": digest_day, "notice": notice}
+    row = Outgoing(channel, person_id, target, body, alert_id, task_id, reminder, digest_day, notice)
     return bool(await enqueue_many(conn, [row]))
 
 
-async def enqueue_many(conn: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Delivery rows (each a mapping of ``enqueue``'s keyword arguments) in their order, in one statement;
-    returns how many were new. Their channels' workers are woken at commit."""
+async def enqueue_many(conn: asyncpg.Connection, rows: Sequence[Outgoing]) -> int:
+    """Delivery rows in their order, in one statement; returns how many were new. Their channels' workers are
+    woken at commit."""
     if not rows:
         return 0
     ids = [_delivery_id(r) for r in rows]
@@ -137,18 +151,18 @@ async def enqueue_many(conn: asyncpg.Connection, rows: Sequence[Mapping[str, Any
                AS d (delivery_id, alert_id, task_id, person_id, channel, reminder, digest_day, target, body, notice, n)
            ORDER BY n ON CONFLICT DO NOTHING RETURNING channel""",
         ids,
-        [r.get("alert_id") for r in rows],
-        [r.get("task_id") for r in rows],
-        [r["person_id"] for r in rows],
-        [r["channel"] for r in rows],
-        [r.get("reminder", 0) for r in rows],
-        [r.get("digest_day") for r in rows],
-        [r["target"] for r in rows],
+        [r.alert_id for r in rows],
+        [r.task_id for r in rows],
+        [r.person_id for r in rows],
+        [r.channel for r in rows],
+        [r.reminder for r in rows],
+        [r.digest_day for r in rows],
+        [r.target for r in rows],
         [
-            json.dumps({**r["body"], "delivery_id": str(i)}, ensure_ascii=False, default=str)
+            json.dumps({**r.body, "delivery_id": str(i)}, ensure_ascii=False, default=str)
             for r, i in zip(rows, ids, strict=True)
         ],
-        [r.get("notice", "alert") for r in rows],
+        [r.notice for r in rows],
     )
     channels = sorted({r["channel"] for r in inserted})
     if channels:
@@ -156,15 +170,13 @@ async def enqueue_many(conn: asyncpg.Connection, rows: Sequence[Mapping[str, Any
     return len(inserted)
 
 
-def _delivery_id(row: Mapping[str, Any]) -> uuid.UUID:
+def _delivery_id(row: Outgoing) -> uuid.UUID:
     # Deterministic per cause: a re-delivered cause inserts nothing. A notice other than the alert is
     # told once per target (a target that changed between the alert and its reminders hears it too).
-    notice = row.get("notice", "alert")
-    extra = () if notice == "alert" else (notice, row["target"])
+    extra = () if row.notice == "alert" else (row.notice, row.target)
     return deterministic_id(
-        "delivery", row["channel"], row.get("alert_id") or row["person_id"], row.get("reminder", 0),
-        row.get("digest_day"), *extra,
-    )  # fmt: skip
+        "delivery", row.channel, row.alert_id or row.person_id, row.reminder, row.digest_day, *extra
+    )
 
 
 async def webhook_targets(conn: asyncpg.Connection, alert_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:

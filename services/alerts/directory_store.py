@@ -4,11 +4,10 @@ people's e-mail, agencies' webhooks."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from events.directory import AgencyChanged, PersonChanged
 from services.alerts.adapters import Conn
-from services.alerts.domain import AgencyInfo
+from services.alerts.domain import AgencyInfo, Person
 
 
 async def agencies(conn: Conn, agency_ids: Iterable[str]) -> dict[str, AgencyInfo]:
@@ -70,9 +69,12 @@ async def set_email(conn: Conn, person_id: str, email: str) -> None:
     )
 
 
-async def get_person(conn: Conn, person_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM people WHERE person_id = $1", person_id)
-    return dict(row) if row else None
+_PERSON = "person_id, agency_id, name, role, email, active, version"  # Person's fields, in order
+
+
+async def get_person(conn: Conn, person_id: str) -> Person | None:
+    row = await conn.fetchrow(f"SELECT {_PERSON} FROM people WHERE person_id = $1", person_id)
+    return Person(*row) if row else None
 
 
 async def set_webhook(conn: Conn, agency_id: str, url: str, secret: str) -> None:
@@ -86,8 +88,8 @@ async def set_webhook(conn: Conn, agency_id: str, url: str, secret: str) -> None
 
 
 async def contacts_of(
-    conn: Conn, pairs: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    conn: Conn, pairs: Iterable[tuple[str, str | None]]
+) -> dict[tuple[str, str | None], tuple[str | None, str | None]]:
     """(e-mail of the person, webhook URL of the agency's system) of each (person, agency), in one query:
     where to deliver beyond the app."""
     wanted = list(dict.fromkeys(pairs))

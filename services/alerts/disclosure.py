@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.alerts import wording
+from services.alerts.domain import Alert, AlertTask, DigestItem
 from services.runtime.access import is_secret
 
 # Enough for the receiving system to route the notice to the person and to find it in dondoc.
 _ROUTING = ("alert_id", "task_id", "kind", "recipient_person_id", "recipient_role", "recipient_agency_id")
 
 
-def withholds(task: Mapping[str, Any]) -> bool:
+class Classified(Protocol):
+    """A task, or a line of a digest naming one: what its secrecy is read from."""
+
+    @property
+    def classification(self) -> str | None: ...
+
+
+def withholds(task: Classified) -> bool:
     """True when nothing of the task's content may leave dondoc.
 
     Why secret only: the law on state secrets (Luật Bảo vệ bí mật nhà nước 2018, Điều 5) forbids passing
@@ -33,15 +41,16 @@ def withholds(task: Mapping[str, Any]) -> bool:
     (a date can itself tell what is planned); the kind of alert (sắp đến hạn, quá hạn) already says how
     urgent it is, and the date is one click away in dondoc.
     """
-    return is_secret(task.get("classification"))  # the access rule's own test (runtime/access.py)
+    return is_secret(task.classification)  # the access rule's own test (runtime/access.py)
 
 
-def _marks(task: Mapping[str, Any]) -> dict[str, Any]:
-    return {"classification": task.get("classification"), "withheld": withholds(task)}
+def _marks(task: AlertTask) -> dict[str, Any]:
+    return {"classification": task.classification, "withheld": withholds(task)}
 
 
-def webhook_body(entry: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
-    """The in-app entry as the agency system receives it: whole, or for a secret task only the routing."""
+def webhook_body(entry: Mapping[str, Any], task: AlertTask) -> dict[str, Any]:
+    """The in-app entry (its JSON, raising.py) as the agency system receives it: whole, or for a secret task
+    only the routing."""
     if not withholds(task):
         return {**entry, **_marks(task)}
     notice = wording.secret_notice(
@@ -56,30 +65,33 @@ def webhook_body(entry: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str,
     }
 
 
-def email(alert: Mapping[str, Any], task: Mapping[str, Any], reminder: int) -> tuple[str, str]:
+def email(alert: Alert, task: AlertTask, reminder: int) -> tuple[str, str]:
     """(subject, text) of the e-mail of an alert or of its reminder."""
     if not withholds(task):
-        return wording.subject(alert["kind"], task["title"], reminder), alert["message_vi"]
+        return wording.subject(alert.kind, task.title, reminder), alert.message_vi
     return (
-        wording.subject(alert["kind"], wording.SECRET_TITLE, reminder),
-        wording.secret_notice(alert["kind"], task_id=task["task_id"], alert_id=alert["alert_id"], reminder=reminder),
+        wording.subject(alert.kind, wording.SECRET_TITLE, reminder),
+        wording.secret_notice(alert.kind, task_id=task.task_id, alert_id=alert.alert_id, reminder=reminder),
     )
 
 
-def digest_email(day: date, items: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+def digest_email(day: date, items: Sequence[DigestItem]) -> tuple[str, str]:
     """(subject, text) of the e-mailed daily digest: secret tasks by id only."""
-    return wording.digest(day, items, secret={it["task_id"] for it in items if withholds(it)})
+    return wording.digest(day, items, secret={it.task_id for it in items if withholds(it)})
 
 
-def resolution_body(
-    alert: Mapping[str, Any], task: Mapping[str, Any], because: str, resolved_at: datetime
-) -> dict[str, Any]:
+def resolution_body(alert: Alert, task: AlertTask, because: str, resolved_at: datetime) -> dict[str, Any]:
     """What the agency system that had the alert by webhook is told when it is over."""
     return {
         "event": "resolved",
-        **{k: alert[k] for k in _ROUTING},
+        "alert_id": alert.alert_id,
+        "task_id": alert.task_id,
+        "kind": alert.kind,
+        "recipient_person_id": alert.recipient_person_id,
+        "recipient_role": alert.recipient_role,
+        "recipient_agency_id": alert.recipient_agency_id,
         "because": because,
         "resolved_at": resolved_at,
         **_marks(task),
-        "message_vi": wording.resolved(alert["kind"], because, task, disclose=not withholds(task)),
+        "message_vi": wording.resolved(alert.kind, because, task, disclose=not withholds(task)),
     }

@@ -10,8 +10,8 @@ who heads which agency, which offices track it and how to reach a person (direct
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
-from typing import Any
+from dataclasses import replace
+from datetime import date, timedelta
 
 from events.directory import AgencyChanged, PersonChanged
 from events.envelope import Envelope
@@ -27,7 +27,7 @@ from events.tasks import (
 from services.alerts import adapters, directory_store, inapp, raising
 from services.alerts.adapters import OpenAlerts
 from services.alerts.config import AlertsConfig
-from services.alerts.domain import REPEATED_ROLES
+from services.alerts.domain import REPEATED_ROLES, AlertTask
 from services.alerts.raising import ESCALATE, REPEAT, Cause, Resolution
 from services.runtime import timers
 from services.runtime.consuming import BatchHandler, in_waves
@@ -44,7 +44,7 @@ STILL_FOLLOWED = ("open", "completion_reported")
 """A task in one of these states still asks something of someone; completed or withdrawn, it no longer does."""
 
 
-async def _tasks_of(items: Items, *, only_open: bool) -> list[tuple[Envelope, UnitOfWork, dict[str, Any]]]:
+async def _tasks_of(items: Items, *, only_open: bool) -> list[tuple[Envelope, UnitOfWork, AlertTask]]:
     """Each event with its task, the rows locked in one statement; ``only_open``: the open ones only."""
     tasks = await adapters.get_tasks(items[0][1].conn, [event.task_id or "" for event, _ in items], lock=True)
     found = []
@@ -54,7 +54,7 @@ async def _tasks_of(items: Items, *, only_open: bool) -> list[tuple[Envelope, Un
             # Task events of one task share a partition, so TaskAssigned always comes first; reaching here
             # means the assignment predates this service's log: nothing to address.
             log.warning("event for a task this service has never seen", event_type=event.event_type)
-        elif not only_open or task["status"] == "open":
+        elif not only_open or task.status == "open":
             found.append((event, uow, task))
     return found
 
@@ -71,7 +71,7 @@ def set_handlers(config: AlertsConfig) -> dict[str, SetHandler]:
         await adapters.insert_tasks(conn, news)
         tasks = await adapters.get_tasks(conn, [task_id for task_id, _ in news])
         causes = [
-            Cause(uow, tasks[task_id], "assigned", tasks[task_id]["due"], event.actor)
+            Cause(uow, tasks[task_id], "assigned", tasks[task_id].due, event.actor)
             for (task_id, _), (event, uow) in zip(news, items, strict=True)
         ]
         await raising.raise_many(causes, config, entries)
@@ -97,14 +97,14 @@ def set_handlers(config: AlertsConfig) -> dict[str, SetHandler]:
             due, since = event.payload.due, event.payload.overdue_since
             trace = uow.traceparent  # each timer continues its own overdue's trace, not the run's
             planned += [
-                timers.PlannedTimer(REPEAT, str(a["alert_id"]), "1", a["raised_at"] + every, traceparent=trace)
+                timers.PlannedTimer(REPEAT, str(a.alert_id), "1", a.raised_at + every, traceparent=trace)
                 for a in alerts
-                if a["recipient_role"] in REPEATED_ROLES
+                if a.recipient_role in REPEATED_ROLES
             ]
             planned.append(
                 timers.PlannedTimer(
                     ESCALATE,
-                    task["task_id"],
+                    task.task_id,
                     str(due),
                     since + timedelta(seconds=config.escalation_delay_s),
                     {"due": due.isoformat(), "overdue_since": since.isoformat()},
@@ -118,9 +118,7 @@ def set_handlers(config: AlertsConfig) -> dict[str, SetHandler]:
         # Repeats pause while the assigning agency decides; a return resumes them.
         opened = await _tasks_of(items, only_open=True)
         if opened:
-            await adapters.set_tasks(
-                items[0][1].conn, [(t["task_id"], "completion_reported", None) for _, _, t in opened]
-            )
+            await adapters.set_tasks(items[0][1].conn, [(t.task_id, "completion_reported", None) for _, _, t in opened])
 
     async def completion_returned(items: Items, entries: inapp.Entries) -> None:
         await adapters.set_tasks(items[0][1].conn, [(event.task_id or "", "open", None) for event, _ in items])
@@ -164,16 +162,17 @@ def set_handlers(config: AlertsConfig) -> dict[str, SetHandler]:
         for event, uow, task in known:
             move = event.payload
             assert isinstance(move, TaskTransferred)
-            theirs = OpenAlerts(task["task_id"], recipient_agency_id=move.from_agency_id)
+            theirs = OpenAlerts(task.task_id, recipient_agency_id=move.from_agency_id)
             resolutions.append(Resolution(uow, theirs, "transferred", event.actor))
             lead, coordinating, officer = parties_after(
-                task["lead_agency_id"], tuple(task["coordinating_agency_ids"] or ()), task["officer_in_charge_id"], move
+                task.lead_agency_id, task.coordinating_agency_ids, task.officer_in_charge_id, move
             )
-            parties.append((task["task_id"], lead, coordinating, officer))
-            if task["status"] in STILL_FOLLOWED:  # completed or withdrawn meanwhile: nobody to tell
-                moved = {**task, "lead_agency_id": lead, "coordinating_agency_ids": list(coordinating)}
-                moved["officer_in_charge_id"] = officer
-                causes.append(Cause(uow, moved, "transferred", task["due"], event.actor, transfer=move))
+            parties.append((task.task_id, lead, coordinating, officer))
+            if task.status in STILL_FOLLOWED:  # completed or withdrawn meanwhile: nobody to tell
+                moved = replace(
+                    task, lead_agency_id=lead, coordinating_agency_ids=coordinating, officer_in_charge_id=officer
+                )
+                causes.append(Cause(uow, moved, "transferred", task.due, event.actor, transfer=move))
         await raising.resolve_many(resolutions, entries)
         if known:
             await adapters.set_parties(items[0][1].conn, parties)
@@ -195,7 +194,7 @@ def set_handlers(config: AlertsConfig) -> dict[str, SetHandler]:
 async def _ended(
     items: Items,
     resolutions: Sequence[Resolution],
-    changes: Sequence[tuple[str, str | None, Any]],
+    changes: Sequence[tuple[str, str | None, date | None]],
     entries: inapp.Entries,
 ) -> None:
     """Tasks completed, withdrawn or given a new deadline: their alerts resolved, the escalation of the

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -25,9 +27,45 @@ _SHOWN = """d.delivery_id, d.channel, d.notice, d.status, d.attempts, d.last_err
             a.resolved_at AS alert_resolved_at"""
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """A delivery as its agency's operator sees it: where it goes, how it went, and whether its alert is over."""
+
+    delivery_id: uuid.UUID
+    channel: str
+    notice: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+    alert_id: uuid.UUID | None
+    task_id: str | None
+    person_id: str
+    target: str
+    reminder: int
+    digest_day: date | None
+    alert_resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Retried(DeliveryView):
+    """A delivery after an operator's retry: ``retried`` False when it was already waiting for its worker."""
+
+    retried: bool
+
+
+_FIELDS = tuple(f.name for f in fields(DeliveryView))
+
+
+def _shown(r: asyncpg.Record) -> dict[str, Any]:  # by name: a column renamed fails here
+    return {name: r[name] for name in _FIELDS}
+
+
 async def of_agency(
     conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, statuses: Sequence[str], limit: int
-) -> list[dict[str, Any]]:
+) -> list[DeliveryView]:
     """The agency's deliveries in these statuses, newest first."""
     rows = await conn.fetch(
         f"""SELECT {_SHOWN} {_OF} WHERE {_OWNER} = $1 AND d.status = ANY($2)
@@ -36,10 +74,10 @@ async def of_agency(
         list(statuses),
         limit,
     )
-    return [dict(r) for r in rows]
+    return [DeliveryView(**_shown(r)) for r in rows]
 
 
-async def retry_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, agency_id: str) -> dict[str, Any]:
+async def retry_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, agency_id: str) -> Retried:
     """Put a failed delivery back to pending, due now, attempts reset. Idempotent: a row already pending
     is left as it is. Run in a transaction (the row is locked while decided)."""
     row = await conn.fetchrow(
@@ -59,9 +97,8 @@ async def retry_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, agency_
             f"delivery {delivery_id} was delivered at {row['delivered_at']}; it is not sent again",
             f"Lần gửi {delivery_id} đã gửi thành công lúc {row['delivered_at']}; không gửi lại",
         )
-    shown = {k: v for k, v in row.items() if k != "owner"}
-    if row["status"] == "pending":
-        return {**shown, "retried": False}  # already waiting for its worker: nothing to change
+    if row["status"] == "pending":  # already waiting for its worker: nothing to change
+        return Retried(**_shown(row), retried=False)
     if row["notice"] == "alert" and row["alert_resolved_at"] is not None:
         # It asks nothing any more, and its target may have been told it is over: an alert arriving after
         # that would reopen it there.
@@ -77,4 +114,5 @@ async def retry_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, agency_
         delivery_id,
     )
     await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, row["channel"])
-    return {**shown, "status": "pending", "attempts": 0, "next_attempt_at": due, "retried": True}
+    shown = Retried(**_shown(row), retried=True)
+    return replace(shown, status="pending", attempts=0, next_attempt_at=due)

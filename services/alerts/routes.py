@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.security.utils import get_authorization_scheme_param
-from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 from sse_starlette import EventSourceResponse
 
 from events.limits import EMAIL_MAX, LINK_MAX
@@ -16,6 +17,7 @@ from events.roles import Action
 from services.alerts import access, adapters, commands, directory_store
 from services.alerts.channels.targets import TargetPolicy
 from services.alerts.config import AlertsConfig
+from services.alerts.domain import InboxEntry
 from services.alerts.stream import Recheck, StreamHub
 from services.runtime import auth
 from services.runtime.auth import CurrentAgency, needs
@@ -28,6 +30,22 @@ class WebhookRegistration(BaseModel):
         description="https, to a public host (or in a network of DONDOC_ALERTS_WEBHOOK_ALLOWED_NETWORKS)",
     )
     secret: str | None = Field(None, min_length=16, max_length=256, description="Omit to have one generated")
+
+
+class Inbox(BaseModel):
+    """A person's alerts, newest first (the dashboard reads them)."""
+
+    person_id: str
+    alerts: list[InboxEntry]
+
+
+class Acknowledged(BaseModel):
+    """When the alert was first acknowledged (in Vietnam's time zone); a second acknowledgement says the same."""
+
+    model_config = ConfigDict(from_attributes=True)  # built from commands.Acknowledgement
+
+    alert_id: uuid.UUID
+    acknowledged_at: datetime
 
 
 class EmailContact(BaseModel):
@@ -75,12 +93,9 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
     router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
     @router.get("")
-    async def inbox(
-        request: Request, person_id: ReadablePerson, limit: int = Query(100, ge=1, le=1000)
-    ) -> dict[str, Any]:
+    async def inbox(request: Request, person_id: ReadablePerson, limit: int = Query(100, ge=1, le=1000)) -> Inbox:
         """Hộp thư cảnh báo: a person's alerts, newest first; only for a token of the person's agency."""
-        alerts = await adapters.inbox_of(runtime_of(request).pool, person_id, limit)
-        return {"person_id": person_id, "alerts": alerts}
+        return Inbox(person_id=person_id, alerts=await adapters.inbox_of(runtime_of(request).pool, person_id, limit))
 
     @router.get("/stream", response_class=EventSourceResponse)
     async def stream(
@@ -114,10 +129,11 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
         return EventSourceResponse(frames, ping=0, sep="\n", headers={"Cache-Control": "no-cache"})
 
     @router.post("/{alert_id}/ack", dependencies=[needs(Action.ACKNOWLEDGE_ALERT)])
-    async def acknowledge(alert_id: uuid.UUID, request: Request, agency: CurrentAgency) -> dict[str, Any]:
+    async def acknowledge(alert_id: uuid.UUID, request: Request, agency: CurrentAgency) -> Acknowledged:
         """Đã nhận: the recipient's agency acknowledges; overdue reminders to them stop."""
         async with runtime_of(request).unit_of_work() as uow:
-            return await commands.acknowledge(alert_id, agency.agency_id, uow)
+            done = await commands.acknowledge(alert_id, agency.agency_id, uow)
+        return Acknowledged.model_validate(done)
 
     @router.put("/webhook", status_code=status.HTTP_200_OK, dependencies=[needs(Action.ADMINISTER_DIRECTORY)])
     async def register_webhook(body: WebhookRegistration, request: Request, agency: CurrentAgency) -> dict[str, str]:

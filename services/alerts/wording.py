@@ -3,30 +3,29 @@ deadline, the days left or overdue, and what to do. Pure, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, timedelta
-from typing import Any
 
 from events.alerts import AlertKind, RecipientRole
 from events.tasks import TaskTransferred
-from services.alerts.domain import days_overdue
+from services.alerts.domain import AlertTask, DigestItem, days_overdue
 
 
 def d(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else "không có thời hạn cụ thể"
 
 
-def task_ref(task: Mapping[str, Any]) -> str:
-    doc = f"văn bản số {task['source_number']}"
-    if task.get("source_issued_on"):
-        doc += f" ngày {d(task['source_issued_on'])}"
-    if task.get("source_issuer"):
-        doc += f" của {task['source_issuer']}"
-    return f"nhiệm vụ «{task['title']}» (mã {task['code']}, giao tại {doc})"
+def task_ref(task: AlertTask) -> str:
+    doc = f"văn bản số {task.source_number}"
+    if task.source_issued_on:
+        doc += f" ngày {d(task.source_issued_on)}"
+    if task.source_issuer:
+        doc += f" của {task.source_issuer}"
+    return f"nhiệm vụ «{task.title}» (mã {task.code}, giao tại {doc})"
 
 
-def _deadline(task: Mapping[str, Any], due: date | None) -> str:
-    text = task.get("deadline_text") or ""
+def _deadline(task: AlertTask, due: date | None) -> str:
+    text = task.deadline_text or ""
     written = f" (văn bản ghi: «{text}»)" if text and d(due) not in text else ""
     return f"{d(due)}{written}"
 
@@ -46,7 +45,7 @@ _INFORMED = "Để biết và phối hợp thực hiện phần việc của cơ
 def message(
     kind: AlertKind,
     role: RecipientRole,
-    task: Mapping[str, Any],
+    task: AlertTask,
     *,
     due: date | None,
     today: date,
@@ -70,7 +69,7 @@ def message(
             "head": f"Cơ quan của đồng chí được giao chủ trì {ref}.",
         }.get(
             role,
-            f"Cơ quan của đồng chí được giao phối hợp thực hiện {ref}, do {task['lead_agency_id']} chủ trì.",
+            f"Cơ quan của đồng chí được giao phối hợp thực hiện {ref}, do {task.lead_agency_id} chủ trì.",
         )
         body = f"{opening} Thời hạn hoàn thành: {_deadline(task, due)}."
     elif kind == "approaching":
@@ -85,7 +84,7 @@ def message(
         assert due is not None
         body = (
             f"{ref[0].upper()}{ref[1:]} do cơ quan đồng chí giao đã quá hạn {days_overdue(due, today)} ngày "
-            f"(hạn {d(due)}) mà chưa hoàn thành; cơ quan chủ trì: {task['lead_agency_id']}."
+            f"(hạn {d(due)}) mà chưa hoàn thành; cơ quan chủ trì: {task.lead_agency_id}."
         )
     todo = _INFORMED if role == "coordinator" and kind != "transferred" else _TODO[kind]
     prefix = f"[Nhắc lại lần {reminder}] " if reminder else ""
@@ -126,25 +125,23 @@ _BECAUSE = {
 }
 
 
-def resolved(kind: str, because: str, task: Mapping[str, Any], *, disclose: bool) -> str:
+def resolved(kind: str, because: str, task: AlertTask, *, disclose: bool) -> str:
     """That an alert is over: to the agency system that received it."""
     about = (
-        f"nhiệm vụ «{task['title']}» (mã {task['code']})"
-        if disclose
-        else f"một nhiệm vụ mật (mã nhiệm vụ: {task['task_id']})"
+        f"nhiệm vụ «{task.title}» (mã {task.code})" if disclose else f"một nhiệm vụ mật (mã nhiệm vụ: {task.task_id})"
     )
     text = f"Cảnh báo «{_SUBJECT.get(kind, 'Cảnh báo')}» về {about} đã kết thúc: {_BECAUSE.get(because, because)}."
     return text if disclose else f"{text} {OPEN_DONDOC}"
 
 
-def digest(day: date, items: Sequence[Mapping[str, Any]], *, secret: Collection[str] = ()) -> tuple[str, str]:
+def digest(day: date, items: Sequence[DigestItem], *, secret: Collection[str] = ()) -> tuple[str, str]:
     """(subject, text) of one person's daily digest of approaching deadlines; the tasks in ``secret``
     (their ids) are named by id only, without content or deadline (the e-mail of it, disclosure.py)."""
     lines = [
-        f"{i}. {SECRET_TITLE} (mã nhiệm vụ: {it['task_id']}). {OPEN_DONDOC}"
-        if it["task_id"] in secret
-        else f"{i}. «{it['title']}» (mã {it['code']}, văn bản {it['source_number']}): hạn {d(it['due'])}, "
-        f"còn {it['working_days_left']} ngày làm việc."
+        f"{i}. {SECRET_TITLE} (mã nhiệm vụ: {it.task_id}). {OPEN_DONDOC}"
+        if it.task_id in secret
+        else f"{i}. «{it.title}» (mã {it.code}, văn bản {it.source_number}): hạn {d(it.due)}, "
+        f"còn {it.working_days_left} ngày làm việc."
         for i, it in enumerate(items, 1)
     ]
     text = (

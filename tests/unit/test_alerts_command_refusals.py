@@ -42,7 +42,7 @@ async def test_only_the_recipients_agency_acknowledges(world: Any) -> None:
         await acknowledge(alert_id, "so-tc", uow)
     assert (caught.value.status_code, caught.value.code) == (403, "not-recipient-agency")
     assert "so-gddt" in caught.value.detail()["message_vi"]
-    assert outbox.events == {} and store.alerts[alert_id]["acknowledged_at"] is None
+    assert outbox.events == {} and store.alerts[alert_id].acknowledged_at is None
     assert store.cancelled == [] and store.stream == []
 
 
@@ -52,7 +52,7 @@ async def test_an_acknowledgement_stops_the_repeats_tells_the_stream_and_emits_o
     store.alerts[alert_id] = fake_alerts.an_alert(alert_id)
     first = await acknowledge(alert_id, "so-gddt", uow)
     again = await acknowledge(alert_id, "so-gddt", uow)
-    assert first == again and first["acknowledged_at"] == NOW.isoformat()
+    assert first == again and first.acknowledged_at == NOW and first.acknowledged_at.tzinfo == VN_TZ
     assert [e.event_type for e in outbox.events.values()] == ["AlertAcknowledged"]
     assert store.cancelled == [str(alert_id)]
     assert [(p, kind) for p, kind, _ in store.stream] == [("can-bo-1", "acknowledged")]

@@ -3,9 +3,9 @@ webhook signatures."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from email import message_from_bytes, policy
-from typing import Any
 
 from events.clock import VN_TZ
 from events.tasks import SourceDocument, TaskTransferred
@@ -21,21 +21,9 @@ from services.alerts.domain import (
     recipients,
     threshold,
 )
+from tests.fakes import alerts as fake_alerts
 
-TASK: dict[str, Any] = {
-    "task_id": "t-1",
-    "title": "Triển khai thanh toán học phí trực tuyến",
-    "code": "131/NQ-CP#13",
-    "source_number": "131/NQ-CP",
-    "source_issued_on": date(2022, 10, 6),
-    "source_issuer": "Chính phủ",
-    "deadline_text": "Tháng 11/2022",
-    "lead_agency_id": "bd-sgddt",
-    "assigning_agency_id": "ubnd-bd",
-    "coordinating_agency_ids": ["bd-stc"],
-    "officer_in_charge_id": "p-officer",
-    "classification": "cong-khai",
-}
+TASK = fake_alerts.a_task("t-1")
 DIRECTORY = {
     "bd-sgddt": AgencyInfo("p-gd-head"),
     "bd-stc": AgencyInfo("p-tc-head"),
@@ -72,7 +60,7 @@ def test_escalation_goes_to_the_assigning_head_and_its_tracking_office() -> None
 def test_a_secret_tasks_escalation_skips_the_tracking_office_which_is_not_involved() -> None:
     # The access rule (services/runtime/access.py): an alert names its task, so only the involved hear of it.
     for classification in ("mat", None):
-        secret = {**TASK, "classification": classification}
+        secret = replace(TASK, classification=classification)
         assert recipients("escalated", secret, DIRECTORY) == [Recipient("p-ubnd-head", "escalation", "ubnd-bd")]
         assert [r.role for r in recipients("overdue", secret, DIRECTORY)] == ["officer", "head", "coordinator"]
 
@@ -131,7 +119,7 @@ def test_a_transferred_task_tells_the_successor_the_decision_its_role_and_what_t
         to_agency_id="ubnd-gia-lai",
         role="chu-tri",
     )
-    moved = {**TASK, "lead_agency_id": "ubnd-gia-lai", "officer_in_charge_id": None}
+    moved = replace(TASK, lead_agency_id="ubnd-gia-lai", officer_in_charge_id=None)
     text = wording.message(
         "transferred", "head", moved, due=date(2025, 12, 31), today=date(2025, 7, 15), transfer=transfer
     )
@@ -148,11 +136,11 @@ def test_a_transferred_task_tells_the_successor_the_decision_its_role_and_what_t
         "transferred", "coordinator", moved, due=None, today=date(2025, 7, 15), transfer=coordinating
     )
     assert "cơ quan của đồng chí phối hợp thực hiện" in informed
-    assert wording.subject("transferred", TASK["title"]).startswith("[dondoc] Chuyển giao nhiệm vụ:")
+    assert wording.subject("transferred", TASK.title).startswith("[dondoc] Chuyển giao nhiệm vụ:")
 
 
 def test_only_the_successors_people_are_candidates_for_a_transfer_alert() -> None:
-    moved = {**TASK, "coordinating_agency_ids": ["bd-stc"], "officer_in_charge_id": None}
+    moved = replace(TASK, coordinating_agency_ids=("bd-stc",), officer_in_charge_id=None)
     assert recipients("transferred", moved, DIRECTORY) == [
         Recipient("p-gd-head", "head", "bd-sgddt"),
         Recipient("p-tc-head", "coordinator", "bd-stc"),
@@ -163,8 +151,8 @@ def test_a_daily_digest_lists_each_approaching_task() -> None:
     subject, text = wording.digest(
         date(2022, 11, 21),
         [
-            {**TASK, "due": date(2022, 11, 30), "working_days_left": 7},
-            {**TASK, "code": "131/NQ-CP#14", "due": date(2022, 12, 15), "working_days_left": 18},
+            fake_alerts.a_digest_item(replace(TASK, due=date(2022, 11, 30)), "p-officer", 7),
+            fake_alerts.a_digest_item(replace(TASK, code="131/NQ-CP#14", due=date(2022, 12, 15)), "p-officer", 18),
         ],
     )
     assert subject == "[dondoc] Tổng hợp nhiệm vụ sắp đến hạn ngày 21/11/2022"
@@ -184,7 +172,7 @@ def test_every_subject_survives_mime_header_encoding() -> None:
     # The stdlib's modern header folder drops spaces between encoded words: officials would read
     # "thanh toánhọc phí". What the e-mail channel builds must decode to exactly the subject.
     subjects = [
-        wording.subject(kind, TASK["title"], reminder)
+        wording.subject(kind, TASK.title, reminder)
         for kind in ("assigned", "approaching", "overdue", "escalated", "transferred")
         for reminder in (0, 2)
     ]
