@@ -20,7 +20,8 @@ from services.runtime.unit_of_work import UnitOfWork
 
 
 class InMemoryOutbox:
-    """``outbox.enqueue`` / ``enqueue_many`` / ``holds_same_event`` on a dict: one event per id, oversized events refused."""
+    """``outbox.enqueue`` / ``enqueue_many`` / ``holds_same_event`` on a dict: one event per id, oversized
+    events refused."""
 
     def __init__(self) -> None:
         self.events: dict[uuid.UUID, Envelope] = {}
