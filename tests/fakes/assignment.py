@@ -256,14 +256,15 @@ class InMemoryTasks:
         deadline: Deadline | None,
         document: SourceDocument | None,
     ) -> None:
-        self.requests[request_id] = replace(
-            self.requests[request_id],
-            status=status,
-            decided_by_agency_id=agency_id,
-            decided_at=at,
-            decision_reason=reason,
-            decided_deadline=deadline,
-            decision_document=document,
+        self.requests[request_id] = self.requests[request_id].model_copy(
+            update={
+                "status": status,
+                "decided_by_agency_id": agency_id,
+                "decided_at": at,
+                "decision_reason": reason,
+                "decided_deadline": deadline,
+                "decision_document": document,
+            }
         )
 
     def children_of(self, task_id: str) -> Sequence[Task]:

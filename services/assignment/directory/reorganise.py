@@ -11,7 +11,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -26,6 +25,7 @@ from services.assignment.directory.reorganisation import (
     plan,
     successors,
 )
+from services.assignment.directory.views import ReorganisationView
 from services.runtime.access import involved, is_secret
 from services.runtime.refusals import conflict
 from services.runtime.unit_of_work import UnitOfWork
@@ -40,22 +40,22 @@ class Applied:
     transfers: int
     secret_parties: dict[str, frozenset[str]] = field(default_factory=dict)  # secret moved task -> involved
 
-    def view(self, viewer: str | None) -> dict[str, Any]:
+    def view(self, viewer: str | None) -> ReorganisationView:
         """What the admin is told: a secret task's id only if its agency is involved in it (the secrecy rule);
         the others are counted, never named."""
         shown = [t for t in self.moved_task_ids if t not in self.secret_parties or viewer in self.secret_parties[t]]
-        return {
-            "reorganisation_id": self.reorganisation_id,
-            "changed": self.changed,
-            "moved": len(self.moved_task_ids),
-            "moved_task_ids": shown,
-            "undecided_task_ids": [t for t in self.undecided_task_ids if t in shown],
-            "undecided": len(self.undecided_task_ids),
-            "transfers": self.transfers,
-        }
+        return ReorganisationView(
+            reorganisation_id=self.reorganisation_id,
+            changed=self.changed,
+            moved=len(self.moved_task_ids),
+            moved_task_ids=shown,
+            undecided_task_ids=[t for t in self.undecided_task_ids if t in shown],
+            undecided=len(self.undecided_task_ids),
+            transfers=self.transfers,
+        )
 
 
-def _hash(body: dict[str, Any]) -> str:
+def _hash(body: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -142,7 +142,7 @@ async def _record(
     conn: asyncpg.Connection,
     reorganisation_id: str,
     fields: ReorganisationFields,
-    body: dict[str, Any],
+    body: dict[str, object],
     body_hash: str,
     moved: list[str],
     undecided: list[str],
