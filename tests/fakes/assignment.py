@@ -1,6 +1,7 @@
 """Fakes of the assignment service's repositories: tasks and delegations (services/assignment/tasks/adapters.py),
 extension requests (tasks/extension_store.py) and the directory (directory/adapters.py), on dicts. The
-command handlers (tasks/assign.py, delegate.py, extend.py, withdraw.py, directory/handlers.py) and the
+command handlers (tasks/assign.py, delegate.py, extend.py, withdraw.py, directory/handlers.py), the
+directory's admin rules (directory/admin.py) and the
 consumed-event handlers (services/assignment/handlers.py) run against them with no database."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from events.deadlines import Deadline
 from events.tasks import SourceDocument, TaskAssigned
 from services.assignment import handlers
+from services.assignment.directory import admin
 from services.assignment.directory import handlers as directory_handlers
 from services.assignment.directory.model import AgencyRecord, GroupRecord, PersonRecord
 from services.assignment.tasks import assign, delegate, extend, parties, withdraw
@@ -51,13 +53,17 @@ class InMemoryDirectory:
     name_keys: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # id -> (kind, keys)
 
     def add(self, *records: AgencyRecord | PersonRecord | GroupRecord) -> None:
+        """Records as already stored (version 1), their names taken."""
         for r in records:
             if isinstance(r, AgencyRecord):
-                self.agencies_[r.agency_id] = r
+                self.agencies_[r.agency_id], ident = r, r.agency_id
+                self.name_keys[ident] = ("agency", directory_handlers._keys(r.name, r.short_name, *r.aliases))
             elif isinstance(r, PersonRecord):
-                self.people[r.person_id] = r
+                self.people[r.person_id], ident = r, r.person_id
             else:
-                self.groups[r.group_id] = r
+                self.groups[r.group_id], ident = r, r.group_id
+                self.name_keys[ident] = ("group", directory_handlers._keys(r.name, *r.aliases))
+            self.versions[ident] = 1
 
     async def agencies(self, _conn: Any, ids: Collection[str]) -> dict[str, AgencyRecord]:
         return {i: self.agencies_[i] for i in ids if i in self.agencies_}
@@ -272,12 +278,13 @@ class InMemoryTasks:
 
 
 def install_for_commands(monkeypatch: pytest.MonkeyPatch) -> tuple[InMemoryTasks, InMemoryDirectory]:
-    """Point the task and directory command handlers, and the party checks under them, at in-memory
-    repositories."""
+    """Point the task and directory command handlers, the party checks under them and the directory's admin
+    rules (directory/admin.py) at in-memory repositories."""
     tasks, directory = InMemoryTasks(), InMemoryDirectory()
     for module in (assign, delegate, extend, withdraw):
         monkeypatch.setattr(module, "adapters", tasks)
     monkeypatch.setattr(extend, "store", tasks)
     monkeypatch.setattr(parties, "directory", directory)
     monkeypatch.setattr(directory_handlers, "adapters", directory)
+    monkeypatch.setattr(admin, "adapters", directory)
     return tasks, directory
