@@ -14,15 +14,19 @@ from typing import Any
 import pytest
 
 from events.deadlines import Deadline
+from events.envelope import Actor
 from events.tasks import SourceDocument, TaskAssigned
 from services.assignment import handlers
-from services.assignment.directory import admin
+from services.assignment.directory import admin, reorganise
 from services.assignment.directory import handlers as directory_handlers
 from services.assignment.directory.model import AgencyRecord, GroupRecord, PersonRecord
+from services.assignment.directory.reorganisation import OpenTask, ReorganisationFields
+from services.assignment.directory.reorganise import Recorded
 from services.assignment.tasks import assign, delegate, extend, parties, withdraw
 from services.assignment.tasks.adapters import Delegation
 from services.assignment.tasks.extension_store import ExtensionRequest
 from services.assignment.tasks.model import Task
+from services.runtime.access import is_secret
 
 
 class InMemoryCompletion:
@@ -277,6 +281,58 @@ class InMemoryTasks:
         return [t for t in self.tasks.values() if t.parent_task_id == task_id]
 
 
+@dataclass
+class InMemoryLedger:
+    """``directory/reorganise.Ledger`` over the in-memory tasks: decisions applied, open tasks moved."""
+
+    tasks: InMemoryTasks
+    completed: set[str] = field(default_factory=set)
+    recorded_: dict[str, Recorded] = field(default_factory=dict)
+
+    async def lock(self) -> None:
+        pass  # one test, one decision at a time
+
+    async def recorded(self, reorganisation_id: str) -> Recorded | None:
+        return self.recorded_.get(reorganisation_id)
+
+    async def open_tasks(self, agency_ids: list[str]) -> list[OpenTask]:
+        return [
+            OpenTask(t.task_id, t.lead_agency_id, t.coordinating_agency_ids)
+            for t in sorted(self.tasks.tasks.values(), key=lambda t: t.task_id)
+            if t.withdrawn_at is None
+            and t.task_id not in self.completed
+            and ({t.lead_agency_id, *t.coordinating_agency_ids} & set(agency_ids))
+        ]
+
+    async def move(self, before: OpenTask, now: OpenTask) -> None:
+        task = self.tasks.tasks[before.task_id]
+        officer = task.officer_in_charge_id if task.lead_agency_id == now.lead_agency_id else None
+        self.tasks.tasks[before.task_id] = replace(
+            task,
+            lead_agency_id=now.lead_agency_id,
+            coordinating_agency_ids=now.coordinating_agency_ids,
+            officer_in_charge_id=officer,
+        )
+
+    async def record(
+        self,
+        reorganisation_id: str,
+        _fields: ReorganisationFields,
+        _body: dict[str, object],
+        body_hash: str,
+        moved: list[str],
+        undecided: list[str],
+        _at: datetime,
+        _actor: Actor,
+    ) -> None:
+        assert reorganisation_id not in self.recorded_  # the primary key
+        self.recorded_[reorganisation_id] = Recorded(body_hash, tuple(moved), tuple(undecided))
+
+    async def secret_parties(self, task_ids: list[str]) -> dict[str, frozenset[str]]:
+        found = (self.tasks.tasks[t] for t in task_ids if t in self.tasks.tasks)
+        return {t.task_id: t.parties for t in found if is_secret(t.classification)}
+
+
 def install_for_commands(monkeypatch: pytest.MonkeyPatch) -> tuple[InMemoryTasks, InMemoryDirectory]:
     """Point the task and directory command handlers, the party checks under them and the directory's admin
     rules (directory/admin.py) at in-memory repositories."""
@@ -287,4 +343,5 @@ def install_for_commands(monkeypatch: pytest.MonkeyPatch) -> tuple[InMemoryTasks
     monkeypatch.setattr(parties, "directory", directory)
     monkeypatch.setattr(directory_handlers, "adapters", directory)
     monkeypatch.setattr(admin, "adapters", directory)
+    monkeypatch.setattr(reorganise, "adapters", directory)
     return tasks, directory
