@@ -25,7 +25,7 @@ from services.assignment.directory.model import (
     PersonFields,
     PersonRecord,
 )
-from services.assignment.directory.reorganisation import ReorganisationFields
+from services.assignment.directory.reorganisation import AbolishedAgency, ReorganisationFields
 from services.runtime.refusals import Refused
 from services.runtime.unit_of_work import UnitOfWork
 from tests.fakes import assignment as fake_assignment
@@ -242,7 +242,7 @@ async def test_a_reorganisation_is_recorded_from_above_every_agency_it_names(
         kind="merge",
         decision=SourceDocument(number="202/2025/QH15", issued_on=date(2025, 6, 12), issuer="Quốc hội"),
         effective_on=date(2025, 7, 1),
-        agencies=({"agency_id": abolished, "successor_id": successor},),  # type: ignore[arg-type]
+        agencies=(AbolishedAgency(agency_id=abolished, successor_id=successor),),
     )
     refusal = await refused(admin.may_reorganise(uow.conn, by, fields))
     assert (refusal.status_code, refusal.code) == (403, "not-directory-admin")
