@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import asyncpg
 
 from events.directory import GroupRule
 from services.assignment.directory.model import AgencyRecord, GroupRecord, PersonRecord
 from services.assignment.directory.tree import Directory
+from services.assignment.directory.views import AgencyBrief, AgencyView, GroupView, PersonBrief, PersonView
 
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
 
@@ -49,7 +49,7 @@ def group_of(row: asyncpg.Record) -> GroupRecord:
     )
 
 
-def _tuple(value: Any) -> Any:
+def _tuple(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -185,21 +185,31 @@ async def load(conn: Conn) -> Directory:
     )
 
 
-async def view(conn: Conn, table: str, key: str, ident: str) -> dict[str, Any] | None:
-    """One row as JSON for the admin API (table and key are constants of the routes, never input)."""
-    row = await conn.fetchrow(f"SELECT * FROM {table} WHERE {key} = $1", ident)
+async def agency_view(conn: Conn, agency_id: str) -> AgencyView | None:
+    """An agency with its active people and the agencies right under it, in directory order."""
+    row = await conn.fetchrow("SELECT * FROM agencies WHERE agency_id = $1", agency_id)
     if row is None:
         return None
-    out = {k: v for k, v in dict(row).items() if k not in ("seq", "name_keys")}
-    if isinstance(out.get("rule"), str):
-        out["rule"] = json.loads(out["rule"])
-    return out
-
-
-async def around(conn: Conn, agency_id: str) -> dict[str, list[dict[str, Any]]]:
-    """The active people of an agency and the agencies right under it, in directory order."""
     people = await conn.fetch(
         "SELECT person_id, full_name, role, title FROM people WHERE agency_id = $1 AND active ORDER BY seq", agency_id
     )
     children = await conn.fetch("SELECT agency_id, name FROM agencies WHERE parent_id = $1 ORDER BY seq", agency_id)
-    return {"people": [dict(p) for p in people], "children": [dict(c) for c in children]}
+    return AgencyView(
+        **agency_of(row).model_dump(),
+        version=row["version"],
+        updated_at=row["updated_at"],
+        people=tuple(PersonBrief(**p) for p in people),
+        children=tuple(AgencyBrief(**c) for c in children),
+    )
+
+
+async def person_view(conn: Conn, person_id: str) -> PersonView | None:
+    row = await conn.fetchrow("SELECT * FROM people WHERE person_id = $1", person_id)
+    return PersonView.of(person_of(row), row["version"], row["updated_at"]) if row else None
+
+
+async def group_view(conn: Conn, group_id: str) -> GroupView | None:
+    row = await conn.fetchrow("SELECT * FROM agency_groups WHERE group_id = $1", group_id)
+    if row is None:
+        return None
+    return GroupView(**group_of(row).model_dump(), version=row["version"], updated_at=row["updated_at"])

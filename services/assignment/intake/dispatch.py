@@ -6,10 +6,11 @@ idempotency key when the payload has none, so an agency's retry of one command m
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from events.intake_verdict import Command
 from services.assignment.errors import Rejected
@@ -44,42 +45,50 @@ class WithdrawTaskIntake(WithdrawTask):
     task_id: str
 
 
-async def _assign(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
-    result = await assign_task(AssignTask.model_validate(payload).acting_as(agency), uow)
-    return result.task_id
+async def _assign(command: AssignTask, agency: str, uow: UnitOfWork) -> str:
+    return (await assign_task(command.acting_as(agency), uow)).task_id
 
 
-async def _delegate(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
-    command = DelegateTaskIntake.model_validate(payload)
-    result = await delegate_task(command.task_id, DelegateTask(**command.model_dump(exclude={"task_id"})), agency, uow)
-    return result.delegation_id
+async def _delegate(command: DelegateTaskIntake, agency: str, uow: UnitOfWork) -> str:
+    plain = DelegateTask(**command.model_dump(exclude={"task_id"}))
+    return (await delegate_task(command.task_id, plain, agency, uow)).delegation_id
 
 
-async def _request(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
-    command = RequestExtensionIntake.model_validate(payload)
+async def _request(command: RequestExtensionIntake, agency: str, uow: UnitOfWork) -> str:
     plain = RequestExtension(**command.model_dump(exclude={"task_id"}))
     return (await request_extension(command.task_id, plain, agency, uow)).request_id
 
 
-async def _decide(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
-    command = DecideExtensionIntake.model_validate(payload)
+async def _decide(command: DecideExtensionIntake, agency: str, uow: UnitOfWork) -> str:
     plain = DecideExtension(**command.model_dump(exclude={"task_id", "request_id"}))
     return (await decide_extension(command.task_id, command.request_id, plain, agency, uow)).status
 
 
-async def _withdraw(payload: dict[str, Any], agency: str, uow: UnitOfWork) -> str:
-    command = WithdrawTaskIntake.model_validate(payload)
-    return (
-        await withdraw_task(command.task_id, WithdrawTask(**command.model_dump(exclude={"task_id"})), agency, uow)
-    ).task_id
+async def _withdraw(command: WithdrawTaskIntake, agency: str, uow: UnitOfWork) -> str:
+    plain = WithdrawTask(**command.model_dump(exclude={"task_id"}))
+    return (await withdraw_task(command.task_id, plain, agency, uow)).task_id
 
 
-COMMANDS: dict[str, Callable[[dict[str, Any], str, UnitOfWork], Awaitable[str]]] = {
-    "AssignTask": _assign,
-    "DelegateTask": _delegate,
-    "RequestExtension": _request,
-    "DecideExtension": _decide,
-    "WithdrawTask": _withdraw,
+C = TypeVar("C", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Route(Generic[C]):
+    """An intake command type: the model its payload must validate as, and the handler that runs it."""
+
+    model: type[C]
+    handle: Callable[[C, str, UnitOfWork], Awaitable[str]]
+
+    async def __call__(self, payload: Mapping[str, object], agency: str, uow: UnitOfWork) -> str:
+        return await self.handle(self.model.model_validate(payload), agency, uow)
+
+
+COMMANDS: dict[str, Route[Any]] = {
+    "AssignTask": Route(AssignTask, _assign),
+    "DelegateTask": Route(DelegateTaskIntake, _delegate),
+    "RequestExtension": Route(RequestExtensionIntake, _request),
+    "DecideExtension": Route(DecideExtensionIntake, _decide),
+    "WithdrawTask": Route(WithdrawTaskIntake, _withdraw),
 }
 _KEYED = {"AssignTask", "DelegateTask", "RequestExtension"}
 

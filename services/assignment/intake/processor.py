@@ -29,9 +29,9 @@ from services.assignment.intake import dispatch
 from services.runtime import intake_ledger
 from services.runtime.agency_rejections import copy_to_agency
 from services.runtime.consuming import Consumer, Record
+from services.runtime.definition import Runtime
 from services.runtime.logs import bound, get_logger
 from services.runtime.raw_consumer import RawConsumer, RawRecord
-from services.runtime.service import Runtime
 from services.runtime.unit_of_work import Position, UnitOfWork
 
 log = get_logger(__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
 
@@ -138,8 +139,20 @@ async def insert_delegation(
     )
 
 
-async def delegation(conn: Conn, delegation_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM delegations WHERE delegation_id = $1", delegation_id)
+@dataclass(frozen=True)
+class Delegation:
+    """A delegation already done: what a retry under its key must repeat, and the children it made."""
+
+    delegation_id: str
+    command_hash: str
+    child_task_ids: tuple[str, ...]
+
+
+async def delegation(conn: Conn, delegation_id: str) -> Delegation | None:
+    row = await conn.fetchrow(
+        "SELECT delegation_id, command_hash, child_task_ids FROM delegations WHERE delegation_id = $1", delegation_id
+    )
+    return Delegation(row["delegation_id"], row["command_hash"], tuple(row["child_task_ids"])) if row else None
 
 
 async def set_deadline_in_force(conn: asyncpg.Connection, task_id: str, deadline: Deadline) -> None:

@@ -47,13 +47,13 @@ async def delegate_task(task_id: str, command: DelegateTask, agency_id: str, uow
     delegation_id = delegation_id_for(task_id, agency_id, command.idempotency_key)
     digest = command_hash(command)
     if (done := await adapters.delegation(uow.conn, delegation_id)) is not None:
-        if done["command_hash"] != digest:
+        if done.command_hash != digest:
             raise conflict(
                 "idempotency-conflict",
                 f"the key {command.idempotency_key!r} already delegated this task differently",
                 f"Khóa {command.idempotency_key!r} đã dùng cho một lần giao khác",
             )
-        return Delegated(delegation_id, task_id, list(done["child_task_ids"]), created=False)
+        return Delegated(delegation_id, task_id, list(done.child_task_ids), created=False)
     if parent.withdrawn_at is not None:
         raise conflict("task-withdrawn", f"task {task_id} was withdrawn", f"Nhiệm vụ {parent.code} đã bị rút")
     role = parent.role_of(agency_id)

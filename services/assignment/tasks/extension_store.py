@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
 from events.deadlines import Deadline
 from events.tasks import SourceDocument
@@ -14,9 +14,10 @@ from events.tasks import SourceDocument
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
 
 
-@dataclass(frozen=True)
-class ExtensionRequest:
-    """A row of ``extension_requests``, its JSON columns read into their models."""
+class ExtensionRequest(BaseModel):
+    """A row of ``extension_requests``, its JSON columns read into their models; the HTTP API shows it so."""
+
+    model_config = ConfigDict(frozen=True)
 
     request_id: str
     task_id: str
@@ -33,7 +34,6 @@ class ExtensionRequest:
     decision_document: SourceDocument | None
 
 
-@dataclass(frozen=True)
 class AwaitingDecision(ExtensionRequest):
     """A pending request with what the deciding agency needs to know of its task."""
 
@@ -42,7 +42,7 @@ class AwaitingDecision(ExtensionRequest):
     lead_agency_id: str
 
 
-_COLUMNS = ", ".join(f"e.{f.name}" for f in fields(ExtensionRequest))
+_COLUMNS = ", ".join(f"e.{name}" for name in ExtensionRequest.model_fields)
 
 
 R = TypeVar("R", bound=ExtensionRequest)
@@ -120,16 +120,6 @@ async def decide(
         deadline.model_dump_json() if deadline else None,
         document.model_dump_json() if document else None,
     )
-
-
-def view(request: ExtensionRequest) -> dict[str, Any]:
-    """The request as the HTTP API shows it: its documents as JSON."""
-    return {
-        **asdict(request),
-        "proposed_deadline": request.proposed_deadline.model_dump(mode="json"),
-        "decided_deadline": request.decided_deadline.model_dump(mode="json") if request.decided_deadline else None,
-        "decision_document": request.decision_document.model_dump(mode="json") if request.decision_document else None,
-    }
 
 
 async def of_task(conn: Conn, task_id: str) -> list[ExtensionRequest]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from events.deadlines import Deadline
 from events.tasks import Classification, DelegatingRole, SourceDocument
@@ -72,10 +72,11 @@ class Task:
         return "phoi-hop" if agency_id in self.coordinating_agency_ids else None
 
 
-@dataclass(frozen=True)
-class TaskView:
+class TaskView(BaseModel):
     """A row of ``tasks`` as the HTTP API shows it: every column but the command hash, its documents read
-    into their models."""
+    into their models, and its status."""
+
+    model_config = ConfigDict(frozen=True)
 
     task_id: str
     code: str
@@ -118,18 +119,10 @@ class TaskView:
             }
         )
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> str:
         return "withdrawn" if self.withdrawn_at else "assigned"
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "deadline": self.deadline.model_dump(mode="json"),
-            "deadline_in_force": self.deadline_in_force.model_dump(mode="json"),
-            "assigning_document": self.assigning_document.model_dump(mode="json") if self.assigning_document else None,
-            "status": self.status,
-        }
 
-
-VIEW_COLUMNS = ", ".join(f.name for f in fields(TaskView))
+VIEW_COLUMNS = ", ".join(TaskView.model_fields)
