@@ -85,4 +85,4 @@ def fake_unit_of_work(
     size limit, same-id rule). The repository fakes ignore ``uow.conn``."""
     outbox = InMemoryOutbox()
     monkeypatch.setattr(unit_of_work, "outbox", outbox)
-    return UnitOfWork(conn=None, service=service, schema=service, clock=ManualClock(now)), outbox  # type: ignore[arg-type]
+    return UnitOfWork(conn=None, service=service, schema=service, clock=ManualClock(now)), outbox
