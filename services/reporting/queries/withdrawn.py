@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 
+from services.reporting.iso import IsoDatetime
 from services.reporting.queries.filters import Filters
 from services.reporting.queries.scopes import task_scope
 from services.reporting.queries.sql import Sql
 from services.runtime.access import visible_sql
 
 
-async def withdrawn_tasks(conn: asyncpg.Connection, f: Filters, limit: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class WithdrawnTask:
+    task_id: str
+    code: str
+    title: str
+    document: str
+    lead_agency_id: str
+    withdrawn_at: IsoDatetime | None
+
+
+async def withdrawn_tasks(conn: asyncpg.Connection, f: Filters, limit: int) -> list[WithdrawnTask]:
     """Withdrawn tasks are listed apart (DESIGN §4); secret ones only to the agencies involved."""
     q = Sql()
     conditions = [
@@ -24,4 +35,14 @@ async def withdrawn_tasks(conn: asyncpg.Connection, f: Filters, limit: int) -> l
         conditions.append(f"t.document = {q(f.document)}")
     sql = f"""SELECT t.task_id, t.code, t.title, t.document, t.lead_agency_id, t.withdrawn_at
               FROM tasks t WHERE {" AND ".join(conditions)} ORDER BY t.withdrawn_at DESC LIMIT {q(limit)}"""
-    return [dict(r) for r in await conn.fetch(sql, *q.args)]
+    return [
+        WithdrawnTask(
+            task_id=r["task_id"],
+            code=r["code"],
+            title=r["title"],
+            document=r["document"],
+            lead_agency_id=r["lead_agency_id"],
+            withdrawn_at=r["withdrawn_at"],
+        )
+        for r in await conn.fetch(sql, *q.args)
+    ]
