@@ -1,7 +1,7 @@
 """Reads of what reports are about: agencies (names, tree), documents, a task's delegation tree.
 
-Each read returns frozen rows named for what they are, built from the asyncpg records by column name,
-so a renamed column is an error here (and a type error where the row is read), not a key missing later.
+Each read returns frozen rows named for what they are, built from the asyncpg records by their field
+names (rows.py): a renamed column fails here, and a renamed field is a type error where the row is read.
 Their fields are in the order of the JSON the routes write (services/reporting/responses.py)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import date
 
 import asyncpg
 
+from services.reporting.rows import row_of
 from services.reporting.vietnamese import sort_key_vi
 from services.runtime.access import visible_sql
 
@@ -93,28 +94,14 @@ _AGENCY = """SELECT a.agency_id, a.name, a.short_name, a.level, a.parent_id, a.k
                   WHERE agency_id = a.agency_id AND role = 'head' ORDER BY person_id LIMIT 1) h ON true"""
 
 
-def _agency(r: asyncpg.Record) -> Agency:
-    return Agency(
-        agency_id=r["agency_id"],
-        name=r["name"],
-        short_name=r["short_name"],
-        level=r["level"],
-        parent_id=r["parent_id"],
-        known=r["known"],
-        head_id=r["head_id"],
-        head_name=r["head_name"],
-        head_title=r["head_title"],
-    )
-
-
 async def agency(conn: asyncpg.Connection, agency_id: str) -> Agency | None:
     row = await conn.fetchrow(f"{_AGENCY} WHERE a.agency_id = $1", agency_id)
-    return _agency(row) if row else None
+    return row_of(Agency, row) if row else None
 
 
 async def agencies_by_id(conn: asyncpg.Connection, ids: list[str]) -> dict[str, Agency]:
     rows = await conn.fetch(f"{_AGENCY} WHERE a.agency_id = ANY($1::text[])", ids)
-    return {r["agency_id"]: _agency(r) for r in rows}
+    return {r["agency_id"]: row_of(Agency, r) for r in rows}
 
 
 async def top_of_tree(conn: asyncpg.Connection) -> tuple[list[str], dict[str, list[str]], dict[str, int]]:
@@ -152,25 +139,11 @@ async def tree(conn: asyncpg.Connection) -> list[TreeAgency]:
 
     def walk(parent: str | None, depth: int) -> None:
         for r in sorted(by_parent.get(parent, []), key=lambda r: sort_key_vi(r["name"])):
-            out.append(
-                TreeAgency(
-                    agency_id=r["agency_id"],
-                    parent_id=r["parent_id"],
-                    name=r["name"],
-                    short_name=r["short_name"],
-                    level=r["level"],
-                    known=r["known"],
-                    depth=depth,
-                )
-            )
+            out.append(row_of(TreeAgency, r, depth=depth))
             walk(r["agency_id"], depth + 1)
 
     walk(None, 0)
     return out
-
-
-def _document(r: asyncpg.Record) -> Document:
-    return Document(number=r["number"], issued_on=r["issued_on"], issuer=r["issuer"])
 
 
 async def documents(conn: asyncpg.Connection, viewer: str | None = None) -> list[Document]:
@@ -181,12 +154,12 @@ async def documents(conn: asyncpg.Connection, viewer: str | None = None) -> list
            WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.document = d.number AND {visible_sql("$1", "t")})""",
         viewer,
     )
-    return sorted((_document(r) for r in rows), key=lambda d: sort_key_vi(d.number))
+    return sorted((row_of(Document, r) for r in rows), key=lambda d: sort_key_vi(d.number))
 
 
 async def documents_by_number(conn: asyncpg.Connection, numbers: list[str]) -> dict[str, Document]:
     rows = await conn.fetch("SELECT number, issued_on, issuer FROM documents WHERE number = ANY($1::text[])", numbers)
-    return {r["number"]: _document(r) for r in rows}
+    return {r["number"]: row_of(Document, r) for r in rows}
 
 
 async def delegation_tree(conn: asyncpg.Connection, task_id: str) -> list[TreeNode]:
@@ -217,33 +190,7 @@ async def delegation_tree(conn: asyncpg.Connection, task_id: str) -> list[TreeNo
            ORDER BY d.path, t.code""",
         task_id,
     )
-    return [
-        TreeNode(
-            depth=r["depth"],
-            task_id=r["task_id"],
-            parent_task_id=r["parent_task_id"],
-            code=r["code"],
-            title=r["title"],
-            document=r["document"],
-            classification=r["classification"],
-            assigning_agency_id=r["assigning_agency_id"],
-            lead_agency_id=r["lead_agency_id"],
-            lead_agency_name=r["lead_agency_name"],
-            assigning_agency_name=r["assigning_agency_name"],
-            coordinating_agency_ids=list(r["coordinating_agency_ids"]),
-            officer_in_charge_id=r["officer_in_charge_id"],
-            officer_name=r["officer_name"],
-            bucket=r["bucket"],
-            due=r["due"],
-            original_due=r["original_due"],
-            deadline_text=r["deadline_text"],
-            percent=r["percent"],
-            completed_on=r["completed_on"],
-            on_time=r["on_time"],
-            key_task=r["key_task"],
-        )
-        for r in rows
-    ]
+    return [row_of(TreeNode, r) for r in rows]
 
 
 async def find_tasks(conn: asyncpg.Connection, text: str, viewer: str | None, limit: int = 20) -> list[FoundTask]:
@@ -256,13 +203,4 @@ async def find_tasks(conn: asyncpg.Connection, text: str, viewer: str | None, li
         viewer,
         limit,
     )
-    return [
-        FoundTask(
-            task_id=r["task_id"],
-            code=r["code"],
-            title=r["title"],
-            lead_agency_id=r["lead_agency_id"],
-            parent_task_id=r["parent_task_id"],
-        )
-        for r in rows
-    ]
+    return [row_of(FoundTask, r) for r in rows]

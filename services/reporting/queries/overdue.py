@@ -10,6 +10,7 @@ import asyncpg
 from services.reporting.queries.filters import Filters
 from services.reporting.queries.scopes import history_filters, task_scope
 from services.reporting.queries.sql import Sql, valid_at
+from services.reporting.rows import row_of
 from services.runtime.access import visible_sql
 
 
@@ -107,26 +108,7 @@ async def overdue_tasks(
                                  ORDER BY person_id LIMIT 1) hd ON true
               ORDER BY t.due_then, t.code"""
     return [
-        OverdueTask(
-            task_id=r["task_id"],
-            code=r["code"],
-            title=r["title"],
-            document=r["document"],
-            lead_agency_id=r["lead_agency_id"],
-            lead_agency_name=r["lead_agency_name"],
-            assigning_agency_id=r["assigning_agency_id"],
-            assigning_agency_name=r["assigning_agency_name"],
-            key_task=r["key_task"],
-            percent=r["percent"],
-            original_due=r["original_due"],
-            due=r["due"],
-            days_overdue=r["days_overdue"],
-            not_started=r["not_started"],
-            # An officer the directory does not know (yet) is named by their id.
-            person_id=r["person_id"] if r["person_id"] is not None else r["person_name"],
-            person_name=r["person_name"],
-            person_title=r["person_title"],
-            person_role=r["person_role"],
-        )
+        # An officer the directory does not know (yet) is named by their id.
+        row_of(OverdueTask, r, person_id=r["person_id"] if r["person_id"] is not None else r["person_name"])
         for r in await conn.fetch(sql, *q.args)
     ]

@@ -10,6 +10,7 @@ from services.reporting.iso import IsoDatetime
 from services.reporting.queries.filters import Filters
 from services.reporting.queries.scopes import task_scope
 from services.reporting.queries.sql import Sql
+from services.reporting.rows import row_of
 from services.runtime.access import visible_sql
 
 
@@ -35,14 +36,4 @@ async def withdrawn_tasks(conn: asyncpg.Connection, f: Filters, limit: int) -> l
         conditions.append(f"t.document = {q(f.document)}")
     sql = f"""SELECT t.task_id, t.code, t.title, t.document, t.lead_agency_id, t.withdrawn_at
               FROM tasks t WHERE {" AND ".join(conditions)} ORDER BY t.withdrawn_at DESC LIMIT {q(limit)}"""
-    return [
-        WithdrawnTask(
-            task_id=r["task_id"],
-            code=r["code"],
-            title=r["title"],
-            document=r["document"],
-            lead_agency_id=r["lead_agency_id"],
-            withdrawn_at=r["withdrawn_at"],
-        )
-        for r in await conn.fetch(sql, *q.args)
-    ]
+    return [row_of(WithdrawnTask, r) for r in await conn.fetch(sql, *q.args)]
