@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from services.reporting.export import FORMATS, render
+from services.reporting.responses import ReportBody
 
 console = Console(stderr=True)
 
@@ -87,10 +88,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             message = detail.get("message_vi") or detail.get("message") if isinstance(detail, dict) else detail
             console.print(f"[red]Dịch vụ báo cáo trả lời {response.status_code}: {message}[/]")
             raise typer.Exit(1)
-        body = response.json()
+        body = ReportBody.model_validate_json(response.content)
         output = Path(output_file) if output_file else None
         if fmt in ("xlsx", "docx") and output is None:
-            output = Path(f"bao-cao-{body['date']}.{fmt}")
+            output = Path(f"bao-cao-{body.date}.{fmt}")
         if fmt == "docx":
             from services.reporting.docx_report import Letterhead, to_docx
 

@@ -19,7 +19,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import httpx
@@ -27,6 +27,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
+from services.reporting.responses import DashboardConfig, SignIn, json_response
 from services.runtime.auth import BearerToken
 from services.runtime.logs import get_logger
 from services.runtime.service import runtime_of
@@ -59,17 +60,19 @@ async def asset(name: str) -> FileResponse:
     return FileResponse(path, media_type=_TYPES[path.suffix], headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/v1/reports/config")
-async def config(request: Request) -> dict[str, Any]:
+@router.get("/v1/reports/config", response_model=DashboardConfig)
+async def config(request: Request) -> Response:
     """What the page needs to start: where alerts live, the domain clock, and where people sign in (the
     installation's OpenID Connect provider and the dashboard's public client; public by nature)."""
     rt = runtime_of(request)
     s = rt.settings
-    sign_in = {"enabled": bool(s.oidc_issuer), "issuer": s.oidc_issuer.rstrip("/"), "client_id": s.oidc_client_id}
-    return {"alerts_url": s.url_of("alerts"), "now": rt.clock.now().isoformat(), "sign_in": sign_in}
+    sign_in = SignIn(enabled=bool(s.oidc_issuer), issuer=s.oidc_issuer.rstrip("/"), client_id=s.oidc_client_id)
+    return json_response(
+        DashboardConfig(alerts_url=s.url_of("alerts"), now=rt.clock.now().isoformat(), sign_in=sign_in)
+    )
 
 
-def _event(kind: str, data: dict[str, Any]) -> bytes:
+def _event(kind: str, data: dict[str, str]) -> bytes:
     return f"retry: {RETRY_MS}\nevent: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 

@@ -19,9 +19,10 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from events.roles import Action
+from services.reporting.responses import HistoryStep, StepActor, TaskHistory, Worklist, json_response
 from services.runtime.auth import BearerToken, CurrentAgency, needs
 from services.runtime.logs import get_logger
 from services.runtime.refusals import Refused, unauthorized
@@ -75,8 +76,8 @@ async def _relay_write(request: Request, service: str, path: str, bearer: str | 
     return _as_is(await _call(request, service, "POST", path, bearer, await request.body() or b"{}"))
 
 
-@router.get("/worklist")
-async def worklist(request: Request, principal: CurrentAgency, bearer: BearerToken) -> dict[str, Any]:
+@router.get("/worklist", response_model=Worklist)
+async def worklist(request: Request, principal: CurrentAgency, bearer: BearerToken) -> Response:
     """Việc của tôi (the person's open tasks) and what waits for their agency's decision: completions to
     confirm or return, extension requests to decide."""
     work = await _call(request, "progress", "GET", "/v1/worklist", bearer)
@@ -90,12 +91,14 @@ async def worklist(request: Request, principal: CurrentAgency, bearer: BearerTok
     for rows in (lists["mine"], lists["to_decide"], asked.json()["extensions"]):
         for row in rows:
             row["lead_agency_name"] = names.get(row.get("lead_agency_id") or "", row.get("lead_agency_id"))
-    return {
-        "person_id": principal.person_id,
-        "mine": lists["mine"],
-        "to_decide": lists["to_decide"],
-        "extensions": asked.json()["extensions"],
-    }
+    return json_response(
+        Worklist(
+            person_id=principal.person_id,
+            mine=lists["mine"],
+            to_decide=lists["to_decide"],
+            extensions=asked.json()["extensions"],
+        )
+    )
 
 
 def _refusal_of(response: httpx.Response) -> Refused:
@@ -137,8 +140,8 @@ async def decide_extension(task_id: Id, request_id: Id, request: Request, bearer
     return await _relay_write(request, "assignment", path, bearer)
 
 
-@router.get("/tasks/{task_id}/history")
-async def task_history(task_id: Id, request: Request, bearer: BearerToken) -> JSONResponse:
+@router.get("/tasks/{task_id}/history", response_model=TaskHistory)
+async def task_history(task_id: Id, request: Request, bearer: BearerToken) -> Response:
     """Lịch sử nhiệm vụ: the audit service's history (its access rule, the caller's token), each step with
     who took it, by name. Without a token only a public task's history is shown, as the audit service says."""
     headers = {"Accept": "application/json"}
@@ -154,13 +157,18 @@ async def task_history(task_id: Id, request: Request, bearer: BearerToken) -> JS
         return _as_is(response)
     history = response.json()
     steps = [
-        {"seq": e["seq"], "event_type": e["event"].get("event_type"), "occurred_at": e["event"].get("occurred_at"),
-         "actor": e["event"].get("actor") or {}, "payload": e["event"].get("payload") or {}}
+        HistoryStep(
+            seq=e["seq"],
+            event_type=e["event"].get("event_type"),
+            occurred_at=e["event"].get("occurred_at"),
+            actor=e["event"].get("actor") or {},
+            payload=e["event"].get("payload") or {},
+        )
         for e in history["events"]
-    ]  # fmt: skip
+    ]
     async with runtime_of(request).pool.acquire() as conn:
-        await name_actors(conn, steps)
-    return JSONResponse({"task_id": task_id, "steps": steps})
+        named = await name_actors(conn, steps)
+    return json_response(TaskHistory(task_id=task_id, steps=named))
 
 
 async def _agency_names(conn: Any, ids: list[str] | None = None) -> dict[str, str]:
@@ -168,22 +176,29 @@ async def _agency_names(conn: Any, ids: list[str] | None = None) -> dict[str, st
     return {r["agency_id"]: r["name"] for r in rows}
 
 
-async def name_actors(conn: Any, steps: list[dict[str, Any]]) -> None:
-    """Each step's ``by``: who did it, in words: "<full name> (<agency>)", "hệ thống của <agency>" for an
-    agency's system, "dondoc (tự động)" for what dondoc did by itself."""
-    person_ids = sorted({s["actor"]["person_id"] for s in steps if s["actor"].get("person_id")})
+async def name_actors(conn: Any, steps: list[HistoryStep]) -> list[HistoryStep]:
+    """Each step with its ``by``: who did it, in words: "<full name> (<agency>)", "hệ thống của <agency>" for
+    an agency's system, "dondoc (tự động)" for what dondoc did by itself."""
+    actors = [(_text(s.actor.get("agency_id")), _text(s.actor.get("person_id"))) for s in steps]
+    person_ids = sorted({p for _, p in actors if p})
     people = {
         r["person_id"]: r["full_name"]
         for r in await conn.fetch("SELECT person_id, full_name FROM people WHERE person_id = ANY($1)", person_ids)
     }
-    agencies = await _agency_names(conn, sorted({str(s["actor"].get("agency_id")) for s in steps}))
-    for step in steps:
-        agency_id, person_id = step["actor"].get("agency_id"), step["actor"].get("person_id")
+    agencies = await _agency_names(conn, sorted({str(a) for a, _ in actors}))
+    named = []
+    for step, (agency_id, person_id) in zip(steps, actors, strict=True):
         agency = agencies.get(agency_id or "", agency_id or "")
         if person_id:
             name = people.get(person_id, person_id)
-            step["by"] = {"kind": "person", "name": name, "agency": agency, "text": f"{name} ({agency})"}
+            by = StepActor(kind="person", name=name, agency=agency, text=f"{name} ({agency})")
         elif agency_id == _SYSTEM_AGENCY or not agency_id:
-            step["by"] = {"kind": "system", "name": "dondoc", "agency": "", "text": "dondoc (tự động)"}
+            by = StepActor(kind="system", name="dondoc", agency="", text="dondoc (tự động)")
         else:
-            step["by"] = {"kind": "machine", "name": "", "agency": agency, "text": f"hệ thống của {agency}"}
+            by = StepActor(kind="machine", name="", agency=agency, text=f"hệ thống của {agency}")
+        named.append(step.model_copy(update={"by": by}))
+    return named
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -42,6 +42,7 @@ from services.reporting.export import (
     _overdue_row,
     moment_vi,
 )
+from services.reporting.responses import ReportBody
 
 FONT = "Times New Roman"
 BODY_PT, TABLE_PT, HEADER_PT = 14, 13, 13
@@ -64,22 +65,21 @@ class Letterhead:
     recipients: list[str] = field(default_factory=lambda: ["Như trên", "Lưu: VT"])
 
 
-def to_docx(body: dict[str, Any], head: Letterhead | None = None) -> bytes:
+def to_docx(body: ReportBody, head: Letterhead | None = None) -> bytes:
     head = head or Letterhead()
     doc = Document()
     _page(doc)
     _letterhead(doc, body, head)
     _title(doc, body)
-    _paragraph(doc, body["paragraph_vi"], indent=True)
+    _paragraph(doc, body.paragraph_vi, indent=True)
     _heading(doc, "1. Số liệu tổng hợp")
-    compared = "So với tháng trước" if body["previous"]["basis"] == "month" else "So với kỳ trước"
+    compared = "So với tháng trước" if body.previous.basis == "month" else "So với kỳ trước"
     _table(doc, ("Chỉ tiêu", "Số lượng", compared), _figure_rows(body))
-    parent = body["by_agency"].get("parent", {}).get("name", body["scope"])
-    _heading(doc, f"2. Theo cơ quan (đơn vị thuộc {parent})")
-    _table(doc, AGENCY_HEADERS, [_agency_row(r) for r in body["by_agency"]["rows"]])
-    _heading(doc, f"3. Nhiệm vụ quá hạn chưa hoàn thành ({body['overdue']['total']})")
-    if body["overdue"]["items"]:
-        _table(doc, OVERDUE_HEADERS, [_overdue_row(i) for i in body["overdue"]["items"]])
+    _heading(doc, f"2. Theo cơ quan (đơn vị thuộc {body.by_agency.parent.name})")
+    _table(doc, AGENCY_HEADERS, [_agency_row(r) for r in body.by_agency.rows])
+    _heading(doc, f"3. Nhiệm vụ quá hạn chưa hoàn thành ({body.overdue.total})")
+    if body.overdue.items:
+        _table(doc, OVERDUE_HEADERS, [_overdue_row(i) for i in body.overdue.items])
     else:
         _paragraph(doc, "Không có nhiệm vụ quá hạn chưa hoàn thành.", indent=True)
     _closing(doc, head)
@@ -111,19 +111,19 @@ def _run(p: Paragraph, text: str, size: int, *, bold: bool = False, italic: bool
 def _centred(
     cell_or_doc: Any, text: str, size: int, *, bold: bool = False, italic: bool = False, first: bool = False
 ) -> Paragraph:
-    p = cell_or_doc.paragraphs[0] if first else cell_or_doc.add_paragraph()
+    p: Paragraph = cell_or_doc.paragraphs[0] if first else cell_or_doc.add_paragraph()
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     p.paragraph_format.space_after = Pt(0)
     _run(p, text, size, bold=bold, italic=italic)
     return p
 
 
-def _letterhead(doc: Any, body: dict[str, Any], head: Letterhead) -> None:
+def _letterhead(doc: Any, body: ReportBody, head: Letterhead) -> None:
     grid = doc.add_table(rows=1, cols=2)
     grid.alignment = WD_TABLE_ALIGNMENT.CENTER
     left, right = grid.rows[0].cells
     left.width, right.width = Mm(65), Mm(100)
-    issuer = (head.issuer or body["scope"]).upper()
+    issuer = (head.issuer or body.scope).upper()
     first = True
     if head.parent_body:
         _centred(left, head.parent_body.upper(), HEADER_PT, first=True)
@@ -132,15 +132,15 @@ def _letterhead(doc: Any, body: dict[str, Any], head: Letterhead) -> None:
     _centred(left, "Số: " + (head.number or "       /BC-"), HEADER_PT)
     _centred(right, QUOC_HIEU, HEADER_PT, bold=True, first=True)
     _centred(right, TIEU_NGU, BODY_PT, bold=True)
-    day = date.fromisoformat(body["date"])
+    day = date.fromisoformat(body.date)
     place = head.place or "…………"
     _centred(right, f"{place}, ngày {day.day:02d} tháng {day.month:02d} năm {day.year}", BODY_PT, italic=True)
 
 
-def _title(doc: Any, body: dict[str, Any]) -> None:
+def _title(doc: Any, body: ReportBody) -> None:
     _centred(doc, "", BODY_PT)
     _centred(doc, KIND, BODY_PT, bold=True)
-    _centred(doc, f"Tình hình thực hiện nhiệm vụ được giao — {body['scope']} — {moment_vi(body)}", BODY_PT, bold=True)
+    _centred(doc, f"Tình hình thực hiện nhiệm vụ được giao — {body.scope} — {moment_vi(body)}", BODY_PT, bold=True)
     _centred(doc, "", BODY_PT)
 
 
@@ -159,13 +159,13 @@ def _heading(doc: Any, text: str) -> None:
 
 
 def _table(doc: Any, headers: tuple[str, ...], rows: list[Any]) -> WordTable:
-    table = doc.add_table(rows=1, cols=len(headers))
+    table: WordTable = doc.add_table(rows=1, cols=len(headers))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     for cell, text in zip(table.rows[0].cells, headers, strict=True):
         _centred(cell, text, TABLE_PT, bold=True, first=True)
     for values in rows:
-        cells = table.add_row().cells
+        cells = table.add_row().cells  # type: ignore[no-untyped-call]  # python-docx is untyped
         for i, (cell, text) in enumerate(zip(cells, values, strict=True)):
             p = cell.paragraphs[0]
             p.alignment = WD_ALIGN_PARAGRAPH.LEFT if i == 0 or not _numeric(str(text)) else WD_ALIGN_PARAGRAPH.RIGHT

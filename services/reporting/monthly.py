@@ -21,7 +21,7 @@ from services.reporting.domain import Figures, change_between
 from services.reporting.paragraph import working_group_paragraph
 from services.reporting.queries import Filters
 from services.runtime import timers
-from services.runtime.service import Runtime
+from services.runtime.definition import Runtime
 from services.runtime.timers import Timer, TimerWorker
 from services.runtime.unit_of_work import UnitOfWork
 

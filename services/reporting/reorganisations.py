@@ -6,17 +6,17 @@ before it took effect). Counts only public tasks: a secret task's move is not pu
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
+from services.reporting.responses import Decision, Reorganisation, Reorganisations, json_response
 from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("/reorganisations")
-async def reorganisations(request: Request) -> dict[str, Any]:
+@router.get("/reorganisations", response_model=Reorganisations)
+async def reorganisations(request: Request) -> Response:
     """Each decision that moved public tasks: the agencies merged or split, and ``old_structure_as_of``, the
     last day the old structure held (the as_of that reads it)."""
     rows = await runtime_of(request).pool.fetch(
@@ -30,20 +30,25 @@ async def reorganisations(request: Request) -> dict[str, Any]:
            ORDER BY x.effective_on DESC, x.reorganisation_id, x.from_agency_id, x.to_agency_id
            LIMIT 500"""
     )
-    return {
-        "reorganisations": [
-            {
-                **{k: r[k] for k in ("reorganisation_id", "from_agency_id", "to_agency_id", "tasks")},
-                "decision": {
-                    "number": r["decision_number"],
-                    "issued_on": r["decision_issued_on"].isoformat(),
-                    "issuer": r["decision_issuer"],
-                },
-                "effective_on": r["effective_on"].isoformat(),
-                "old_structure_as_of": (r["effective_on"] - timedelta(days=1)).isoformat(),
-                "from_name": r["from_name"] or r["from_agency_id"],
-                "to_name": r["to_name"] or r["to_agency_id"],
-            }
-            for r in rows
-        ]
-    }
+    return json_response(
+        Reorganisations(
+            reorganisations=[
+                Reorganisation(
+                    reorganisation_id=r["reorganisation_id"],
+                    from_agency_id=r["from_agency_id"],
+                    to_agency_id=r["to_agency_id"],
+                    tasks=r["tasks"],
+                    decision=Decision(
+                        number=r["decision_number"],
+                        issued_on=r["decision_issued_on"].isoformat(),
+                        issuer=r["decision_issuer"],
+                    ),
+                    effective_on=r["effective_on"].isoformat(),
+                    old_structure_as_of=(r["effective_on"] - timedelta(days=1)).isoformat(),
+                    from_name=r["from_name"] or r["from_agency_id"],
+                    to_name=r["to_name"] or r["to_agency_id"],
+                )
+                for r in rows
+            ]
+        )
+    )

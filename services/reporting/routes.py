@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
+from dataclasses import replace
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel
 
 from events.clock import VN_TZ
 from services.reporting import catalog, summary
+from services.reporting.catalog import TreeNode
 from services.reporting.queries import Filters
+from services.reporting.responses import (
+    AgencyTree,
+    DelegationTree,
+    Documents,
+    FoundTasks,
+    HiddenNode,
+    PublishedReport,
+    PublishedReports,
+    ReportBody,
+    Trend,
+    json_response,
+)
 from services.runtime.access import involved, may_see
 from services.runtime.auth import Viewer
 from services.runtime.refusals import not_found
@@ -42,24 +52,6 @@ AsOfQ = Annotated[
         description="Figures as they stood then: YYYY-MM-DD (end of that day, Asia/Ho_Chi_Minh) or an RFC 3339 instant"
     ),
 ]
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, BaseModel):
-        return value.model_dump()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def json_response(body: dict[str, Any]) -> Response:
-    """The body as JSON, written directly: FastAPI's generic encoder costs more than the whole query."""
-    text = json.dumps(body, ensure_ascii=False, default=_encode, separators=(",", ":"))
-    return Response(text.encode(), media_type="application/json")
 
 
 def _bad(code: str, message: str, message_vi: str) -> HTTPException:
@@ -141,7 +133,7 @@ def filters_of(
     )
 
 
-@router.get("/summary")
+@router.get("/summary", response_model=ReportBody)
 async def get_summary(
     request: Request,
     viewer: Viewer,
@@ -156,12 +148,30 @@ async def get_summary(
 ) -> Response:
     """Số liệu tổng hợp theo các tiêu chí của Tổ công tác: categories, overdue share and its change,
     key tasks, per agency, per document, overdue ageing and the overdue list."""
+    return json_response(
+        await report_body(request, viewer, agency_id, lead_only, document, start, end, as_of, limit, as_recorded)
+    )
+
+
+async def report_body(
+    request: Request,
+    viewer: str | None,
+    agency_id: str | None,
+    lead_only: bool,
+    document: str | None,
+    start: date | None,
+    end: date | None,
+    as_of: str | None,
+    limit: int,
+    as_recorded: bool,
+) -> ReportBody:
+    """The summary every format of it is written from (JSON, DOCX): the same figures, the same access."""
     rt = runtime_of(request)
     at, live = moment_of(rt.clock.now(), as_of, end)
     f = filters_of(agency_id, lead_only, document, start, end, viewer, as_recorded)
     async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         # One snapshot for every part, so the breakdowns add up to the totals beside them.
-        return json_response(await summary.build(conn, summary.Request(f, at, live, limit)))
+        return await summary.build(conn, summary.Request(f, at, live, limit))
 
 
 @router.get("/summary.docx", response_class=Response)
@@ -180,28 +190,16 @@ async def get_summary_docx(
     the same figures, the same access, as GET /summary."""
     from services.reporting.docx_report import to_docx
 
-    # The JSON route itself, so the docx can never show more, or other, figures than /summary would.
-    answer = await get_summary(
-        request=request,
-        viewer=viewer,
-        agency_id=agency_id,
-        lead_only=lead_only,
-        document=document,
-        start=start,
-        end=end,
-        as_of=as_of,
-        limit=1000,
-        as_recorded=as_recorded,
-    )
-    body = json.loads(bytes(answer.body))
+    # The JSON route's own body, so the docx can never show more, or other, figures than /summary would.
+    body = await report_body(request, viewer, agency_id, lead_only, document, start, end, as_of, 1000, as_recorded)
     return Response(
         to_docx(body),
         media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        headers={"Content-Disposition": f'attachment; filename="bao-cao-{body["date"]}.docx"'},
+        headers={"Content-Disposition": f'attachment; filename="bao-cao-{body.date}.docx"'},
     )
 
 
-@router.get("/trend")
+@router.get("/trend", response_model=Trend)
 async def get_trend(
     request: Request,
     viewer: Viewer,
@@ -217,75 +215,71 @@ async def get_trend(
     at, _ = moment_of(rt.clock.now(), as_of, None)
     f = filters_of(agency_id, lead_only, document, None, None, viewer, as_recorded)
     async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        return json_response({"as_of": at.isoformat(), "points": await summary.trend(conn, f, at, months)})
+        return json_response(Trend(as_of=at.isoformat(), points=await summary.trend(conn, f, at, months)))
 
 
-@router.get("/agencies")
-async def get_agencies(request: Request) -> dict[str, Any]:
+@router.get("/agencies", response_model=AgencyTree)
+async def get_agencies(request: Request) -> Response:
     """The agency tree as the reporting service knows it from dondoc.directory (for filters)."""
     async with runtime_of(request).pool.acquire() as conn:
-        return {"agencies": await catalog.tree(conn)}
+        return json_response(AgencyTree(agencies=await catalog.tree(conn)))
 
 
-@router.get("/documents")
-async def get_documents(request: Request, viewer: Viewer) -> dict[str, Any]:
+@router.get("/documents", response_model=Documents)
+async def get_documents(request: Request, viewer: Viewer) -> Response:
     async with runtime_of(request).pool.acquire() as conn:
-        return {"documents": await catalog.documents(conn, viewer)}
+        return json_response(Documents(documents=await catalog.documents(conn, viewer)))
 
 
-@router.get("/tasks")
+@router.get("/tasks", response_model=FoundTasks)
 async def search_tasks(
     request: Request,
     viewer: Viewer,
     q: Annotated[str, Query(min_length=1, description="Part of a code or title")],
-) -> dict[str, Any]:
+) -> Response:
     async with runtime_of(request).pool.acquire() as conn:
-        return {"tasks": await catalog.find_tasks(conn, q, viewer)}
+        return json_response(FoundTasks(tasks=await catalog.find_tasks(conn, q, viewer)))
 
 
-@router.get("/tasks/{task_id}/tree")
-async def get_delegation_tree(task_id: str, request: Request, viewer: Viewer) -> dict[str, Any]:
+@router.get("/tasks/{task_id}/tree", response_model=DelegationTree)
+async def get_delegation_tree(task_id: str, request: Request, viewer: Viewer) -> Response:
     """Cây giao việc: the task's chain of delegation, from the topmost task down. A secret task the viewer is
     not involved in keeps its place but shows no id, code, title or agency (runtime/access.py); asked for
     by its own id, it answers as a task that does not exist."""
     async with runtime_of(request).pool.acquire() as conn:
         nodes = await catalog.delegation_tree(conn, task_id)
-    shown = {n["task_id"]: _seen(n, viewer) for n in nodes}
+    shown = {n.task_id: _seen(n, viewer) for n in nodes}
     if not nodes or not shown.get(task_id):
         raise not_found("task", "nhiệm vụ", task_id, "task-not-found")
     # A hidden node's id is replaced by a label that is only its place in this answer, in its own node and
     # in its children's parent_task_id, so the tree still hangs together.
-    labels = {n["task_id"]: f"hidden-{i}" for i, n in enumerate(nodes) if not shown[n["task_id"]]}
-    return {"task_id": task_id, "nodes": [_shown(n, shown[n["task_id"]], labels) for n in nodes]}
+    labels = {n.task_id: f"hidden-{i}" for i, n in enumerate(nodes) if not shown[n.task_id]}
+    return json_response(DelegationTree(task_id=task_id, nodes=[_shown(n, shown[n.task_id], labels) for n in nodes]))
 
 
-def _seen(node: dict[str, Any], viewer: str | None) -> bool:
-    parties = involved(node["assigning_agency_id"], node["lead_agency_id"], node["coordinating_agency_ids"])
-    return may_see(node["classification"], parties, viewer)
+def _seen(node: TreeNode, viewer: str | None) -> bool:
+    parties = involved(node.assigning_agency_id, node.lead_agency_id, node.coordinating_agency_ids)
+    return may_see(node.classification, parties, viewer)
 
 
-def _shown(node: dict[str, Any], seen: bool, labels: dict[str, str]) -> dict[str, Any]:
-    parent = node["parent_task_id"]
+def _shown(node: TreeNode, seen: bool, labels: dict[str, str]) -> TreeNode | HiddenNode:
+    parent = node.parent_task_id
+    parent_label = labels.get(parent, parent) if parent is not None else None
     if seen:
-        return {**node, "parent_task_id": labels.get(parent, parent)}
-    hidden = dict.fromkeys(node, None)
-    hidden.update(
-        task_id=labels[node["task_id"]],
-        parent_task_id=labels.get(parent, parent),
-        depth=node["depth"],
-        classification="mat",
-        hidden=True,
-        code="(mật)",
-        title="Nhiệm vụ mật",
-        coordinating_agency_ids=[],
-        key_task=False,
-    )
-    return hidden
+        return replace(node, parent_task_id=parent_label)
+    return HiddenNode(depth=node.depth, task_id=labels[node.task_id], parent_task_id=parent_label)
 
 
-@router.get("/monthly")
-async def get_monthly(request: Request) -> dict[str, Any]:
+@router.get("/monthly", response_model=PublishedReports)
+async def get_monthly(request: Request) -> Response:
     """The monthly reports published on dondoc.report-events."""
     async with runtime_of(request).pool.acquire() as conn:
         rows = await conn.fetch("SELECT month, event_id, published_at FROM published_reports ORDER BY month DESC")
-    return {"reports": [dict(r) for r in rows]}
+    return json_response(
+        PublishedReports(
+            reports=[
+                PublishedReport(month=r["month"], event_id=str(r["event_id"]), published_at=r["published_at"])
+                for r in rows
+            ]
+        )
+    )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 import asyncpg
 
@@ -29,6 +28,20 @@ from services.reporting.domain import (
 from services.reporting.paragraph import working_group_paragraph
 from services.reporting.queries import AgencyGroups, Filters, Tally
 from services.reporting.queries.ledger import adjusted_after, extra_leads, note
+from services.reporting.responses import (
+    Adjusted,
+    AgencyRow,
+    ByAgency,
+    DocumentRow,
+    Head,
+    OverdueList,
+    Parent,
+    Previous,
+    ReportBody,
+    ReportFilters,
+    TrendPoint,
+    WithdrawnList,
+)
 from services.reporting.vietnamese import sort_key_vi
 
 WHOLE_TREE = "Toàn hệ thống"
@@ -95,19 +108,15 @@ async def breakdown_parent(conn: asyncpg.Connection, f: Filters) -> AgencyGroups
     return AgencyGroups(None, tuple(roots), depths=depths)
 
 
-def _rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _rank(rows: list[AgencyRow]) -> list[AgencyRow]:
     """Most overdue first, then the higher overdue share, then by name in Vietnamese order."""
     return sorted(
         rows,
-        key=lambda r: (
-            -r["figures"].unfinished_overdue,
-            -r["figures"].overdue_share.percent,
-            sort_key_vi(r["name"]),
-        ),
+        key=lambda r: (-r.figures.unfinished_overdue, -r.figures.overdue_share.percent, sort_key_vi(r.name)),
     )
 
 
-async def by_agency(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
+async def by_agency(conn: asyncpg.Connection, req: Request) -> ByAgency:
     groups = await breakdown_parent(conn, req.filters)
     grouped = await queries.counts_at(conn, req.filters, req.at, "agency", groups, memo=req.memo)
     ids = [i for i in (groups.parent, *groups.children) if i]
@@ -116,32 +125,30 @@ async def by_agency(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
     for agency_id, tally in grouped.items():
         if agency_id is None:
             continue
-        info = names.get(agency_id, {"name": agency_id, "short_name": agency_id})
+        figures = figures_from(tally.every)
+        if not (figures.assigned or figures.no_fixed_deadline or figures.withdrawn):
+            continue
+        info = names.get(agency_id)
+        name = info.name if info else agency_id  # an agency only seen as a lead so far
         rows.append(
-            {
-                "agency_id": agency_id,
-                "name": info["name"],
-                "short_name": info.get("short_name") or info["name"],
-                "own": agency_id == groups.parent,
-                "head": {
-                    "person_id": info.get("head_id"),
-                    "name": info.get("head_name"),
-                    "title": info.get("head_title"),
-                }
-                if info.get("head_id")
+            AgencyRow(
+                agency_id=agency_id,
+                name=name,
+                short_name=(info.short_name if info else agency_id) or name,
+                own=agency_id == groups.parent,
+                head=Head(person_id=info.head_id, name=info.head_name, title=info.head_title)
+                if info and info.head_id
                 else None,
-                "figures": figures_from(tally.every),
-            }
+                figures=figures,
+            )
         )
-    rows = [r for r in rows if r["figures"].assigned or r["figures"].no_fixed_deadline or r["figures"].withdrawn]
     parent = names.get(groups.parent) if groups.parent else None
-    return {
-        "parent": {"agency_id": groups.parent, "name": parent["name"] if parent else WHOLE_TREE},
-        "rows": _rank(rows),
-    }
+    return ByAgency(
+        parent=Parent(agency_id=groups.parent, name=parent.name if parent else WHOLE_TREE), rows=_rank(rows)
+    )
 
 
-async def by_document(conn: asyncpg.Connection, req: Request) -> list[dict[str, Any]]:
+async def by_document(conn: asyncpg.Connection, req: Request) -> list[DocumentRow]:
     # The documents with the most overdue tasks (then the most tasks): a whole tree holds thousands.
     grouped = {
         number or "": tally
@@ -156,23 +163,30 @@ async def by_document(conn: asyncpg.Connection, req: Request) -> list[dict[str, 
         figures = figures_from(tally.every)
         done = figures.completed
         tasks = figures.assigned + figures.no_fixed_deadline + figures.withdrawn
+        doc = docs.get(number)
         rows.append(
-            {
-                "document": number,
-                "issued_on": docs.get(number, {}).get("issued_on"),
-                "issuer": docs.get(number, {}).get("issuer", ""),
+            DocumentRow(
+                document=number,
+                issued_on=doc.issued_on if doc else None,
+                issuer=doc.issuer if doc else "",
                 # The rows the document lists (the Danh mục's 17) and the lead assignments they became (66):
                 # a row naming several lead agencies is one task per lead.
-                "rows_listed": tasks - extra.get(number, 0),
-                "lead_assignments": tasks,
-                "figures": figures,
-                "completed_percent": (1000 * done // figures.assigned) / 10 if figures.assigned else 0.0,
-            }
+                rows_listed=tasks - extra.get(number, 0),
+                lead_assignments=tasks,
+                figures=figures,
+                completed_percent=(1000 * done // figures.assigned) / 10 if figures.assigned else 0.0,
+            )
         )
     return sorted(
         rows,
-        key=lambda r: (-r["figures"].unfinished_overdue, -r["figures"].assigned, sort_key_vi(r["document"])),
+        key=lambda r: (-r.figures.unfinished_overdue, -r.figures.assigned, sort_key_vi(r.document)),
     )
+
+
+def adjusted_note(closing: datetime, n: int) -> Adjusted | None:
+    """The ledger's note of figures changed after ``closing``, typed."""
+    found = note(closing, n)
+    return Adjusted.model_validate(found) if found else None
 
 
 async def scope_name(conn: asyncpg.Connection, f: Filters) -> str:
@@ -180,7 +194,7 @@ async def scope_name(conn: asyncpg.Connection, f: Filters) -> str:
         name = WHOLE_TREE
     else:
         info = await catalog.agency(conn, f.agency_id)
-        name = info["name"] if info else f.agency_id
+        name = info.name if info else f.agency_id
         if f.lead_only:
             name += " (chỉ nhiệm vụ chủ trì trực tiếp)"
     if f.document:
@@ -188,7 +202,7 @@ async def scope_name(conn: asyncpg.Connection, f: Filters) -> str:
     return name
 
 
-async def build(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
+async def build(conn: asyncpg.Connection, req: Request) -> ReportBody:
     f = req.filters
     tally = await tally_at(conn, f, req.at, req.memo)
     today = req.at.astimezone(VN_TZ).date()
@@ -201,57 +215,51 @@ async def build(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
     adjusted = 0 if req.live else (await adjusted_after(conn, f, [req.at]))[req.at]
     scope = await scope_name(conn, f)
     period = (f.start, f.end or today) if f.start else None
-    return {
-        "as_of": req.at.isoformat(),
-        "date": today.isoformat(),
-        "live": req.live,
+    return ReportBody(
+        as_of=req.at.isoformat(),
+        date=today.isoformat(),
+        live=req.live,
         # Effective time (as the documents say) unless as_recorded: what dondoc showed at that moment.
-        "as_recorded": f.as_recorded,
-        "adjusted": note(req.at, adjusted),
-        "scope": scope,
-        "filters": {
-            "agency_id": f.agency_id,
-            "lead_only": f.lead_only,
-            "document": f.document,
-            "from": f.start.isoformat() if f.start else None,
-            "to": f.end.isoformat() if f.end else None,
-            "as_recorded": f.as_recorded,
-        },
-        "figures": figures.model_dump(),
-        "key_tasks": key_figures.model_dump(),
-        "previous": {
-            "basis": cmp.basis,
-            "as_of": cmp.at.isoformat(),
-            "from": cmp.filters.start.isoformat() if cmp.filters.start else None,
-            "to": cmp.filters.end.isoformat() if cmp.filters.end else None,
-            "figures": before.model_dump(),
-            "key_tasks": key_before.model_dump(),
-        },
-        "change": change.model_dump(),
-        "ageing": [band.model_dump() for band in ageing_from(tally.every)],
-        "by_agency": _dump(await by_agency(conn, req)),
-        "by_document": _dump(await by_document(conn, req)),
-        "overdue": {"total": figures.unfinished_overdue, "shown": len(overdue), "items": overdue},
-        "withdrawn": {"total": figures.withdrawn, "items": await queries.withdrawn_tasks(conn, f, req.limit)},
-        "paragraph_vi": working_group_paragraph(
+        as_recorded=f.as_recorded,
+        adjusted=adjusted_note(req.at, adjusted),
+        scope=scope,
+        filters=ReportFilters(
+            agency_id=f.agency_id,
+            lead_only=f.lead_only,
+            document=f.document,
+            start=_iso(f.start),
+            end=_iso(f.end),
+            as_recorded=f.as_recorded,
+        ),
+        figures=figures,
+        key_tasks=key_figures,
+        previous=Previous(
+            basis=cmp.basis,
+            as_of=cmp.at.isoformat(),
+            start=_iso(cmp.filters.start),
+            end=_iso(cmp.filters.end),
+            figures=before,
+            key_tasks=key_before,
+        ),
+        change=change,
+        ageing=ageing_from(tally.every),
+        by_agency=await by_agency(conn, req),
+        by_document=await by_document(conn, req),
+        overdue=OverdueList(total=figures.unfinished_overdue, shown=len(overdue), items=overdue),
+        withdrawn=WithdrawnList(total=figures.withdrawn, items=await queries.withdrawn_tasks(conn, f, req.limit)),
+        paragraph_vi=working_group_paragraph(
             figures, as_of=today, scope=scope, change=change, compared_with=cmp.words, period=period
         ),
-        "labels_vi": LABELS_VI,
-        "colours": COLOURS,
-    }
+        labels_vi=LABELS_VI,
+        colours=COLOURS,
+    )
 
 
-def _dump(value: Any) -> Any:
-    if isinstance(value, Figures):
-        return value.model_dump()
-    if isinstance(value, dict):
-        return {k: _dump(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dump(v) for v in value]
-    return value
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
-async def trend(conn: asyncpg.Connection, f: Filters, at: datetime, months: int = 12) -> list[dict[str, Any]]:
+async def trend(conn: asyncpg.Connection, f: Filters, at: datetime, months: int = 12) -> list[TrendPoint]:
     """Cumulative figures at the end of each of the last ``months`` months (the current one up to ``at``),
     from the first month with a task: a chart of empty months before the first plan says nothing. A month
     whose closed figures a later-recorded fact changed carries its note (queries/ledger.py)."""
@@ -265,17 +273,16 @@ async def trend(conn: asyncpg.Connection, f: Filters, at: datetime, months: int 
     tallies = await queries.counts_at_moments(conn, f, moments)
     closed = [m for m in moments if m < at]  # the current month has not closed
     adjusted = await adjusted_after(conn, f, closed)
-    points: list[dict[str, Any]] = []
+    points: list[TrendPoint] = []
     for moment in moments:
-        figures = figures_from(tallies[moment].every)
         if not points and not any(tallies[moment].every) and moment != moments[-1]:
             continue
         points.append(
-            {
-                "month": f"{moment.astimezone(VN_TZ):%Y-%m}",
-                "as_of": moment.isoformat(),
-                "figures": figures.model_dump(),
-                "adjusted": note(moment, adjusted.get(moment, 0)),
-            }
+            TrendPoint(
+                month=f"{moment.astimezone(VN_TZ):%Y-%m}",
+                as_of=moment.isoformat(),
+                figures=figures_from(tallies[moment].every),
+                adjusted=adjusted_note(moment, adjusted.get(moment, 0)),
+            )
         )
     return points

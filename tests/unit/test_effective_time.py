@@ -25,6 +25,7 @@ from services.reporting.queries.ledger import EXTRA_LEAD, note
 from services.reporting.queries.sql import valid_at
 from services.reporting.routes import filters_of, moment_of
 from services.runtime.refusals import Refused
+from tests.unit.test_reports import report_body
 
 RECORDED = datetime(2023, 2, 15, 9, 30, tzinfo=VN_TZ)
 
@@ -152,11 +153,11 @@ def test_figures_changed_after_closing_carry_the_note_and_unchanged_ones_none() 
 
 
 def test_a_report_says_which_reading_it_is_and_that_its_closed_figures_changed() -> None:
-    body = {"live": False, "date": "2022-12-31", "as_recorded": False, "adjusted": note(RECORDED, 3)}
+    body = report_body(live=False, date="2022-12-31", as_recorded=False, adjusted=note(RECORDED, 3))
     assert moment_vi(body) == "tính đến hết ngày 31/12/2022 — Số liệu điều chỉnh sau ngày chốt số liệu"
-    recorded = {**body, "as_recorded": True, "adjusted": None}
+    recorded = report_body(live=False, date="2022-12-31", as_recorded=True, adjusted=None)
     assert moment_vi(recorded) == "tính đến hết ngày 31/12/2022 (theo thời điểm ghi nhận vào dondoc)"
-    assert moment_vi({"live": False, "date": "2022-12-31"}) == "tính đến hết ngày 31/12/2022"  # an older body
+    assert moment_vi(report_body(live=False, date="2022-12-31")) == "tính đến hết ngày 31/12/2022"  # an older body
 
 
 @pytest.mark.parametrize(

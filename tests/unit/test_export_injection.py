@@ -4,42 +4,40 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
 from services.reporting.export import inert, to_csv, to_xlsx
+from services.reporting.responses import ReportBody
 from services.reporting.summary import change_between
-from tests.unit.test_reports import working_group_figures
+from tests.unit.test_reports import report_body, working_group_figures
 
 PAYLOADS = ('=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1")
 
 
-def _body() -> dict[str, Any]:
-    f = working_group_figures().model_dump()
-    figures = {**f, "completed": 1, "not_started": 0}
-    return {
-        "figures": figures,
-        "change": {**change_between(working_group_figures(), working_group_figures(300)).model_dump()},
-        "live": False,
-        "date": "2021-02-28",
-        "scope": PAYLOADS[0],
-        "paragraph_vi": PAYLOADS[2],
-        "previous": {"basis": "month"},
-        "by_agency": {
-            "parent": {"name": "UBND tỉnh"},
-            "rows": [{"name": p, "own": False, "head": {"name": p}, "figures": figures} for p in PAYLOADS],
+def _body() -> ReportBody:
+    figures = working_group_figures().model_dump()
+    return report_body(
+        change=change_between(working_group_figures(), working_group_figures(300)).model_dump(),
+        scope=PAYLOADS[0],
+        paragraph_vi=PAYLOADS[2],
+        by_agency={
+            "parent": {"agency_id": None, "name": "UBND tỉnh"},
+            "rows": [
+                {"name": p, "own": False, "head": {"person_id": "p", "name": p, "title": p}, "figures": figures}
+                for p in PAYLOADS
+            ],
         },
-        "by_document": [{"document": p, "figures": figures} for p in PAYLOADS],
-        "overdue": {
+        by_document=[{"document": p, "issuer": p, "figures": figures} for p in PAYLOADS],
+        overdue={
             "total": len(PAYLOADS),
             "items": [
                 {"code": p, "title": p, "lead_agency_id": p, "person_name": p, "due": "2021-01-15", "days_overdue": 44}
                 for p in PAYLOADS
             ],
         },
-    }
+    )
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

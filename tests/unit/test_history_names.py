@@ -3,9 +3,8 @@ by full name and agency, an agency's system as such, dondoc itself as such. No d
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.reporting.dashboard_actions import name_actors
+from services.reporting.responses import HistoryStep
 
 PEOPLE = {"p-bd-thpt-binh-duong-officer-1": "Lâm Thị Thu Phương"}
 AGENCIES = {"bd-thpt-binh-duong": "Trường THPT Bình Dương", "bd-sgddt": "Sở Giáo dục và Đào tạo"}
@@ -18,8 +17,9 @@ class Directory:
         return [{"agency_id": a, "name": n} for a, n in AGENCIES.items() if ids is None or a in ids]
 
 
-def step(agency_id: str | None, person_id: str | None = None) -> dict[str, Any]:
-    return {"actor": {"agency_id": agency_id, "person_id": person_id}}
+def step(agency_id: str | None, person_id: str | None = None) -> HistoryStep:
+    actor = {"agency_id": agency_id, "person_id": person_id}
+    return HistoryStep(seq=1, event_type="TaskAssigned", occurred_at=None, actor=actor, payload={})
 
 
 async def test_each_step_says_who_took_it_in_words() -> None:
@@ -29,11 +29,11 @@ async def test_each_step_says_who_took_it_in_words() -> None:
         step("dondoc"),
         step("bd-sgddt", "p-unknown"),
     ]
-    await name_actors(Directory(), steps)
-    assert [s["by"]["text"] for s in steps] == [
+    named = await name_actors(Directory(), steps)
+    assert [s.by.text if s.by else None for s in named] == [
         "Lâm Thị Thu Phương (Trường THPT Bình Dương)",
         "hệ thống của Sở Giáo dục và Đào tạo",
         "dondoc (tự động)",
         "p-unknown (Sở Giáo dục và Đào tạo)",  # a person this service has not read yet: their id, not nothing
     ]
-    assert [s["by"]["kind"] for s in steps] == ["person", "machine", "system", "person"]
+    assert [s.by.kind if s.by else None for s in named] == ["person", "machine", "system", "person"]

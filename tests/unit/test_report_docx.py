@@ -12,8 +12,9 @@ from docx import Document
 from services.reporting.docx_report import Letterhead, to_docx
 from services.reporting.domain import LABELS_VI, change_between
 from services.reporting.export import FIGURE_ROWS, FORMATS, render
+from services.reporting.responses import ReportBody
 from services.reporting.vietnamese import vn_number
-from tests.unit.test_reports import working_group_figures
+from tests.unit.test_reports import report_body, working_group_figures
 
 OVERDUE = [
     {
@@ -40,30 +41,24 @@ OVERDUE = [
 
 
 @pytest.fixture
-def body() -> dict[str, Any]:
+def body() -> ReportBody:
     f = working_group_figures()
-    return {
-        "figures": f.model_dump(),
-        "change": change_between(f, working_group_figures(overdue=330)).model_dump(),
-        "live": False,
-        "date": "2023-03-03",
-        "scope": "UBND tỉnh Bình Định",
-        "paragraph_vi": "Tính đến hết ngày 03/03/2023, tổng số nhiệm vụ được giao là 10.527 nhiệm vụ …",
-        "previous": {"basis": "month"},
-        "by_agency": {
-            "parent": {"name": "UBND tỉnh Bình Định"},
-            "rows": [{"name": "Sở Tư pháp", "own": False, "head": {"name": "Lê Thị C"}, "figures": f.model_dump()}],
-        },
-        "by_document": [],
-        "overdue": {"total": 2, "items": OVERDUE},
-    }
+    head = {"person_id": "p-stp-head", "name": "Lê Thị C", "title": None}
+    return report_body(
+        change=change_between(f, working_group_figures(overdue=330)).model_dump(),
+        date="2023-03-03",
+        scope="UBND tỉnh Bình Định",
+        paragraph_vi="Tính đến hết ngày 03/03/2023, tổng số nhiệm vụ được giao là 10.527 nhiệm vụ …",
+        by_agency={"rows": [{"name": "Sở Tư pháp", "own": False, "head": head, "figures": f.model_dump()}]},
+        overdue={"total": 2, "items": OVERDUE},
+    )
 
 
 def _read(data: bytes) -> Any:
     return Document(io.BytesIO(data))
 
 
-def test_the_page_is_a4_with_the_decrees_margins_in_times_new_roman(body: dict[str, Any]) -> None:
+def test_the_page_is_a4_with_the_decrees_margins_in_times_new_roman(body: ReportBody) -> None:
     doc = _read(to_docx(body))
     section = doc.sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
@@ -78,7 +73,7 @@ def test_the_page_is_a4_with_the_decrees_margins_in_times_new_roman(body: dict[s
     assert {r.font.size.pt for r in runs if r.text in recipients} == {12.0, 11.0}
 
 
-def test_the_letterhead_has_quoc_hieu_tieu_ngu_issuer_number_place_and_date(body: dict[str, Any]) -> None:
+def test_the_letterhead_has_quoc_hieu_tieu_ngu_issuer_number_place_and_date(body: ReportBody) -> None:
     head = Letterhead(issuer="UBND tỉnh Bình Định", number="125/BC-UBND", place="Bình Định")
     doc = _read(to_docx(body, head))
     left, right = (c.text.split("\n") for c in doc.tables[0].rows[0].cells)
@@ -93,23 +88,23 @@ def test_the_letterhead_has_quoc_hieu_tieu_ngu_issuer_number_place_and_date(body
     texts = [p.text for p in doc.paragraphs]
     assert "BÁO CÁO" in texts
     assert any("UBND tỉnh Bình Định" in t and "tính đến hết ngày 03/03/2023" in t for t in texts)
-    assert body["paragraph_vi"] in texts
+    assert body.paragraph_vi in texts
     closing = doc.tables[-1].rows[0].cells
     assert closing[0].text.split("\n") == ["Nơi nhận:", "- Như trên;", "- Lưu: VT."]
     assert closing[1].text.startswith("THỦ TRƯỞNG CƠ QUAN")
 
 
-def test_an_unnumbered_draft_leaves_the_number_and_place_for_the_clerk(body: dict[str, Any]) -> None:
+def test_an_unnumbered_draft_leaves_the_number_and_place_for_the_clerk(body: ReportBody) -> None:
     left, right = _read(to_docx(body)).tables[0].rows[0].cells
     assert left.text.split("\n") == ["UBND TỈNH BÌNH ĐỊNH", "Số:        /BC-"]
     assert right.text.endswith("…………, ngày 03 tháng 03 năm 2023")
 
 
-def test_tables_and_figures_equal_the_json_report(body: dict[str, Any]) -> None:
+def test_tables_and_figures_equal_the_json_report(body: ReportBody) -> None:
     doc = _read(render(body, "docx"))
     assert "docx" in FORMATS
     figures, agencies, overdue = ([[c.text for c in row.cells] for row in t.rows] for t in doc.tables[1:4])
-    f = body["figures"]
+    f = body.figures.model_dump()
     assert figures[0] == ["Chỉ tiêu", "Số lượng", "So với tháng trước"]
     by_label = {row[0]: row[1:] for row in figures[1:]}
     assert {name: by_label[LABELS_VI[name]][0] for name in FIGURE_ROWS} == {
@@ -120,7 +115,7 @@ def test_tables_and_figures_equal_the_json_report(body: dict[str, Any]) -> None:
     assert by_label[LABELS_VI["unfinished_overdue"]] == ["343", "+13"]
     share = [row for row in figures if row[0].startswith(LABELS_VI["overdue_share"])]
     assert share == [
-        [f"{LABELS_VI['overdue_share']} (trên 10.527 nhiệm vụ được giao)", "3,2%", body["change"]["overdue_share_text"]]
+        [f"{LABELS_VI['overdue_share']} (trên 10.527 nhiệm vụ được giao)", "3,2%", body.change.overdue_share_text]
     ]
     assert agencies[1] == ["Sở Tư pháp", "Lê Thị C", "10.527", "6.185", "769", "3.230", "343", "3,2%"]
     assert [row[0] for row in overdue[1:]] == [item["code"] for item in OVERDUE]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from typing import Any
 
 from rich.console import Console
 
@@ -22,6 +23,7 @@ from services.reporting.domain import (
 )
 from services.reporting.export import to_csv, to_rich
 from services.reporting.paragraph import working_group_paragraph
+from services.reporting.responses import ReportBody
 from services.reporting.vietnamese import sort_key_vi, vn_number
 
 TODAY = date(2021, 2, 28)
@@ -36,6 +38,75 @@ def working_group_figures(overdue: int = 343) -> Figures:
         unfinished_within_deadline=3230,
         unfinished_overdue=overdue,
     )
+
+
+OVERDUE_ITEM: dict[str, Any] = {
+    "task_id": "t-1",
+    "code": "X#1",
+    "title": "Nhiệm vụ",
+    "document": "131/NQ-CP",
+    "lead_agency_id": "btp",
+    "lead_agency_name": None,
+    "assigning_agency_id": "cp",
+    "assigning_agency_name": None,
+    "key_task": False,
+    "percent": 0,
+    "original_due": None,
+    "due": "2020-10-31",
+    "days_overdue": 1,
+    "not_started": True,
+    "person_id": None,
+    "person_name": None,
+    "person_title": None,
+    "person_role": None,
+}
+
+
+def report_body(**parts: Any) -> ReportBody:
+    """A whole report body (GET /v1/reports/summary) around the parts a test is about: the rows it lists
+    need only the fields it reads (the others take the values of an unremarkable row)."""
+    f = working_group_figures().model_dump()
+    body: dict[str, Any] = {
+        "as_of": "2021-02-28T23:59:59.999999+07:00",
+        "date": "2021-02-28",
+        "live": False,
+        "scope": "Chính phủ",
+        "filters": {"agency_id": None, "lead_only": False, "document": None, "from": None, "to": None},
+        "figures": f,
+        "key_tasks": f,
+        "previous": {
+            "basis": "month",
+            "as_of": "2021-01-28T23:59:59.999999+07:00",
+            "from": None,
+            "to": None,
+            "figures": f,
+            "key_tasks": f,
+        },
+        "change": change_between(working_group_figures(), working_group_figures()).model_dump(),
+        "ageing": [],
+        "by_agency": {"parent": {"agency_id": None, "name": "Chính phủ"}, "rows": []},
+        "by_document": [],
+        "overdue": {"total": 0, "shown": 0, "items": []},
+        "withdrawn": {"total": 0, "items": []},
+        "paragraph_vi": "…",
+        "labels_vi": {},
+        "colours": {},
+        **parts,
+    }
+    body["filters"].setdefault("as_recorded", body.get("as_recorded", False))
+    body["by_agency"] = {"parent": {"agency_id": None, "name": body["scope"]}, **body["by_agency"]}
+    body["by_agency"]["rows"] = [
+        {"agency_id": r["name"], "short_name": r["name"], "head": None, **r} for r in body["by_agency"]["rows"]
+    ]
+    body["by_document"] = [
+        {"issued_on": None, "issuer": "", "rows_listed": 0, "lead_assignments": 0, "completed_percent": 0.0, **d}
+        for d in body["by_document"]
+    ]
+    overdue = {"shown": len(body["overdue"]["items"]), **body["overdue"]}
+    overdue.setdefault("total", overdue["shown"])
+    overdue["items"] = [{**OVERDUE_ITEM, **item} for item in overdue["items"]]
+    body["overdue"] = overdue
+    return ReportBody.model_validate(body)
 
 
 def test_numbers_are_written_the_vietnamese_way() -> None:
@@ -153,19 +224,7 @@ def test_tones_order_after_base_letters_ngang_huyen_hoi_nga_sac_nang() -> None:
 
 
 def test_csv_uses_vietnamese_numbers() -> None:
-    f = working_group_figures()
-    body = {
-        "figures": f.model_dump(),
-        "change": {**change_between(f, f).model_dump()},
-        "live": False,
-        "date": "2021-02-28",
-        "scope": "Chính phủ",
-        "paragraph_vi": "…",
-        "previous": {"basis": "month"},
-        "by_agency": {"rows": []},
-        "overdue": {"items": []},
-    }
-    text = to_csv(body)
+    text = to_csv(report_body())
     assert "Nhiệm vụ được giao,10.527" in text and '"3,2%"' in text
 
 
@@ -209,19 +268,10 @@ def test_states_around_a_deadline() -> None:
 
 def test_the_table_writes_numbers_the_vietnamese_way() -> None:
     f = working_group_figures()
-    body = {
-        "figures": f.model_dump(),
-        "change": change_between(f, working_group_figures(overdue=330)).model_dump(),
-        "live": False,
-        "date": "2021-02-28",
-        "scope": "Chính phủ",
-        "paragraph_vi": "…",
-        "previous": {"basis": "month"},
-        "by_agency": {
-            "parent": {"name": "Chính phủ"},
-            "rows": [{"name": "Bộ Tư pháp", "own": False, "head": None, "figures": f.model_dump()}],
-        },
-        "overdue": {
+    body = report_body(
+        change=change_between(f, working_group_figures(overdue=330)).model_dump(),
+        by_agency={"rows": [{"name": "Bộ Tư pháp", "own": False, "head": None, "figures": f.model_dump()}]},
+        overdue={
             "total": 1,
             "items": [
                 {
@@ -236,7 +286,7 @@ def test_the_table_writes_numbers_the_vietnamese_way() -> None:
                 }
             ],
         },
-    }
+    )
     console = Console(width=200, record=True)
     console.print(to_rich(body))
     text = console.export_text()

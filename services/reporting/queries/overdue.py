@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
 
 import asyncpg
 
 from services.reporting.queries.filters import Filters
 from services.reporting.queries.scopes import history_filters, task_scope
 from services.reporting.queries.sql import Sql, valid_at
+from services.reporting.rows import row_of
 from services.runtime.access import visible_sql
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueTask:
+    """An unfinished overdue task and who answers for it: its officer in charge, else its lead's head."""
+
+    task_id: str
+    code: str
+    title: str
+    document: str
+    lead_agency_id: str
+    lead_agency_name: str | None
+    assigning_agency_id: str
+    assigning_agency_name: str | None
+    key_task: bool
+    percent: int
+    original_due: date | None
+    due: date  # the deadline in force at the moment asked about
+    days_overdue: int
+    not_started: bool
+    person_id: str | None
+    person_name: str | None
+    person_title: str | None
+    person_role: str | None  # "officer" or "head"
 
 
 async def overdue_tasks(
     conn: asyncpg.Connection, f: Filters, at: datetime, today: date, *, live: bool, limit: int
-) -> list[dict[str, Any]]:
+) -> list[OverdueTask]:
     """Unfinished overdue tasks, most overdue first, with who answers for each.
 
     Live (now) reads the current task rows (by deadline, or by lead agency for a subtree); a past
@@ -83,8 +107,8 @@ async def overdue_tasks(
                                  WHERE agency_id = t.lead_agency_id AND role = 'head'
                                  ORDER BY person_id LIMIT 1) hd ON true
               ORDER BY t.due_then, t.code"""
-    rows = [dict(r) for r in await conn.fetch(sql, *q.args)]
-    for row in rows:
-        if row["person_id"] is None and row["person_name"] is not None:
-            row["person_id"] = row["person_name"]  # an officer the directory does not know (yet)
-    return rows
+    return [
+        # An officer the directory does not know (yet) is named by their id.
+        row_of(OverdueTask, r, person_id=r["person_id"] if r["person_id"] is not None else r["person_name"])
+        for r in await conn.fetch(sql, *q.args)
+    ]
