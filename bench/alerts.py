@@ -347,12 +347,30 @@ async def _deadline_to_stream(
             f"{deadline_at - time.time():.1f} s before the deadline passed"
         )
     due_ids = [f"bench-due-{i}" for i in range(due_together)]
+    drained = asyncio.create_task(_drained_at(progress[0].env["DONDOC_DATABASE_URL"], deadline_at)) if backlog else None
     await _until(lambda: all((t, "overdue") in sse.seen for t in due_ids), 60 + backlog / 50)
+    if drained is not None:
+        # Whether the import was still draining when the deadline passed: if not, this measured no contention.
+        applied = await drained
+        report.facts["at the deadline"] = ", ".join(f"{n:,} of {backlog:,} imported tasks in {s}" for s, n in applied)
     latencies = [(sse.seen[(t, "overdue")] - deadline_at) * 1000 for t in due_ids if (t, "overdue") in sse.seen]
     report.facts["deadline stages"] = await _stages(progress[0].env["DONDOC_DATABASE_URL"], due_ids, deadline_at, sse)
     return Result(
         f"deadline passes → alert on the stream ({due_together} due at once)", latencies, len(due_ids), 1000.0
     )
+
+
+async def _drained_at(database_url: str, deadline_at: float) -> list[tuple[str, int]]:
+    """How many imported tasks each service had applied when the deadline passed."""
+    await asyncio.sleep(max(0.0, deadline_at - time.time()))
+    db = await asyncpg.connect(database_url)
+    try:
+        return [
+            (schema, await db.fetchval(f"SELECT count(*) FROM {schema}.tasks WHERE task_id LIKE 'bench-import-%'"))
+            for schema in ("progress", "alerts")
+        ]
+    finally:
+        await db.close()
 
 
 async def _stages(database_url: str, task_ids: list[str], deadline_at: float, sse: Streams) -> str:
