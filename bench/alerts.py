@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -268,7 +268,7 @@ async def run(
                 say("restarting progress just before midnight; measuring deadline → stream")
                 report.results.append(
                     await _deadline_to_stream(
-                        progress, sse, report, due_together, producer if backlog else None, backlog
+                        progress, sse, report, due_together, producer if backlog else None, backlog, alerts
                     )
                 )
             report.facts["streams"] = f"{streams} open SSE streams; {due_together} tasks due at the same midnight"
@@ -325,6 +325,7 @@ async def _deadline_to_stream(
     due_together: int,
     producer: AIOKafkaProducer | None = None,
     backlog: int = 0,
+    alerts: Sequence[Service] = (),
 ) -> Result:
     for service in progress:
         service.stop()
@@ -348,16 +349,36 @@ async def _deadline_to_stream(
         )
     due_ids = [f"bench-due-{i}" for i in range(due_together)]
     drained = asyncio.create_task(_drained_at(progress[0].env["DONDOC_DATABASE_URL"], deadline_at)) if backlog else None
+    probed = {"progress": progress[0].url} | ({"alerts": alerts[0].url} if alerts else {})
+    lags = asyncio.create_task(_loop_lag(probed, deadline_at))
     await _until(lambda: all((t, "overdue") in sse.seen for t in due_ids), 60 + backlog / 50)
     if drained is not None:
         # Whether the import was still draining when the deadline passed: if not, this measured no contention.
         applied = await drained
         report.facts["at the deadline"] = ", ".join(f"{n:,} of {backlog:,} imported tasks in {s}" for s, n in applied)
+    # The services' own event-loop lag (runtime/sampling.py) in the seconds after the deadline: how long a
+    # ready callback, such as the next step of a firing or of a stream, waited behind other work.
+    report.facts["event-loop lag"] = ", ".join(f"{name} max {ms:.0f} ms" for name, ms in (await lags).items())
     latencies = [(sse.seen[(t, "overdue")] - deadline_at) * 1000 for t in due_ids if (t, "overdue") in sse.seen]
     report.facts["deadline stages"] = await _stages(progress[0].env["DONDOC_DATABASE_URL"], due_ids, deadline_at, sse)
     return Result(
         f"deadline passes → alert on the stream ({due_together} due at once)", latencies, len(due_ids), 1000.0
     )
+
+
+async def _loop_lag(urls: dict[str, str], deadline_at: float, span_s: float = 3.0) -> dict[str, float]:
+    """The largest ``dondoc_event_loop_lag_seconds`` each service reported from the deadline for ``span_s``."""
+    worst = dict.fromkeys(urls, 0.0)
+    await asyncio.sleep(max(0.0, deadline_at - time.time()))
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.time() < deadline_at + span_s:
+            for name, url in urls.items():
+                with suppress(httpx.HTTPError):
+                    for line in (await client.get(f"{url}/metrics")).text.splitlines():
+                        if line.startswith("dondoc_event_loop_lag_seconds{"):
+                            worst[name] = max(worst[name], float(line.rsplit(" ", 1)[1]) * 1000)
+            await asyncio.sleep(0.1)
+    return worst
 
 
 async def _drained_at(database_url: str, deadline_at: float) -> list[tuple[str, int]]:
