@@ -75,6 +75,24 @@ async def set_plans(conn: asyncpg.Connection, plans: Sequence[tuple[str, int]], 
     )
 
 
+async def set_dues(conn: asyncpg.Connection, dues: Sequence[tuple[str, date | None]], at: datetime) -> None:
+    """Each task's deadline in force, in one statement (the original stays in ``original_due``)."""
+    await conn.execute(
+        """UPDATE tasks SET due = d.due, updated_at = $3
+           FROM unnest($1::text[], $2::date[]) AS d (task_id, due) WHERE tasks.task_id = d.task_id""",
+        [task_id for task_id, _ in dues],
+        [due for _, due in dues],
+        at,
+    )
+
+
+async def set_statuses(conn: asyncpg.Connection, task_ids: Sequence[str], status: str, at: datetime) -> None:
+    """One status for many tasks, in one statement."""
+    await conn.execute(
+        "UPDATE tasks SET status = $2, updated_at = $3 WHERE task_id = ANY($1::text[])", list(task_ids), status, at
+    )
+
+
 def parties(task: Task) -> set[str]:
     """The agencies involved in a task row (runtime/access.py)."""
     return involved(task.assigning_agency_id, task.lead_agency_id, task.coordinating_agency_ids)
