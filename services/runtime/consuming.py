@@ -353,6 +353,7 @@ class Consumer:
                     uow = UnitOfWork(
                         conn, self.service, self.schema, self.clock, cause=envelope, position=position,
                         traceparent=tracing.child_of(tracing.from_headers(record.headers)),
+                        record_value=record.value,
                     )  # fmt: skip
                     items.append((envelope, uow))
                 else:
@@ -424,6 +425,7 @@ class Consumer:
                 self.clock,
                 cause=envelope,
                 position=Position(record.topic, record.partition, record.offset),
+                record_value=record.value,
             )
             await handler(envelope, uow)
         return "handled"
