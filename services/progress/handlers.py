@@ -12,7 +12,6 @@ from events.tasks import DeadlineExtended, TaskAssigned, TaskTransferred, partie
 from services.progress import adapters, planning
 from services.progress.config import ProgressConfig
 from services.progress.domain import Task
-from services.runtime import timers
 from services.runtime.consuming import BatchHandler, in_segments
 from services.runtime.logs import get_logger
 from services.runtime.unit_of_work import Handler, UnitOfWork
@@ -70,7 +69,7 @@ def handlers(config: ProgressConfig) -> dict[str, Handler]:
 
 
 async def on_tasks_assigned(config: ProgressConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
-    """New tasks (each of another id) recorded and their timers planned, in five statements for all."""
+    """New tasks (each of another id) recorded and their timers planned, in three statements for all."""
     assigned: list[tuple[str, TaskAssigned, date]] = []
     for event, _ in items:
         assert isinstance(event.payload, TaskAssigned) and event.task_id
@@ -84,7 +83,7 @@ async def on_tasks_assigned(config: ProgressConfig, items: Sequence[tuple[Envelo
     # Each task's timers carry the trace of its own TaskAssigned (runtime/timers.py), not the batch's.
     traces = {event.task_id: uow.traceparent for event, uow in items if event.task_id}
     planned = [tasks[task_id] for task_id, _, _ in assigned if task_id in new]
-    await planning.replan_many(conn, planned, now, config, traces)
+    await planning.plan_new(conn, planned, now, config, traces)
 
 
 async def on_deadlines_extended(config: ProgressConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
@@ -117,7 +116,7 @@ async def on_tasks_withdrawn(items: Sequence[tuple[Envelope, UnitOfWork]]) -> No
             log.warning("event for a task this service has never seen", event_type=event.event_type)
     if tasks:
         await adapters.set_statuses(conn, list(tasks), "withdrawn", now)
-        await timers.cancel_many(conn, list(tasks), skip_firing=True)
+        await planning.unplan_many(conn, list(tasks))
 
 
 def batch_handler(config: ProgressConfig) -> BatchHandler:

@@ -49,18 +49,45 @@ async def replan_many(
     await timers.cancel_many(conn, [t.task_id for t in tasks], skip_firing=True)
     plans = [t.plan + 1 for t in tasks]
     await adapters.set_plans(conn, [(t.task_id, plan) for t, plan in zip(tasks, plans, strict=True)], now)
-    planned = [
-        replace(timer, traceparent=(traces or {}).get(task.task_id))
-        for task, plan in zip(tasks, plans, strict=True)
-        if task.due is not None and task.status in OPEN
-        for timer in _timers(task.task_id, task.due, plan, now, config, task)
-    ]
-    await timers.schedule_many(conn, planned)
+    await _schedule(conn, [replace(t, plan=plan) for t, plan in zip(tasks, plans, strict=True)], now, config, traces)
     return plans
 
 
+async def plan_new(
+    conn: asyncpg.Connection,
+    tasks: Sequence[Task],
+    now: datetime,
+    config: ProgressConfig,
+    traces: Mapping[str, str | None] | None = None,
+) -> None:
+    """The timers of tasks inserted in this transaction at their first plan (adapters.insert_tasks): what
+    ``replan_many`` gives them in one statement, not three, for a new task has no timers to cancel."""
+    await _schedule(conn, tasks, now, config, traces)
+
+
+async def _schedule(
+    conn: asyncpg.Connection,
+    tasks: Sequence[Task],
+    now: datetime,
+    config: ProgressConfig,
+    traces: Mapping[str, str | None] | None,
+) -> None:
+    """The timers of each task's plan in force, those that owe work."""
+    planned = [
+        replace(timer, traceparent=(traces or {}).get(task.task_id))
+        for task in tasks
+        if task.due is not None and task.status in OPEN
+        for timer in _timers(task.task_id, task.due, task.plan, now, config, task)
+    ]
+    await timers.schedule_many(conn, planned)
+
+
 async def unplan(uow: UnitOfWork, task_id: str) -> None:
-    await timers.cancel(uow.conn, task_id, skip_firing=True)
+    await unplan_many(uow.conn, [task_id])
+
+
+async def unplan_many(conn: asyncpg.Connection, task_ids: Sequence[str]) -> None:
+    await timers.cancel_many(conn, task_ids, skip_firing=True)
 
 
 def _timers(
