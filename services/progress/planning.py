@@ -74,10 +74,10 @@ async def _schedule(
 ) -> None:
     """The timers of each task's plan in force, those that owe work."""
     planned = [
-        replace(timer, traceparent=(traces or {}).get(task.task_id))
+        timer
         for task in tasks
         if task.due is not None and task.status in OPEN
-        for timer in _timers(task.task_id, task.due, task.plan, now, config, task)
+        for timer in _timers(task.task_id, task.due, task.plan, now, config, task, (traces or {}).get(task.task_id))
     ]
     await timers.schedule_many(conn, planned)
 
@@ -91,7 +91,13 @@ async def unplan_many(conn: asyncpg.Connection, task_ids: Sequence[str]) -> None
 
 
 def _timers(
-    task_id: str, due: date, plan: int, now: datetime, config: ProgressConfig, task: Task
+    task_id: str,
+    due: date,
+    plan: int,
+    now: datetime,
+    config: ProgressConfig,
+    task: Task,
+    traceparent: str | None = None,
 ) -> list[timers.PlannedTimer]:
     lead_days = lead_days_for(task, config.lead_days, config.key_task_lead_days)
     planned = [
@@ -101,6 +107,7 @@ def _timers(
             dedup_key=f"{plan}:{due}:{days_left}",
             fire_at=at,
             data={"due": due.isoformat(), "working_days_left": days_left, "plan": plan},
+            traceparent=traceparent,
         )
         for days_left, at in reminder_times(due, now, calendar(), lead_days)
     ]
@@ -111,6 +118,7 @@ def _timers(
             dedup_key=f"{plan}:{due}",
             fire_at=overdue_at(due),
             data={"due": due.isoformat(), "plan": plan},
+            traceparent=traceparent,
         )
     )
     return planned
