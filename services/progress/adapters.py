@@ -13,7 +13,7 @@ import asyncpg
 from events.deadlines import Deadline
 from events.progress import Evidence
 from events.tasks import TaskAssigned
-from services.progress.domain import OPEN, Rollup, Task
+from services.progress.domain import FIRST_PLAN, OPEN, Rollup, Task
 from services.runtime.access import involved
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -23,15 +23,15 @@ async def insert_tasks(
     conn: asyncpg.Connection, assigned: Sequence[tuple[str, TaskAssigned, date | None]], at: datetime
 ) -> set[str]:
     """New tasks (task id, event, the day its document assigned it) of different ids in one statement, each
-    at its first plan (``plan`` 1: planning.plan_new schedules its timers in the same transaction); returns
-    the ids inserted (new)."""
+    at its first plan (domain.FIRST_PLAN: planning.plan_new schedules its timers in the same transaction);
+    returns the ids inserted (new)."""
     rows = await conn.fetch(
         """INSERT INTO tasks (task_id, code, title, assigning_agency_id, lead_agency_id, officer_in_charge_id,
                key_task, deadline, original_due, due, status, updated_at, coordinating_agency_ids,
                parent_task_id, classification, assigned_on, plan)
            SELECT t.task_id, t.code, t.title, t.assigning, t.lead, t.officer, t.key_task, t.deadline::jsonb, t.due,
                   t.due, 'assigned', $13, ARRAY(SELECT jsonb_array_elements_text(t.coordinating::jsonb)),
-                  t.parent, t.classification, t.assigned_on, 1
+                  t.parent, t.classification, t.assigned_on, $15::int
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[],
                        $8::text[], $9::date[], $10::text[], $11::text[], $12::text[], $14::date[])
                WITH ORDINALITY AS t (task_id, code, title, assigning, lead, officer, key_task, deadline, due,
@@ -52,6 +52,7 @@ async def insert_tasks(
         [e.classification for _, e, _ in assigned],
         at,
         [on for _, _, on in assigned],
+        FIRST_PLAN,
     )
     return {r["task_id"] for r in rows}
 

@@ -69,7 +69,7 @@ def handlers(config: ProgressConfig) -> dict[str, Handler]:
 
 
 async def on_tasks_assigned(config: ProgressConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
-    """New tasks (each of another id) recorded and their timers planned, in three statements for all."""
+    """New tasks (each of another id) recorded and their timers planned, in two statements for all."""
     assigned: list[tuple[str, TaskAssigned, date]] = []
     for event, _ in items:
         assert isinstance(event.payload, TaskAssigned) and event.task_id
@@ -77,13 +77,9 @@ async def on_tasks_assigned(config: ProgressConfig, items: Sequence[tuple[Envelo
         assigned.append((event.task_id, event.payload, event.effective.astimezone(VN_TZ).date()))
     conn, now = items[0][1].conn, items[0][1].clock.now()
     new = await adapters.insert_tasks(conn, assigned, now)
-    if not new:
-        return
-    tasks = await adapters.lock_tasks(conn, list(new))
     # Each task's timers carry the trace of its own TaskAssigned (runtime/timers.py), not the batch's.
     traces = {event.task_id: uow.traceparent for event, uow in items if event.task_id}
-    planned = [tasks[task_id] for task_id, _, _ in assigned if task_id in new]
-    await planning.plan_new(conn, planned, now, config, traces)
+    await planning.plan_new(conn, [(task_id, e) for task_id, e, _ in assigned if task_id in new], now, config, traces)
 
 
 async def on_deadlines_extended(config: ProgressConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:

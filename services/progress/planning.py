@@ -17,10 +17,20 @@ from functools import cache
 
 import asyncpg
 
+from events.tasks import TaskAssigned
 from events.workdays import WorkingCalendar
 from services.progress import adapters
 from services.progress.config import ProgressConfig
-from services.progress.domain import APPROACHING, OPEN, OVERDUE, Task, lead_days_for, overdue_at, reminder_times
+from services.progress.domain import (
+    APPROACHING,
+    FIRST_PLAN,
+    OPEN,
+    OVERDUE,
+    Task,
+    lead_days_for,
+    overdue_at,
+    reminder_times,
+)
 from services.runtime import timers
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -55,14 +65,28 @@ async def replan_many(
 
 async def plan_new(
     conn: asyncpg.Connection,
-    tasks: Sequence[Task],
+    new: Sequence[tuple[str, TaskAssigned]],
     now: datetime,
     config: ProgressConfig,
     traces: Mapping[str, str | None] | None = None,
 ) -> None:
-    """The timers of tasks inserted in this transaction at their first plan (adapters.insert_tasks): what
-    ``replan_many`` gives them in one statement, not three, for a new task has no timers to cancel."""
-    await _schedule(conn, tasks, now, config, traces)
+    """The timers of tasks inserted in this transaction (adapters.insert_tasks: at plan ``FIRST_PLAN``, status
+    assigned, no lead-time override), from the events that assigned them: what ``replan_many`` gives them
+    in one statement, not four, for a new task has no timers to cancel and its row need not be read back."""
+    planned = [
+        timer
+        for task_id, assigned in new
+        if assigned.deadline.due is not None
+        for timer in _timers(
+            task_id,
+            assigned.deadline.due,
+            FIRST_PLAN,
+            now,
+            config.key_task_lead_days if assigned.key_task else config.lead_days,
+            (traces or {}).get(task_id),
+        )
+    ]
+    await timers.schedule_many(conn, planned)
 
 
 async def _schedule(
@@ -77,7 +101,14 @@ async def _schedule(
         timer
         for task in tasks
         if task.due is not None and task.status in OPEN
-        for timer in _timers(task.task_id, task.due, task.plan, now, config, task, (traces or {}).get(task.task_id))
+        for timer in _timers(
+            task.task_id,
+            task.due,
+            task.plan,
+            now,
+            lead_days_for(task, config.lead_days, config.key_task_lead_days),
+            (traces or {}).get(task.task_id),
+        )
     ]
     await timers.schedule_many(conn, planned)
 
@@ -91,15 +122,8 @@ async def unplan_many(conn: asyncpg.Connection, task_ids: Sequence[str]) -> None
 
 
 def _timers(
-    task_id: str,
-    due: date,
-    plan: int,
-    now: datetime,
-    config: ProgressConfig,
-    task: Task,
-    traceparent: str | None = None,
+    task_id: str, due: date, plan: int, now: datetime, lead_days: tuple[int, ...], traceparent: str | None
 ) -> list[timers.PlannedTimer]:
-    lead_days = lead_days_for(task, config.lead_days, config.key_task_lead_days)
     planned = [
         timers.PlannedTimer(
             kind=APPROACHING,

@@ -15,7 +15,7 @@ from events.deadlines import parse_deadline_or_date
 from events.progress import Evidence
 from events.tasks import TaskAssigned
 from services.progress import adapters, command_handlers, handlers, planning, timer_handlers
-from services.progress.domain import OPEN, Rollup, Task
+from services.progress.domain import FIRST_PLAN, OPEN, Rollup, Task
 from services.runtime import timers
 from tests.fakes.runtime import InMemoryCommandKeys
 
@@ -97,7 +97,7 @@ class InMemoryProgress:
                 classification=e.classification,
                 assigned_on=assigned_on,
                 updated_at=at,
-                plan=1,
+                plan=FIRST_PLAN,
             )
             new.add(task_id)
         return new
