@@ -61,6 +61,10 @@ TIMERS = QueueShape(
 )
 FIRED = "status = 'fired', fired_at = now()"
 
+# One encoder for every timer's data: json.dumps(..., default=str) builds a new one per call, which was most
+# of scheduling a bulk import's timers.
+_to_json = json.JSONEncoder(default=str).encode
+
 
 async def schedule(
     conn: asyncpg.Connection,
@@ -87,11 +91,6 @@ async def schedule(
         traceparent or tracing.current(),
     )
     return bool(inserted)
-
-
-# One encoder for every timer's data: json.dumps(..., default=str) builds a new one per call, which was most
-# of scheduling a bulk import's timers.
-_to_json = json.JSONEncoder(default=str).encode
 
 
 @dataclass(frozen=True)
