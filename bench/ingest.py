@@ -356,12 +356,24 @@ async def _drain(
 
 def _profile(name: str, pid: int, home: Path) -> subprocess.Popen[bytes] | None:
     """With DONDOC_BENCH_PYSPY naming a py-spy binary, sample the draining service into
-    ``<home>/<service>.pyspy.txt`` (collapsed stacks): what the profiles in docs/performance.md come from."""
+    ``<home>/<service>.pyspy.txt`` (collapsed stacks): what the profiles in docs/performance.md come from.
+    DONDOC_BENCH_PYSPY_RATE: samples per second (50; a short drain needs more to show its hot spots)."""
     pyspy = os.environ.get("DONDOC_BENCH_PYSPY")
     if not pyspy:
         return None
     out = home / f"{name}.pyspy.txt"
-    command = [pyspy, "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--output", str(out)]
+    command = [
+        pyspy,
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        os.environ.get("DONDOC_BENCH_PYSPY_RATE", "50"),
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

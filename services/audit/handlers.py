@@ -18,7 +18,7 @@ def handlers(settings: Settings) -> Mapping[str, Handler]:
 
     async def record(event: Envelope, uow: UnitOfWork) -> None:
         assert uow.position is not None
-        await adapters.append(uow.conn, key, event, uow.position)
+        await adapters.append(uow.conn, key, event, uow.position, uow.record_value)
 
     return {ALL_EVENTS: record}
 
@@ -34,7 +34,7 @@ def batch_handler(settings: Settings) -> BatchHandler:
         positions = []
         for event, uow in items:
             assert uow.position is not None
-            positions.append((event, uow.position))
+            positions.append((event, uow.position, uow.record_value))
         await adapters.append_many(items[0][1].conn, key, positions)
 
     return BatchHandler(frozenset({ALL_EVENTS}), record_all, across_partitions=True)

@@ -13,7 +13,7 @@ import asyncpg
 from events.deadlines import Deadline
 from events.progress import Evidence
 from events.tasks import TaskAssigned
-from services.progress.domain import OPEN, Rollup, Task
+from services.progress.domain import FIRST_PLAN, OPEN, Rollup, Task
 from services.runtime.access import involved
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -22,15 +22,16 @@ Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 async def insert_tasks(
     conn: asyncpg.Connection, assigned: Sequence[tuple[str, TaskAssigned, date | None]], at: datetime
 ) -> set[str]:
-    """New tasks (task id, event, the day its document assigned it) of different ids in one statement;
+    """New tasks (task id, event, the day its document assigned it) of different ids in one statement, each
+    at its first plan (domain.FIRST_PLAN: planning.plan_new schedules its timers in the same transaction);
     returns the ids inserted (new)."""
     rows = await conn.fetch(
         """INSERT INTO tasks (task_id, code, title, assigning_agency_id, lead_agency_id, officer_in_charge_id,
                key_task, deadline, original_due, due, status, updated_at, coordinating_agency_ids,
-               parent_task_id, classification, assigned_on)
+               parent_task_id, classification, assigned_on, plan)
            SELECT t.task_id, t.code, t.title, t.assigning, t.lead, t.officer, t.key_task, t.deadline::jsonb, t.due,
                   t.due, 'assigned', $13, ARRAY(SELECT jsonb_array_elements_text(t.coordinating::jsonb)),
-                  t.parent, t.classification, t.assigned_on
+                  t.parent, t.classification, t.assigned_on, $15::int
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[],
                        $8::text[], $9::date[], $10::text[], $11::text[], $12::text[], $14::date[])
                WITH ORDINALITY AS t (task_id, code, title, assigning, lead, officer, key_task, deadline, due,
@@ -51,6 +52,7 @@ async def insert_tasks(
         [e.classification for _, e, _ in assigned],
         at,
         [on for _, _, on in assigned],
+        FIRST_PLAN,
     )
     return {r["task_id"] for r in rows}
 
@@ -72,6 +74,24 @@ async def set_plans(conn: asyncpg.Connection, plans: Sequence[tuple[str, int]], 
         [task_id for task_id, _ in plans],
         [plan for _, plan in plans],
         at,
+    )
+
+
+async def set_dues(conn: asyncpg.Connection, dues: Sequence[tuple[str, date | None]], at: datetime) -> None:
+    """Each task's deadline in force, in one statement (the original stays in ``original_due``)."""
+    await conn.execute(
+        """UPDATE tasks SET due = d.due, updated_at = $3
+           FROM unnest($1::text[], $2::date[]) AS d (task_id, due) WHERE tasks.task_id = d.task_id""",
+        [task_id for task_id, _ in dues],
+        [due for _, due in dues],
+        at,
+    )
+
+
+async def set_statuses(conn: asyncpg.Connection, task_ids: Sequence[str], status: str, at: datetime) -> None:
+    """One status for many tasks, in one statement."""
+    await conn.execute(
+        "UPDATE tasks SET status = $2, updated_at = $3 WHERE task_id = ANY($1::text[])", list(task_ids), status, at
     )
 
 

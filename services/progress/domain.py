@@ -15,6 +15,8 @@ from services.runtime.refusals import Refused
 Status = Literal["assigned", "in_progress", "completion_reported", "completed", "withdrawn"]
 # Statuses in which the lead agency still owes work: only these are reminded and can become overdue.
 OPEN: frozenset[str] = frozenset({"assigned", "in_progress"})
+FIRST_PLAN = 1
+"""A new task's plan number (adapters.insert_tasks, planning.plan_new); every re-plan bumps it."""
 
 # Reminders arrive at the start of the working day, not at midnight.
 REMINDER_TIME = time(8, 0)

@@ -69,7 +69,7 @@ def handlers(config: ProgressConfig) -> dict[str, Handler]:
 
 
 async def on_tasks_assigned(config: ProgressConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
-    """New tasks (each of another id) recorded and their timers planned, in five statements for all."""
+    """New tasks (each of another id) recorded and their timers planned, in two statements for all."""
     assigned: list[tuple[str, TaskAssigned, date]] = []
     for event, _ in items:
         assert isinstance(event.payload, TaskAssigned) and event.task_id
@@ -77,24 +77,58 @@ async def on_tasks_assigned(config: ProgressConfig, items: Sequence[tuple[Envelo
         assigned.append((event.task_id, event.payload, event.effective.astimezone(VN_TZ).date()))
     conn, now = items[0][1].conn, items[0][1].clock.now()
     new = await adapters.insert_tasks(conn, assigned, now)
-    if not new:
-        return
-    tasks = await adapters.lock_tasks(conn, list(new))
     # Each task's timers carry the trace of its own TaskAssigned (runtime/timers.py), not the batch's.
     traces = {event.task_id: uow.traceparent for event, uow in items if event.task_id}
-    planned = [tasks[task_id] for task_id, _, _ in assigned if task_id in new]
-    await planning.replan_many(conn, planned, now, config, traces)
+    await planning.plan_new(conn, [(task_id, e) for task_id, e, _ in assigned if task_id in new], now, config, traces)
+
+
+async def on_deadlines_extended(config: ProgressConfig, items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+    """``on_deadline_extended`` for tasks of different ids, in five statements for all: the tasks locked in
+    id order, their deadlines set, their timers re-planned together."""
+    conn, now = items[0][1].conn, items[0][1].clock.now()
+    tasks = await adapters.lock_tasks(conn, [event.task_id for event, _ in items if event.task_id])
+    extended: list[Task] = []
+    traces: dict[str, str | None] = {}
+    for event, uow in items:
+        payload = event.payload
+        assert isinstance(payload, DeadlineExtended)
+        task = tasks.get(event.task_id or "")
+        if task is None:
+            log.warning("event for a task this service has never seen", event_type=event.event_type)
+            continue
+        extended.append(replace(task, due=payload.due))
+        traces[task.task_id] = uow.traceparent
+    if extended:
+        await adapters.set_dues(conn, [(task.task_id, task.due) for task in extended], now)
+        await planning.replan_many(conn, extended, now, config, traces)
+
+
+async def on_tasks_withdrawn(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+    """``on_task_withdrawn`` for tasks of different ids, in three statements for all."""
+    conn, now = items[0][1].conn, items[0][1].clock.now()
+    tasks = await adapters.lock_tasks(conn, [event.task_id for event, _ in items if event.task_id])
+    for event, _ in items:
+        if event.task_id not in tasks:
+            log.warning("event for a task this service has never seen", event_type=event.event_type)
+    if tasks:
+        await adapters.set_statuses(conn, list(tasks), "withdrawn", now)
+        await planning.unplan_many(conn, list(tasks))
 
 
 def batch_handler(config: ProgressConfig) -> BatchHandler:
-    """Runs of task events in one transaction each (runtime/consuming.py), new tasks set-based: a bulk
-    import commits once per run and plans its timers in a few statements."""
+    """Runs of task events in one transaction each (runtime/consuming.py), new tasks, extended deadlines and
+    withdrawals set-based: a bulk import commits once per run and plans its timers in a few statements."""
     own = handlers(config)
 
     async def assigned(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
         await on_tasks_assigned(config, items)
 
-    return in_segments(own, own, {"TaskAssigned": assigned})
+    async def extended(items: Sequence[tuple[Envelope, UnitOfWork]]) -> None:
+        await on_deadlines_extended(config, items)
+
+    return in_segments(
+        own, own, {"TaskAssigned": assigned, "DeadlineExtended": extended, "TaskWithdrawn": on_tasks_withdrawn}
+    )
 
 
 async def _task(event: Envelope, uow: UnitOfWork) -> Task | None:

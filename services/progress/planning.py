@@ -17,10 +17,20 @@ from functools import cache
 
 import asyncpg
 
+from events.tasks import TaskAssigned
 from events.workdays import WorkingCalendar
 from services.progress import adapters
 from services.progress.config import ProgressConfig
-from services.progress.domain import APPROACHING, OPEN, OVERDUE, Task, lead_days_for, overdue_at, reminder_times
+from services.progress.domain import (
+    APPROACHING,
+    FIRST_PLAN,
+    OPEN,
+    OVERDUE,
+    Task,
+    lead_days_for,
+    overdue_at,
+    reminder_times,
+)
 from services.runtime import timers
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -49,24 +59,71 @@ async def replan_many(
     await timers.cancel_many(conn, [t.task_id for t in tasks], skip_firing=True)
     plans = [t.plan + 1 for t in tasks]
     await adapters.set_plans(conn, [(t.task_id, plan) for t, plan in zip(tasks, plans, strict=True)], now)
-    planned = [
-        replace(timer, traceparent=(traces or {}).get(task.task_id))
-        for task, plan in zip(tasks, plans, strict=True)
-        if task.due is not None and task.status in OPEN
-        for timer in _timers(task.task_id, task.due, plan, now, config, task)
-    ]
-    await timers.schedule_many(conn, planned)
+    await _schedule(conn, [replace(t, plan=plan) for t, plan in zip(tasks, plans, strict=True)], now, config, traces)
     return plans
 
 
+async def plan_new(
+    conn: asyncpg.Connection,
+    new: Sequence[tuple[str, TaskAssigned]],
+    now: datetime,
+    config: ProgressConfig,
+    traces: Mapping[str, str | None] | None = None,
+) -> None:
+    """The timers of tasks inserted in this transaction (adapters.insert_tasks: at plan ``FIRST_PLAN``, status
+    assigned, no lead-time override), from the events that assigned them: what ``replan_many`` gives them
+    in one statement, not four, for a new task has no timers to cancel and its row need not be read back."""
+    planned = [
+        timer
+        for task_id, assigned in new
+        if assigned.deadline.due is not None
+        for timer in _timers(
+            task_id,
+            assigned.deadline.due,
+            FIRST_PLAN,
+            now,
+            config.key_task_lead_days if assigned.key_task else config.lead_days,
+            (traces or {}).get(task_id),
+        )
+    ]
+    await timers.schedule_many(conn, planned)
+
+
+async def _schedule(
+    conn: asyncpg.Connection,
+    tasks: Sequence[Task],
+    now: datetime,
+    config: ProgressConfig,
+    traces: Mapping[str, str | None] | None,
+) -> None:
+    """The timers of each task's plan in force, those that owe work."""
+    planned = [
+        timer
+        for task in tasks
+        if task.due is not None and task.status in OPEN
+        for timer in _timers(
+            task.task_id,
+            task.due,
+            task.plan,
+            now,
+            lead_days_for(task, config.lead_days, config.key_task_lead_days),
+            (traces or {}).get(task.task_id),
+        )
+    ]
+    await timers.schedule_many(conn, planned)
+
+
 async def unplan(uow: UnitOfWork, task_id: str) -> None:
-    await timers.cancel(uow.conn, task_id, skip_firing=True)
+    await unplan_many(uow.conn, [task_id])
+
+
+async def unplan_many(conn: asyncpg.Connection, task_ids: Sequence[str]) -> None:
+    await timers.cancel_many(conn, task_ids, skip_firing=True)
 
 
 def _timers(
-    task_id: str, due: date, plan: int, now: datetime, config: ProgressConfig, task: Task
+    task_id: str, due: date, plan: int, now: datetime, lead_days: tuple[int, ...], traceparent: str | None
 ) -> list[timers.PlannedTimer]:
-    lead_days = lead_days_for(task, config.lead_days, config.key_task_lead_days)
     planned = [
         timers.PlannedTimer(
             kind=APPROACHING,
@@ -74,6 +131,7 @@ def _timers(
             dedup_key=f"{plan}:{due}:{days_left}",
             fire_at=at,
             data={"due": due.isoformat(), "working_days_left": days_left, "plan": plan},
+            traceparent=traceparent,
         )
         for days_left, at in reminder_times(due, now, calendar(), lead_days)
     ]
@@ -84,6 +142,7 @@ def _timers(
             dedup_key=f"{plan}:{due}",
             fire_at=overdue_at(due),
             data={"due": due.isoformat(), "plan": plan},
+            traceparent=traceparent,
         )
     )
     return planned

@@ -28,6 +28,7 @@ Invariants (tests/integration/test_consuming.py breaks each on purpose):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -71,6 +72,8 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
 )
 INFRA_BACKOFF_MAX_S = 5.0
+YIELD_EVERY = 32
+"""Records decoded between two yields to the event loop while a run is being applied beside the decoding."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,9 @@ class Consumer:
     backoff_s: float = 0.2
     concurrency: int = 1
     batch: BatchHandler | None = None
+    run_records: int | None = None
+    """Longest run one transaction applies; a partition's longer share of a batch is applied run after
+    run, the next run decoded while the database writes the one before (None: one run, however long)."""
     dead_letters: RenewableProducer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -243,20 +249,46 @@ class Consumer:
                 running.create_task(run(partition))
 
     async def _handle_partition(self, records: list[Record]) -> None:
-        """A partition's records in order: runs of batchable events together, any other record alone."""
+        """A partition's records in order: runs of batchable events together, any other record alone.
+
+        A run of ``run_records`` is applied in the background while the records after it are decoded
+        (decoding yields now and then, so its statements go out as their answers come back); the next run
+        or record waits for it first, so runs still apply one after the other, in order."""
         assert self.batch is not None
         run: list[tuple[Record, Envelope]] = []
-        for record in records:
-            envelope = self._decoded(record)
-            if envelope is not None and self._batched(envelope.event_type):
-                run.append((record, envelope))
-            elif envelope is not None and not self._handler_of(envelope):
-                continue  # another service's concern: no effect, so no reason to end the run
-            else:
-                await self._apply_run(run)
-                run = []
-                await self.handle(record)
-        await self._apply_run(run)
+        applying: asyncio.Task[None] | None = None
+
+        async def applied() -> None:
+            nonlocal applying
+            if applying is not None:
+                task, applying = applying, None
+                await task
+
+        try:
+            for i, record in enumerate(records):
+                if applying is not None and i % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                envelope = self._decoded(record)
+                if envelope is not None and self._batched(envelope.event_type):
+                    run.append((record, envelope))
+                    if self.run_records is not None and len(run) >= self.run_records:
+                        await applied()
+                        applying = asyncio.create_task(self._apply_run(run))
+                        run = []
+                elif envelope is not None and not self._handler_of(envelope):
+                    continue  # another service's concern: no effect, so no reason to end the run
+                else:
+                    await applied()
+                    await self._apply_run(run)
+                    run = []
+                    await self.handle(record)
+            await applied()
+            await self._apply_run(run)
+        finally:
+            if applying is not None:  # cancelled (a stop) while a run was being applied: it stops too
+                applying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await applying
 
     def _batched(self, event_type: str) -> bool:
         assert self.batch is not None
@@ -321,6 +353,7 @@ class Consumer:
                     uow = UnitOfWork(
                         conn, self.service, self.schema, self.clock, cause=envelope, position=position,
                         traceparent=tracing.child_of(tracing.from_headers(record.headers)),
+                        record_value=record.value,
                     )  # fmt: skip
                     items.append((envelope, uow))
                 else:
@@ -392,6 +425,7 @@ class Consumer:
                 self.clock,
                 cause=envelope,
                 position=Position(record.topic, record.partition, record.offset),
+                record_value=record.value,
             )
             await handler(envelope, uow)
         return "handled"

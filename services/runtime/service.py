@@ -152,6 +152,7 @@ async def _start(
             backoff_s=settings.handler_retry_backoff_s,
             concurrency=definition.consumer_concurrency,
             batch=definition.batch_handler_for(settings),
+            run_records=settings.consumer_run_size or None,
         )
         rt.broker = _broker(rt)
         await rt.broker.start()
@@ -229,6 +230,14 @@ async def tolerant_parser(
 
 
 def _readable_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    # The record as it is when every header reads (all but a hostile one's): a copy per record was 5% of a
+    # consumer's time while it drained a backlog.
+    try:
+        for _, value in record.headers or ():
+            value.decode("utf-8")
+        return record
+    except UnicodeDecodeError:
+        pass
     headers = [(key, value.decode("utf-8", "replace").encode()) for key, value in record.headers or ()]
     return dataclasses.replace(record, headers=headers)
 

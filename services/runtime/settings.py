@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # of a fetch in one transaction: larger fetches drain a backlog in fewer, larger transactions
     # (docs/performance.md: reporting 0.09× → 0.23× the raw consumer going from 200 to 1000).
     consumer_batch_size: int = Field(1000, ge=1, le=10_000)
+    # Longest run of a partition one transaction applies: a longer share of a fetch is applied run after run,
+    # the next run decoded while PostgreSQL writes the one before (runtime/consuming.py). 0: one run.
+    consumer_run_size: int = Field(500, ge=0, le=10_000)
     # Records per batch of `dondoc replay`: nobody waits for one event there, so batches (and the
     # transactions of their runs) can be longer than a live consumer's.
     replay_batch_size: int = Field(5000, ge=1, le=50_000)

@@ -32,6 +32,8 @@ class UnitOfWork:
     position: Position | None = None
     # The trace what this unit emits joins; None: the current one (runtime/tracing.py).
     traceparent: str | None = None
+    # The consumed record's value as the log holds it (the audit chain links these bytes); None: no record.
+    record_value: bytes | None = None
 
     async def emit(
         self,

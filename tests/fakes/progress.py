@@ -15,7 +15,7 @@ from events.deadlines import parse_deadline_or_date
 from events.progress import Evidence
 from events.tasks import TaskAssigned
 from services.progress import adapters, command_handlers, handlers, planning, timer_handlers
-from services.progress.domain import OPEN, Rollup, Task
+from services.progress.domain import FIRST_PLAN, OPEN, Rollup, Task
 from services.runtime import timers
 from tests.fakes.runtime import InMemoryCommandKeys
 
@@ -97,6 +97,7 @@ class InMemoryProgress:
                 classification=e.classification,
                 assigned_on=assigned_on,
                 updated_at=at,
+                plan=FIRST_PLAN,
             )
             new.add(task_id)
         return new
@@ -104,6 +105,14 @@ class InMemoryProgress:
     async def set_plans(self, _conn: Any, plans: Sequence[tuple[str, int]], at: datetime) -> None:
         for task_id, plan in plans:
             self.tasks[task_id] = replace(self.tasks[task_id], plan=plan, updated_at=at)
+
+    async def set_dues(self, _conn: Any, dues: Sequence[tuple[str, date | None]], at: datetime) -> None:
+        for task_id, due in dues:
+            self.tasks[task_id] = replace(self.tasks[task_id], due=due, updated_at=at)
+
+    async def set_statuses(self, _conn: Any, task_ids: Sequence[str], status: str, at: datetime) -> None:
+        for task_id in task_ids:
+            self.tasks[task_id] = replace(self.tasks[task_id], status=status, updated_at=at)
 
     async def update(self, _conn: Any, task_id: str, at: datetime, **columns: Any) -> None:
         # A column the task does not have is a TypeError here, as the real UPDATE would fail.

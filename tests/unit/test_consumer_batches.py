@@ -217,3 +217,39 @@ async def test_a_failed_run_is_handled_again_one_by_one_and_an_unreachable_datab
     flaky = Runs(fail=asyncpg.ConnectionDoesNotExistError("connection was closed"))
     await flaky.handle_batch([_event(WITHDRAWN, "a"), _event(WITHDRAWN, "b")])
     assert (flaky.runs, flaky.alone) == ([["a", "b"]], [])
+
+
+class SlowRuns(Runs):
+    """Runs that take a few turns of the event loop to apply, noting whether two were ever applied at once."""
+
+    def __init__(self, run_records: int) -> None:
+        super().__init__()
+        self.run_records = run_records
+        self.applying = 0
+        self.overlapped = False
+        self.order: list[str] = []
+
+    async def _apply_run_once(self, run: list[tuple[Record, Any]]) -> int:
+        self.applying += 1
+        self.overlapped |= self.applying > 1
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.applying -= 1
+        self.order.append("run")
+        return await super()._apply_run_once(run)
+
+    async def handle(self, record: Record) -> str:
+        self.overlapped |= self.applying > 0
+        self.order.append("alone")
+        return await super().handle(record)
+
+
+async def test_long_runs_are_cut_and_applied_one_after_the_other_in_order_while_the_next_is_decoded() -> None:
+    consumer = SlowRuns(run_records=2)
+    keys = "abcde"
+    records = [_event(WITHDRAWN, k) for k in keys[:3]] + [_event(AGENCY, "so-x")]
+    records += [_event(WITHDRAWN, k) for k in keys[3:]]
+    await consumer.handle_batch(records)
+    assert consumer.runs == [["a", "b"], ["c"], ["d", "e"]]
+    assert consumer.order == ["run", "run", "alone", "run"]  # the lone record waited for the run before it
+    assert not consumer.overlapped
