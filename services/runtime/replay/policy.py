@@ -39,8 +39,8 @@ class ReplayPolicy:
     """Server settings of the connections that feed the log to the handlers (not of ``prepare``'s): what a
     service's SQL reads to do a rebuild's work once at the end rather than with every batch."""
     indexes_after_load: tuple[str, ...] = ()
-    """Indexes of the service's schema that no handler reads: dropped before the feed and built after it,
-    as a bulk load does, instead of kept up row by row."""
+    """Indexes of the service's schema that neither a handler nor ``prepare`` reads: dropped before the feed
+    and built after it (beside ``prepare``), as a bulk load does, instead of kept up row by row."""
     one_lane: bool = False
     """Feed the replay's batches to the service's batch handler as one run each, the partitions merged by
     send time (each one's order kept), instead of per partition in lanes side by side: for a handler
