@@ -167,6 +167,7 @@ def bench_replay(
         "events": result.events,
         "records": result.records,
         "seconds": round(result.seconds, 1),
+        "after_last_record_s": round(result.finish_s, 1),
         "events_per_s": round(result.per_s),
         "seconds_per_million": round(per_million, 1),
         "target_met": per_million < REPLAY_TARGET_S,

@@ -34,6 +34,7 @@ class ReplayRun:
     load_after: str
     cpu_replay_s: float = 0.0  # this process (reading, decoding, the handlers)
     cpu_postgres_s: float = 0.0  # PostgreSQL's (all its processes)
+    finish_s: float = 0.0  # of ``seconds``: after the last record (indexes built, journal summed)
 
     @property
     def per_s(self) -> float:
@@ -75,6 +76,7 @@ async def run(events: int, home: Path | None, phase: Phase, profile: Path | None
             load_average(),
             cpu1[0] - cpu0[0],
             cpu1[1] - cpu0[1],
+            rebuilt.finish_seconds,
         )
 
 

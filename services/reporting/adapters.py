@@ -396,18 +396,23 @@ async def snapshot_history(conn: asyncpg.Connection, task_ids: list[str]) -> Non
         " DELETE FROM history_before"
     )
     if task_ids:
+        # Nothing to take out while a rebuild defers the journal (migrations/006).
         await conn.execute(
-            "INSERT INTO history_before SELECT * FROM task_history WHERE task_id = ANY($1::text[])", task_ids
+            """INSERT INTO history_before SELECT * FROM task_history
+               WHERE task_id = ANY($1::text[]) AND NOT journal_deferred()""",
+            task_ids,
         )
 
 
 async def journal_since_snapshot(conn: asyncpg.Connection, task_ids: list[str]) -> None:
     """The journal and live follow: the snapshot's rows out, these tasks' rows now in (migrations/003
     ``journal_add``)."""
+    # Its arguments are not even built while a rebuild defers the journal (migrations/006).
     await conn.execute(
         """SELECT journal_add(
                array(SELECT h FROM task_history h WHERE h.task_id = ANY($1::text[])),
-               array(SELECT ROW(b.*)::task_history FROM history_before b))""",
+               array(SELECT ROW(b.*)::task_history FROM history_before b))
+           WHERE NOT journal_deferred()""",
         task_ids,
     )
 

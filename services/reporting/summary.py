@@ -81,7 +81,9 @@ class Comparison:
 def comparison_for(req: Request) -> Comparison:
     f = req.filters
     if f.start is None:
-        return Comparison(f, months_back(req.at), "month", "tháng trước")
+        # The figures of the same date a month earlier as that day closed, as an as_of date reads them: a
+        # day's end needs no history rows of "the rest of that day" (one journal read, whatever the size).
+        return Comparison(f, end_of_day(months_back(req.at).date()), "month", "tháng trước")
     end = f.end or req.at.astimezone(VN_TZ).date()
     length = timedelta(days=(end - f.start).days + 1)
     return Comparison(replace(f, start=f.start - length, end=end - length), req.at - length, "period", "kỳ trước")

@@ -35,6 +35,12 @@ class ReplayPolicy:
     apply_refusal: str = ""  # non-empty: --apply is refused with this message
     prepare: Callable[[asyncpg.Connection, str], Awaitable[None]] | None = None  # (shadow conn, live schema)
     note: str = ""
+    feed_settings: Mapping[str, str] = field(default_factory=dict)
+    """Server settings of the connections that feed the log to the handlers (not of ``prepare``'s): what a
+    service's SQL reads to do a rebuild's work once at the end rather than with every batch."""
+    indexes_after_load: tuple[str, ...] = ()
+    """Indexes of the service's schema that neither a handler nor ``prepare`` reads: dropped before the feed
+    and built after it (beside ``prepare``), as a bulk load does, instead of kept up row by row."""
     one_lane: bool = False
     """Feed the replay's batches to the service's batch handler as one run each, the partitions merged by
     send time (each one's order kept), instead of per partition in lanes side by side: for a handler

@@ -4,6 +4,7 @@ makes the service's SQL land there, and a stand-in for the Consumer's dead-lette
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import asyncpg
 
@@ -14,15 +15,16 @@ def shadow_schema_of(definition: ServiceDefinition) -> str:
     return f"{definition.schema}_replay"
 
 
-async def shadow_pool(url: str, shadow: str, size: int) -> asyncpg.Pool:
+async def shadow_pool(url: str, shadow: str, size: int, settings: Mapping[str, str] | None = None) -> asyncpg.Pool:
     """Like db.create_pool (the search_path makes the service's SQL land in the shadow), but commits do not
     wait for the disk: a replay that stops halfway is started afresh anyway (--apply copies the rows into
-    the live tables in a durable transaction of its own)."""
+    the live tables in a durable transaction of its own). ``settings``: the policy's ``feed_settings``."""
     pool = await asyncpg.create_pool(
         url,
         min_size=1,
         max_size=size,
         server_settings={
+            **(settings or {}),
             "search_path": f"{shadow},public",
             "application_name": f"dondoc-replay-{shadow}",
             "synchronous_commit": "off",
