@@ -437,6 +437,8 @@ async def ensure_agencies(conn: asyncpg.Connection, agency_ids: list[str]) -> No
         )
 
 
-async def journal(conn: asyncpg.Connection, task_ids: list[str] | None, sign: int) -> None:
-    """Add (+1) or take out (-1) these tasks' history in the journal and live (None: every task)."""
-    await conn.execute("SELECT journal_apply($1::text[], $2)", task_ids, sign)
+async def journal(conn: asyncpg.Connection, task_ids: list[str] | None, sign: int, *, tree_only: bool = False) -> None:
+    """Add (+1) or take out (-1) these tasks' history in the journal and live (None: every task); ``tree_only``:
+    only the rows the agency tree decides (a move of the tree takes out and puts back the same history, so the
+    others would come back as they were; migrations/007)."""
+    await conn.execute("SELECT journal_apply($1::text[], $2, $3)", task_ids, sign, tree_only)

@@ -84,7 +84,8 @@ async def _reattach(conn: asyncpg.Connection, agency_id: str, old_parent: str | 
         )
     ]
     if moved:
-        await adapters.journal(conn, moved, -1)
+        # Only the rows the tree decides: the whole tree's and the documents' would come back as they were.
+        await adapters.journal(conn, moved, -1, tree_only=True)
     if new_parent is not None:
         await conn.execute(
             """INSERT INTO agencies (agency_id, name, short_name, known) VALUES ($1, $1, $1, false)
@@ -114,7 +115,7 @@ async def _reattach(conn: asyncpg.Connection, agency_id: str, old_parent: str | 
         subtree,
     )
     if moved:
-        await adapters.journal(conn, moved, +1)
+        await adapters.journal(conn, moved, +1, tree_only=True)
 
 
 async def upsert_person(

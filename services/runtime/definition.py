@@ -51,6 +51,9 @@ class ServiceDefinition:
     # Runs of these events applied together in one transaction (consuming.py); None: one by one.
     batch_handler: BatchHandler | None = None
     batch_handler_from_settings: Callable[[Settings], BatchHandler] | None = None
+    # Records per run (consuming.py) for this service, over the shared DONDOC_CONSUMER_RUN_SIZE: a service off the
+    # deadline path whose cost is per run rather than per event applies longer runs. None: the setting.
+    consumer_run_size: int | None = None
     # `dondoc replay` (runtime/replay): what a rebuild of this projection from the log compares and keeps;
     # a source of truth, which no log can rebuild, has none and says why in replay_refusal.
     replay: ReplayPolicy | None = None

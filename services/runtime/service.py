@@ -152,7 +152,7 @@ async def _start(
             backoff_s=settings.handler_retry_backoff_s,
             concurrency=definition.consumer_concurrency,
             batch=definition.batch_handler_for(settings),
-            run_records=settings.consumer_run_size or None,
+            run_records=(definition.consumer_run_size or settings.consumer_run_size) or None,
         )
         rt.broker = _broker(rt)
         await rt.broker.start()
