@@ -24,9 +24,9 @@ DEFINITION = ServiceDefinition(
     batch_handler=handlers.batch_handler(),
     # Tasks' partitions side by side: every journal writer locks in one order (adapters.py).
     consumer_concurrency=4,
-    # A batch's journal write costs per (scope, day) row, and longer runs share more of them: 2,000 instead of
-    # 500 cut PostgreSQL's CPU per event by ~40 % (docs/performance.md, "Round 5"). Reporting is not on the
-    # deadline path that shorter runs keep responsive.
+    # A batch's journal write costs per (scope, day) row, and longer runs share more of them. 2,000 is more than
+    # a fetch holds (consumer_batch_size, 1,000), so a partition's share of a fetch is one run, not runs of 500
+    # (docs/performance.md, "Round 5"). Reporting is not on the deadline path that shorter runs keep responsive.
     consumer_run_size=2000,
     routers=(router, reorganisations_router, dashboard_router, dashboard_actions),
     background=(keep_live_day, monthly_reports),
