@@ -68,7 +68,8 @@ def parse(value: str | bytes | None) -> tuple[str, str, str] | None:
         value = value.decode("ascii", "replace")
     if not value or len(value) > _MAX_LENGTH:
         return None
-    match = _FORMAT.match(value.strip().lower())
+    # What dondoc itself writes matches as it is; only another writer's needs stripping and lowering first.
+    match = _FORMAT.match(value) or _FORMAT.match(value.strip().lower())
     if match is None or match[1] == _INVALID_TRACE or match[2] == _INVALID_SPAN:
         return None
     return match[1], match[2], match[3]
