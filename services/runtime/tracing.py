@@ -36,7 +36,11 @@ _INVALID_TRACE, _INVALID_SPAN = "0" * 32, "0" * 16
 _MAX_LENGTH = 512
 
 _current: ContextVar[str | None] = ContextVar("dondoc_traceparent", default=None)
-_random_bits = random.getrandbits
+# Its own generator: span ids go out in HTTP answers, and what they tell of its state must tell nothing of
+# the module-level one others draw from. Re-seeded in a forked child, which would otherwise repeat its parent.
+_span_random = random.Random()
+os.register_at_fork(after_in_child=_span_random.seed)
+_random_bits = _span_random.getrandbits
 _tracer: Any = None  # an OpenTelemetry tracer once configure() found an OTLP endpoint
 
 
@@ -92,8 +96,8 @@ def child_of(parent: str | bytes | None) -> str:
 
 def _span_id() -> str:
     """16 hex digits, never all zero (W3C: invalid). A span id only needs to be unique within its trace, not
-    secret: Mersenne Twister bits (seeded from the OS, re-seeded in a forked child) instead of the OS's own,
-    which cost a system call for each of the events a consumer handles (issue 14)."""
+    secret: Mersenne Twister bits (seeded from the OS) instead of the OS's own, which cost a system call for
+    each of the events a consumer handles (issue 14). Trace ids stay the OS's: they are drawn once a trace."""
     return f"{_random_bits(64) or 1:016x}"
 
 
