@@ -205,6 +205,7 @@ def bench_codec(
 ) -> None:
     """Decoding and encoding per event (events/codec.py) over the ingest mix, beside plain json.loads/dumps."""
     from bench import codec
+    from bench.ingest import load_average
 
     result = codec.run(events, repeats)
     figures = {
@@ -216,7 +217,7 @@ def bench_codec(
         "decode_vs_json_loads": round(result.decode_ratio, 3),
         "encode_vs_json_dumps": round(result.encode_ratio, 3),
         "span_ids_per_s": round(result.span_ids_per_s),
-        "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load_average": load_average(),
         "mix": result.mix,
     }
     if as_json:
