@@ -155,13 +155,10 @@ def decode(value: bytes | None) -> Envelope:
         raise DecodeError(f"invalid {event_type} v{version}: {_describe(exc, 'payload')}") from exc
     raw["payload"] = payload  # raw is this call's own dict: no copy needed to put the payload in
     try:
-        envelope: Envelope = _validate_envelope(raw)
+        envelope: Envelope = Envelope.__pydantic_validator__.validate_python(raw)
     except ValidationError as exc:
         raise DecodeError(f"invalid {event_type} v{version}: {_describe(exc)}") from exc
     return envelope
-
-
-_validate_envelope = Envelope.__pydantic_validator__.validate_python
 
 
 def _parsed(value: bytes, text: str) -> Any:
