@@ -27,6 +27,7 @@ MEASURED = ("progress", "alerts", "reporting", "audit")
 def register(bench_app: typer.Typer) -> None:
     bench_app.command("ingest")(bench_ingest)
     bench_app.command("replay")(bench_replay)
+    bench_app.command("codec")(bench_codec)
 
 
 @contextmanager
@@ -192,4 +193,44 @@ def bench_replay(
         f"  CPU seconds: replay {result.cpu_replay_s:.1f}, PostgreSQL {result.cpu_postgres_s:.1f}; "
         f"handled {result.handled:,}, dead-lettered {result.dead_lettered}; load average before "
         f"{result.load_before}, after {result.load_after}; {os.cpu_count()} CPUs"
+    )
+
+
+def bench_codec(
+    events: Annotated[
+        int, typer.Option(help="Events of the ingest mix to encode and decode.", min=100, max=1_000_000)
+    ] = 20_000,
+    repeats: Annotated[int, typer.Option(help="Passes over them; the fastest counts.", min=1, max=50)] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the lines.")] = False,
+) -> None:
+    """Decoding and encoding per event (events/codec.py) over the ingest mix, beside plain json.loads/dumps."""
+    from bench import codec
+    from bench.ingest import load_average
+
+    result = codec.run(events, repeats)
+    figures = {
+        "events": result.events,
+        "decode_per_s": round(result.decode_per_s),
+        "encode_per_s": round(result.encode_per_s),
+        "json_loads_per_s": round(result.json_loads_per_s),
+        "json_dumps_per_s": round(result.json_dumps_per_s),
+        "decode_vs_json_loads": round(result.decode_ratio, 3),
+        "encode_vs_json_dumps": round(result.encode_ratio, 3),
+        "span_ids_per_s": round(result.span_ids_per_s),
+        "load_average": load_average(),
+        "mix": result.mix,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(figures) + "\n")
+        return
+    out = Console()
+    out.print(
+        f"dondoc bench codec: {result.events:,} events, best of {repeats} passes (CPU time of this process)\n"
+        f"  decode  {result.decode_per_s:>10,.0f} events/s = {1e6 / result.decode_per_s:6.1f} µs each; "
+        f"{result.decode_ratio:.3f}× plain json.loads ({result.json_loads_per_s:,.0f}/s)\n"
+        f"  encode  {result.encode_per_s:>10,.0f} events/s = {1e6 / result.encode_per_s:6.1f} µs each; "
+        f"{result.encode_ratio:.3f}× plain json.dumps ({result.json_dumps_per_s:,.0f}/s)\n"
+        f"  span id {result.span_ids_per_s:>10,.0f} /s (tracing.child_of)\n"
+        f"  load average {figures['load_average']}; {os.cpu_count()} CPUs",
+        soft_wrap=True,
     )

@@ -3,11 +3,13 @@ continuing or starting traces, the outbox's records carrying one, the HTTP middl
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 import structlog
 from fastapi import FastAPI
 
@@ -116,3 +118,28 @@ def test_with_an_otlp_endpoint_spans_are_recorded_with_the_sdk_and_keep_the_trac
     assert format(recorded.context.trace_id, "032x") == TRACE
     assert recorded.parent is not None and format(recorded.parent.span_id, "016x") == "00f067aa0ba902b7"
     assert traceparent.split("-")[2] == format(recorded.context.span_id, "016x")
+
+
+def test_a_span_id_is_new_each_time_and_never_all_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = tracing.child_of(None)
+    spans = {tracing.child_of(parent).split("-")[2] for _ in range(1000)}
+    assert len(spans) == 1000
+    monkeypatch.setattr(tracing, "_random_bits", lambda bits: 0)
+    assert tracing.parse(tracing.child_of(parent)) is not None  # all zero is invalid (W3C)
+    assert tracing.child_of(parent).split("-")[2] == "0000000000000001"
+
+
+def test_a_forked_child_draws_other_span_ids_than_its_parent() -> None:
+    """The span generator is the process's own: re-seeded in a fork, else parent and child repeat each other."""
+    parent = tracing.child_of(None)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next span ids, then out without pytest's teardown
+        os.write(write, " ".join(tracing.child_of(parent) for _ in range(5)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    os.close(write)
+    in_child = set(os.read(read, 4096).decode().split())
+    os.close(read)
+    assert len(in_child) == 5
+    assert in_child.isdisjoint(tracing.child_of(parent) for _ in range(5))
