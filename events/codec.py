@@ -140,6 +140,8 @@ def decode(value: bytes | None) -> Envelope:
         raise DecodeError(f"message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:  # "[[[[…" a hundred thousand deep: json gives up with RecursionError
         raise DecodeError("message is nested too deeply to be an envelope") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts (4,300): no field takes one
+        raise DecodeError(f"message holds a number too long to read: {exc}") from exc
     if not isinstance(raw, dict):
         raise DecodeError(f"message is JSON {type(raw).__name__}, expected an envelope object")
     event_type, version = raw.get("event_type"), raw.get("schema_version")

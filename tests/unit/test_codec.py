@@ -182,6 +182,7 @@ MALFORMED: list[tuple[str, bytes | None, str]] = [
     ),
     ("truncated", encode_value(envelope_of(ProgressReported(percent=1)))[:-3], "message is not valid JSON"),
     ("nested too deep", b"[" * 100_000, "message is nested too deeply to be an envelope"),
+    ("a number too long", b'{"schema_version": ' + b"1" * 5000 + b"}", "message holds a number too long to read"),
     ("a list", b"[1, 2]", "message is JSON list, expected an envelope object"),
     ("a string", '"xin chào"'.encode(), "message is JSON str, expected an envelope object"),
     ("no event_type", b"{}", "envelope needs a string 'event_type' and an integer 'schema_version'"),
