@@ -16,8 +16,10 @@ from services.runtime import heap
 def unfrozen() -> Iterator[None]:
     if gc.get_freeze_count():
         pytest.skip("this process froze its heap already (a service started in it)")
+    threshold = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 class Node:
@@ -28,6 +30,7 @@ class Node:
 def test_settle_freezes_the_startup_heap_once(unfrozen: None) -> None:
     frozen = heap.settle()
     assert frozen > 1000
+    assert gc.get_threshold()[0] == heap.YOUNG
     later = [Node() for _ in range(100)]  # alive at the second start, yet not frozen by it
     assert heap.settle() == frozen
     assert len(later) == 100
