@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import asyncpg
 
@@ -16,39 +16,53 @@ from services.alerts.domain import Alert, AlertTask, DigestItem, InboxEntry
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
-_INSERT_TASK = """INSERT INTO tasks (task_id, code, title, source_number, lead_agency_id, assigning_agency_id,
-        officer_in_charge_id, due, source_issued_on, source_issuer, deadline_text,
-        coordinating_agency_ids, key_task, classification)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-    ON CONFLICT (task_id) DO UPDATE SET classification = EXCLUDED.classification
-        WHERE tasks.classification IS NULL"""
+async def insert_tasks(conn: asyncpg.Connection, assigned: Sequence[tuple[str, TaskAssigned]]) -> dict[str, AlertTask]:
+    """The tasks, in their order, in one statement; returns each as it stands after (what ``get_tasks`` would
+    read next). The classification is only ever set here (no later event changes it; a delegated child has
+    its own TaskAssigned). A row from before it was kept (NULL) gets it from a replayed TaskAssigned.
 
-
-def _task_row(task_id: str, event: TaskAssigned) -> tuple[Any, ...]:
-    doc = event.source_document
-    return (
-        task_id,
-        event.code,
-        event.title,
-        doc.number,
-        event.lead_agency_id,
-        event.assigning_agency_id,
-        event.officer_in_charge_id,
-        event.deadline.due,
-        doc.issued_on,
-        doc.issuer,
-        event.deadline.text,
-        list(event.coordinating_agency_ids),
-        event.key_task,
-        event.classification,
+    The rows inserted or updated come back from RETURNING; a task already known and left as it was (a
+    redelivered TaskAssigned) is read after, so a bulk import costs one round trip, not two."""
+    if not assigned:
+        return {}
+    events = [event for _, event in assigned]
+    rows = await conn.fetch(
+        f"""INSERT INTO tasks (task_id, code, title, source_number, lead_agency_id, assigning_agency_id,
+                officer_in_charge_id, due, source_issued_on, source_issuer, deadline_text,
+                coordinating_agency_ids, key_task, classification)
+            SELECT task_id, code, title, source_number, lead_agency_id, assigning_agency_id, officer_in_charge_id,
+                   due, source_issued_on, source_issuer, deadline_text,
+                   coalesce(string_to_array(coordinating, chr(31)), '{{}}'), key_task, classification
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::date[], $9::date[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::text[])
+                WITH ORDINALITY AS n (task_id, code, title, source_number, lead_agency_id, assigning_agency_id,
+                    officer_in_charge_id, due, source_issued_on, source_issuer, deadline_text, coordinating,
+                    key_task, classification, n)
+            ORDER BY n
+            ON CONFLICT (task_id) DO UPDATE SET classification = EXCLUDED.classification
+                WHERE tasks.classification IS NULL
+            RETURNING {_TASK}""",
+        [task_id for task_id, _ in assigned],
+        [e.code for e in events],
+        [e.title for e in events],
+        [e.source_document.number for e in events],
+        [e.lead_agency_id for e in events],
+        [e.assigning_agency_id for e in events],
+        [e.officer_in_charge_id for e in events],
+        [e.deadline.due for e in events],
+        [e.source_document.issued_on for e in events],
+        [e.source_document.issuer for e in events],
+        [e.deadline.text for e in events],
+        # One text per task (arrays of arrays must be rectangular); chr(31) occurs in no agency id.
+        [chr(31).join(e.coordinating_agency_ids) or None for e in events],
+        [e.key_task for e in events],
+        [e.classification for e in events],
     )
-
-
-async def insert_tasks(conn: asyncpg.Connection, assigned: Sequence[tuple[str, TaskAssigned]]) -> None:
-    """The tasks, pipelined in one round trip. The classification is only ever set here (no later event
-    changes it; a delegated child has its own TaskAssigned). A row from before it was kept (NULL) gets it
-    from a replayed TaskAssigned."""
-    await conn.executemany(_INSERT_TASK, [_task_row(task_id, event) for task_id, event in assigned])
+    tasks = {r[0]: _task(r) for r in rows}
+    kept = [task_id for task_id, _ in assigned if task_id not in tasks]
+    if kept:
+        tasks.update(await get_tasks(conn, kept))
+    return tasks
 
 
 # The columns of each read model, named once: a column renamed in a migration fails here, in every query.

@@ -38,6 +38,7 @@ import asyncpg
 
 from events.alerts import AlertDelivered
 from events.envelope import SYSTEM, deterministic_id
+from services.alerts import inapp
 from services.alerts.channels.outcome import status_class
 from services.alerts.config import AlertsConfig
 from services.runtime.logs import bound, get_logger
@@ -158,10 +159,7 @@ async def enqueue_many(conn: asyncpg.Connection, rows: Sequence[Outgoing]) -> in
         [r.reminder for r in rows],
         [r.digest_day for r in rows],
         [r.target for r in rows],
-        [
-            json.dumps({**r.body, "delivery_id": str(i)}, ensure_ascii=False, default=str)
-            for r, i in zip(rows, ids, strict=True)
-        ],
+        [inapp.ENCODE({**r.body, "delivery_id": str(i)}) for r, i in zip(rows, ids, strict=True)],
         [r.notice for r in rows],
     )
     channels = sorted({r["channel"] for r in inserted})

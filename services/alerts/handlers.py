@@ -68,8 +68,7 @@ def set_handlers(config: AlertsConfig) -> dict[str, SetHandler]:
             assert isinstance(event.payload, TaskAssigned) and event.task_id
             news.append((event.task_id, event.payload))
         conn = items[0][1].conn
-        await adapters.insert_tasks(conn, news)
-        tasks = await adapters.get_tasks(conn, [task_id for task_id, _ in news])
+        tasks = await adapters.insert_tasks(conn, news)
         causes = [
             Cause(uow, tasks[task_id], "assigned", tasks[task_id].due, event.actor)
             for (task_id, _), (event, uow) in zip(news, items, strict=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 
 from events.alerts import AlertKind, RecipientRole
 from events.tasks import TaskTransferred
 from services.alerts.domain import AlertTask, DigestItem, days_overdue
 
 
+@lru_cache(maxsize=4096)
 def d(value: date | None) -> str:
+    # Cached: every alert's text writes two or three dates, and a bulk import's tasks share a few hundred.
     return value.strftime("%d/%m/%Y") if value else "không có thời hạn cụ thể"
 
 

@@ -97,7 +97,7 @@ class InMemoryAlerts:
     PlannedTimer = timers.PlannedTimer  # handlers.py plans through ``timers.PlannedTimer``
 
     # adapters: tasks
-    async def insert_tasks(self, _conn: Any, assigned: Sequence[tuple[str, TaskAssigned]]) -> None:
+    async def insert_tasks(self, _conn: Any, assigned: Sequence[tuple[str, TaskAssigned]]) -> dict[str, AlertTask]:
         for task_id, e in assigned:
             known = self.tasks.get(task_id)
             if known is not None:
@@ -122,6 +122,7 @@ class InMemoryAlerts:
                 key_task=e.key_task,
                 classification=e.classification,
             )
+        return {task_id: self.tasks[task_id] for task_id, _ in assigned}
 
     async def get_tasks(self, _conn: Any, task_ids: Sequence[str], *, lock: bool = False) -> dict[str, AlertTask]:
         return {t: self.tasks[t] for t in sorted(task_ids) if t in self.tasks}
