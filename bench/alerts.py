@@ -44,6 +44,7 @@ from events.deadlines import parse_deadline_or_date
 from events.envelope import Actor, new_envelope
 from events.kafka_access import service_principal
 from events.tasks import SourceDocument, TaskAssigned
+from services.alerts.inapp import NOTIFY_CHANNEL
 from services.runtime import auth
 from services.runtime.kafka_config import producer_options
 from services.runtime.settings import Settings
@@ -336,6 +337,20 @@ async def _deadline_to_stream(
     report.facts["restart"] = (
         f"progress restarted and ready {deadline_at - time.time():.1f} s before the deadline passed on its clock"
     )
+    due_ids = [f"bench-due-{i}" for i in range(due_together)]
+    # When each stream's person was notified (the commit of their overdue entry, services/alerts/inapp.py): splits
+    # the alerts' part into its transaction (handled → notified) and the stream's own step (notified → streamed).
+    notified: dict[str, float] = {}
+    listener = await asyncpg.connect(progress[0].env["DONDOC_DATABASE_URL"])
+
+    def heard(_conn: object, _pid: int, _channel: str, person: str) -> None:
+        if time.time() >= deadline_at and person in sse.headers:
+            notified.setdefault(person, time.time())
+
+    await listener.add_listener(NOTIFY_CHANNEL, heard)
+    drained = asyncio.create_task(_drained_at(progress[0].env["DONDOC_DATABASE_URL"], deadline_at)) if backlog else None
+    probed = {"progress": progress[0].url} | ({"alerts": alerts[0].url} if alerts else {})
+    lags = asyncio.create_task(_loop_lag(probed, deadline_at))
     if producer is not None and backlog:
         # A bulk import lands just before the deadline: the overdue alerts must not wait behind it.
         started = time.monotonic()
@@ -347,10 +362,6 @@ async def _deadline_to_stream(
             f"{backlog} TaskAssigned published in {time.monotonic() - started:.1f} s, ending "
             f"{deadline_at - time.time():.1f} s before the deadline passed"
         )
-    due_ids = [f"bench-due-{i}" for i in range(due_together)]
-    drained = asyncio.create_task(_drained_at(progress[0].env["DONDOC_DATABASE_URL"], deadline_at)) if backlog else None
-    probed = {"progress": progress[0].url} | ({"alerts": alerts[0].url} if alerts else {})
-    lags = asyncio.create_task(_loop_lag(probed, deadline_at))
     await _until(lambda: all((t, "overdue") in sse.seen for t in due_ids), 60 + backlog / 50)
     if drained is not None:
         # Whether the import was still draining when the deadline passed: if not, this measured no contention.
@@ -360,7 +371,10 @@ async def _deadline_to_stream(
     # ready callback, such as the next step of a firing or of a stream, waited behind other work.
     report.facts["event-loop lag"] = ", ".join(f"{name} max {ms:.0f} ms" for name, ms in (await lags).items())
     latencies = [(sse.seen[(t, "overdue")] - deadline_at) * 1000 for t in due_ids if (t, "overdue") in sse.seen]
-    report.facts["deadline stages"] = await _stages(progress[0].env["DONDOC_DATABASE_URL"], due_ids, deadline_at, sse)
+    await listener.close()
+    report.facts["deadline stages"] = await _stages(
+        progress[0].env["DONDOC_DATABASE_URL"], due_ids, deadline_at, sse, notified
+    )
     return Result(
         f"deadline passes → alert on the stream ({due_together} due at once)", latencies, len(due_ids), 1000.0
     )
@@ -394,9 +408,12 @@ async def _drained_at(database_url: str, deadline_at: float) -> list[tuple[str, 
         await db.close()
 
 
-async def _stages(database_url: str, task_ids: list[str], deadline_at: float, sse: Streams) -> str:
+async def _stages(
+    database_url: str, task_ids: list[str], deadline_at: float, sse: Streams, notified: dict[str, float]
+) -> str:
     """Where the time went, cumulative from the deadline (p50 / p99 ms): timer fired (progress), overdue
-    event published (relay), handled by alerts (its transaction began), on the stream (the bench saw it).
+    event published (relay), handled by alerts (its transaction began), its person notified (the transaction
+    committed: the bench listens too), on the stream (the bench saw it).
     Database times are the server's clock, the same machine's as the bench's."""
     db = await asyncpg.connect(database_url)
     try:
@@ -411,10 +428,13 @@ async def _stages(database_url: str, task_ids: list[str], deadline_at: float, ss
         )
     finally:
         await db.close()
-    stages: dict[str, list[float]] = {"fired": [], "published": [], "handled": [], "streamed": []}
+    stages: dict[str, list[float]] = {"fired": [], "published": [], "handled": [], "notified": [], "streamed": []}
+    officer = {f"bench-due-{i}": sse.people[i % len(sse.people)] for i in range(len(task_ids))}
     for r in rows:
         for stage in ("fired", "published", "handled"):
             stages[stage].append((float(r[stage]) - deadline_at) * 1000)
+        if (at := notified.get(officer.get(r["subject_id"], ""))) is not None:
+            stages["notified"].append((at - deadline_at) * 1000)
         if (seen := sse.seen.get((r["subject_id"], "overdue"))) is not None:
             stages["streamed"].append((seen - deadline_at) * 1000)
     parts = []

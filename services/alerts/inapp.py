@@ -98,3 +98,28 @@ async def entries_after(
         limit,
     )
     return [(int(r["seq"]), r["kind"], r["data"]) for r in rows]
+
+
+async def entries_after_many(
+    conn: asyncpg.Connection | asyncpg.Pool, cursors: Sequence[tuple[str, int]], limit: int = 500
+) -> list[list[tuple[int, str, str]]]:
+    """``entries_after`` of each (person, after), in one statement: for each cursor, in its order, that
+    person's entries after it, oldest first, at most ``limit`` (what many streams woken together read)."""
+    if not cursors:
+        return []
+    rows = await conn.fetch(
+        """SELECT c.n, s.seq, s.kind, s.data
+           FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c (person_id, after, n)
+           CROSS JOIN LATERAL (
+               SELECT seq, kind, data FROM stream
+               WHERE person_id = c.person_id AND seq > c.after ORDER BY seq LIMIT $3
+           ) AS s
+           ORDER BY c.n, s.seq""",
+        [person_id for person_id, _ in cursors],
+        [after for _, after in cursors],
+        limit,
+    )
+    entries: list[list[tuple[int, str, str]]] = [[] for _ in cursors]
+    for r in rows:
+        entries[r["n"] - 1].append((int(r["seq"]), r["kind"], r["data"]))
+    return entries

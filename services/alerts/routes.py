@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +22,10 @@ from services.alerts.config import AlertsConfig
 from services.alerts.domain import InboxEntry
 from services.alerts.stream import Recheck, StreamHub
 from services.runtime import auth
+from services.runtime.access import Principal
 from services.runtime.auth import CurrentAgency, needs
+from services.runtime.coalescing import Gathered
+from services.runtime.definition import Runtime
 from services.runtime.refusals import Refused
 from services.runtime.service import runtime_of
 
@@ -67,10 +72,48 @@ async def readable_person(
 ReadablePerson = Annotated[str, Depends(readable_person)]
 
 
-def still_readable(request: Request, person_id: str) -> Recheck:
+@dataclass(frozen=True, eq=False)
+class _Standing:
+    """One open stream's re-check, its token already verified (signature, expiry; no database read)."""
+
+    rt: Runtime
+    token: str
+    reader: Principal
+    person_id: str
+
+
+async def _refusals(asked: Sequence[_Standing]) -> list[Refused | None]:
+    """The standing half of many streams' re-checks, woken together: per service (one, but for tests running
+    several in a process), one read of the tokens' standing and one of the people's agencies for all of
+    them (auth.standings, access.agencies_of), by the rules a single check follows."""
+    answers: list[Refused | None] = [None] * len(asked)
+    by_runtime: dict[int, list[int]] = {}
+    for i, a in enumerate(asked):
+        by_runtime.setdefault(id(a.rt), []).append(i)
+    for indexes in by_runtime.values():
+        rt = asked[indexes[0]].rt
+        async with rt.pool.acquire() as conn:
+            tokens = [(asked[i].token, asked[i].reader) for i in indexes]
+            standing = await auth.standings(
+                conn, rt.settings, tokens, rt.definition.token_standing, rt.definition.person_standing
+            )
+            agencies = await access.agencies_of(conn, [asked[i].person_id for i in indexes])
+        for i, invalid in zip(indexes, standing, strict=True):
+            if invalid is not None:
+                answers[i] = invalid.refusal()
+                continue
+            try:
+                access.check_read(asked[i].reader.agency_id, asked[i].person_id, agencies[asked[i].person_id])
+            except Refused as exc:
+                answers[i] = exc
+    return answers
+
+
+def still_readable(request: Request, person_id: str, standing: Gathered[_Standing, Refused | None]) -> Recheck:
     """An open stream's re-check (stream.py): what the opening checked, asked again. The token still
     unrevoked and unexpired and its agency active (auth.principal_of), and that agency still the person's
-    (access.py; people move). A refusal is what the opening would answer now, with its HTTP status."""
+    (access.py; people move). A refusal is what the opening would answer now, with its HTTP status. The
+    standing is asked through ``standing``, gathered with the other streams' woken at the same time."""
     rt = runtime_of(request)
     # The token CurrentAgency accepted when the stream opened.
     _scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
@@ -78,10 +121,11 @@ def still_readable(request: Request, person_id: str) -> Recheck:
     async def refusal() -> dict[str, Any] | None:
         try:
             try:
-                reader = await auth.principal_of(request, token)  # agency token or a person's, as at opening
+                reader = await auth.verified(request, token)  # agency token or a person's, as at opening
             except auth.InvalidToken as exc:
                 raise exc.refusal() from exc
-            access.check_read(reader.agency_id, person_id, await access.agency_of(rt.pool, person_id))
+            if refused := await standing.ask(_Standing(rt, token, reader, person_id)):
+                raise refused
         except Refused as exc:
             return {"status": exc.status_code, **exc.detail()}
         return None
@@ -91,6 +135,7 @@ def still_readable(request: Request, person_id: str) -> Recheck:
 
 def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
     router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+    standing: Gathered[_Standing, Refused | None] = Gathered(_refusals)
 
     @router.get("")
     async def inbox(request: Request, person_id: ReadablePerson, limit: int = Query(100, ge=1, le=1000)) -> Inbox:
@@ -122,7 +167,7 @@ def build_router(config: AlertsConfig, hub: StreamHub) -> APIRouter:
             person_id,
             last_event_id or 0,
             config.stream_keepalive_s,
-            still_readable(request, person_id),
+            still_readable(request, person_id, standing),
             slot,
         )
         # ping=0: the keep-alives are the stream's own (each is also a re-check, stream.py).

@@ -16,6 +16,11 @@
   bilingual body of a 503, and ``retry`` set to its Retry-After), never cut mid-message; a reconnect is
   answered 503 with Retry-After (services/runtime/outages.py) until the database is back, and then
   ``Last-Event-ID`` resumes with no gap (tests/integration/test_alerts_stream_outage.py).
+* Cheap when many wake together: one commit may wake hundreds of streams at once. Their reads are
+  gathered (runtime/coalescing.py) into one statement for all of them (``inapp.entries_after_many``, each
+  with its own cursor), and so are their re-checks (routes.still_readable), instead of a few round trips
+  per stream on a pool shared with the consumer. Each stream still reads after its own cursor and asks its
+  own re-check; an answer is read after the question was asked, never older than one asked alone.
 * Framing is sse-starlette's (``EventSourceResponse``); the keep-alives stay ours, because each one is also
   a re-check and a re-read.
 """
@@ -26,7 +31,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -34,6 +39,7 @@ from sse_starlette import ServerSentEvent
 
 from services.alerts import inapp
 from services.runtime import outages
+from services.runtime.coalescing import Gathered
 from services.runtime.consuming import INFRA_ERRORS
 from services.runtime.logs import get_logger
 
@@ -44,6 +50,25 @@ Recheck = Callable[[], Awaitable[Mapping[str, Any] | None]]
 of the final ``refused`` event)."""
 RECHECK_EVERY_S = 1.0  # at most this often (entries may wake a stream many times a second)
 RETRY_MS = 2000  # when a browser reconnects after a stream ends
+READ_LIMIT = 500  # entries per read; a stream that got this many reads again at once
+
+Entry = tuple[int, str, str]  # (seq, kind, JSON data)
+Read = tuple[asyncpg.Pool, str, int]  # (pool, person, after): what a stream asks for
+
+
+async def _read_together(reads: Sequence[Read]) -> list[list[Entry]]:
+    """Each stream's entries after its cursor, one statement per pool (there is one, but for tests running
+    several services in a process)."""
+    answers: list[list[Entry]] = [[] for _ in reads]
+    by_pool: dict[int, list[int]] = {}
+    for i, (pool, _, _) in enumerate(reads):
+        by_pool.setdefault(id(pool), []).append(i)
+    for indexes in by_pool.values():
+        cursors = [(reads[i][1], reads[i][2]) for i in indexes]
+        read = await inapp.entries_after_many(reads[indexes[0]][0], cursors, READ_LIMIT)
+        for i, entries in zip(indexes, read, strict=True):
+            answers[i] = entries
+    return answers
 
 
 def _frame(**fields: Any) -> ServerSentEvent:
@@ -82,6 +107,7 @@ class StreamHub:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._held: dict[str, int] = {}
+        self._reads: Gathered[Read, list[Entry]] = Gathered(_read_together)
 
     def reserve(self, token_id: str, limit: int) -> StreamSlot | None:
         """A slot for one more open stream of this token, or None when it holds ``limit`` already (per
@@ -148,21 +174,22 @@ class StreamHub:
             if not self._waiters[person_id]:
                 del self._waiters[person_id]
 
-    @staticmethod
     async def _entries(
-        pool: asyncpg.Pool, person_id: str, after: int, keepalive_s: float, wake: asyncio.Event, gate: _Gate
+        self, pool: asyncpg.Pool, person_id: str, after: int, keepalive_s: float, wake: asyncio.Event, gate: _Gate
     ) -> AsyncIterator[ServerSentEvent]:
         while True:
             wake.clear()
-            entries = await inapp.entries_after(pool, person_id, after)
+            entries = await self._reads.ask((pool, person_id, after))
             if entries and (refused := await gate.refused()):
                 yield refused
                 return
             for seq, kind, data in entries:
                 after = seq
                 yield _frame(id=str(seq), event=kind, data=data)
-            if entries:
-                continue
+            if len(entries) >= READ_LIMIT:
+                continue  # more may be waiting behind these
+            # Fewer: the read saw every entry committed before it began, and one committed since has set
+            # ``wake`` again (cleared before the read), so waiting misses nothing.
             try:
                 await asyncio.wait_for(wake.wait(), keepalive_s)
             except TimeoutError:

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeAlias
 
@@ -172,7 +172,10 @@ async def person_refusal(db: Db, principal: Principal, standing: PersonStanding 
     from the same directory, vouched for them, and a service still reading the directory must not lock
     everyone out; what the directory says about them, once read, wins over the token."""
     assert principal.person_id is not None
-    known = await (standing or revocations.person_standing)(db, principal.person_id)
+    return _person_refusal(principal, await (standing or revocations.person_standing)(db, principal.person_id))
+
+
+def _person_refusal(principal: Principal, known: tuple[str, bool] | None) -> InvalidToken | None:
     if known is not None and (known[0] != principal.agency_id or not known[1]):
         return DepartedPerson()
     return None
@@ -182,7 +185,10 @@ async def revocations_standing(db: Db, _token: str, principal: Principal) -> Inv
     # The revocation is the assignment service's; this service knows it once it has consumed the
     # TokenRevoked event (typically well under a second after `dondoc token revoke`): until then, the
     # token still works here. Checked on every request, so no token outlives that delay.
-    revoked, inactive = await revocations.standing(db, principal.token_id, principal.agency_id)
+    return _revocation_refusal(principal, *await revocations.standing(db, principal.token_id, principal.agency_id))
+
+
+def _revocation_refusal(principal: Principal, revoked: bool, inactive: bool) -> InvalidToken | None:
     if revoked:
         return RevokedToken(principal)
     return InactiveAgency(principal) if inactive else None
@@ -199,36 +205,89 @@ async def verify_unrevoked(
     return principal
 
 
+def _is_persons(settings: Any, token: str) -> bool:
+    """A person's OpenID Connect access token (people.py), not an agency token: any bearer but ``dd1.…``
+    when the installation names a provider."""
+    return not token.startswith(f"{PREFIX}.") and bool(settings.oidc_issuer)
+
+
+async def verified(request: Request, token: str) -> Principal:
+    """``principal_of`` without the standing: an agency token's signature and expiry, or the identity
+    provider's word on a person's; ``InvalidToken`` (or a 503 ``Refused``) otherwise. No database read."""
+    rt = request.app.state.runtime
+    if not _is_persons(rt.settings, token):
+        return verify(rt.settings.token_secret, token, rt.clock.now())
+    try:
+        return await people.principal_of(request.app, rt.settings, token)
+    except TokenRefused as exc:
+        raise PersonTokenRefused(exc) from exc
+    except ProviderUnavailable as exc:
+        raise Refused(
+            "identity-provider-unavailable",
+            "the identity provider cannot be reached to check this sign-in; try again shortly",
+            "Không kết nối được hệ thống đăng nhập để kiểm tra phiên làm việc; hãy thử lại sau ít phút",
+            503,
+            {"Retry-After": "30"},
+        ) from exc
+
+
 async def principal_of(request: Request, token: str) -> Principal:
     """The token's principal as this service judges it now; ``InvalidToken`` if it does not count.
 
     An agency token (``dd1.…``) is a machine caller's; any other bearer token is taken for a person's
     OpenID Connect access token when the installation names a provider (people.py)."""
     rt = request.app.state.runtime
-    if not token.startswith(f"{PREFIX}.") and rt.settings.oidc_issuer:
-        try:
-            principal = await people.principal_of(request.app, rt.settings, token)
-        except TokenRefused as exc:
-            raise PersonTokenRefused(exc) from exc
-        except ProviderUnavailable as exc:
-            raise Refused(
-                "identity-provider-unavailable",
-                "the identity provider cannot be reached to check this sign-in; try again shortly",
-                "Không kết nối được hệ thống đăng nhập để kiểm tra phiên làm việc; hãy thử lại sau ít phút",
-                503,
-                {"Retry-After": "30"},
-            ) from exc
-        if reason := await revocations_standing(rt.pool, token, principal) or await person_refusal(
-            rt.pool, principal, rt.definition.person_standing
-        ):
+    persons = _is_persons(rt.settings, token)
+    if not persons:
+        # A machine caller acts for its agency alone: no person of an earlier request in this context (an
+        # in-process client runs requests in its own task) may be stamped on what this one causes.
+        people.acting_person.set(None)
+    principal = await verified(request, token)
+    if not persons:
+        standing = rt.definition.token_standing or revocations_standing
+        if reason := await standing(rt.pool, token, principal):
             raise reason
-        people.acting_person.set(principal)
         return principal
-    # A machine caller acts for its agency alone: no person of an earlier request in this context (an
-    # in-process client runs requests in its own task) may be stamped on what this one causes.
-    people.acting_person.set(None)
-    standing = rt.definition.token_standing
-    return await verify_unrevoked(rt.settings.token_secret, rt.pool, token, rt.clock.now(), standing)
+    if reason := await revocations_standing(rt.pool, token, principal) or await person_refusal(
+        rt.pool, principal, rt.definition.person_standing
+    ):
+        raise reason
+    people.acting_person.set(principal)
+    return principal
+
+
+async def standings(
+    db: Db,
+    settings: Any,
+    verified_tokens: Sequence[tuple[str, Principal]],
+    token_standing: TokenStanding | None = None,
+    person_standing: PersonStanding | None = None,
+) -> list[InvalidToken | None]:
+    """The standing half of ``principal_of`` for many (token, its ``verified`` principal) at once, by the
+    same rules, in one read of the revocations and one of the people's standing for all of them (a
+    service with its own ``token_standing``/``person_standing``, such as assignment, asks it per token).
+    Each answer: why that token no longer counts, or None."""
+    persons = [_is_persons(settings, token) for token, _ in verified_tokens]
+    answers: list[InvalidToken | None] = [None] * len(verified_tokens)
+    by_revocations = [i for i, p in enumerate(persons) if p or token_standing is None]
+    if by_revocations:
+        keys = [(verified_tokens[i][1].token_id, verified_tokens[i][1].agency_id) for i in by_revocations]
+        for i, (revoked, inactive) in zip(by_revocations, await revocations.standings(db, keys), strict=True):
+            answers[i] = _revocation_refusal(verified_tokens[i][1], revoked, inactive)
+    for i, (token, principal) in enumerate(verified_tokens):
+        if not persons[i] and token_standing is not None:
+            answers[i] = await token_standing(db, token, principal)
+    signed_in = [i for i, p in enumerate(persons) if p and answers[i] is None]
+    if signed_in and person_standing is not None:
+        for i in signed_in:
+            answers[i] = await person_refusal(db, verified_tokens[i][1], person_standing)
+    elif signed_in:
+        known = await revocations.person_standings(db, [str(verified_tokens[i][1].person_id) for i in signed_in])
+        for i in signed_in:
+            principal = verified_tokens[i][1]
+            assert principal.person_id is not None
+            answers[i] = _person_refusal(principal, known.get(principal.person_id))
+    return answers
 
 
 async def current_agency(

@@ -72,8 +72,22 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
 )
 INFRA_BACKOFF_MAX_S = 5.0
-YIELD_EVERY = 32
-"""Records decoded between two yields to the event loop while a run is being applied beside the decoding."""
+SLICE_S = 0.005
+"""Longest stretch of a consumer's own synchronous work (decoding a fetch, preparing a run) before it lets the
+event loop run other tasks: a bulk backlog must not hold up a deadline's firing or a person's stream for the
+length of a whole run's decoding (``dondoc bench alerts --backlog``)."""
+
+
+class _Slicer:
+    """Yields to the event loop once ``SLICE_S`` of synchronous work has passed since the last yield."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def tick(self) -> None:
+        if time.perf_counter() - self._since >= SLICE_S:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()
 
 
 @dataclass(frozen=True)
@@ -252,7 +266,7 @@ class Consumer:
         """A partition's records in order: runs of batchable events together, any other record alone.
 
         A run of ``run_records`` is applied in the background while the records after it are decoded
-        (decoding yields now and then, so its statements go out as their answers come back); the next run
+        (decoding yields every ``SLICE_S``, so its statements go out as their answers come back); the next run
         or record waits for it first, so runs still apply one after the other, in order."""
         assert self.batch is not None
         run: list[tuple[Record, Envelope]] = []
@@ -264,10 +278,10 @@ class Consumer:
                 task, applying = applying, None
                 await task
 
+        slicer = _Slicer()
         try:
-            for i, record in enumerate(records):
-                if applying is not None and i % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+            for record in records:
+                await slicer.tick()
                 envelope = self._decoded(record)
                 if envelope is not None and self._batched(envelope.event_type):
                     run.append((record, envelope))
@@ -347,7 +361,9 @@ class Consumer:
                 conn, [inbox.Claim(e, r.topic, r.partition, r.offset) for r, e in first.values()]
             )
             items: list[tuple[Envelope, UnitOfWork]] = []
+            slicer = _Slicer()
             for record, envelope in run:
+                await slicer.tick()
                 if envelope.event_id in fresh and first[envelope.event_id][0] is record:
                     position = Position(record.topic, record.partition, record.offset)
                     uow = UnitOfWork(

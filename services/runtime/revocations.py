@@ -23,7 +23,7 @@ Invariants (tests/unit/test_revocations.py, tests/integration/test_token_revocat
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import asyncpg
 
@@ -109,6 +109,30 @@ async def standing(db: asyncpg.Connection | asyncpg.Pool, token_id: str, agency_
     )
     assert row is not None
     return bool(row["revoked"]), bool(row["inactive"])
+
+
+async def standings(db: asyncpg.Connection | asyncpg.Pool, keys: Sequence[tuple[str, str]]) -> list[tuple[bool, bool]]:
+    """``standing`` of each (token id, agency id), in their order, in one round trip (many open streams
+    asked again together)."""
+    rows = await db.fetch(
+        """SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.token_id = k.token_id) AS revoked,
+                  EXISTS (SELECT 1 FROM inactive_agencies a WHERE a.agency_id = k.agency_id) AS inactive
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (token_id, agency_id, n)
+           ORDER BY k.n""",
+        [token_id for token_id, _ in keys],
+        [agency_id for _, agency_id in keys],
+    )
+    return [(bool(r["revoked"]), bool(r["inactive"])) for r in rows]
+
+
+async def person_standings(
+    db: asyncpg.Connection | asyncpg.Pool, person_ids: Sequence[str]
+) -> dict[str, tuple[str, bool]]:
+    """``person_standing`` of many people in one round trip; those never read are absent."""
+    rows = await db.fetch(
+        "SELECT person_id, agency_id, active FROM person_standing WHERE person_id = ANY($1::text[])", list(person_ids)
+    )
+    return {r["person_id"]: (r["agency_id"], bool(r["active"])) for r in rows}
 
 
 async def person_standing(db: asyncpg.Connection | asyncpg.Pool, person_id: str) -> tuple[str, bool] | None:
